@@ -1,0 +1,74 @@
+// Command sicher is the command-line face of the sicher library.
+//
+// Usage:
+//
+//	sicher version        print the version
+//	sicher peer           JSON-lines interop driver on stdin/stdout (docs/peer.md)
+//	sicher help           list the commands
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"sort"
+)
+
+// version is the version of sicher this binary was built from.
+const version = "0.1.0-dev"
+
+// command is one subcommand of the sicher tool.
+type command struct {
+	summary string
+	run     func(args []string, stdin io.Reader, stdout, stderr io.Writer) int
+}
+
+var commands = map[string]command{}
+
+func init() {
+	commands["version"] = command{"print the version", runVersion}
+	commands["peer"] = command{"JSON-lines interop driver on stdin/stdout (see docs/peer.md)", runPeer}
+	commands["help"] = command{"list the commands", runHelp}
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		runHelp(nil, stdin, stderr, stderr)
+		return 2
+	}
+	name := args[0]
+	if name == "-h" || name == "--help" {
+		name = "help"
+	}
+	cmd, ok := commands[name]
+	if !ok {
+		fmt.Fprintf(stderr, "sicher: unknown command %q (see 'sicher help')\n", args[0])
+		return 2
+	}
+	return cmd.run(args[1:], stdin, stdout, stderr)
+}
+
+func runVersion(_ []string, _ io.Reader, stdout, _ io.Writer) int {
+	fmt.Fprintf(stdout, "sicher %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return 0
+}
+
+func runHelp(_ []string, _ io.Reader, stdout, _ io.Writer) int {
+	fmt.Fprintln(stdout, "sicher: Matrix end-to-end encryption in pure Go.")
+	fmt.Fprintln(stdout, "\nUsage: sicher COMMAND [arguments]\n\nCommands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(stdout, "  %-12s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintln(stdout, "\nRun 'sicher COMMAND -h' for a command's options.")
+	return 0
+}

@@ -1,0 +1,175 @@
+// Package aessha2 implements the "aes-sha2" construction shared by Olm and
+// Megolm messages, libolm pickles and key backup v1: HKDF-SHA-256 (salt of
+// 32 zero bytes) expands a secret and a per-use info string into an AES-256
+// key, an HMAC-SHA-256 key and a 16-byte CBC IV (80 bytes, in that order);
+// messages are encrypted with AES-256-CBC and PKCS#7 padding and
+// authenticated with HMAC-SHA-256, truncated to [TagSize] bytes in every v1
+// format.
+//
+// Callers verify the tag over the raw received bytes with [Keys.Verify]
+// first and only then call [Keys.Decrypt]; padding is checked strictly
+// (1..16 bytes, all equal), which cannot become a padding oracle because
+// only authenticated ciphertexts are ever unpadded.
+//
+// Keys values are secret.
+package aessha2
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+)
+
+// Info strings, one per use. A new use gets a new string.
+const (
+	InfoOlm    = "OLM_KEYS"    // Olm message keys (olm.md "Olm authenticated encryption")
+	InfoMegolm = "MEGOLM_KEYS" // Megolm message keys (megolm.md)
+	InfoPickle = "Pickle"      // libolm pickles (pickle_encoding.c)
+	InfoBackup = ""            // m.megolm_backup.v1.curve25519-aes-sha2 expands with an empty info
+)
+
+const (
+	// TagSize is the truncated MAC length of every v1 format.
+	TagSize = 8
+	// MinTagSize is the shortest tag Verify accepts: an empty or short tag
+	// must never verify.
+	MinTagSize = 8
+	// BlockSize is the AES block size; ciphertexts are a non-zero multiple.
+	BlockSize = aes.BlockSize
+)
+
+// ErrBadPadding is returned by Decrypt for a ciphertext whose length or
+// PKCS#7 padding is wrong. Callers only decrypt authenticated ciphertexts,
+// so reaching it means the sender encrypted garbage.
+var ErrBadPadding = errors.New("aessha2: invalid ciphertext length or padding")
+
+// Keys holds the three values derived from one secret. It is secret, and
+// safe for concurrent use once derived (its methods do not modify it).
+type Keys struct {
+	aesKey [32]byte
+	macKey [32]byte
+	iv     [16]byte
+}
+
+// Derive expands secret with HKDF-SHA-256 under info.
+func Derive(secret []byte, info string) Keys {
+	b, err := hkdf.Key(sha256.New, secret, nil, info, 80)
+	if err != nil {
+		// hkdf.Key fails only under GODEBUG=fips140=only, where X25519 is
+		// not available either and nothing in sicher can work.
+		panic("aessha2: internal error: HKDF unavailable: " + err.Error())
+	}
+	var k Keys
+	copy(k.aesKey[:], b[:32])
+	copy(k.macKey[:], b[32:64])
+	copy(k.iv[:], b[64:])
+	clear(b)
+	return k
+}
+
+// CiphertextLen returns the length of the ciphertext of n plaintext bytes.
+func CiphertextLen(n int) int { return n/BlockSize*BlockSize + BlockSize }
+
+// Encrypt appends the AES-256-CBC encryption of the PKCS#7-padded
+// plaintext to dst and returns the extended slice. dst and plaintext may
+// not overlap.
+func (k *Keys) Encrypt(dst, plaintext []byte) []byte {
+	n := CiphertextLen(len(plaintext))
+	ret, out := sliceForAppend(dst, n)
+	copy(out, plaintext)
+	pad := byte(n - len(plaintext))
+	for i := len(plaintext); i < n; i++ {
+		out[i] = pad
+	}
+	block, err := aes.NewCipher(k.aesKey[:])
+	if err != nil {
+		panic("aessha2: internal error: " + err.Error())
+	}
+	cipher.NewCBCEncrypter(block, k.iv[:]).CryptBlocks(out, out)
+	return ret
+}
+
+// Decrypt appends the decryption of an authenticated ciphertext to dst,
+// removing the padding, and returns the extended slice. It never modifies
+// ciphertext. Call it only after Verify succeeded.
+func (k *Keys) Decrypt(dst, ciphertext []byte) ([]byte, error) {
+	if len(ciphertext) == 0 || len(ciphertext)%BlockSize != 0 {
+		return nil, ErrBadPadding
+	}
+	block, err := aes.NewCipher(k.aesKey[:])
+	if err != nil {
+		panic("aessha2: internal error: " + err.Error())
+	}
+	ret, out := sliceForAppend(dst, len(ciphertext))
+	cipher.NewCBCDecrypter(block, k.iv[:]).CryptBlocks(out, ciphertext)
+	pad := int(out[len(out)-1])
+	if pad < 1 || pad > BlockSize {
+		clear(out)
+		return nil, ErrBadPadding
+	}
+	good := 1
+	for _, b := range out[len(out)-pad:] {
+		good &= subtle.ConstantTimeByteEq(b, byte(pad))
+	}
+	if good != 1 {
+		clear(out)
+		return nil, ErrBadPadding
+	}
+	return ret[:len(ret)-pad], nil
+}
+
+// MAC returns the full HMAC-SHA-256 of msg.
+func (k *Keys) MAC(msg []byte) [32]byte {
+	h := hmac.New(sha256.New, k.macKey[:])
+	h.Write(msg)
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// AppendTag appends the MAC of msg truncated to TagSize bytes.
+func (k *Keys) AppendTag(dst, msg []byte) []byte {
+	mac := k.MAC(msg)
+	return append(dst, mac[:TagSize]...)
+}
+
+// Verify reports, in constant time, whether tag is MAC(msg) or a prefix of
+// it of at least MinTagSize bytes. An empty, short or over-long tag is
+// always rejected.
+func (k *Keys) Verify(msg, tag []byte) bool {
+	if len(tag) < MinTagSize || len(tag) > sha256.Size {
+		return false
+	}
+	mac := k.MAC(msg)
+	return hmac.Equal(mac[:len(tag)], tag)
+}
+
+// Equal reports in constant time whether k and other hold the same keys.
+func (k *Keys) Equal(other *Keys) bool {
+	return subtle.ConstantTimeCompare(k.aesKey[:], other.aesKey[:])&
+		subtle.ConstantTimeCompare(k.macKey[:], other.macKey[:])&
+		subtle.ConstantTimeCompare(k.iv[:], other.iv[:]) == 1
+}
+
+// Format redacts the keys for every verb (%v, %+v, %#v, %s, %x, ...).
+func (Keys) Format(f fmt.State, _ rune) { fmt.Fprint(f, "aessha2.Keys{REDACTED}") }
+
+// sliceForAppend takes a slice and a requested number of bytes. It returns
+// a slice with the contents of the given slice followed by that many bytes
+// and a second slice that aliases into it and contains only the extra
+// bytes (the idiom of crypto/cipher).
+func sliceForAppend(in []byte, n int) (head, tail []byte) {
+	if total := len(in) + n; cap(in) >= total {
+		head = in[:total]
+	} else {
+		head = make([]byte, total)
+		copy(head, in)
+	}
+	tail = head[len(in):]
+	return
+}

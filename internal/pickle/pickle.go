@@ -1,0 +1,134 @@
+// Package pickle implements the two envelopes sicher stores state in.
+//
+// [Seal] and [Open] are sicher's own format, used for every object by
+// default: a version byte, a random 12-byte nonce and AES-256-GCM under a
+// 32-byte key, with the object kind as additional data (so an account
+// pickle cannot be opened as a session), encoded as unpadded base64. A
+// random nonce means two pickles of the same state differ and no IV is
+// ever reused.
+//
+// [SealLibolm] and [OpenLibolm] are libolm's envelope (pickle_encoding.c):
+// HKDF-SHA-256 of a pickle key of any length (empty included) with info
+// "Pickle" gives an AES-256-CBC key, an HMAC key and an IV; the output is
+// ciphertext ‖ HMAC-SHA-256(ciphertext)[:8], unpadded base64. The IV is a
+// function of the key, so equal plaintexts under one key give equal
+// pickles: it exists for interoperability, not as a recommendation.
+//
+// The plaintexts inside are each package's business; they are parsed with
+// internal/wire.
+package pickle
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/sicher-go/sicher/internal/aessha2"
+	"github.com/sicher-go/sicher/internal/b64"
+)
+
+// KeySize is the size of a key for sicher's own pickle format.
+const KeySize = 32
+
+// MaxEncodedLen bounds the base64 text either opener accepts, so hostile
+// input is rejected before any work (an account with 5000 one-time keys
+// pickles to under 1 MiB).
+const MaxEncodedLen = 16 << 20
+
+const (
+	version   = 1
+	nonceSize = 12
+	tagSize   = 16
+	aadPrefix = "sicher pickle v1 "
+)
+
+var (
+	// ErrDecrypt is returned when a pickle does not authenticate: a wrong
+	// key, a pickle of another kind, or corrupted data.
+	ErrDecrypt = errors.New("pickle: wrong key or corrupted pickle")
+	// ErrFormat is returned when the text is not a pickle at all.
+	ErrFormat = errors.New("pickle: malformed pickle")
+)
+
+// Seal encrypts plaintext under key for an object of the given kind,
+// reading the nonce from rand.
+func Seal(key *[KeySize]byte, kind string, plaintext []byte, rand io.Reader) (string, error) {
+	aead := newGCM(key)
+	buf := make([]byte, 1+nonceSize, 1+nonceSize+len(plaintext)+tagSize)
+	buf[0] = version
+	if _, err := io.ReadFull(rand, buf[1:]); err != nil {
+		return "", fmt.Errorf("pickle: reading randomness: %w", err)
+	}
+	buf = aead.Seal(buf, buf[1:], plaintext, []byte(aadPrefix+kind))
+	return b64.EncodeSecret(buf), nil
+}
+
+// Open decrypts a pickle made by Seal for the same kind and key.
+func Open(key *[KeySize]byte, kind string, pickle string) ([]byte, error) {
+	if len(pickle) > MaxEncodedLen {
+		return nil, fmt.Errorf("%w: %d characters", ErrFormat, len(pickle))
+	}
+	buf, err := b64.DecodeSecret(pickle)
+	if err != nil {
+		return nil, fmt.Errorf("%w: not base64", ErrFormat)
+	}
+	if len(buf) < 1+nonceSize+tagSize {
+		return nil, fmt.Errorf("%w: too short", ErrFormat)
+	}
+	if buf[0] != version {
+		return nil, fmt.Errorf("%w: unknown version %d", ErrFormat, buf[0])
+	}
+	nonce, sealed := buf[1:1+nonceSize], buf[1+nonceSize:]
+	out, err := newGCM(key).Open(nil, nonce, sealed, []byte(aadPrefix+kind))
+	if err != nil {
+		return nil, ErrDecrypt
+	}
+	return out, nil
+}
+
+func newGCM(key *[KeySize]byte) cipher.AEAD {
+	block, err := aes.NewCipher(key[:])
+	if err != nil {
+		panic("pickle: internal error: " + err.Error())
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		panic("pickle: internal error: " + err.Error())
+	}
+	return aead
+}
+
+// SealLibolm encrypts plaintext in libolm's pickle envelope under a pickle
+// key of any length.
+func SealLibolm(key, plaintext []byte) string {
+	k := aessha2.Derive(key, aessha2.InfoPickle)
+	buf := k.Encrypt(make([]byte, 0, aessha2.CiphertextLen(len(plaintext))+aessha2.TagSize), plaintext)
+	buf = k.AppendTag(buf, buf)
+	return b64.EncodeSecret(buf)
+}
+
+// OpenLibolm decrypts a libolm pickle under key, verifying its MAC first.
+func OpenLibolm(key []byte, pickle string) ([]byte, error) {
+	if len(pickle) > MaxEncodedLen {
+		return nil, fmt.Errorf("%w: %d characters", ErrFormat, len(pickle))
+	}
+	buf, err := b64.DecodeSecret(pickle)
+	if err != nil {
+		return nil, fmt.Errorf("%w: not base64", ErrFormat)
+	}
+	if len(buf) < aessha2.BlockSize+aessha2.TagSize {
+		return nil, fmt.Errorf("%w: too short", ErrFormat)
+	}
+	ct, tag := buf[:len(buf)-aessha2.TagSize], buf[len(buf)-aessha2.TagSize:]
+	k := aessha2.Derive(key, aessha2.InfoPickle)
+	if !k.Verify(ct, tag) {
+		return nil, ErrDecrypt
+	}
+	out, err := k.Decrypt(nil, ct)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrFormat, err)
+	}
+	return out, nil
+}

@@ -1,0 +1,101 @@
+package pickle
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"strings"
+	"testing"
+)
+
+// TestLibolmPkDecryptionVector: source libolm tests/test_pk.cpp. The
+// PkDecryption pickle (version 1, public ‖ private key of RFC 7748's Alice)
+// under the pickle key "secret_key" — exercises the whole libolm envelope.
+func TestLibolmPkDecryptionVector(t *testing.T) {
+	const want = "qx37WTQrjZLz5tId/uBX9B3/okqAbV1ofl9UnHKno1eipByCpXleAAlAZoJgYnCDOQZDQWzo3luTSfkF9pU1mOILCbbouubs6TVeDyPfgGD9i86J8irHjA"
+	pub, _ := hex.DecodeString("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a")
+	priv, _ := hex.DecodeString("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a")
+	plain := append([]byte{0, 0, 0, 1}, append(pub, priv...)...)
+	if got := SealLibolm([]byte("secret_key"), plain); got != want {
+		t.Fatalf("SealLibolm = %s\nwant        %s", got, want)
+	}
+	got, err := OpenLibolm([]byte("secret_key"), want)
+	if err != nil || !bytes.Equal(got, plain) {
+		t.Fatalf("OpenLibolm = %x, %v", got, err)
+	}
+	if _, err := OpenLibolm([]byte("secret_kez"), want); !errors.Is(err, ErrDecrypt) {
+		t.Fatalf("wrong key: %v", err)
+	}
+	// Flip one bit in each byte of the decoded pickle.
+	raw := []byte(want)
+	for i := range raw {
+		bad := bytes.Clone(raw)
+		bad[i] ^= 1
+		if _, err := OpenLibolm([]byte("secret_key"), string(bad)); err == nil {
+			t.Errorf("tampered character %d accepted", i)
+		}
+	}
+	for i := range len(want) {
+		if _, err := OpenLibolm([]byte("secret_key"), want[:i]); err == nil {
+			t.Errorf("%d-character prefix accepted", i)
+		}
+	}
+}
+
+func TestLibolmEmptyKey(t *testing.T) {
+	p := SealLibolm(nil, []byte("state"))
+	got, err := OpenLibolm([]byte{}, p)
+	if err != nil || string(got) != "state" {
+		t.Fatalf("empty key round trip: %q, %v", got, err)
+	}
+}
+
+func TestOwnFormat(t *testing.T) {
+	var key [KeySize]byte
+	key[0] = 1
+	p1, err := Seal(&key, "olm.Account", []byte("state"), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2, _ := Seal(&key, "olm.Account", []byte("state"), rand.Reader)
+	if p1 == p2 {
+		t.Fatal("two pickles of the same state are equal: nonce not random")
+	}
+	got, err := Open(&key, "olm.Account", p1)
+	if err != nil || string(got) != "state" {
+		t.Fatalf("Open = %q, %v", got, err)
+	}
+	if _, err := Open(&key, "olm.Session", p1); !errors.Is(err, ErrDecrypt) {
+		t.Fatalf("opened as another kind: %v", err)
+	}
+	other := key
+	other[31] = 9
+	if _, err := Open(&other, "olm.Account", p1); !errors.Is(err, ErrDecrypt) {
+		t.Fatalf("opened with another key: %v", err)
+	}
+	for i := range len(p1) {
+		if _, err := Open(&key, "olm.Account", p1[:i]); err == nil {
+			t.Errorf("%d-character prefix accepted", i)
+		}
+	}
+	if _, err := Open(&key, "olm.Account", strings.Repeat("A", MaxEncodedLen+4)); !errors.Is(err, ErrFormat) {
+		t.Fatalf("oversized pickle: %v", err)
+	}
+	if _, err := Seal(&key, "x", nil, bytes.NewReader(nil)); err == nil {
+		t.Fatal("Seal without randomness succeeded")
+	}
+}
+
+func FuzzOpen(f *testing.F) {
+	var key [KeySize]byte
+	p, _ := Seal(&key, "k", []byte("seed"), rand.Reader)
+	f.Add(p)
+	f.Add("qx37WTQrjZLz5tId/uBX9B3/okqAbV1ofl9UnHKno1eipByCpXleAAlAZoJgYnCDOQZDQWzo3luTSfkF9pU1mOILCbbouubs6TVeDyPfgGD9i86J8irHjA")
+	f.Fuzz(func(t *testing.T, s string) {
+		if out, err := Open(&key, "k", s); err == nil && string(out) != "seed" {
+			t.Fatalf("forged own pickle: %q", out)
+		}
+		_, _ = OpenLibolm([]byte("secret_key"), s)
+	})
+}
