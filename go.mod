@@ -2,4 +2,4 @@ module github.com/sicher-go/sicher
 
 go 1.26.8
 
-require filippo.io/edwards25519 v1.2.0 // indirect
+require filippo.io/edwards25519 v1.2.0
