@@ -1,5 +1,5 @@
 module github.com/sicher-go/sicher
 
-go 1.26.8
+go 1.26
 
 require filippo.io/edwards25519 v1.2.0

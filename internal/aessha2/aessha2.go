@@ -17,12 +17,12 @@ package aessha2
 import (
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hkdf"
 	"crypto/hmac"
-	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"fmt"
+
+	"github.com/sicher-go/sicher/internal/hmacsha256"
 )
 
 // Info strings, one per use. A new use gets a new string.
@@ -48,6 +48,9 @@ const (
 // so reaching it means the sender encrypted garbage.
 var ErrBadPadding = errors.New("aessha2: invalid ciphertext length or padding")
 
+// zeroIV is the IV handed to crypto/cipher; see Encrypt.
+var zeroIV [BlockSize]byte
+
 // Keys holds the three values derived from one secret. It is secret, and
 // safe for concurrent use once derived (its methods do not modify it).
 type Keys struct {
@@ -58,17 +61,13 @@ type Keys struct {
 
 // Derive expands secret with HKDF-SHA-256 under info.
 func Derive(secret []byte, info string) Keys {
-	b, err := hkdf.Key(sha256.New, secret, nil, info, 80)
-	if err != nil {
-		// hkdf.Key fails only under GODEBUG=fips140=only, where X25519 is
-		// not available either and nothing in sicher can work.
-		panic("aessha2: internal error: HKDF unavailable: " + err.Error())
-	}
+	var b [80]byte
+	hmacsha256.HKDF(b[:], nil, secret, info)
 	var k Keys
 	copy(k.aesKey[:], b[:32])
 	copy(k.macKey[:], b[32:64])
 	copy(k.iv[:], b[64:])
-	clear(b)
+	clear(b[:])
 	return k
 }
 
@@ -90,7 +89,11 @@ func (k *Keys) Encrypt(dst, plaintext []byte) []byte {
 	if err != nil {
 		panic("aessha2: internal error: " + err.Error())
 	}
-	cipher.NewCBCEncrypter(block, k.iv[:]).CryptBlocks(out, out)
+	// CBC with IV v over P1, P2, ... equals CBC with a zero IV over
+	// P1⊕v, P2, ...; folding v into the first block by hand keeps the secret
+	// IV out of crypto/cipher, which would otherwise force Keys to the heap.
+	subtle.XORBytes(out[:BlockSize], out[:BlockSize], k.iv[:])
+	cipher.NewCBCEncrypter(block, zeroIV[:]).CryptBlocks(out, out)
 	return ret
 }
 
@@ -106,7 +109,8 @@ func (k *Keys) Decrypt(dst, ciphertext []byte) ([]byte, error) {
 		panic("aessha2: internal error: " + err.Error())
 	}
 	ret, out := sliceForAppend(dst, len(ciphertext))
-	cipher.NewCBCDecrypter(block, k.iv[:]).CryptBlocks(out, ciphertext)
+	cipher.NewCBCDecrypter(block, zeroIV[:]).CryptBlocks(out, ciphertext)
+	subtle.XORBytes(out[:BlockSize], out[:BlockSize], k.iv[:]) // see Encrypt
 	pad := int(out[len(out)-1])
 	if pad < 1 || pad > BlockSize {
 		clear(out)
@@ -125,11 +129,7 @@ func (k *Keys) Decrypt(dst, ciphertext []byte) ([]byte, error) {
 
 // MAC returns the full HMAC-SHA-256 of msg.
 func (k *Keys) MAC(msg []byte) [32]byte {
-	h := hmac.New(sha256.New, k.macKey[:])
-	h.Write(msg)
-	var out [32]byte
-	h.Sum(out[:0])
-	return out
+	return hmacsha256.Sum(k.macKey[:], msg)
 }
 
 // AppendTag appends the MAC of msg truncated to TagSize bytes.
@@ -142,7 +142,7 @@ func (k *Keys) AppendTag(dst, msg []byte) []byte {
 // it of at least MinTagSize bytes. An empty, short or over-long tag is
 // always rejected.
 func (k *Keys) Verify(msg, tag []byte) bool {
-	if len(tag) < MinTagSize || len(tag) > sha256.Size {
+	if len(tag) < MinTagSize || len(tag) > hmacsha256.Size {
 		return false
 	}
 	mac := k.MAC(msg)

@@ -173,3 +173,37 @@ func hkdfSHA256(ikm, salt []byte, info string, n int) []byte {
 	}
 	return out[:n]
 }
+
+func TestAllocations(t *testing.T) {
+	secret := make([]byte, 32)
+	pt := make([]byte, 1024)
+	dst := make([]byte, 0, 2048)
+	k := Derive(secret, InfoOlm)
+	ct := k.Encrypt(nil, pt)
+	if n := testing.AllocsPerRun(100, func() { Derive(secret, InfoOlm) }); n != 0 {
+		t.Errorf("Derive: %v allocations, want 0", n)
+	}
+	if n := testing.AllocsPerRun(100, func() { k.Verify(ct[:100], ct[100:108]) }); n != 0 {
+		t.Errorf("Verify: %v allocations, want 0", n)
+	}
+	// crypto/aes and crypto/cipher allocate the block and the CBC mode.
+	if n := testing.AllocsPerRun(100, func() { k.Encrypt(dst[:0], pt) }); n > 2 {
+		t.Errorf("Encrypt into a large enough dst: %v allocations, want ≤ 2", n)
+	}
+	if n := testing.AllocsPerRun(100, func() { k.Decrypt(dst[:0], ct) }); n > 2 {
+		t.Errorf("Decrypt into a large enough dst: %v allocations, want ≤ 2", n)
+	}
+}
+
+func BenchmarkSeal1KiB(b *testing.B) {
+	secret := make([]byte, 32)
+	pt := make([]byte, 1024)
+	dst := make([]byte, 0, 2048)
+	b.SetBytes(int64(len(pt)))
+	b.ReportAllocs()
+	for b.Loop() {
+		k := Derive(secret, InfoMegolm)
+		out := k.Encrypt(dst[:0], pt)
+		k.AppendTag(out, out)
+	}
+}

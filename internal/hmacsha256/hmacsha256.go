@@ -1,0 +1,150 @@
+// Package hmacsha256 computes HMAC-SHA-256 (RFC 2104) and HKDF-SHA-256
+// (RFC 5869) without heap allocations.
+//
+// It exists because sicher's hot paths are made of these two functions:
+// every Olm chain step and message key, every Megolm ratchet step (up to
+// ~1000 per advance), and the key expansion of every message. crypto/hmac
+// and crypto/hkdf allocate several objects per call (hmac.New builds two
+// hash states and pads for every new key); here the SHA-256 states come
+// from a pool and are re-keyed in place, so a call costs the SHA-256
+// compressions and nothing else. The construction is the textbook one,
+// built on crypto/sha256, and the tests check it against crypto/hmac,
+// crypto/hkdf and the RFC 4231 and RFC 5869 vectors.
+//
+// All inputs and outputs are secret; the functions run in time that
+// depends only on the lengths of their inputs.
+package hmacsha256
+
+import (
+	"crypto/sha256"
+	"hash"
+	"sync"
+)
+
+// Size is the size of an HMAC-SHA-256 output.
+const Size = sha256.Size
+
+const blockSize = sha256.BlockSize
+
+type state struct {
+	inner, outer hash.Hash
+	pad          [blockSize]byte
+	sum          [Size]byte
+	buf          [Size + 256]byte // T(i-1) ‖ info ‖ counter for HKDF-Expand
+}
+
+var pool = sync.Pool{New: func() any {
+	return &state{inner: sha256.New(), outer: sha256.New()}
+}}
+
+// setKey keys s.inner and s.outer for HMAC under key.
+func (s *state) setKey(key []byte) {
+	s.pad = [blockSize]byte{}
+	if len(key) > blockSize {
+		// sha256.Sum256 is a plain function, so key does not escape.
+		h := sha256.Sum256(key)
+		copy(s.pad[:], h[:])
+	} else {
+		copy(s.pad[:], key)
+	}
+	for i := range s.pad {
+		s.pad[i] ^= 0x36
+	}
+	s.inner.Reset()
+	s.inner.Write(s.pad[:])
+	for i := range s.pad {
+		s.pad[i] ^= 0x36 ^ 0x5c
+	}
+	s.outer.Reset()
+	s.outer.Write(s.pad[:])
+}
+
+// write feeds p to the inner hash through s.buf, so that p (often a
+// secret on the caller's stack) never reaches an interface method and
+// never escapes to the heap.
+func (s *state) write(p []byte) {
+	for len(p) > 0 {
+		n := copy(s.buf[:], p)
+		s.inner.Write(s.buf[:n])
+		p = p[n:]
+	}
+}
+
+// finish completes the MAC of what was written to s.inner into s.sum.
+func (s *state) finish() {
+	s.inner.Sum(s.sum[:0])
+	s.outer.Write(s.sum[:])
+	s.outer.Sum(s.sum[:0])
+}
+
+func (s *state) release() {
+	s.pad = [blockSize]byte{}
+	s.sum = [Size]byte{}
+	s.buf = [len(s.buf)]byte{}
+	pool.Put(s)
+}
+
+// Sum returns HMAC-SHA-256(key, msg).
+func Sum(key, msg []byte) [Size]byte {
+	s := pool.Get().(*state)
+	s.setKey(key)
+	s.write(msg)
+	s.finish()
+	out := s.sum
+	s.release()
+	return out
+}
+
+// HKDF fills out with HKDF-SHA-256(salt, ikm, info) (RFC 5869). A nil
+// salt is the RFC's default, HashLen zero bytes. len(out) must be at most
+// 255·32; a longer out is a programming error and panics.
+func HKDF(out, salt, ikm []byte, info string) {
+	if len(out) > 255*Size {
+		panic("hmacsha256: HKDF output longer than 255·32 bytes")
+	}
+	var zero [Size]byte
+	if salt == nil {
+		salt = zero[:]
+	}
+	s := pool.Get().(*state)
+	// Extract: PRK = HMAC(salt, IKM).
+	s.setKey(salt)
+	s.write(ikm)
+	s.finish()
+	prk := s.sum
+	// Expand: T(i) = HMAC(PRK, T(i-1) ‖ info ‖ i).
+	var prev []byte
+	for i := 1; len(out) > 0; i++ {
+		s.setKey(prk[:])
+		n := copy(s.buf[:], prev)
+		if n+len(info)+1 <= len(s.buf) {
+			n += copy(s.buf[n:], info)
+			s.buf[n] = byte(i)
+			s.inner.Write(s.buf[:n+1])
+		} else {
+			// Long info strings (SAS) are rare: hash them piecewise.
+			s.inner.Write(s.buf[:n])
+			writeString(s.inner, info)
+			s.buf[0] = byte(i)
+			s.inner.Write(s.buf[:1])
+		}
+		s.finish()
+		c := copy(out, s.sum[:])
+		out = out[c:]
+		prev = s.sum[:]
+		s.buf = [len(s.buf)]byte{}
+	}
+	prk = [Size]byte{}
+	s.release()
+}
+
+// writeString writes str to h in chunks through a stack buffer, so no
+// []byte conversion of the whole string is allocated.
+func writeString(h hash.Hash, str string) {
+	var chunk [256]byte
+	for len(str) > 0 {
+		n := copy(chunk[:], str)
+		h.Write(chunk[:n])
+		str = str[n:]
+	}
+}
