@@ -94,7 +94,7 @@ func TestRFC8032(t *testing.T) {
 // non-canonical encodings of some of them. Sources: RFC 8032 discussion in
 // "Taming the many EdDSAs" (Chalkias et al. 2020), Table 6c; libsodium's
 // blocklist.
-var smallOrder = []string{
+var smallOrderHex = []string{
 	"0100000000000000000000000000000000000000000000000000000000000000", // identity
 	"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", // order 2
 	"0000000000000000000000000000000000000000000000000000000000000000", // order 4
@@ -108,8 +108,48 @@ var smallOrder = []string{
 	"edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
 }
 
+// TestSmallOrderList checks the list used on the hot path against the group
+// law: every listed string decodes to a small-order point or not at all,
+// every small-order point's encoding is listed, and both sign bits of the
+// y-coordinates near 0 and p are covered.
+func TestSmallOrderList(t *testing.T) {
+	for _, enc := range smallOrder {
+		if !isSmallOrderOrInvalid(enc[:]) {
+			t.Errorf("%x is listed but is a point of large order", enc)
+		}
+	}
+	// Multiples of an order-8 point give all eight small-order points.
+	p8, err := new(edwards25519.Point).SetBytes(smallOrder[6][:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := edwards25519.NewIdentityPoint()
+	for range 8 {
+		if !isSmallOrderEncoding(q.Bytes()) {
+			t.Errorf("small-order point %x is not listed", q.Bytes())
+		}
+		q.Add(q, p8)
+	}
+	// Every y below 32 or within 32 of p and 2^255, with both signs: the
+	// list and the group law agree on which decode to small-order points.
+	for _, base := range [][32]byte{{}, {0xed - 32, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f}} {
+		for d := range 50 {
+			for _, sign := range []byte{0, 0x80} {
+				enc := base
+				enc[0] += byte(d)
+				enc[31] |= sign
+				p, err := new(edwards25519.Point).SetBytes(enc[:])
+				small := err == nil && new(edwards25519.Point).MultByCofactor(p).Equal(edwards25519.NewIdentityPoint()) == 1
+				if small != isSmallOrderEncoding(enc[:]) {
+					t.Errorf("%x: small order %v, listed %v", enc, small, isSmallOrderEncoding(enc[:]))
+				}
+			}
+		}
+	}
+}
+
 func TestSmallOrderKeysRejected(t *testing.T) {
-	for _, h := range smallOrder {
+	for _, h := range smallOrderHex {
 		pub := Ed25519(unhex(h))
 		if err := pub.Check(); !errors.Is(err, ErrWeakKey) {
 			t.Errorf("Check(%s) = %v, want ErrWeakKey", h, err)
@@ -125,7 +165,7 @@ func TestSmallOrderKeysRejected(t *testing.T) {
 			t.Errorf("Verify with small-order key %s accepted", h)
 		}
 	}
-	identity := Ed25519(unhex(smallOrder[0]))
+	identity := Ed25519(unhex(smallOrderHex[0]))
 	var sig Ed25519Signature
 	sig[0] = 1
 	if ed25519.Verify(identity[:], []byte("any message"), sig[:]) {
@@ -144,7 +184,7 @@ func TestSmallOrderRRejected(t *testing.T) {
 	k, _ := NewSigningKey(unhex(rfc8032[0].secret))
 	pub := k.Public()
 	msg := []byte("message")
-	for _, h := range smallOrder[:8] {
+	for _, h := range smallOrderHex[:8] {
 		R := unhex(h)
 		if _, err := new(edwards25519.Point).SetBytes(R); err != nil {
 			continue
