@@ -1,0 +1,53 @@
+package signing_test
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/sicher-go/sicher/key"
+	"github.com/sicher-go/sicher/signing"
+)
+
+func ExampleCanonical() {
+	out, err := signing.Canonical([]byte(`{"b": "<&>", "a": [1e3, -0], "本": 2, "日": 1}`))
+	fmt.Println(string(out), err)
+	_, err = signing.Canonical([]byte(`{"price": 1.5}`))
+	fmt.Println(err)
+	// Output:
+	// {"a":[1000,0],"b":"<&>","日":1,"本":2} <nil>
+	// signing: number 1.5 is not an integer (canonical JSON has no floats)
+}
+
+// Alice signs her device keys; Bob, who fetched them from the server,
+// checks them before he trusts the Curve25519 key in them. Then Alice's
+// self-signing key cross-signs the device, and Bob checks that chain too.
+func ExampleVerifyDevice() {
+	seed := func(b byte) *key.SigningKey { k, _ := key.NewSigningKey(bytes.Repeat([]byte{b}, 32)); return k }
+	aliceDevice, aliceMaster, aliceSelf := seed(1), seed(2), seed(3)
+
+	dev, _ := signing.NewDeviceKeys("@alice:example.org", "ALICEPHONE", nil, key.Curve25519{42}, aliceDevice.Public(), aliceDevice)
+	msk := signing.NewCrossSigningKey("@alice:example.org", signing.UsageMaster, aliceMaster.Public())
+	ssk := signing.NewCrossSigningKey("@alice:example.org", signing.UsageSelfSigning, aliceSelf.Public())
+	ssk.AddSignature("@alice:example.org", msk.KeyName(), aliceMaster)
+	dev.AddSignature("@alice:example.org", ssk.KeyName(), aliceSelf)
+
+	// What Bob receives from /keys/query:
+	devJSON, _ := dev.MarshalJSON()
+	mskJSON, _ := msk.MarshalJSON()
+	sskJSON, _ := ssk.MarshalJSON()
+
+	got, err := signing.VerifyDeviceKeys(devJSON, "@alice:example.org", "ALICEPHONE")
+	fmt.Println("self-signed:", err == nil, got.Curve25519 == key.Curve25519{42})
+	m, _ := signing.ParseCrossSigningKey(mskJSON)
+	s, _ := signing.ParseCrossSigningKey(sskJSON)
+	fmt.Println("cross-signed:", signing.VerifyDevice(got, m, s) == nil)
+
+	// A server that swaps the Curve25519 key is caught.
+	forged := bytes.Replace(devJSON, []byte(key.Curve25519{42}.String()), []byte(key.Curve25519{43}.String()), 1)
+	_, err = signing.VerifyDeviceKeys(forged, "@alice:example.org", "ALICEPHONE")
+	fmt.Println(err != nil)
+	// Output:
+	// self-signed: true true
+	// cross-signed: true
+	// true
+}
