@@ -1,0 +1,287 @@
+package olm
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/sicher-go/sicher/internal/aessha2"
+	"github.com/sicher-go/sicher/internal/b64"
+	"github.com/sicher-go/sicher/internal/wire"
+	"github.com/sicher-go/sicher/key"
+)
+
+// Wire constants (olm.md "The Olm Message format"; libolm src/message.cpp).
+const (
+	// ProtocolVersion is the version byte of Olm v1 messages.
+	ProtocolVersion = 3
+	// MACSize is the length of the truncated MAC ending a normal message.
+	MACSize = aessha2.TagSize
+
+	versionV2 = 4 // vodozemac's unspecified "v2" session config
+
+	fieldRatchetKey = 1 // Message: 0x0A
+	fieldIndex      = 2 // Message: 0x10
+	fieldCiphertext = 4 // Message: 0x22
+
+	fieldOneTimeKey  = 1 // PreKeyMessage: 0x0A
+	fieldBaseKey     = 2 // PreKeyMessage: 0x12
+	fieldIdentityKey = 3 // PreKeyMessage: 0x1A
+	fieldMessage     = 4 // PreKeyMessage: 0x22
+)
+
+// MessageType is the "type" of an Olm message in m.room.encrypted events.
+type MessageType int
+
+const (
+	// TypePreKey is a PreKeyMessage: what a session sends until it has
+	// decrypted a message from its peer.
+	TypePreKey MessageType = 0
+	// TypeMessage is a normal Message.
+	TypeMessage MessageType = 1
+)
+
+// Message is a normal Olm message (type 1): the sender's ratchet key, the
+// index on that chain, the AES-256-CBC ciphertext and an 8-byte MAC over
+// everything before it. All of it is public.
+//
+// A parsed Message keeps (and aliases) the bytes it was parsed from, and
+// its MAC is checked over those exact bytes.
+type Message struct {
+	RatchetKey key.Curve25519
+	Index      uint32
+	Ciphertext []byte // aliases the encoding
+
+	raw []byte // the complete encoding, MAC included
+}
+
+// PreKeyMessage is an Olm pre-key message (type 0): the keys that set up
+// the session (Bob's one-time key, Alice's base and identity keys) and the
+// first normal message. All of it is public.
+type PreKeyMessage struct {
+	OneTimeKey  key.Curve25519
+	BaseKey     key.Curve25519
+	IdentityKey key.Curve25519 // zero if the message omits it (HasIdentityKey)
+	Message     *Message
+
+	hasIdentityKey bool
+	raw            []byte
+}
+
+// HasIdentityKey reports whether the message carries the sender's identity
+// key. libolm lets it be omitted when the receiver already knows it; such
+// a message needs InboundOptions.TheirIdentityKey.
+func (m *PreKeyMessage) HasIdentityKey() bool { return m.hasIdentityKey }
+
+func checkVersion(b []byte) error {
+	if len(b) == 0 {
+		return fmt.Errorf("%w: empty", ErrMalformedMessage)
+	}
+	switch b[0] {
+	case ProtocolVersion:
+		return nil
+	case versionV2:
+		return fmt.Errorf("%w: version 4 (vodozemac's v2 session config) is not supported, only version 3", ErrUnsupportedVersion)
+	default:
+		return fmt.Errorf("%w: version %d, want 3", ErrUnsupportedVersion, b[0])
+	}
+}
+
+// ParseMessage parses a normal Olm message. Fields may come in any order
+// and unknown varint or length-delimited fields are skipped, as libolm and
+// vodozemac do; the ratchet key must be 32 bytes, the index must fit in 32
+// bits, and the ciphertext must be a non-empty multiple of 16 bytes. The
+// result aliases b.
+func ParseMessage(b []byte) (*Message, error) {
+	m := new(Message)
+	if err := m.parse(b); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func (m *Message) parse(b []byte) error {
+	if err := checkVersion(b); err != nil {
+		return err
+	}
+	if len(b) < 1+MACSize+2 {
+		return fmt.Errorf("%w: %d bytes is too short", ErrMalformedMessage, len(b))
+	}
+	rd := wire.Reader(b[1 : len(b)-MACSize])
+	var haveKey, haveIndex, haveCT bool
+	for !rd.Empty() {
+		var f wire.Field
+		if !rd.ReadField(&f) {
+			return fmt.Errorf("%w: bad field encoding", ErrMalformedMessage)
+		}
+		switch {
+		case f.IsBytes(fieldRatchetKey):
+			if len(f.Bytes) != key.Curve25519Size {
+				return fmt.Errorf("%w: ratchet key is %d bytes", ErrMalformedMessage, len(f.Bytes))
+			}
+			m.RatchetKey = key.Curve25519(f.Bytes)
+			haveKey = true
+		case f.IsVarint(fieldIndex):
+			idx, ok := wire.Uint32(f.Varint)
+			if !ok {
+				return fmt.Errorf("%w: message index %d overflows 32 bits", ErrMalformedMessage, f.Varint)
+			}
+			m.Index, haveIndex = idx, true
+		case f.IsBytes(fieldCiphertext):
+			m.Ciphertext, haveCT = f.Bytes, true
+		}
+	}
+	switch {
+	case !haveKey:
+		return fmt.Errorf("%w: no ratchet key", ErrMalformedMessage)
+	case !haveIndex:
+		return fmt.Errorf("%w: no message index", ErrMalformedMessage)
+	case !haveCT:
+		return fmt.Errorf("%w: no ciphertext", ErrMalformedMessage)
+	case len(m.Ciphertext) == 0 || len(m.Ciphertext)%aessha2.BlockSize != 0:
+		return fmt.Errorf("%w: ciphertext is %d bytes", ErrMalformedMessage, len(m.Ciphertext))
+	}
+	m.raw = b
+	return nil
+}
+
+// Bytes returns the encoding of the message. The result aliases m.
+func (m *Message) Bytes() []byte { return m.raw }
+
+// ParsePreKeyMessage parses an Olm pre-key message and the normal message
+// inside it. Fields may come in any order and unknown fields are skipped;
+// the one-time key, base key and message are required, the identity key
+// is optional (see HasIdentityKey). The result aliases b.
+func ParsePreKeyMessage(b []byte) (*PreKeyMessage, error) {
+	if err := checkVersion(b); err != nil {
+		return nil, err
+	}
+	m := &PreKeyMessage{raw: b}
+	rd := wire.Reader(b[1:])
+	var haveOTK, haveBase, haveMsg bool
+	var inner []byte
+	for !rd.Empty() {
+		var f wire.Field
+		if !rd.ReadField(&f) {
+			return nil, fmt.Errorf("%w: bad field encoding", ErrMalformedMessage)
+		}
+		var dst *key.Curve25519
+		switch {
+		case f.IsBytes(fieldOneTimeKey):
+			dst, haveOTK = &m.OneTimeKey, true
+		case f.IsBytes(fieldBaseKey):
+			dst, haveBase = &m.BaseKey, true
+		case f.IsBytes(fieldIdentityKey):
+			dst, m.hasIdentityKey = &m.IdentityKey, true
+		case f.IsBytes(fieldMessage):
+			inner, haveMsg = f.Bytes, true
+		}
+		if dst != nil {
+			if len(f.Bytes) != key.Curve25519Size {
+				return nil, fmt.Errorf("%w: key field %d is %d bytes", ErrMalformedMessage, f.Num, len(f.Bytes))
+			}
+			*dst = key.Curve25519(f.Bytes)
+		}
+	}
+	switch {
+	case !haveOTK:
+		return nil, fmt.Errorf("%w: no one-time key", ErrMalformedMessage)
+	case !haveBase:
+		return nil, fmt.Errorf("%w: no base key", ErrMalformedMessage)
+	case !haveMsg:
+		return nil, fmt.Errorf("%w: no inner message", ErrMalformedMessage)
+	}
+	msg, err := ParseMessage(inner)
+	if err != nil {
+		return nil, err
+	}
+	m.Message = msg
+	return m, nil
+}
+
+// Bytes returns the encoding of the message. The result aliases m.
+func (m *PreKeyMessage) Bytes() []byte { return m.raw }
+
+// SessionID returns the id of the session this message sets up (as
+// Session.ID), so an incoming pre-key message can be matched to a known
+// session without trial decryption. It reports false if the message has
+// no identity key.
+func (m *PreKeyMessage) SessionID() (string, bool) {
+	if !m.hasIdentityKey {
+		return "", false
+	}
+	return sessionID(&m.IdentityKey, &m.BaseKey, &m.OneTimeKey), true
+}
+
+// messageLen returns the length of a normal message with the given index
+// and ciphertext length.
+func messageLen(index uint32, ctLen int) int {
+	return 1 + wire.BytesFieldLen(fieldRatchetKey, key.Curve25519Size) +
+		wire.VarintFieldLen(fieldIndex, uint64(index)) +
+		wire.BytesFieldLen(fieldCiphertext, ctLen) + MACSize
+}
+
+// appendMessageHeader appends everything of a normal message up to the
+// ciphertext bytes (version, ratchet key, index, ciphertext tag and length).
+func appendMessageHeader(dst []byte, ratchetKey *key.Curve25519, index uint32, ctLen int) []byte {
+	b := wire.NewBuilder(dst)
+	b.AddUint8(ProtocolVersion)
+	b.AddBytesField(fieldRatchetKey, ratchetKey[:])
+	b.AddVarintField(fieldIndex, uint64(index))
+	b.AddUvarint(fieldCiphertext<<3 | wire.TypeBytes)
+	b.AddUvarint(uint64(ctLen))
+	return b.Bytes()
+}
+
+// appendPreKeyHeader appends a pre-key message up to the inner message
+// bytes, in libolm's field order.
+func appendPreKeyHeader(dst []byte, otk, base, identity *key.Curve25519, innerLen int) []byte {
+	b := wire.NewBuilder(dst)
+	b.AddUint8(ProtocolVersion)
+	b.AddBytesField(fieldOneTimeKey, otk[:])
+	b.AddBytesField(fieldBaseKey, base[:])
+	b.AddBytesField(fieldIdentityKey, identity[:])
+	b.AddUvarint(fieldMessage<<3 | wire.TypeBytes)
+	b.AddUvarint(uint64(innerLen))
+	return b.Bytes()
+}
+
+func preKeyHeaderLen(innerLen int) int {
+	return 1 + 3*wire.BytesFieldLen(fieldOneTimeKey, key.Curve25519Size) +
+		wire.BytesFieldLen(fieldMessage, innerLen) - innerLen
+}
+
+// EncryptedMessage is an Olm message as it travels in an m.room.encrypted
+// event's ciphertext map: its type and its body. Its JSON form is
+// {"type": 0|1, "body": "<unpadded base64>"}. It holds no secret.
+type EncryptedMessage struct {
+	Type MessageType
+	Body []byte
+}
+
+type encryptedJSON struct {
+	Type MessageType `json:"type"`
+	Body string      `json:"body"`
+}
+
+// MarshalJSON implements json.Marshaler.
+func (m EncryptedMessage) MarshalJSON() ([]byte, error) {
+	return json.Marshal(encryptedJSON{m.Type, b64.Encode(m.Body)})
+}
+
+// UnmarshalJSON implements json.Unmarshaler. The type must be 0 or 1 and
+// the body valid base64; the body is parsed only on use.
+func (m *EncryptedMessage) UnmarshalJSON(b []byte) error {
+	var j encryptedJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return fmt.Errorf("%w: %w", ErrMalformedMessage, err)
+	}
+	if j.Type != TypePreKey && j.Type != TypeMessage {
+		return fmt.Errorf("%w: unknown message type %d", ErrMalformedMessage, j.Type)
+	}
+	body, err := b64.Decode(j.Body)
+	if err != nil {
+		return fmt.Errorf("%w: body: %w", ErrMalformedMessage, err)
+	}
+	m.Type, m.Body = j.Type, body
+	return nil
+}
