@@ -1,0 +1,38 @@
+// Package sas implements short authentication string (SAS) verification,
+// the m.sas.v1 method of Matrix device verification (client-server spec
+// "Short Authentication String (SAS) verification"; reference
+// matrix-e2ee-formats.md §6.1 and §6.3), byte-compatible with libolm's
+// OlmSAS and vodozemac's Sas.
+//
+// Each side makes an ephemeral X25519 key with [New] and sends
+// [SAS.PublicKey] in its m.key.verification.key event. Setting the other
+// side's key with [SAS.SetTheirKey] yields an [*Established] SAS; only an
+// established SAS can produce the short authentication string (the same
+// seven emoji or three numbers on both devices, computed with
+// [Established.Emoji] or [Established.Decimals] from the info string that
+// [SASInfo] builds) and the MACs of the m.key.verification.mac event
+// ([Established.MACKeys] and [Established.VerifyKeys]).
+//
+// Before that, the device that accepts a verification commits to its key
+// ([Commitment]); the starting device checks the commitment when the key
+// arrives ([VerifyCommitment]). [Negotiate] picks the methods of the
+// accept event from what both sides support.
+//
+// # MAC methods
+//
+// [HKDFHMACSHA256V2] (hkdf-hmac-sha256.v2) is the default and the only
+// method new deployments should use. [LegacyHKDFHMACSHA256]
+// (hkdf-hmac-sha256) and [LegacyHMACSHA256] (hmac-sha256) exist only to
+// verify against old clients: they reproduce libolm's output bit for bit,
+// including its in-place base64 encoding, which lets only 6 of the 32 HMAC
+// bytes (48 bits) influence the encoded MAC (the rest of the text is
+// base64 of text already written); they are therefore much weaker than
+// the 256-bit MAC they appear to be. Negotiate
+// never picks them when both sides support v2.
+//
+// # Secrets
+//
+// The private key of a [SAS] and the shared secret of an [Established]
+// SAS are secret; neither is ever printed by fmt. Both types are immutable
+// after they are made and safe for concurrent use.
+package sas
