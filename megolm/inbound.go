@@ -1,0 +1,275 @@
+package megolm
+
+import (
+	"fmt"
+
+	"github.com/sicher-go/sicher/key"
+)
+
+// InboundSession is the receiving side of a Megolm session. It keeps two
+// ratchets: the initial one at the first known index, from which every later
+// message key can be derived, and the latest one, at the highest index
+// decrypted so far, so that decrypting messages in order never re-derives
+// from the start (megolm.md "Receiving messages").
+//
+// A session made by [NewInboundSession] from a signed [SessionKey] is
+// verified: its signing key signed the ratchet. One imported from an
+// [ExportedSessionKey] is not, and decrypting messages does not change that.
+// This follows vodozemac: libolm marks an imported session verified after
+// its first successful decryption, but a valid message proves only that the
+// sender holds the signing key the importer was given, not that the key
+// belongs to the claimed sender. [InboundSession.Merge] with a verified copy
+// of the same session is the way to upgrade.
+//
+// Indices are compared as plain unsigned numbers (vodozemac), not modulo
+// 2^32 (libolm): a message below the first known index is always unknown,
+// and a message 2^31 or more above it is decrypted (libolm refuses it).
+//
+// An InboundSession is secret; fmt prints only its session ID, first known
+// index and verification state. It is not safe for concurrent use (Decrypt
+// moves the latest ratchet forward).
+type InboundSession struct {
+	initial    ratchet
+	latest     ratchet
+	signingKey key.Ed25519
+	verifier   key.Verifier
+	verified   bool
+}
+
+// NewInboundSession creates a verified session from a signed session key
+// (the session_key of an m.room_key event). The key's signature was checked
+// when it was parsed.
+func NewInboundSession(k *SessionKey) (*InboundSession, error) {
+	return newInbound(&k.r, k.signingKey, true)
+}
+
+// ImportInboundSession creates an unverified session from an exported
+// session key (m.forwarded_room_key, key backup, key export).
+func ImportInboundSession(k *ExportedSessionKey) (*InboundSession, error) {
+	return newInbound(&k.r, k.signingKey, false)
+}
+
+func newInbound(r *ratchet, signingKey key.Ed25519, verified bool) (*InboundSession, error) {
+	// The signing key is validated once here, not for every message.
+	v, err := key.NewVerifier(signingKey)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformedSessionKey, err)
+	}
+	return &InboundSession{initial: *r, latest: *r, signingKey: signingKey, verifier: v, verified: verified}, nil
+}
+
+// SessionID returns the session's signing key, its identifier.
+func (s *InboundSession) SessionID() key.Ed25519 { return s.signingKey }
+
+// FirstKnownIndex returns the lowest message index the session can decrypt.
+func (s *InboundSession) FirstKnownIndex() uint32 { return s.initial.counter }
+
+// IsVerified reports whether the session came from a signed session key
+// (directly or through Merge). Decrypting never changes it.
+func (s *InboundSession) IsVerified() bool { return s.verified }
+
+// Decrypt authenticates and decrypts a binary Megolm message, appends the
+// plaintext to dst and returns the extended slice and the message index.
+// Callers must use the index for replay detection: remember (session,
+// index) → event and reject a second, different event at the same index.
+//
+// The order is that of megolm.md and vodozemac: parse, verify the Ed25519
+// signature over the received bytes, pick the ratchet for the index, verify
+// the MAC, decrypt. A failure at any step returns an error and leaves the
+// session unchanged; in particular the latest ratchet moves forward only
+// for a message that authenticated and decrypted. Errors: wrapped
+// [ErrMalformedMessage], [ErrBadSignature], [*UnknownIndexError] (matches
+// [ErrUnknownMessageIndex]), [ErrBadMAC]. dst is not modified on error.
+func (s *InboundSession) Decrypt(dst, message []byte) (plaintext []byte, index uint32, err error) {
+	var m Message
+	if err := parseMessage(message, &m); err != nil {
+		return nil, 0, err
+	}
+	return s.decrypt(dst, &m)
+}
+
+// DecryptMessage is [InboundSession.Decrypt] for a parsed message.
+func (s *InboundSession) DecryptMessage(dst []byte, m *Message) (plaintext []byte, index uint32, err error) {
+	if m == nil || len(m.raw) == 0 {
+		return nil, 0, fmt.Errorf("%w: empty message", ErrMalformedMessage)
+	}
+	return s.decrypt(dst, m)
+}
+
+// DecryptBase64 is [InboundSession.Decrypt] for the unpadded base64
+// "ciphertext" of an m.room.encrypted event. It returns a new plaintext.
+func (s *InboundSession) DecryptBase64(message string) (plaintext []byte, index uint32, err error) {
+	m, err := DecodeMessage(message)
+	if err != nil {
+		return nil, 0, err
+	}
+	return s.decrypt(nil, m)
+}
+
+func (s *InboundSession) decrypt(dst []byte, m *Message) ([]byte, uint32, error) {
+	if err := s.verifier.Verify(m.signatureInput(), m.Signature); err != nil {
+		return nil, 0, ErrBadSignature
+	}
+	r, fromLatest, err := s.ratchetAt(m.Index)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer r.wipe()
+	keys := r.keys()
+	if !keys.Verify(m.macInput(), m.MAC[:]) {
+		return nil, 0, ErrBadMAC
+	}
+	out, err := keys.Decrypt(dst, m.Ciphertext)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: authenticated ciphertext has bad length or padding", ErrMalformedMessage)
+	}
+	if fromLatest && m.Index > s.latest.counter {
+		s.latest = r
+	}
+	return out, m.Index, nil
+}
+
+// ratchetAt returns a copy of the ratchet advanced to index, and whether it
+// was taken from the latest ratchet (so that the caller may commit it).
+func (s *InboundSession) ratchetAt(index uint32) (r ratchet, fromLatest bool, err error) {
+	switch {
+	case index < s.initial.counter:
+		return ratchet{}, false, &UnknownIndexError{Index: index, FirstKnown: s.initial.counter}
+	case index >= s.latest.counter:
+		r = s.latest
+		r.advanceTo(index)
+		return r, true, nil
+	default:
+		r = s.initial
+		r.advanceTo(index)
+		return r, false, nil
+	}
+}
+
+// Export returns the session's key at index in the unsigned export format,
+// for forwarding, backup or key export. index must not be below the first
+// known index (*UnknownIndexError). The session is not changed. The result
+// is secret.
+func (s *InboundSession) Export(index uint32) (*ExportedSessionKey, error) {
+	r, _, err := s.ratchetAt(index)
+	if err != nil {
+		return nil, err
+	}
+	return &ExportedSessionKey{r: r, signingKey: s.signingKey}, nil
+}
+
+// ExportAtFirstKnownIndex returns the session's key at its first known
+// index: everything the session can decrypt, and nothing more.
+func (s *InboundSession) ExportAtFirstKnownIndex() *ExportedSessionKey {
+	return &ExportedSessionKey{r: s.initial, signingKey: s.signingKey}
+}
+
+// AdvanceTo permanently forgets the keys of every index below index (as
+// vodozemac's advance_to), for example to honour a history-visibility
+// boundary. It reports whether anything changed: false if index is not
+// above the first known index.
+func (s *InboundSession) AdvanceTo(index uint32) bool {
+	if index <= s.initial.counter {
+		return false
+	}
+	s.initial.advanceTo(index)
+	if s.latest.counter < index {
+		s.latest = s.initial
+	}
+	return true
+}
+
+// Ordering is the result of [InboundSession.Compare].
+type Ordering int
+
+// The results of Compare, as vodozemac's SessionOrdering.
+const (
+	// Unconnected: different sessions (other signing key), or ratchets that
+	// do not derive from each other.
+	Unconnected Ordering = iota
+	// Equal: the same session with the same first known index.
+	Equal
+	// Better: the same session, and this copy knows earlier indices.
+	Better
+	// Worse: the same session, and the other copy knows earlier indices.
+	Worse
+)
+
+func (o Ordering) String() string {
+	switch o {
+	case Equal:
+		return "equal"
+	case Better:
+		return "better"
+	case Worse:
+		return "worse"
+	default:
+		return "unconnected"
+	}
+}
+
+// Compare tells how s relates to other, a copy of the session from another
+// source (vodozemac's compare): Unconnected unless both have the same
+// signing key and the ratchet with the higher first known index is the other
+// one's ratchet advanced to that index (checked in constant time); then
+// Equal, Better (s has the lower first known index) or Worse. The
+// verification flags are not compared. Neither session changes.
+func (s *InboundSession) Compare(other *InboundSession) Ordering {
+	if s.signingKey != other.signingKey {
+		return Unconnected
+	}
+	a, b := s.initial, other.initial
+	defer a.wipe()
+	defer b.wipe()
+	switch {
+	case a.counter < b.counter:
+		a.advanceTo(b.counter)
+	case b.counter < a.counter:
+		b.advanceTo(a.counter)
+	}
+	if !a.equal(&b) {
+		return Unconnected
+	}
+	switch {
+	case s.initial.counter < other.initial.counter:
+		return Better
+	case s.initial.counter > other.initial.counter:
+		return Worse
+	default:
+		return Equal
+	}
+}
+
+// Merge combines two copies of one session (vodozemac's merge): it returns
+// a new session holding the better copy's ratchets (s's when Equal), and
+// verified if either copy was, so that an unverified backup copy with an
+// earlier index and a verified copy from m.room_key combine into the best
+// of both. It returns [ErrUnconnected] for unconnected sessions. Neither
+// session changes.
+func (s *InboundSession) Merge(other *InboundSession) (*InboundSession, error) {
+	var merged InboundSession
+	switch s.Compare(other) {
+	case Equal, Better:
+		merged = *s
+	case Worse:
+		merged = *other
+	default:
+		return nil, ErrUnconnected
+	}
+	merged.verified = s.verified || other.verified
+	// Keep the furthest latest ratchet of the two: both are connected.
+	if l := &other.latest; merged.latest.counter < l.counter {
+		merged.latest = *l
+	}
+	if l := &s.latest; merged.latest.counter < l.counter {
+		merged.latest = *l
+	}
+	return &merged, nil
+}
+
+// Format prints the session ID, first known index and verification state
+// only, for every verb.
+func (s *InboundSession) Format(f fmt.State, _ rune) {
+	fmt.Fprintf(f, "megolm.InboundSession{session: %s, first_known_index: %d, verified: %t}",
+		s.signingKey, s.initial.counter, s.verified)
+}

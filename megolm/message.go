@@ -1,0 +1,161 @@
+package megolm
+
+import (
+	"fmt"
+
+	"github.com/sicher-go/sicher/internal/aessha2"
+	"github.com/sicher-go/sicher/internal/b64"
+	"github.com/sicher-go/sicher/internal/wire"
+	"github.com/sicher-go/sicher/key"
+)
+
+const (
+	messageVersion   = 3 // m.megolm.v1.aes-sha2
+	messageVersionV2 = 4 // vodozemac's experimental session config v2; refused
+
+	fieldIndex      = 1 // 0x08: varint message index
+	fieldCiphertext = 2 // 0x12: length-delimited ciphertext
+
+	macSize       = aessha2.TagSize
+	signatureSize = key.Ed25519SignatureSize
+	trailerSize   = macSize + signatureSize
+
+	// minMessageSize is the version byte, the two field tags with the
+	// shortest values (index 0, one byte of length) and the trailer. A real
+	// message is longer: the ciphertext is at least one AES block.
+	minMessageSize = 1 + 2 + 2 + trailerSize
+)
+
+// MaxMessageSize bounds the messages ParseMessage and the decrypt methods
+// accept (and the base64 text DecodeMessage accepts, scaled): 1 MiB of
+// binary message, far above Matrix's 64 KiB event limit.
+const MaxMessageSize = 1 << 20
+
+// Message is a parsed Megolm message (megolm.md "Message format"):
+//
+//	0x03 ‖ 0x08 varint index ‖ 0x12 varint len ‖ ciphertext ‖ MAC (8) ‖ signature (64)
+//
+// The MAC (HMAC-SHA-256 truncated to 8 bytes) covers the version and the
+// fields; the Ed25519 signature covers everything before it, MAC included.
+// Parsing checks structure only: [InboundSession.Decrypt] verifies the
+// signature and the MAC over the bytes exactly as received.
+//
+// A Message holds no secrets: it travels in room events. Its fields are
+// read-only views of the parsed bytes; do not modify them.
+type Message struct {
+	// Index is the message index: the sender's ratchet counter.
+	Index uint32
+	// Ciphertext is the AES-256-CBC ciphertext (a multiple of 16 bytes in
+	// every well-formed message; checked after authentication).
+	Ciphertext []byte
+	// MAC is the truncated HMAC-SHA-256 tag.
+	MAC [macSize]byte
+	// Signature is the Ed25519 signature by the session's signing key.
+	Signature key.Ed25519Signature
+
+	raw []byte // the message as received
+}
+
+// ParseMessage parses a binary Megolm message. It copies b: the Message does
+// not alias it. Unknown fields of wire types 0 and 2 are skipped and a
+// repeated field replaces the earlier one, as in libolm; an index that does
+// not fit in 32 bits (which libolm would truncate) and an empty ciphertext
+// are rejected.
+func ParseMessage(b []byte) (*Message, error) {
+	m := new(Message)
+	if err := parseMessage(append([]byte(nil), b...), m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// DecodeMessage parses the unpadded (or padded) base64 form of a Megolm
+// message, as carried in the "ciphertext" of an m.room.encrypted event.
+func DecodeMessage(s string) (*Message, error) {
+	if len(s) > b64.EncodedLen(MaxMessageSize)+2 {
+		return nil, fmt.Errorf("%w: %d characters", ErrMalformedMessage, len(s))
+	}
+	b, err := b64.Decode(s)
+	if err != nil {
+		return nil, fmt.Errorf("%w: not base64", ErrMalformedMessage)
+	}
+	m := new(Message)
+	if err := parseMessage(b, m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// parseMessage parses b into m without copying: m aliases b.
+func parseMessage(b []byte, m *Message) error {
+	if len(b) > 0 && b[0] == messageVersionV2 {
+		return fmt.Errorf("%w: %w: version 4 (vodozemac session config v2)", ErrMalformedMessage, ErrUnsupportedVersion)
+	}
+	if len(b) > MaxMessageSize {
+		return fmt.Errorf("%w: %d bytes", ErrMalformedMessage, len(b))
+	}
+	if len(b) < minMessageSize {
+		return fmt.Errorf("%w: %d bytes is too short", ErrMalformedMessage, len(b))
+	}
+	if b[0] != messageVersion {
+		return fmt.Errorf("%w: unknown version %d", ErrMalformedMessage, b[0])
+	}
+	body := len(b) - trailerSize
+	r := wire.Reader(b[1:body])
+	var (
+		f                 wire.Field
+		haveIndex, haveCT bool
+		index             uint32
+		ciphertext        []byte
+		ok                bool
+	)
+	for !r.Empty() {
+		if !r.ReadField(&f) {
+			return fmt.Errorf("%w: bad field encoding", ErrMalformedMessage)
+		}
+		switch {
+		case f.IsVarint(fieldIndex):
+			if index, ok = wire.Uint32(f.Varint); !ok {
+				return fmt.Errorf("%w: message index does not fit in 32 bits", ErrMalformedMessage)
+			}
+			haveIndex = true
+		case f.IsBytes(fieldCiphertext):
+			ciphertext, haveCT = f.Bytes, true
+		}
+	}
+	if !haveIndex {
+		return fmt.Errorf("%w: missing message index", ErrMalformedMessage)
+	}
+	if !haveCT || len(ciphertext) == 0 {
+		return fmt.Errorf("%w: missing ciphertext", ErrMalformedMessage)
+	}
+	*m = Message{Index: index, Ciphertext: ciphertext, raw: b}
+	copy(m.MAC[:], b[body:body+macSize])
+	copy(m.Signature[:], b[body+macSize:])
+	return nil
+}
+
+// Bytes returns the message as it was parsed or encrypted. The caller must
+// not modify it.
+func (m *Message) Bytes() []byte { return m.raw }
+
+// String returns the unpadded base64 form carried in room events.
+func (m *Message) String() string { return b64.Encode(m.raw) }
+
+// macInput returns the bytes the MAC covers: version and fields.
+func (m *Message) macInput() []byte { return m.raw[:len(m.raw)-trailerSize] }
+
+// signatureInput returns the bytes the signature covers: all but itself.
+func (m *Message) signatureInput() []byte { return m.raw[:len(m.raw)-signatureSize] }
+
+// messageLen returns the encoded length of a message with index and n
+// plaintext bytes.
+func messageLen(index uint32, n int) int {
+	return 1 + wire.VarintFieldLen(fieldIndex, uint64(index)) +
+		wire.BytesFieldLen(fieldCiphertext, aessha2.CiphertextLen(n)) + trailerSize
+}
+
+// MessageLen returns the length in bytes of the binary message that
+// encrypting n plaintext bytes at index produces (for sizing the dst of
+// [OutboundSession.Encrypt]).
+func MessageLen(index uint32, n int) int { return messageLen(index, n) }

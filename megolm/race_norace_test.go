@@ -1,0 +1,5 @@
+//go:build !race
+
+package megolm
+
+const raceEnabled = false
