@@ -1,0 +1,621 @@
+package attachment
+
+import (
+	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/iotest"
+)
+
+// realDecrypt is the attachment vector of matrix-rust-sdk
+// crates/matrix-sdk-crypto/src/file_encryption/attachments.rs, test
+// real_decrypt (reference matrix-e2ee-formats.md §14.8).
+const realDecryptInfo = `{
+  "v": "v2",
+  "key": {"kty": "oct", "key_ops": ["encrypt", "decrypt"], "alg": "A256CTR",
+          "k": "Voq2nkPme_x8no5-Tjq_laDAdxE6iDbxnlQXxwFPgE4", "ext": true},
+  "iv": "i0DovxYdJEcAAAAAAAAAAA",
+  "hashes": {"sha256": "ANdt819a8bZl4jKy3Z+jcqtiNICa2y0AW4BBJ/iQRAU"}
+}`
+
+const (
+	realDecryptCiphertext = "b39a767fba7f6e21cb2121864364ad2eeb1bd7ac241a4b2f21a0"
+	realDecryptPlaintext  = "It's a secret to everybody"
+)
+
+func mustHex(t testing.TB, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// seeded is a deterministic randomness source.
+func seeded(seed uint64) io.Reader { return rand.NewChaCha8([32]byte{byte(seed), byte(seed >> 8)}) }
+
+func TestRealDecryptVector(t *testing.T) {
+	f, err := ParseEncryptedFile([]byte(realDecryptInfo))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := mustHex(t, "568ab69e"); !bytes.Equal(f.key[:4], want) || f.key[31] != 0x4e {
+		t.Fatalf("key decoded to %x", f.key)
+	}
+	ct := mustHex(t, realDecryptCiphertext)
+
+	pt, err := Decrypt(ct, f, nil)
+	if err != nil || string(pt) != realDecryptPlaintext {
+		t.Fatalf("Decrypt = %q, %v", pt, err)
+	}
+
+	dr, err := NewDecryptingReader(bytes.NewReader(ct), f, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt, err = io.ReadAll(dr)
+	if err != nil || string(pt) != realDecryptPlaintext {
+		t.Fatalf("DecryptingReader = %q, %v", pt, err)
+	}
+
+	vr, err := NewVerifiedReader(bytes.NewReader(ct), f, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt, err = io.ReadAll(vr)
+	if err != nil || string(pt) != realDecryptPlaintext || vr.Size() != int64(len(ct)) {
+		t.Fatalf("VerifiedReader = %q, %v", pt, err)
+	}
+	if err := vr.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// The same test decrypts "fake message" with the same info: the hash
+	// check must fail.
+	if _, err := Decrypt([]byte("fake message"), f, nil); !errors.Is(err, ErrHashMismatch) {
+		t.Fatalf("fake message: %v", err)
+	}
+	dr, _ = NewDecryptingReader(strings.NewReader("fake message"), f, nil)
+	if got, err := io.ReadAll(dr); !errors.Is(err, ErrHashMismatch) || len(got) != 0 {
+		t.Fatalf("fake message via reader: %q, %v", got, err)
+	}
+}
+
+// TestSpecExample parses the EncryptedFile of the spec's "Sending encrypted
+// attachments" example (reference §14.10).
+func TestSpecExample(t *testing.T) {
+	const example = `{
+      "hashes": {"sha256": "fdSLu/YkRx3Wyh3KQabP3rd6+SFiKg5lsJZQHtkSAYA"},
+      "iv": "X85+XgHN+HEAAAAAAAAAAA",
+      "key": {"alg": "A256CTR", "ext": true, "k": "Jlws2ZZfC-5lmw3sE24Bq6oV1jSvT9Aha2gLoLeq_jU",
+              "key_ops": ["encrypt", "decrypt"], "kty": "oct"},
+      "url": "mxc://example.org/FHyPlCeYUSFFxlgbQYZmoEoe",
+      "v": "v2"
+    }`
+	f, err := ParseEncryptedFile([]byte(example))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.URL != "mxc://example.org/FHyPlCeYUSFFxlgbQYZmoEoe" || f.Version != Version2 {
+		t.Fatalf("parsed %v", f)
+	}
+	if !bytes.Equal(f.IV[8:], make([]byte, 8)) {
+		t.Fatalf("IV low half %x", f.IV[8:])
+	}
+}
+
+func TestRoundTripAllAPIs(t *testing.T) {
+	sizes := []int{0, 1, 15, 16, 17, parallelMin - 1, parallelMin, chunkSize - 1, chunkSize, chunkSize + 1, 3*chunkSize + 5}
+	for _, n := range sizes {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			pt := make([]byte, n)
+			rand.NewChaCha8([32]byte{9}).Read(pt)
+
+			ct, f, err := Encrypt(pt, seeded(1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.Version != Version2 || !bytes.Equal(f.IV[8:], make([]byte, 8)) {
+				t.Fatalf("bad IV or version: %v", f)
+			}
+
+			// The reader and the writer must produce the same bytes and
+			// the same EncryptedFile from the same randomness.
+			er, err := NewEncryptingReader(bytes.NewReader(pt), seeded(1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := er.File(); !errors.Is(err, ErrNotFinished) {
+				t.Fatalf("File before EOF: %v", err)
+			}
+			ct2, err := io.ReadAll(iotest.HalfReader(er))
+			if err != nil {
+				t.Fatal(err)
+			}
+			f2, err := er.File()
+			if err != nil || !bytes.Equal(ct, ct2) || !f.Equal(f2) {
+				t.Fatalf("EncryptingReader differs: %v %v", err, f2)
+			}
+
+			var buf bytes.Buffer
+			ew, err := NewEncryptingWriter(&buf, seeded(1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.Copy(ew, iotest.OneByteReader(bytes.NewReader(pt[:min(n, 100)]))); err != nil {
+				t.Fatal(err)
+			}
+			if n > 100 {
+				if _, err := ew.Write(pt[100:]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := ew.File(); !errors.Is(err, ErrNotFinished) {
+				t.Fatalf("File before Close: %v", err)
+			}
+			if err := ew.Close(); err != nil {
+				t.Fatal(err)
+			}
+			f3, err := ew.File()
+			if err != nil || !bytes.Equal(ct, buf.Bytes()) || !f.Equal(f3) {
+				t.Fatalf("EncryptingWriter differs: %v", err)
+			}
+			if _, err := ew.Write([]byte{1}); err == nil {
+				t.Fatal("Write after Close succeeded")
+			}
+
+			// Through JSON and back, and all three decryptors.
+			js, err := json.Marshal(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g, err := ParseEncryptedFile(js)
+			if err != nil || !g.Equal(f) {
+				t.Fatalf("JSON round trip: %v\n%s", err, js)
+			}
+			got, err := Decrypt(ct, g, nil)
+			if err != nil || !bytes.Equal(got, pt) {
+				t.Fatalf("Decrypt: %v", err)
+			}
+			for name, r := range map[string]func(io.Reader) io.Reader{
+				"plain": func(r io.Reader) io.Reader { return r },
+				"one":   iotest.OneByteReader,
+				"half":  iotest.HalfReader,
+				"eof":   iotest.DataErrReader,
+			} {
+				dr, err := NewDecryptingReader(r(bytes.NewReader(ct)), g, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := io.ReadAll(iotest.HalfReader(dr))
+				if err != nil || !bytes.Equal(got, pt) {
+					t.Fatalf("DecryptingReader(%s): %v", name, err)
+				}
+			}
+			dr, _ := NewDecryptingReader(bytes.NewReader(ct), g, nil)
+			var out bytes.Buffer
+			if _, err := io.Copy(&out, dr); err != nil || !bytes.Equal(out.Bytes(), pt) {
+				t.Fatalf("DecryptingReader.WriteTo: %v", err)
+			}
+			if n > 0 && n < 1<<16 {
+				if err := iotest.TestReader(mustDecReader(t, ct, g), pt); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func mustDecReader(t *testing.T, ct []byte, f *EncryptedFile) io.Reader {
+	dr, err := NewDecryptingReader(bytes.NewReader(ct), f, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dr
+}
+
+// TestTamper flips every byte of a small ciphertext, and bytes at chunk
+// boundaries of a large one: every decryptor must fail, and the streaming
+// one must never release the final byte of plaintext.
+func TestTamper(t *testing.T) {
+	for _, n := range []int{1, 40, 2*chunkSize + 7} {
+		pt := bytes.Repeat([]byte("referral letter "), n/16+1)[:n]
+		ct, f, err := Encrypt(pt, seeded(2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		positions := []int{0, n / 2, n - 1, chunkSize - 1, chunkSize, 2 * chunkSize}
+		if n <= 64 {
+			positions = positions[:0]
+			for i := range n {
+				positions = append(positions, i)
+			}
+		}
+		for _, i := range positions {
+			if i >= n {
+				continue
+			}
+			bad := bytes.Clone(ct)
+			bad[i] ^= 0x01
+			if _, err := Decrypt(bad, f, nil); !errors.Is(err, ErrHashMismatch) {
+				t.Fatalf("n=%d byte %d: Decrypt %v", n, i, err)
+			}
+			dr, _ := NewDecryptingReader(bytes.NewReader(bad), f, nil)
+			got, err := io.ReadAll(dr)
+			if !errors.Is(err, ErrHashMismatch) {
+				t.Fatalf("n=%d byte %d: reader %v", n, i, err)
+			}
+			if len(got) >= n || len(got) < n-2*chunkSize {
+				t.Fatalf("n=%d byte %d: reader released %d bytes", n, i, len(got))
+			}
+			if err2 := func() error { _, err := dr.Read(make([]byte, 1)); return err }(); !errors.Is(err2, ErrHashMismatch) {
+				t.Fatalf("error not sticky: %v", err2)
+			}
+			if _, err := NewVerifiedReader(bytes.NewReader(bad), f, nil, nil); !errors.Is(err, ErrHashMismatch) {
+				t.Fatalf("n=%d byte %d: verified %v", n, i, err)
+			}
+		}
+		// Truncated and extended ciphertexts, and a tampered hash.
+		for name, bad := range map[string][]byte{
+			"truncated": ct[:n-1],
+			"extended":  append(bytes.Clone(ct), 0),
+			"empty":     nil,
+		} {
+			if _, err := Decrypt(bad, f, nil); !errors.Is(err, ErrHashMismatch) {
+				t.Fatalf("%s: %v", name, err)
+			}
+			dr, _ := NewDecryptingReader(bytes.NewReader(bad), f, nil)
+			if _, err := io.ReadAll(dr); !errors.Is(err, ErrHashMismatch) {
+				t.Fatalf("%s reader: %v", name, err)
+			}
+		}
+		g := *f
+		g.SHA256[31] ^= 0x80
+		if _, err := Decrypt(ct, &g, nil); !errors.Is(err, ErrHashMismatch) {
+			t.Fatal("tampered hash accepted")
+		}
+	}
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+func TestSourceErrors(t *testing.T) {
+	boom := errors.New("boom")
+	ct, f, _ := Encrypt(make([]byte, 100), seeded(3))
+	dr, _ := NewDecryptingReader(io.MultiReader(bytes.NewReader(ct[:50]), errReader{boom}), f, nil)
+	got, err := io.ReadAll(dr)
+	if !errors.Is(err, boom) || len(got) != 0 {
+		t.Fatalf("got %d bytes, %v", len(got), err)
+	}
+	er, _ := NewEncryptingReader(io.MultiReader(bytes.NewReader(ct[:50]), errReader{boom}), seeded(3))
+	if _, err := io.ReadAll(er); !errors.Is(err, boom) {
+		t.Fatal(err)
+	}
+	if _, err := er.File(); !errors.Is(err, ErrNotFinished) {
+		t.Fatal("File after a source error")
+	}
+	ew, _ := NewEncryptingWriter(failWriter{boom}, seeded(3))
+	if _, err := ew.Write([]byte("x")); !errors.Is(err, boom) {
+		t.Fatal(err)
+	}
+	if err := ew.Close(); !errors.Is(err, boom) {
+		t.Fatal(err)
+	}
+	if _, err := ew.File(); !errors.Is(err, ErrNotFinished) {
+		t.Fatal("File after a write error")
+	}
+	if _, err := NewEncryptingReader(nil, strings.NewReader("short")); err == nil {
+		t.Fatal("short randomness accepted")
+	}
+	if _, _, err := Encrypt(nil, strings.NewReader(strings.Repeat("x", 35))); err == nil {
+		t.Fatal("short randomness accepted")
+	}
+}
+
+type failWriter struct{ err error }
+
+func (w failWriter) Write([]byte) (int, error) { return 0, w.err }
+
+func TestVerifiedReaderCallerSpool(t *testing.T) {
+	pt := bytes.Repeat([]byte{0xAB}, chunkSize+3)
+	ct, f, _ := Encrypt(pt, seeded(4))
+	path := filepath.Join(t.TempDir(), "spool")
+	spool, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer spool.Close()
+	vr, err := NewVerifiedReader(bytes.NewReader(ct), f, spool, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(vr)
+	if err != nil || !bytes.Equal(got, pt) {
+		t.Fatal("verified reader output differs", err)
+	}
+	vr.Close()
+	if _, err := os.Stat(path); err != nil {
+		t.Fatal("caller's spool removed")
+	}
+	if _, err := vr.Read(make([]byte, 1)); err == nil {
+		t.Fatal("Read after Close succeeded")
+	}
+}
+
+// TestTempSpoolRemoved checks that the temporary file is removed both on
+// hash failure and on Close.
+func TestTempSpoolRemoved(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("TMPDIR", dir)
+	ct, f, _ := Encrypt([]byte("discharge report"), seeded(5))
+	vr, err := NewVerifiedReader(bytes.NewReader(ct), f, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Fatalf("%d spool files", len(ents))
+	}
+	vr.Close()
+	ct[0] ^= 1
+	if _, err := NewVerifiedReader(bytes.NewReader(ct), f, nil, nil); !errors.Is(err, ErrHashMismatch) {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Fatalf("%d spool files left", len(ents))
+	}
+}
+
+func TestVersions(t *testing.T) {
+	pt := make([]byte, 64)
+	_, f, _ := Encrypt(pt, seeded(6))
+	// An IV whose low half is about to wrap tells the counters apart.
+	for i := 8; i < 16; i++ {
+		f.IV[i] = 0xff
+	}
+	block, _ := aes.NewCipher(f.key[:])
+	std := make([]byte, 64)
+	cipher.NewCTR(block, f.IV[:]).XORKeyStream(std, pt)
+
+	for _, tc := range []struct {
+		v        string
+		wrapping bool
+	}{{Version2, true}, {Version1, true}, {Version0, false}} {
+		g := *f
+		g.Version = tc.v
+		ct := make([]byte, 64)
+		g.newStream().XORKeyStream(ct, pt)
+		if bytes.Equal(ct, std) == tc.wrapping {
+			t.Fatalf("version %q: wrapping=%v not honoured", tc.v, tc.wrapping)
+		}
+		g.SHA256 = sha256.Sum256(ct)
+		_, err := Decrypt(ct, &g, nil)
+		if tc.v == Version2 {
+			if err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if !errors.Is(err, ErrUnsupportedVersion) {
+			t.Fatalf("version %q accepted without AllowLegacy: %v", tc.v, err)
+		}
+		if _, err := NewDecryptingReader(bytes.NewReader(ct), &g, nil); !errors.Is(err, ErrUnsupportedVersion) {
+			t.Fatal(err)
+		}
+		if _, err := NewVerifiedReader(bytes.NewReader(ct), &g, nil, nil); !errors.Is(err, ErrUnsupportedVersion) {
+			t.Fatal(err)
+		}
+		got, err := Decrypt(ct, &g, &Options{AllowLegacy: true})
+		if err != nil || !bytes.Equal(got, pt) {
+			t.Fatalf("version %q with AllowLegacy: %v", tc.v, err)
+		}
+		// And through JSON: v1 keeps "v", v0 has none.
+		js, _ := json.Marshal(&g)
+		if strings.Contains(string(js), `"v"`) != (tc.v == Version1) {
+			t.Fatalf("version %q JSON: %s", tc.v, js)
+		}
+		h, err := ParseEncryptedFile(js)
+		if err != nil || h.Version != tc.v {
+			t.Fatalf("version %q reparsed as %q: %v", tc.v, h.Version, err)
+		}
+	}
+	var zero EncryptedFile
+	zero.Version = Version2
+	if _, err := Decrypt(nil, &zero, nil); !errors.Is(err, ErrInvalidFile) {
+		t.Fatal("file without a key accepted")
+	}
+	if _, err := json.Marshal(&zero); err == nil {
+		t.Fatal("file without a key marshalled")
+	}
+}
+
+func TestMarshalShape(t *testing.T) {
+	_, f, _ := Encrypt([]byte("x"), seeded(7))
+	f.URL = "mxc://example.org/abc"
+	js, err := json.Marshal(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		URL string `json:"url"`
+		V   string `json:"v"`
+		Key struct {
+			Kty    string   `json:"kty"`
+			KeyOps []string `json:"key_ops"`
+			Alg    string   `json:"alg"`
+			K      string   `json:"k"`
+			Ext    bool     `json:"ext"`
+		} `json:"key"`
+		IV     string            `json:"iv"`
+		Hashes map[string]string `json:"hashes"`
+	}
+	if err := json.Unmarshal(js, &m); err != nil {
+		t.Fatal(err)
+	}
+	k, err := base64.RawURLEncoding.Strict().DecodeString(m.Key.K)
+	if err != nil || !bytes.Equal(k, f.key[:]) {
+		t.Fatalf("k %q is not the unpadded URL-safe key: %v", m.Key.K, err)
+	}
+	if m.URL != f.URL || m.V != "v2" || m.Key.Kty != "oct" || m.Key.Alg != "A256CTR" || !m.Key.Ext ||
+		strings.Join(m.Key.KeyOps, ",") != "encrypt,decrypt" {
+		t.Fatalf("shape: %s", js)
+	}
+	if iv, err := base64.RawStdEncoding.DecodeString(m.IV); err != nil || !bytes.Equal(iv, f.IV[:]) {
+		t.Fatalf("iv %q", m.IV)
+	}
+	if h, err := base64.RawStdEncoding.DecodeString(m.Hashes["sha256"]); err != nil || !bytes.Equal(h, f.SHA256[:]) {
+		t.Fatalf("sha256 %q", m.Hashes["sha256"])
+	}
+}
+
+// validInfo returns the real_decrypt info as a map to be broken by tests.
+func validInfo() map[string]any {
+	var m map[string]any
+	if err := json.Unmarshal([]byte(realDecryptInfo), &m); err != nil {
+		panic(err)
+	}
+	return m
+}
+
+func TestInvalidFiles(t *testing.T) {
+	key := func(m map[string]any) map[string]any { return m["key"].(map[string]any) }
+	cases := []struct {
+		name string
+		edit func(m map[string]any)
+		want error
+	}{
+		{"v3", func(m map[string]any) { m["v"] = "v3" }, ErrUnsupportedVersion},
+		{"v number", func(m map[string]any) { m["v"] = 2 }, ErrInvalidFile},
+		{"no key", func(m map[string]any) { delete(m, "key") }, ErrInvalidFile},
+		{"key null", func(m map[string]any) { m["key"] = nil }, ErrInvalidFile},
+		{"kty", func(m map[string]any) { key(m)["kty"] = "RSA" }, ErrInvalidFile},
+		{"alg", func(m map[string]any) { key(m)["alg"] = "A128CTR" }, ErrInvalidFile},
+		{"alg missing", func(m map[string]any) { delete(key(m), "alg") }, ErrInvalidFile},
+		{"key_ops no decrypt", func(m map[string]any) { key(m)["key_ops"] = []string{"encrypt"} }, ErrInvalidFile},
+		{"key_ops missing", func(m map[string]any) { delete(key(m), "key_ops") }, ErrInvalidFile},
+		{"ext false", func(m map[string]any) { key(m)["ext"] = false }, ErrInvalidFile},
+		{"ext missing", func(m map[string]any) { delete(key(m), "ext") }, ErrInvalidFile},
+		{"k short", func(m map[string]any) { key(m)["k"] = "Voq2nkPme_x8no5-Tjq_laDAdxE6iDbxnlQXxwFPgE" }, ErrInvalidFile},
+		{"k 31 bytes", func(m map[string]any) { key(m)["k"] = base64.RawURLEncoding.EncodeToString(make([]byte, 31)) }, ErrInvalidFile},
+		{"k 33 bytes", func(m map[string]any) { key(m)["k"] = base64.RawURLEncoding.EncodeToString(make([]byte, 33)) }, ErrInvalidFile},
+		{"k bad char", func(m map[string]any) { key(m)["k"] = "Voq2nkPme_x8no5-Tjq_laDAdxE6iDbxnlQXxwFPg!4" }, ErrInvalidFile},
+		{"k trailing bits", func(m map[string]any) { key(m)["k"] = "Voq2nkPme_x8no5-Tjq_laDAdxE6iDbxnlQXxwFPgE5" }, ErrInvalidFile},
+		{"iv 15", func(m map[string]any) { m["iv"] = base64.RawStdEncoding.EncodeToString(make([]byte, 15)) }, ErrInvalidFile},
+		{"iv 17", func(m map[string]any) { m["iv"] = base64.RawStdEncoding.EncodeToString(make([]byte, 17)) }, ErrInvalidFile},
+		{"iv missing", func(m map[string]any) { delete(m, "iv") }, ErrInvalidFile},
+		{"hashes missing", func(m map[string]any) { delete(m, "hashes") }, ErrInvalidFile},
+		{"sha256 missing", func(m map[string]any) { m["hashes"] = map[string]string{"sha512": "AA"} }, ErrInvalidFile},
+		{"sha256 short", func(m map[string]any) { m["hashes"] = map[string]string{"sha256": "AAAA"} }, ErrInvalidFile},
+	}
+	for _, tc := range cases {
+		m := validInfo()
+		tc.edit(m)
+		js, _ := json.Marshal(m)
+		f := &EncryptedFile{URL: "unchanged"}
+		err := json.Unmarshal(js, f)
+		if !errors.Is(err, tc.want) {
+			t.Errorf("%s: got %v, want %v", tc.name, err, tc.want)
+		}
+		if err != nil && !strings.HasPrefix(err.Error(), "attachment: ") {
+			t.Errorf("%s: message %q", tc.name, err)
+		}
+		if f.URL != "unchanged" || f.hasKey {
+			t.Errorf("%s: receiver modified on error", tc.name)
+		}
+	}
+	// Padded and standard-alphabet forms of the same values are accepted.
+	m := validInfo()
+	key(m)["k"] = "Voq2nkPme/x8no5+Tjq/laDAdxE6iDbxnlQXxwFPgE4="
+	m["iv"] = "i0DovxYdJEcAAAAAAAAAAA=="
+	js, _ := json.Marshal(m)
+	f, err := ParseEncryptedFile(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Decrypt(mustHex(t, realDecryptCiphertext), f, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestStrictPrefix checks that no strict prefix of a valid EncryptedFile
+// parses.
+func TestStrictPrefix(t *testing.T) {
+	js := []byte(realDecryptInfo)
+	for i := range js {
+		if _, err := ParseEncryptedFile(js[:i]); err == nil {
+			t.Fatalf("prefix of %d bytes parsed", i)
+		}
+	}
+}
+
+func TestRedaction(t *testing.T) {
+	f, err := ParseEncryptedFile([]byte(realDecryptInfo))
+	if err != nil {
+		t.Fatal(err)
+	}
+	er, _ := NewEncryptingReader(strings.NewReader("x"), seeded(8))
+	io.ReadAll(er)
+	g, _ := er.File()
+	for _, file := range []*EncryptedFile{f, g} {
+		secretForms := []string{
+			hex.EncodeToString(file.key[:]), fmt.Sprintf("%X", file.key[:]),
+			base64.RawURLEncoding.EncodeToString(file.key[:]), base64.RawStdEncoding.EncodeToString(file.key[:]),
+			fmt.Sprint(file.key[:]), fmt.Sprint(file.key[:4]), fmt.Sprintf("%#v", file.key[:4]),
+		}
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x", "%X", "%q"} {
+			for _, v := range []any{file, *file, []*EncryptedFile{file}} {
+				out := fmt.Sprintf(verb, v)
+				for _, s := range secretForms {
+					if strings.Contains(out, s) {
+						t.Fatalf("%s of %T shows the key: %s", verb, v, out)
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestAllocs(t *testing.T) {
+	pt := make([]byte, 4*chunkSize)
+	ct, f, _ := Encrypt(pt, seeded(10))
+	src := bytes.NewReader(ct)
+	dr, _ := NewDecryptingReader(src, f, nil)
+	buf := make([]byte, chunkSize)
+	// Steady state: a whole chunk per Read, hashing on a second goroutine.
+	allocs := testing.AllocsPerRun(2, func() {
+		if _, err := io.ReadFull(dr, buf); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs > 2 {
+		t.Errorf("DecryptingReader: %v allocations per chunk", allocs)
+	}
+	er, _ := NewEncryptingReader(bytes.NewReader(pt), seeded(10))
+	allocs = testing.AllocsPerRun(2, func() {
+		if _, err := io.ReadFull(er, buf); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs > 2 {
+		t.Errorf("EncryptingReader: %v allocations per chunk", allocs)
+	}
+	ew, _ := NewEncryptingWriter(io.Discard, seeded(10))
+	allocs = testing.AllocsPerRun(10, func() { ew.Write(buf) })
+	if allocs > 2 {
+		t.Errorf("EncryptingWriter: %v allocations per chunk", allocs)
+	}
+}
