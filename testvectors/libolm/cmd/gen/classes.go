@@ -1,0 +1,52 @@
+package main
+
+import (
+	"encoding/base64"
+	"slices"
+
+	tv "github.com/sicher-go/sicher/internal/pickle"
+	"github.com/sicher-go/sicher/testvectors/libolm"
+)
+
+// allowed maps each libolm error code to the corpus failure classes it can
+// stand for; fail() refuses any other pairing, so every failure vector's
+// class is consistent with what libolm actually reported.
+var allowed = map[libolm.ErrorCode][]string{
+	libolm.BadMessageVersion:      {"bad_version", "bad_format"}, // libolm reports too-short input as a version error
+	libolm.BadMessageFormat:       {"bad_format", "gap_too_large", "bad_base64"},
+	libolm.BadMessageMAC:          {"bad_mac", "missing_message_key", "no_chain"},
+	libolm.BadMessageKeyID:        {"unknown_key_id"},
+	libolm.InvalidBase64:          {"bad_base64", "bad_format"},
+	libolm.BadAccountKey:          {"bad_mac", "bad_key"},
+	libolm.UnknownPickleVersion:   {"bad_version"},
+	libolm.CorruptedPickle:        {"bad_format"},
+	libolm.BadSessionKey:          {"bad_format", "bad_version", "bad_key"},
+	libolm.UnknownMessageIndex:    {"unknown_index"},
+	libolm.BadLegacyAccountPickle: {"legacy_pickle"},
+	libolm.BadSignature:           {"bad_signature"},
+	libolm.PickleExtraData:        {"bad_format"},
+	libolm.InputBufferTooSmall:    {"bad_format"},
+}
+
+// failure checks err against the intended class and returns libolm's code
+// name for the vector.
+func failure(what string, err error, class string) string {
+	if err == nil {
+		fatalf("%s: libolm accepted input expected to fail with %s", what, class)
+	}
+	code := libolm.Code(err)
+	if !slices.Contains(allowed[code], class) {
+		fatalf("%s: libolm says %v, which cannot be class %s", what, err, class)
+	}
+	return code.String()
+}
+
+var b64 = base64.RawStdEncoding
+
+func unb64(s string) []byte { return must(b64.DecodeString(s)) }
+
+// openPickle and sealPickle use sicher's libolm envelope (internal/pickle),
+// itself checked against libolm's V9 vector; every sealed pickle below is
+// then accepted (or rejected) by libolm itself.
+func openPickle(key []byte, p string) []byte { return must(tv.OpenLibolm(key, p)) }
+func sealPickle(key, pt []byte) string       { return tv.SealLibolm(key, pt) }

@@ -1,0 +1,5 @@
+package main
+func genOlm(){}
+func genSAS(){}
+func genPK(){}
+func genPickles(){}

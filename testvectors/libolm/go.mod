@@ -1,0 +1,9 @@
+module github.com/sicher-go/sicher/testvectors/libolm
+
+go 1.26.8
+
+require github.com/sicher-go/sicher v0.0.0
+
+require filippo.io/edwards25519 v1.2.0 // indirect
+
+replace github.com/sicher-go/sicher => ../..
