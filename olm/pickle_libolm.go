@@ -1,0 +1,282 @@
+package olm
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+
+	"github.com/sicher-go/sicher/internal/pickle"
+	"github.com/sicher-go/sicher/internal/wire"
+	"github.com/sicher-go/sicher/key"
+	"github.com/sicher-go/sicher/ratchet"
+)
+
+// libolm's pickle versions and capacities (src/account.cpp,
+// src/session.cpp, include/olm/account.hh).
+const (
+	libolmAccountVersion       = 4
+	libolmSessionVersion       = 1
+	libolmSessionVersionLegacy = 0x80000001 // adds a trailing dummy chain index
+	libolmMaxOneTimeKeys       = 100
+	libolmOneTimeKeyLen        = 4 + 1 + 32 + 32
+)
+
+// PickleLibolm returns the account as a libolm 3.2.13 account pickle
+// (version 4) under pickleKey, a key of any length (libolm's "pickle key",
+// often a passphrase; empty is allowed).
+//
+// The conversion can lose data, as vodozemac's does: libolm stores at
+// most 100 one-time keys (the newest 100 are kept) and only the expanded
+// form of the Ed25519 key (the seed is not exported). The libolm envelope
+// derives its IV from the key, so equal states give equal pickles; prefer
+// Pickle for storage and use this for migration and interoperability.
+func (a *Account) PickleLibolm(pickleKey []byte) string {
+	pt := a.appendLibolm(nil)
+	defer clear(pt)
+	return pickle.SealLibolm(pickleKey, pt)
+}
+
+func (a *Account) appendLibolm(dst []byte) []byte {
+	b := wire.NewBuilder(dst)
+	b.AddUint32(libolmAccountVersion)
+	pub := a.signing.Public()
+	b.AddBytes(pub[:])
+	exp := a.signing.Expanded()
+	b.AddBytes(exp[:])
+	clear(exp[:])
+	b.AddBytes(a.curvePub[:])
+	priv := a.curve.Bytes()
+	b.AddBytes(priv)
+	clear(priv)
+	// libolm lists one-time keys newest first.
+	n := min(len(a.otks), libolmMaxOneTimeKeys)
+	b.AddUint32(uint32(n))
+	for i := len(a.otks) - 1; i >= len(a.otks)-n; i-- {
+		addLibolmKey(b, &a.otks[i])
+	}
+	var fb []*oneTimeKey
+	for _, k := range []*oneTimeKey{a.fallback, a.previous} {
+		if k != nil {
+			fb = append(fb, k)
+		}
+	}
+	b.AddUint8(uint8(len(fb)))
+	for _, k := range fb {
+		addLibolmKey(b, k)
+	}
+	b.AddUint32(a.lastID)
+	return b.Bytes()
+}
+
+func addLibolmKey(b *wire.Builder, k *oneTimeKey) {
+	b.AddUint32(uint32(k.id))
+	b.AddBool(k.published)
+	b.AddBytes(k.pub[:])
+	b.AddBytes(k.priv[:])
+}
+
+func readLibolmKey(rd *wire.Reader, k *oneTimeKey) error {
+	var id uint32
+	var published uint8
+	if !rd.ReadUint32(&id) || !rd.ReadUint8(&published) || !rd.CopyBytes(k.pub[:]) || !rd.CopyBytes(k.priv[:]) {
+		return fmt.Errorf("%w: account: truncated key", ErrBadPickle)
+	}
+	// libolm writes 0 or 1 but reads any non-zero byte as true.
+	k.id, k.published = key.KeyID(id), published != 0
+	priv, err := key.NewCurve25519PrivateKey(k.priv[:])
+	if err != nil {
+		return fmt.Errorf("%w: account: %w", ErrBadPickle, err)
+	}
+	if key.Curve25519Public(priv) != k.pub {
+		return fmt.Errorf("%w: account: key %s does not match its private key", ErrBadPickle, k.id)
+	}
+	return nil
+}
+
+// UnpickleLibolmAccount imports a libolm account pickle (versions 2, 3 and
+// 4) encrypted under pickleKey. Version 1 is refused: its Ed25519 key was
+// stored truncated, and libolm itself tells users to consider such
+// accounts compromised. More than 100 one-time keys (which libolm would
+// silently overwrite) and trailing bytes are rejected, and every stored
+// public key must match its private key. Every error wraps ErrBadPickle.
+func UnpickleLibolmAccount(pickleKey []byte, p string) (*Account, error) {
+	pt, err := pickle.OpenLibolm(pickleKey, p)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadPickle, err)
+	}
+	defer clear(pt)
+	return parseLibolmAccount(pt)
+}
+
+func parseLibolmAccount(pt []byte) (*Account, error) {
+	rd := wire.Reader(pt)
+	bad := func(format string, args ...any) (*Account, error) {
+		return nil, fmt.Errorf("%w: libolm account: %s", ErrBadPickle, fmt.Sprintf(format, args...))
+	}
+	var version uint32
+	if !rd.ReadUint32(&version) {
+		return bad("empty")
+	}
+	switch version {
+	case 2, 3, 4:
+	case 1:
+		return bad("version 1 stored a truncated Ed25519 key; libolm refuses it (BAD_LEGACY_ACCOUNT_PICKLE): consider the account compromised and create a new one")
+	default:
+		return bad("unknown version %d", version)
+	}
+	var edPub key.Ed25519
+	var exp, curvePriv []byte
+	var curvePub key.Curve25519
+	if !rd.CopyBytes(edPub[:]) || !rd.ReadBytes(&exp, key.ExpandedSigningKeySize) ||
+		!rd.CopyBytes(curvePub[:]) || !rd.ReadBytes(&curvePriv, 32) {
+		return bad("truncated identity keys")
+	}
+	a := new(Account)
+	var err error
+	if a.signing, err = key.NewExpandedSigningKey(exp); err != nil {
+		return bad("%v", err)
+	}
+	if a.signing.Public() != edPub {
+		return bad("Ed25519 public key does not match its private key")
+	}
+	if a.curve, err = key.NewCurve25519PrivateKey(curvePriv); err != nil {
+		return bad("%v", err)
+	}
+	if a.curvePub = key.Curve25519Public(a.curve); a.curvePub != curvePub {
+		return bad("Curve25519 public key does not match its private key")
+	}
+	var n uint32
+	if !rd.ReadUint32(&n) || n > libolmMaxOneTimeKeys {
+		return bad("bad one-time key count")
+	}
+	a.otks = make([]oneTimeKey, n)
+	for i := range a.otks {
+		if err := readLibolmKey(&rd, &a.otks[i]); err != nil {
+			return nil, err
+		}
+	}
+	slices.SortFunc(a.otks, func(x, y oneTimeKey) int { return cmp.Compare(x.id, y.id) })
+	for i := 1; i < len(a.otks); i++ {
+		if a.otks[i].id == a.otks[i-1].id {
+			return bad("duplicate one-time key id %s", a.otks[i].id)
+		}
+	}
+	switch version {
+	case 3:
+		// Version 3 always stored two fallback entries; how many were real
+		// is inferred from their published flags, as libolm does.
+		var cur, prev oneTimeKey
+		if err := readLibolmFallbackV3(&rd, &cur); err != nil {
+			return nil, err
+		}
+		if err := readLibolmFallbackV3(&rd, &prev); err != nil {
+			return nil, err
+		}
+		if cur.published {
+			a.fallback = &cur
+			if prev.published {
+				a.previous = &prev
+			}
+		}
+	case 4:
+		var nf uint8
+		if !rd.ReadUint8(&nf) || nf > 2 {
+			return bad("bad fallback key count")
+		}
+		for i := range int(nf) {
+			k := new(oneTimeKey)
+			if err := readLibolmKey(&rd, k); err != nil {
+				return nil, err
+			}
+			if i == 0 {
+				a.fallback = k
+			} else {
+				a.previous = k
+			}
+		}
+	}
+	if !rd.ReadUint32(&a.lastID) {
+		return bad("truncated key id counter")
+	}
+	if !rd.Empty() {
+		return bad("%d trailing bytes", rd.Len())
+	}
+	return a, nil
+}
+
+// readLibolmFallbackV3 reads one of version 3's two fallback slots; an
+// unused slot may hold zeros, so its keys are not checked.
+func readLibolmFallbackV3(rd *wire.Reader, k *oneTimeKey) error {
+	var id uint32
+	var published uint8
+	if !rd.ReadUint32(&id) || !rd.ReadUint8(&published) || !rd.CopyBytes(k.pub[:]) || !rd.CopyBytes(k.priv[:]) {
+		return fmt.Errorf("%w: libolm account: truncated fallback key", ErrBadPickle)
+	}
+	k.id, k.published = key.KeyID(id), published != 0
+	if !k.published {
+		return nil
+	}
+	priv, err := key.NewCurve25519PrivateKey(k.priv[:])
+	if err != nil || key.Curve25519Public(priv) != k.pub {
+		return fmt.Errorf("%w: libolm account: fallback key does not match its private key", ErrBadPickle)
+	}
+	return nil
+}
+
+// PickleLibolm returns the session as a libolm 3.2.13 session pickle
+// (version 1) under pickleKey, a key of any length. libolm keeps at most
+// 40 skipped message keys for all chains; if the session holds more, the
+// newest chains' keys are kept. See Account.PickleLibolm about the IV.
+func (s *Session) PickleLibolm(pickleKey []byte) string {
+	b := wire.NewBuilder(nil)
+	b.AddUint32(libolmSessionVersion)
+	b.AddBool(s.received)
+	b.AddBytes(s.aliceIdentity[:])
+	b.AddBytes(s.aliceBase[:])
+	b.AddBytes(s.bobOneTime[:])
+	pt := s.r.AppendLibolmState(b.Bytes())
+	defer clear(pt)
+	return pickle.SealLibolm(pickleKey, pt)
+}
+
+// UnpickleLibolmSession imports a libolm session pickle (version 1, and
+// 0x80000001 with its trailing dummy chain index) encrypted under
+// pickleKey. Lists longer than libolm's capacities and trailing bytes are
+// rejected. Every error wraps ErrBadPickle.
+func UnpickleLibolmSession(pickleKey []byte, p string) (*Session, error) {
+	pt, err := pickle.OpenLibolm(pickleKey, p)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadPickle, err)
+	}
+	defer clear(pt)
+	return parseLibolmSession(pt)
+}
+
+func parseLibolmSession(pt []byte) (*Session, error) {
+	rd := wire.Reader(pt)
+	var version uint32
+	if !rd.ReadUint32(&version) {
+		return nil, fmt.Errorf("%w: libolm session: empty", ErrBadPickle)
+	}
+	switch version {
+	case libolmSessionVersion:
+	case libolmSessionVersionLegacy:
+		if rd.Len() < 4 {
+			return nil, fmt.Errorf("%w: libolm session: truncated", ErrBadPickle)
+		}
+		rd = rd[:rd.Len()-4] // the dummy chain index
+	default:
+		return nil, fmt.Errorf("%w: libolm session: unknown version %#x", ErrBadPickle, version)
+	}
+	s := new(Session)
+	var received uint8
+	if !rd.ReadUint8(&received) || !rd.CopyBytes(s.aliceIdentity[:]) || !rd.CopyBytes(s.aliceBase[:]) || !rd.CopyBytes(s.bobOneTime[:]) {
+		return nil, fmt.Errorf("%w: libolm session: truncated", ErrBadPickle)
+	}
+	s.received = received != 0
+	var err error
+	if s.r, err = ratchet.ParseLibolmState(rd); err != nil {
+		return nil, fmt.Errorf("%w: libolm session: %w", ErrBadPickle, err)
+	}
+	return s, nil
+}
