@@ -1,0 +1,109 @@
+package event_test
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/sicher-go/sicher/event"
+	"github.com/sicher-go/sicher/megolm"
+	"github.com/sicher-go/sicher/olm"
+	"github.com/sicher-go/sicher/signing"
+)
+
+// bobDevice is one of Bob's devices: an account and what it published.
+type bobDevice struct {
+	id      string
+	acct    *olm.Account
+	upload  []byte // the /keys/upload body
+	session *olm.Session
+}
+
+// Alice shares a Megolm room key with both of Bob's devices over Olm, then
+// sends a room message; each of Bob's devices accepts the key and decrypts
+// the message.
+func Example() {
+	const room = "!praxis:example.org"
+	alice, _ := olm.NewAccount()
+
+	// Bob's two devices publish signed device keys and one-time keys.
+	var bob []*bobDevice
+	for _, id := range []string{"BOBPHONE", "BOBLAPTOP"} {
+		acct, _ := olm.NewAccount()
+		acct.GenerateOneTimeKeys(1)
+		up, _ := event.KeysForUpload(acct, "@bob:example.org", id, nil)
+		body, _ := json.Marshal(up)
+		acct.MarkKeysAsPublished()
+		bob = append(bob, &bobDevice{id: id, acct: acct, upload: body})
+	}
+
+	// Alice's room session, and its key as an m.room_key content.
+	outbound, _ := megolm.NewOutboundSession(nil)
+	roomKey, _ := event.RoomKeyContent(room, outbound, false)
+
+	toDevice := map[string][]byte{}
+	for _, d := range bob {
+		// What /keys/query and /keys/claim return, checked before use.
+		var up struct {
+			DeviceKeys  json.RawMessage            `json:"device_keys"`
+			OneTimeKeys map[string]json.RawMessage `json:"one_time_keys"`
+		}
+		json.Unmarshal(d.upload, &up)
+		dk, err := signing.VerifyDeviceKeys(up.DeviceKeys, "@bob:example.org", d.id)
+		if err != nil {
+			panic(err)
+		}
+		for _, raw := range up.OneTimeKeys {
+			otk, err := signing.VerifySignedKey(raw, "@bob:example.org", d.id, dk.Ed25519)
+			if err != nil {
+				panic(err)
+			}
+			s, _ := alice.NewOutboundSession(dk.Curve25519, otk.Key)
+			content, _, err := event.EncryptOlm(alice, s, event.OlmEncryptParams{
+				Sender: "@alice:example.org", Recipient: "@bob:example.org",
+				RecipientEd25519: dk.Ed25519, RecipientCurve25519: dk.Curve25519,
+				Type: event.TypeRoomKey, Content: roomKey,
+			})
+			if err != nil {
+				panic(err)
+			}
+			toDevice[d.id] = content
+		}
+	}
+
+	// Alice sends a message to the room.
+	msg, _, _ := event.EncryptMegolm(outbound, room, "m.room.message",
+		json.RawMessage(`{"msgtype":"m.text","body":"Befund ist da"}`), nil)
+
+	// Each of Bob's devices receives the to-device event, then the message.
+	for _, d := range bob {
+		ev, err := event.DecryptOlm(d.acct, toDevice[d.id], event.OlmDecryptParams{
+			Sender: "@alice:example.org", OwnUserID: "@bob:example.org",
+			SenderEd25519: ptr(alice.Ed25519()), // from Alice's verified device keys
+		})
+		if err != nil {
+			panic(err)
+		}
+		d.session = ev.Session // new: store it
+		rk, err := event.RoomKeyFromEvent(ev)
+		if err != nil {
+			panic(err)
+		}
+		inbound, _ := rk.InboundSession()
+		var guard event.ReplayGuard
+		re, err := event.DecryptMegolm(inbound, msg, event.MegolmDecryptParams{
+			RoomID: room, EventID: "$msg1", OriginServerTS: 1700000000000, Guard: &guard,
+		})
+		if err != nil {
+			panic(err)
+		}
+		var content struct{ Body string }
+		json.Unmarshal(re.Content, &content)
+		fmt.Printf("%s: new session %v, key from %s, %s index %d: %q\n",
+			d.id, ev.NewSession, rk.Sender, re.Type, re.MessageIndex, content.Body)
+	}
+	// Output:
+	// BOBPHONE: new session true, key from @alice:example.org, m.room.message index 0: "Befund ist da"
+	// BOBLAPTOP: new session true, key from @alice:example.org, m.room.message index 0: "Befund ist da"
+}
+
+func ptr[T any](v T) *T { return &v }
