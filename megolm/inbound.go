@@ -269,7 +269,7 @@ func (s *InboundSession) Merge(other *InboundSession) (*InboundSession, error) {
 
 // Format prints the session ID, first known index and verification state
 // only, for every verb.
-func (s *InboundSession) Format(f fmt.State, _ rune) {
+func (s InboundSession) Format(f fmt.State, _ rune) {
 	fmt.Fprintf(f, "megolm.InboundSession{session: %s, first_known_index: %d, verified: %t}",
 		s.signingKey, s.initial.counter, s.verified)
 }

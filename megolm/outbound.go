@@ -107,6 +107,6 @@ func (s *OutboundSession) EncryptBase64(plaintext []byte) string {
 }
 
 // Format prints the session ID and index only, for every verb.
-func (s *OutboundSession) Format(f fmt.State, _ rune) {
+func (s OutboundSession) Format(f fmt.State, _ rune) {
 	fmt.Fprintf(f, "megolm.OutboundSession{session: %s, index: %d}", s.signing.Public(), s.r.counter)
 }

@@ -3,6 +3,7 @@ package megolm
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"fmt"
 
 	"github.com/sicher-go/sicher/internal/aessha2"
 )
@@ -120,6 +121,9 @@ func (r *ratchet) equal(o *ratchet) bool {
 	return subtle.ConstantTimeCompare(r.data[:], o.data[:])&
 		subtle.ConstantTimeEq(int32(r.counter), int32(o.counter)) == 1
 }
+
+// Format redacts the ratchet for every verb.
+func (r ratchet) Format(f fmt.State, _ rune) { fmt.Fprintf(f, "megolm.ratchet{index: %d}", r.counter) }
 
 // wipe clears the ratchet.
 func (r *ratchet) wipe() {

@@ -189,7 +189,7 @@ func (k *SessionKey) Base64() string {
 func (k *SessionKey) MarshalText() ([]byte, error) { return []byte(k.Base64()), nil }
 
 // Format prints the session ID and index only, for every verb.
-func (k *SessionKey) Format(f fmt.State, _ rune) {
+func (k SessionKey) Format(f fmt.State, _ rune) {
 	fmt.Fprintf(f, "megolm.SessionKey{session: %s, index: %d}", k.signingKey, k.r.counter)
 }
 
@@ -221,6 +221,6 @@ func (k *ExportedSessionKey) Base64() string {
 func (k *ExportedSessionKey) MarshalText() ([]byte, error) { return []byte(k.Base64()), nil }
 
 // Format prints the session ID and index only, for every verb.
-func (k *ExportedSessionKey) Format(f fmt.State, _ rune) {
+func (k ExportedSessionKey) Format(f fmt.State, _ rune) {
 	fmt.Fprintf(f, "megolm.ExportedSessionKey{session: %s, index: %d}", k.signingKey, k.r.counter)
 }

@@ -1,0 +1,63 @@
+package megolm_test
+
+import (
+	"fmt"
+	"log"
+
+	"github.com/sicher-go/sicher/megolm"
+)
+
+// Alice sends to a room; Bob, in the room, and Carol, who joins later,
+// read along.
+func Example() {
+	// Alice starts a session and shares its key with Bob's devices over
+	// Olm (as the session_key of an m.room_key event).
+	alice, err := megolm.NewOutboundSession(nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	roomKey := alice.SessionKey().Base64()
+
+	// Bob creates the inbound session from it.
+	key, err := megolm.ParseSessionKey(roomKey)
+	if err != nil {
+		log.Fatal(err)
+	}
+	bob, err := megolm.NewInboundSession(key)
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// Alice encrypts two room events; the base64 goes into "ciphertext".
+	first := alice.EncryptBase64([]byte(`{"type":"m.room.message","content":{"body":"Hallo"}}`))
+	carolKey := alice.SessionKey() // Carol joins: she gets the key from index 1 on
+	second := alice.EncryptBase64([]byte(`{"type":"m.room.message","content":{"body":"Willkommen, Carol"}}`))
+
+	for _, ct := range []string{first, second} {
+		plaintext, index, err := bob.DecryptBase64(ct)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("Bob, index %d: %s\n", index, plaintext)
+	}
+
+	carol, err := megolm.NewInboundSession(carolKey)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, _, err := carol.DecryptBase64(first); err != nil {
+		fmt.Println("Carol:", err)
+	}
+	plaintext, index, err := carol.DecryptBase64(second)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("Carol, index %d: %s\n", index, plaintext)
+	fmt.Println("same session:", bob.SessionID() == carol.SessionID(), "verified:", carol.IsVerified())
+	// Output:
+	// Bob, index 0: {"type":"m.room.message","content":{"body":"Hallo"}}
+	// Bob, index 1: {"type":"m.room.message","content":{"body":"Willkommen, Carol"}}
+	// Carol: megolm: message index 0 precedes the first known index 1
+	// Carol, index 1: {"type":"m.room.message","content":{"body":"Willkommen, Carol"}}
+	// same session: true verified: true
+}
