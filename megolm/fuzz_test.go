@@ -151,9 +151,9 @@ func FuzzUnpickle(f *testing.F) {
 		f.Add(v.InboundPickle)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		UnpickleOutboundSession(s, &testPickleKey)
-		UnpickleInboundSession(s, &testPickleKey)
-		UnpickleLibolmOutboundSession(s, nil)
-		UnpickleLibolmInboundSession(s, []byte("secret_key"))
+		UnpickleOutboundSession(&testPickleKey, s)
+		UnpickleInboundSession(&testPickleKey, s)
+		UnpickleLibolmOutboundSession(nil, s)
+		UnpickleLibolmInboundSession([]byte("secret_key"), s)
 	})
 }

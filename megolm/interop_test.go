@@ -128,7 +128,7 @@ func TestLibolmInterop(t *testing.T) {
 // is deterministic for a given pickle key).
 func TestLibolmPickles(t *testing.T) {
 	for _, v := range loadInterop(t) {
-		o, err := UnpickleLibolmOutboundSession(v.OutboundPickle, []byte(v.OutboundPickleKey))
+		o, err := UnpickleLibolmOutboundSession([]byte(v.OutboundPickleKey), v.OutboundPickle)
 		if err != nil {
 			t.Fatalf("index %d: outbound: %v", v.Index, err)
 		}
@@ -147,7 +147,7 @@ func TestLibolmPickles(t *testing.T) {
 			t.Errorf("index %d: expanded-key session encrypts differently", v.Index)
 		}
 
-		in, err := UnpickleLibolmInboundSession(v.InboundPickle, []byte(v.InboundPickleKey))
+		in, err := UnpickleLibolmInboundSession([]byte(v.InboundPickleKey), v.InboundPickle)
 		if err != nil {
 			t.Fatalf("index %d: inbound: %v", v.Index, err)
 		}
@@ -157,10 +157,10 @@ func TestLibolmPickles(t *testing.T) {
 		if got := in.PickleLibolm([]byte(v.InboundPickleKey)); got != v.InboundPickle {
 			t.Errorf("index %d: inbound pickle not byte-identical", v.Index)
 		}
-		if _, err := UnpickleLibolmInboundSession(v.InboundPickle, []byte("wrong")); !errors.Is(err, ErrBadPickle) {
+		if _, err := UnpickleLibolmInboundSession([]byte("wrong"), v.InboundPickle); !errors.Is(err, ErrBadPickle) {
 			t.Errorf("wrong pickle key: %v", err)
 		}
-		if _, err := UnpickleLibolmOutboundSession(v.InboundPickle, []byte(v.InboundPickleKey)); !errors.Is(err, ErrBadPickle) {
+		if _, err := UnpickleLibolmOutboundSession([]byte(v.InboundPickleKey), v.InboundPickle); !errors.Is(err, ErrBadPickle) {
 			t.Errorf("inbound pickle as outbound: %v", err)
 		}
 	}

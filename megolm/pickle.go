@@ -30,10 +30,11 @@ const (
 // as key is; keep key secret. For libolm's format see
 // [OutboundSession.PickleLibolm].
 func (s *OutboundSession) Pickle(key *[PickleKeySize]byte) (string, error) {
-	return s.pickle(key, rand.Reader)
+	return s.PickleFrom(rand.Reader, key)
 }
 
-func (s *OutboundSession) pickle(k *[PickleKeySize]byte, rnd io.Reader) (string, error) {
+// PickleFrom is [OutboundSession.Pickle] reading the 12-byte nonce from rnd.
+func (s *OutboundSession) PickleFrom(rnd io.Reader, k *[PickleKeySize]byte) (string, error) {
 	w := wire.NewBuilder(make([]byte, 0, 4+ratchetSize+4+1+key.ExpandedSigningKeySize))
 	w.AddUint32(pickleVersion)
 	w.AddBytes(s.r.data[:])
@@ -55,7 +56,7 @@ func (s *OutboundSession) pickle(k *[PickleKeySize]byte, rnd io.Reader) (string,
 
 // UnpickleOutboundSession restores a session pickled by
 // [OutboundSession.Pickle] under the same key. Errors wrap [ErrBadPickle].
-func UnpickleOutboundSession(p string, k *[PickleKeySize]byte) (*OutboundSession, error) {
+func UnpickleOutboundSession(k *[PickleKeySize]byte, p string) (*OutboundSession, error) {
 	pt, err := pickle.Open(k, outboundPickleKind, p)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadPickle, err)
@@ -98,10 +99,11 @@ func UnpickleOutboundSession(p string, k *[PickleKeySize]byte) (*OutboundSession
 // Pickle serialises the session (both ratchets, the signing key and the
 // verification flag) in sicher's own format; see [OutboundSession.Pickle].
 func (s *InboundSession) Pickle(key *[PickleKeySize]byte) (string, error) {
-	return s.pickle(key, rand.Reader)
+	return s.PickleFrom(rand.Reader, key)
 }
 
-func (s *InboundSession) pickle(k *[PickleKeySize]byte, rnd io.Reader) (string, error) {
+// PickleFrom is [InboundSession.Pickle] reading the 12-byte nonce from rnd.
+func (s *InboundSession) PickleFrom(rnd io.Reader, k *[PickleKeySize]byte) (string, error) {
 	w := wire.NewBuilder(make([]byte, 0, 4+2*(ratchetSize+4)+key.Ed25519Size+1))
 	w.AddUint32(pickleVersion)
 	appendRatchet(w, &s.initial)
@@ -115,7 +117,7 @@ func (s *InboundSession) pickle(k *[PickleKeySize]byte, rnd io.Reader) (string, 
 
 // UnpickleInboundSession restores a session pickled by
 // [InboundSession.Pickle] under the same key. Errors wrap [ErrBadPickle].
-func UnpickleInboundSession(p string, k *[PickleKeySize]byte) (*InboundSession, error) {
+func UnpickleInboundSession(k *[PickleKeySize]byte, p string) (*InboundSession, error) {
 	pt, err := pickle.Open(k, inboundPickleKind, p)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadPickle, err)

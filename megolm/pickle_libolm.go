@@ -43,7 +43,7 @@ func (s *OutboundSession) PickleLibolm(pickleKey []byte) string {
 // session signs with it (byte-identical signatures) and cannot report a
 // seed; it pickles in sicher's format all the same. Errors wrap
 // [ErrBadPickle].
-func UnpickleLibolmOutboundSession(p string, pickleKey []byte) (*OutboundSession, error) {
+func UnpickleLibolmOutboundSession(pickleKey []byte, p string) (*OutboundSession, error) {
 	pt, err := pickle.OpenLibolm(pickleKey, p)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadPickle, err)
@@ -93,7 +93,7 @@ func (s *InboundSession) PickleLibolm(pickleKey []byte) string {
 // verified, as libolm does) or 2. libolm sets the flag after any successful
 // decryption, so a libolm session may arrive verified where sicher would not
 // have marked it so. Errors wrap [ErrBadPickle].
-func UnpickleLibolmInboundSession(p string, pickleKey []byte) (*InboundSession, error) {
+func UnpickleLibolmInboundSession(pickleKey []byte, p string) (*InboundSession, error) {
 	pt, err := pickle.OpenLibolm(pickleKey, p)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadPickle, err)

@@ -23,7 +23,7 @@ func TestOutboundPickleRoundTrip(t *testing.T) {
 	if p1 == p2 {
 		t.Error("two pickles of the same state are equal: the nonce is not random")
 	}
-	got, err := UnpickleOutboundSession(p1, &testPickleKey)
+	got, err := UnpickleOutboundSession(&testPickleKey, p1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestOutboundPickleRoundTrip(t *testing.T) {
 	}
 	// A session known only by its expanded key (from libolm) round-trips too.
 	v := loadInterop(t)[2]
-	lo, err := UnpickleLibolmOutboundSession(v.OutboundPickle, []byte(v.OutboundPickleKey))
+	lo, err := UnpickleLibolmOutboundSession([]byte(v.OutboundPickleKey), v.OutboundPickle)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func TestOutboundPickleRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lo2, err := UnpickleOutboundSession(p, &testPickleKey)
+	lo2, err := UnpickleOutboundSession(&testPickleKey, p)
 	if err != nil || lo2.r != lo.r || !lo2.signing.Equal(lo.signing) {
 		t.Fatalf("expanded-key session: %v", err)
 	}
@@ -76,7 +76,7 @@ func TestInboundPickleRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := UnpickleInboundSession(p, &testPickleKey)
+		got, err := UnpickleInboundSession(&testPickleKey, p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -84,7 +84,7 @@ func TestInboundPickleRoundTrip(t *testing.T) {
 			t.Errorf("verified=%v: restored session differs: %v vs %v", verified, got, in)
 		}
 		// The libolm format round-trips as well.
-		got, err = UnpickleLibolmInboundSession(in.PickleLibolm([]byte("k")), []byte("k"))
+		got, err = UnpickleLibolmInboundSession([]byte("k"), in.PickleLibolm([]byte("k")))
 		if err != nil || *got != *in {
 			t.Errorf("verified=%v: libolm round trip: %v", verified, err)
 		}
@@ -97,17 +97,17 @@ func TestPickleInvalid(t *testing.T) {
 	po, _ := out.Pickle(&testPickleKey)
 	pi, _ := in.Pickle(&testPickleKey)
 	wrong := [PickleKeySize]byte{9}
-	if _, err := UnpickleOutboundSession(po, &wrong); !errors.Is(err, ErrBadPickle) || !errors.Is(err, pickle.ErrDecrypt) {
+	if _, err := UnpickleOutboundSession(&wrong, po); !errors.Is(err, ErrBadPickle) || !errors.Is(err, pickle.ErrDecrypt) {
 		t.Errorf("wrong key: %v", err)
 	}
-	if _, err := UnpickleOutboundSession(pi, &testPickleKey); !errors.Is(err, ErrBadPickle) {
+	if _, err := UnpickleOutboundSession(&testPickleKey, pi); !errors.Is(err, ErrBadPickle) {
 		t.Errorf("inbound pickle as outbound: %v", err)
 	}
-	if _, err := UnpickleInboundSession(po, &testPickleKey); !errors.Is(err, ErrBadPickle) {
+	if _, err := UnpickleInboundSession(&testPickleKey, po); !errors.Is(err, ErrBadPickle) {
 		t.Errorf("outbound pickle as inbound: %v", err)
 	}
 	for _, s := range []string{"", "!!!", po[:len(po)-4], po + "AAAA"} {
-		if _, err := UnpickleOutboundSession(s, &testPickleKey); !errors.Is(err, ErrBadPickle) {
+		if _, err := UnpickleOutboundSession(&testPickleKey, s); !errors.Is(err, ErrBadPickle) {
 			t.Errorf("bad text %q: %v", s, err)
 		}
 	}
@@ -145,13 +145,13 @@ func TestPickleInvalid(t *testing.T) {
 		}
 		return s
 	}
-	if _, err := UnpickleOutboundSession(seal(outboundPickleKind, outPT(1, 1, 32, nil)), &testPickleKey); err != nil {
+	if _, err := UnpickleOutboundSession(&testPickleKey, seal(outboundPickleKind, outPT(1, 1, 32, nil))); err != nil {
 		t.Fatalf("baseline outbound: %v", err)
 	}
-	if _, err := UnpickleOutboundSession(seal(outboundPickleKind, outPT(1, 2, 64, nil)), &testPickleKey); err != nil {
+	if _, err := UnpickleOutboundSession(&testPickleKey, seal(outboundPickleKind, outPT(1, 2, 64, nil))); err != nil {
 		t.Fatalf("baseline expanded outbound: %v", err)
 	}
-	if _, err := UnpickleInboundSession(seal(inboundPickleKind, inPT(1, 3, 4, sk.Public(), 1, nil)), &testPickleKey); err != nil {
+	if _, err := UnpickleInboundSession(&testPickleKey, seal(inboundPickleKind, inPT(1, 3, 4, sk.Public(), 1, nil))); err != nil {
 		t.Fatalf("baseline inbound: %v", err)
 	}
 	outCases := map[string][]byte{
@@ -164,7 +164,7 @@ func TestPickleInvalid(t *testing.T) {
 		"empty":          nil,
 	}
 	for name, pt := range outCases {
-		if _, err := UnpickleOutboundSession(seal(outboundPickleKind, pt), &testPickleKey); !errors.Is(err, ErrBadPickle) {
+		if _, err := UnpickleOutboundSession(&testPickleKey, seal(outboundPickleKind, pt)); !errors.Is(err, ErrBadPickle) {
 			t.Errorf("outbound %s: %v", name, err)
 		}
 	}
@@ -178,7 +178,7 @@ func TestPickleInvalid(t *testing.T) {
 		"truncated at flag": inPT(1, 3, 4, sk.Public(), 1, nil)[:4+2*132+32],
 	}
 	for name, pt := range inCases {
-		if _, err := UnpickleInboundSession(seal(inboundPickleKind, pt), &testPickleKey); !errors.Is(err, ErrBadPickle) {
+		if _, err := UnpickleInboundSession(&testPickleKey, seal(inboundPickleKind, pt)); !errors.Is(err, ErrBadPickle) {
 			t.Errorf("inbound %s: %v", name, err)
 		}
 	}
@@ -204,14 +204,14 @@ func TestLibolmPickleVersions(t *testing.T) {
 		return w.Bytes()
 	}
 	k := []byte("")
-	s, err := UnpickleLibolmInboundSession(pickle.SealLibolm(k, body(1, false, 0, nil)), k)
+	s, err := UnpickleLibolmInboundSession(k, pickle.SealLibolm(k, body(1, false, 0, nil)))
 	if err != nil || !s.IsVerified() || s.FirstKnownIndex() != 7 || s.latest.counter != 9 {
 		t.Fatalf("v1: %v %v", s, err)
 	}
 	if got := s.PickleLibolm(k); got != pickle.SealLibolm(k, body(2, true, 1, nil)) {
 		t.Error("v1 is not rewritten as v2")
 	}
-	s, err = UnpickleLibolmInboundSession(pickle.SealLibolm(k, body(2, true, 0, nil)), k)
+	s, err = UnpickleLibolmInboundSession(k, pickle.SealLibolm(k, body(2, true, 0, nil)))
 	if err != nil || s.IsVerified() {
 		t.Fatalf("v2 unverified: %v %v", s, err)
 	}
@@ -225,7 +225,7 @@ func TestLibolmPickleVersions(t *testing.T) {
 		"version only":   body(2, true, 0, nil)[:4],
 		"latest < first": func() []byte { b := body(2, true, 1, nil); b[4+128+3] = 10; return b }(),
 	} {
-		if _, err := UnpickleLibolmInboundSession(pickle.SealLibolm(k, pt), k); !errors.Is(err, ErrBadPickle) {
+		if _, err := UnpickleLibolmInboundSession(k, pickle.SealLibolm(k, pt)); !errors.Is(err, ErrBadPickle) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -241,7 +241,7 @@ func TestLibolmPickleVersions(t *testing.T) {
 		w.AddBytes(extra)
 		return w.Bytes()
 	}
-	if _, err := UnpickleLibolmOutboundSession(pickle.SealLibolm(k, ob(1, pub, nil)), k); err != nil {
+	if _, err := UnpickleLibolmOutboundSession(k, pickle.SealLibolm(k, ob(1, pub, nil))); err != nil {
 		t.Fatalf("outbound baseline: %v", err)
 	}
 	for name, pt := range map[string][]byte{
@@ -250,7 +250,7 @@ func TestLibolmPickleVersions(t *testing.T) {
 		"trailing":     ob(1, pub, []byte{1}),
 		"truncated":    ob(1, pub, nil)[:200],
 	} {
-		if _, err := UnpickleLibolmOutboundSession(pickle.SealLibolm(k, pt), k); !errors.Is(err, ErrBadPickle) {
+		if _, err := UnpickleLibolmOutboundSession(k, pickle.SealLibolm(k, pt)); !errors.Is(err, ErrBadPickle) {
 			t.Errorf("outbound %s: %v", name, err)
 		}
 	}
