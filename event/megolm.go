@@ -50,28 +50,65 @@ type MegolmContent struct {
 
 // ParseMegolmContent parses and checks a Megolm m.room.encrypted content.
 func ParseMegolmContent(content []byte) (*MegolmContent, error) {
-	var c MegolmContent
-	var probe struct {
-		Algorithm  *string `json:"algorithm"`
-		Ciphertext *string `json:"ciphertext"`
-		SessionID  *string `json:"session_id"`
+	// One pass with raw fields, so a content of another algorithm (whose
+	// fields have other types) reports the algorithm, not a type error.
+	var raw struct {
+		Algorithm  *string          `json:"algorithm"`
+		Ciphertext json.RawMessage  `json:"ciphertext"`
+		SessionID  json.RawMessage  `json:"session_id"`
+		SenderKey  json.RawMessage  `json:"sender_key"`
+		DeviceID   json.RawMessage  `json:"device_id"`
+		RelatesTo  *json.RawMessage `json:"m.relates_to"`
 	}
-	if err := json.Unmarshal(content, &probe); err != nil {
+	if err := json.Unmarshal(content, &raw); err != nil {
 		return nil, malformed("content: %v", err)
 	}
-	if probe.Algorithm == nil {
+	if raw.Algorithm == nil {
 		return nil, malformed("content has no algorithm")
 	}
-	if *probe.Algorithm != AlgorithmMegolm {
-		return nil, fmt.Errorf("%w: %q is not %s", ErrAlgorithm, *probe.Algorithm, AlgorithmMegolm)
+	if *raw.Algorithm != AlgorithmMegolm {
+		return nil, fmt.Errorf("%w: %q is not %s", ErrAlgorithm, *raw.Algorithm, AlgorithmMegolm)
 	}
-	if probe.Ciphertext == nil || probe.SessionID == nil {
+	c := MegolmContent{Algorithm: *raw.Algorithm, RelatesTo: raw.RelatesTo}
+	if raw.Ciphertext == nil || raw.SessionID == nil {
 		return nil, malformed("Megolm content needs ciphertext and session_id")
 	}
-	if err := json.Unmarshal(content, &c); err != nil {
-		return nil, malformed("content: %v", err)
+	if err := json.Unmarshal(raw.Ciphertext, &c.Ciphertext); err != nil {
+		return nil, malformed("ciphertext: %v", err)
+	}
+	if err := json.Unmarshal(raw.SessionID, &c.SessionID); err != nil {
+		return nil, malformed("session_id: %v", err)
+	}
+	if raw.SenderKey != nil && string(raw.SenderKey) != "null" {
+		c.SenderKey = new(key.Curve25519)
+		if err := json.Unmarshal(raw.SenderKey, c.SenderKey); err != nil {
+			return nil, malformed("sender_key: %v", err)
+		}
+	}
+	if raw.DeviceID != nil {
+		if err := json.Unmarshal(raw.DeviceID, &c.DeviceID); err != nil {
+			return nil, malformed("device_id: %v", err)
+		}
 	}
 	return &c, nil
+}
+
+// checkAlgorithm checks that content is a JSON object whose algorithm is
+// want.
+func checkAlgorithm(content []byte, want string) error {
+	var probe struct {
+		Algorithm *string `json:"algorithm"`
+	}
+	if err := json.Unmarshal(content, &probe); err != nil {
+		return malformed("content: %v", err)
+	}
+	if probe.Algorithm == nil {
+		return malformed("content has no algorithm")
+	}
+	if *probe.Algorithm != want {
+		return fmt.Errorf("%w: %q is not %s", ErrAlgorithm, *probe.Algorithm, want)
+	}
+	return nil
 }
 
 // MegolmEncryptOptions are the optional, deprecated fields of an outgoing

@@ -31,19 +31,15 @@ type OlmContent struct {
 // algorithm, a well-formed sender_key, and ciphertext entries whose
 // types are 0 or 1 and whose bodies are base64.
 func ParseOlmContent(content []byte) (*OlmContent, error) {
+	if err := checkAlgorithm(content, AlgorithmOlm); err != nil {
+		return nil, err
+	}
 	var probe struct {
-		Algorithm  *string                     `json:"algorithm"`
 		SenderKey  *string                     `json:"sender_key"`
 		Ciphertext map[string]*json.RawMessage `json:"ciphertext"`
 	}
 	if err := json.Unmarshal(content, &probe); err != nil {
 		return nil, malformed("content: %v", err)
-	}
-	if probe.Algorithm == nil {
-		return nil, malformed("content has no algorithm")
-	}
-	if *probe.Algorithm != AlgorithmOlm {
-		return nil, fmt.Errorf("%w: %q is not %s", ErrAlgorithm, *probe.Algorithm, AlgorithmOlm)
 	}
 	if probe.SenderKey == nil || probe.Ciphertext == nil {
 		return nil, malformed("Olm content needs sender_key and ciphertext")
