@@ -88,12 +88,14 @@ func (s *InboundSession) Decrypt(dst, message []byte) (plaintext []byte, index u
 	return s.decrypt(dst, &m)
 }
 
-// DecryptMessage is [InboundSession.Decrypt] for a parsed message.
+// DecryptMessage is [InboundSession.Decrypt] for a parsed message. It works
+// on the bytes the message was parsed from, so changes to m's exported
+// fields have no effect.
 func (s *InboundSession) DecryptMessage(dst []byte, m *Message) (plaintext []byte, index uint32, err error) {
-	if m == nil || len(m.raw) == 0 {
-		return nil, 0, fmt.Errorf("%w: empty message", ErrMalformedMessage)
+	if m == nil {
+		return nil, 0, fmt.Errorf("%w: nil message", ErrMalformedMessage)
 	}
-	return s.decrypt(dst, m)
+	return s.Decrypt(dst, m.raw)
 }
 
 // DecryptBase64 is [InboundSession.Decrypt] for the unpadded base64

@@ -79,6 +79,19 @@ func TestSessionVectors(t *testing.T) {
 					t.Error("failed decryption changed the session")
 				}
 			}
+			// DecryptMessage uses the parsed bytes, not the fields.
+			m, err := DecodeMessage(v.Message)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.Ciphertext = make([]byte, 16)
+			m.Index++
+			if pt3, idx3, err := s.DecryptMessage(nil, m); err != nil || idx3 != idx || !bytes.Equal(pt3, pt) {
+				t.Errorf("DecryptMessage: %q %d %v", pt3, idx3, err)
+			}
+			if _, _, err := s.DecryptMessage(nil, nil); !errors.Is(err, ErrMalformedMessage) {
+				t.Errorf("DecryptMessage(nil): %v", err)
+			}
 			// Again, now from the latest ratchet: same result.
 			pt2, idx2, err := s.DecryptBase64(v.Message)
 			if err != nil || idx2 != idx || !bytes.Equal(pt, pt2) {
