@@ -445,3 +445,60 @@ func flipBody(t testing.TB, content []byte, i int) []byte {
 	}
 	return out
 }
+
+func FuzzDecryptOlm(f *testing.F) {
+	alice := newDevice(f, "@alice:example.org", "A")
+	bob := newDevice(f, "@bob:example.org", "B")
+	as := alice.outbound(f, bob)
+	pre := alice.encrypt(f, as, bob, "m.test", `{}`)
+	f.Add(pre)
+	ev, err := DecryptOlm(bob.acct, pre, params(alice, bob))
+	if err != nil {
+		f.Fatal(err)
+	}
+	bs := ev.Session
+	DecryptOlm(alice.acct, bob.encrypt(f, bs, alice, "m.test", `{}`), params(bob, alice, as))
+	f.Add(alice.encrypt(f, as, bob, "m.test", `{"n":1}`))
+	f.Fuzz(func(t *testing.T, content []byte) {
+		otks := bob.acct.StoredOneTimeKeys()
+		before := bs.Describe()
+		ev, err := DecryptOlm(bob.acct, content, params(alice, bob, bs))
+		if err != nil {
+			if bs.Describe() != before || bob.acct.StoredOneTimeKeys() != otks {
+				t.Fatal("failed decryption changed state")
+			}
+			return
+		}
+		if ev.Sender != alice.user || ev.SenderKey != alice.acct.Curve25519() {
+			t.Fatalf("accepted %+v", ev)
+		}
+	})
+}
+
+func BenchmarkDecryptOlm(b *testing.B) {
+	alice := newDevice(b, "@alice:example.org", "A")
+	bob := newDevice(b, "@bob:example.org", "B")
+	as := alice.outbound(b, bob)
+	ev, err := DecryptOlm(bob.acct, alice.encrypt(b, as, bob, "m.test", `{}`), params(alice, bob))
+	if err != nil {
+		b.Fatal(err)
+	}
+	DecryptOlm(alice.acct, bob.encrypt(b, ev.Session, alice, "m.test", `{}`), params(bob, alice, as))
+	msgs := make([][]byte, 0, 1<<12)
+	next := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		if next == len(msgs) {
+			b.StopTimer()
+			msgs, next = msgs[:0], 0
+			for range cap(msgs) {
+				msgs = append(msgs, alice.encrypt(b, as, bob, "m.test", `{"body":"hello"}`))
+			}
+			b.StartTimer()
+		}
+		if _, err := DecryptOlm(bob.acct, msgs[next], params(alice, bob, ev.Session)); err != nil {
+			b.Fatal(err)
+		}
+		next++
+	}
+}

@@ -1,0 +1,351 @@
+package event
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/sicher-go/sicher/key"
+	"github.com/sicher-go/sicher/megolm"
+	"github.com/sicher-go/sicher/olm"
+)
+
+// olmEvent sends content of type typ from a fresh Alice device to a fresh
+// Bob device and returns what Bob's DecryptOlm made of it.
+func olmEvent(t testing.TB, typ string, content []byte) (*OlmEvent, error) {
+	t.Helper()
+	alice := newDevice(t, "@alice:example.org", "A")
+	bob := newDevice(t, "@bob:example.org", "B")
+	return DecryptOlm(bob.acct, alice.encrypt(t, alice.outbound(t, bob), bob, typ, string(content)), params(alice, bob))
+}
+
+func TestRoomKey(t *testing.T) {
+	out, _ := megolm.NewOutboundSession(nil)
+	out.EncryptBase64([]byte("advance to index 1"))
+	content, err := RoomKeyContent(room, out, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := olmEvent(t, TypeRoomKey, content)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rk, err := RoomKeyFromEvent(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rk.RoomID != room || rk.SessionID != out.SessionID() || !rk.SharedHistory || rk.Sender != "@alice:example.org" ||
+		rk.SenderKey != ev.SenderKey || rk.SenderClaimedEd25519 != ev.SenderEd25519 || rk.SessionKey().Index() != 1 {
+		t.Fatalf("room key %v", rk)
+	}
+	in, err := rk.InboundSession()
+	if err != nil || !in.IsVerified() || in.FirstKnownIndex() != 1 {
+		t.Fatalf("inbound: %v", err)
+	}
+
+	var c map[string]any
+	json.Unmarshal(content, &c)
+	other, _ := megolm.NewOutboundSession(nil)
+	bad := func(k string, v any) []byte {
+		m := map[string]any{}
+		for kk, vv := range c {
+			m[kk] = vv
+		}
+		if v == nil {
+			delete(m, k)
+		} else {
+			m[k] = v
+		}
+		b, _ := json.Marshal(m)
+		return b
+	}
+	sk := c["session_key"].(string)
+	tests := []struct {
+		name    string
+		content []byte
+		want    error
+	}{
+		{"no algorithm", bad("algorithm", nil), ErrMalformed},
+		{"other algorithm", bad("algorithm", "m.megolm.v2.aes-sha2"), ErrAlgorithm},
+		{"no room_id", bad("room_id", nil), ErrMalformed},
+		{"no session_id", bad("session_id", nil), ErrMalformed},
+		{"no session_key", bad("session_key", nil), ErrMalformed},
+		{"session_id of another session", bad("session_id", other.SessionID().String()), ErrMalformed},
+		{"session_key of another session", bad("session_key", other.SessionKey().Base64()), ErrMalformed},
+		{"session_key signature broken", bad("session_key", sk[:len(sk)-2]+"AA"), megolm.ErrBadSignature},
+		{"export format", bad("session_key", mustExport(t, out)), megolm.ErrMalformedSessionKey},
+		{"session_key truncated", bad("session_key", sk[:100]), ErrMalformed},
+		{"session_id not a key", bad("session_id", 5), ErrMalformed},
+	}
+	for _, tt := range tests {
+		ev, err := olmEvent(t, TypeRoomKey, tt.content)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := RoomKeyFromEvent(ev); !errors.Is(err, tt.want) {
+			t.Errorf("%s: got %v, want %v", tt.name, err, tt.want)
+		}
+	}
+}
+
+func mustExport(t testing.TB, out *megolm.OutboundSession) string {
+	in, err := megolm.NewInboundSession(out.SessionKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in.ExportAtFirstKnownIndex().Base64()
+}
+
+func TestForwardedRoomKey(t *testing.T) {
+	out, _ := megolm.NewOutboundSession(nil)
+	in, _ := megolm.NewInboundSession(out.SessionKey())
+	creator, hop := key.Curve25519{1}, key.Curve25519{2}
+	claimed := key.Ed25519{3}
+	content, err := ForwardedRoomKeyContent(room, in, creator, claimed, []key.Curve25519{hop})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := olmEvent(t, TypeForwardedRoomKey, content)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fk, err := ForwardedRoomKeyFromEvent(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fk.Verified() || fk.RoomID != room || fk.SessionID != out.SessionID() || fk.SenderKey != creator ||
+		fk.SenderClaimedEd25519 != claimed || len(fk.ForwardingChain) != 2 || fk.ForwardingChain[0] != hop ||
+		fk.ForwardingChain[1] != ev.SenderKey || fk.ForwarderKey != ev.SenderKey || fk.Withheld != nil {
+		t.Fatalf("forwarded %v %+v", fk, fk.ForwardingChain)
+	}
+	s, err := fk.InboundSession()
+	if err != nil || s.IsVerified() {
+		t.Fatalf("forwarded session must be unverified: %v", err)
+	}
+	// Events it decrypts are marked unverified.
+	msg, _, _ := EncryptMegolm(out, room, "m.room.message", json.RawMessage(`{}`), nil)
+	if re, err := DecryptMegolm(s, msg, MegolmDecryptParams{RoomID: room}); err != nil || re.Verified {
+		t.Fatalf("decrypt with forwarded key: %v", err)
+	}
+
+	var c map[string]any
+	json.Unmarshal(content, &c)
+	set := func(k string, v any) []byte {
+		m := map[string]any{}
+		for kk, vv := range c {
+			m[kk] = vv
+		}
+		if v == nil {
+			delete(m, k)
+		} else {
+			m[k] = v
+		}
+		b, _ := json.Marshal(m)
+		return b
+	}
+	// The spec's examples use the signed sharing format: accepted, unverified.
+	ev, _ = olmEvent(t, TypeForwardedRoomKey, set("session_key", out.SessionKey().Base64()))
+	if fk, err := ForwardedRoomKeyFromEvent(ev); err != nil || fk.Verified() {
+		t.Fatalf("sharing format: %v", err)
+	}
+	ev, _ = olmEvent(t, TypeForwardedRoomKey, set("withheld", map[string]string{"code": WithheldUnverified, "reason": "not verified"}))
+	if fk, err := ForwardedRoomKeyFromEvent(ev); err != nil || fk.Withheld == nil || fk.Withheld.Code != WithheldUnverified {
+		t.Fatalf("withheld: %v", err)
+	}
+	other, _ := megolm.NewOutboundSession(nil)
+	for _, tt := range []struct {
+		name    string
+		content []byte
+		want    error
+	}{
+		{"no sender_key", set("sender_key", nil), ErrMalformed},
+		{"no claimed key", set("sender_claimed_ed25519_key", nil), ErrMalformed},
+		{"no chain", set("forwarding_curve25519_key_chain", nil), ErrMalformed},
+		{"chain not keys", set("forwarding_curve25519_key_chain", []string{"x"}), ErrMalformed},
+		{"other algorithm", set("algorithm", "x"), ErrAlgorithm},
+		{"other session", set("session_id", other.SessionID().String()), ErrMalformed},
+		{"garbage key", set("session_key", "AQAA"), ErrMalformed},
+	} {
+		ev, err := olmEvent(t, TypeForwardedRoomKey, tt.content)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ForwardedRoomKeyFromEvent(ev); !errors.Is(err, tt.want) {
+			t.Errorf("%s: got %v, want %v", tt.name, err, tt.want)
+		}
+	}
+}
+
+// Secret session keys never show through fmt.
+func TestRedaction(t *testing.T) {
+	out, _ := megolm.NewOutboundSession(nil)
+	content, _ := RoomKeyContent(room, out, false)
+	ev, err := olmEvent(t, TypeRoomKey, content)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rk, err := RoomKeyFromEvent(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, _ := rk.InboundSession()
+	fc, _ := ForwardedRoomKeyContent(room, in, key.Curve25519{1}, key.Ed25519{2}, nil)
+	fev, err := olmEvent(t, TypeForwardedRoomKey, fc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fk, err := ForwardedRoomKeyFromEvent(fev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := []string{out.SessionKey().Base64(), in.ExportAtFirstKnownIndex().Base64()}
+	for _, v := range []any{rk, fk, *rk, *fk} {
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x"} {
+			s := fmt.Sprintf(verb, v)
+			for _, secret := range secrets {
+				for _, frag := range []string{secret[8:40], fmt.Sprintf("%x", []byte(secret))[:40]} {
+					if strings.Contains(s, frag) {
+						t.Errorf("%s of %T shows the session key: %s", verb, v, s)
+					}
+				}
+			}
+		}
+	}
+	raw := out.SessionKey().Bytes()
+	for _, v := range []any{rk, fk} {
+		if s := fmt.Sprintf("%x", v); strings.Contains(s, fmt.Sprintf("%x", raw[5:37])) {
+			t.Errorf("%%x shows ratchet bytes: %s", s)
+		}
+	}
+}
+
+// The spec's m.room_key_request example (reference §14.10).
+func TestRoomKeyRequest(t *testing.T) {
+	spec := `{
+    "action": "request",
+    "body": {
+      "algorithm": "m.megolm.v1.aes-sha2",
+      "room_id": "!Cuyf34gef24t:localhost",
+      "sender_key": "RF3s+E7RkTQTGF2d8Deol0FkQvgII2aJDf3/Jp5mxVU",
+      "session_id": "X3lUlvLELLYxeTx4yOVu6UDpasGEVO0Jbu+QFnm0cKQ"
+    },
+    "request_id": "1495474790150.19",
+    "requesting_device_id": "RJYKSTBOIE"
+  }`
+	r, err := ParseRoomKeyRequest([]byte(spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Action != ActionRequest || r.RequestID != "1495474790150.19" || r.RequestingDeviceID != "RJYKSTBOIE" ||
+		r.Body.RoomID != "!Cuyf34gef24t:localhost" || r.Body.SessionID.String() != "X3lUlvLELLYxeTx4yOVu6UDpasGEVO0Jbu+QFnm0cKQ" || r.Body.SenderKey == nil {
+		t.Fatalf("%+v", r)
+	}
+	if b, _ := json.Marshal(r); !strings.Contains(string(b), `"sender_key":"RF3s`) {
+		t.Fatalf("marshal: %s", b)
+	}
+	cancel, err := ParseRoomKeyRequest([]byte(`{"action":"request_cancellation","request_id":"1","requesting_device_id":"D"}`))
+	if err != nil || cancel.Body != nil {
+		t.Fatal(err)
+	}
+	for _, in := range []string{
+		`{"action":"request","request_id":"1","requesting_device_id":"D"}`,
+		`{"action":"request","request_id":"1","requesting_device_id":"D","body":{"room_id":"!r","session_id":"X3lUlvLELLYxeTx4yOVu6UDpasGEVO0Jbu+QFnm0cKQ"}}`,
+		`{"action":"request","request_id":"1","requesting_device_id":"D","body":{"algorithm":"a","room_id":"!r","session_id":"bad"}}`,
+		`{"action":"take","request_id":"1","requesting_device_id":"D"}`,
+		`{"action":"request_cancellation","requesting_device_id":"D"}`,
+		`{"action":"request_cancellation","request_id":"1"}`,
+		`{"action":"request_cancellation","request_id":"","requesting_device_id":"D"}`,
+		`[]`, `{`,
+	} {
+		if _, err := ParseRoomKeyRequest([]byte(in)); !errors.Is(err, ErrMalformed) {
+			t.Errorf("accepted %s: %v", in, err)
+		}
+	}
+}
+
+func TestWithheld(t *testing.T) {
+	sk := key.Curve25519{7}.String()
+	sid := key.Ed25519{8}
+	for _, code := range []string{WithheldBlacklisted, WithheldUnverified, WithheldUnauthorised, WithheldUnavailable, WithheldNoOlm, WithheldHistoryNotShared} {
+		in := `{"algorithm":"m.megolm.v1.aes-sha2","sender_key":"` + sk + `","code":"` + code + `","room_id":"` + room + `","session_id":"` + sid.String() + `","reason":"because"}`
+		w, err := ParseWithheld([]byte(in))
+		if err != nil || w.Code != code || !w.KnownCode() || !w.Matches(room, sid) || w.Matches(room, key.Ed25519{9}) {
+			t.Fatalf("%s: %v %+v", code, err, w)
+		}
+		err = w.Err()
+		var we *WithheldError
+		if !errors.Is(err, ErrWithheld) || !errors.As(err, &we) || we.Code != code || !strings.Contains(err.Error(), "because") {
+			t.Fatalf("%s: %v", code, err)
+		}
+	}
+	noOlm, err := ParseWithheld([]byte(`{"algorithm":"m.megolm.v1.aes-sha2","sender_key":"` + sk + `","code":"m.no_olm"}`))
+	if err != nil || noOlm.Matches("", key.Ed25519{}) {
+		t.Fatalf("m.no_olm without session: %v", err)
+	}
+	future, err := ParseWithheld([]byte(`{"algorithm":"a","sender_key":"` + sk + `","code":"org.example.new","room_id":"!r","session_id":"` + sid.String() + `"}`))
+	if err != nil || future.KnownCode() {
+		t.Fatalf("unknown code: %v", err)
+	}
+	for _, in := range []string{
+		`{"algorithm":"a","sender_key":"` + sk + `","code":"m.unverified"}`,
+		`{"algorithm":"a","sender_key":"` + sk + `","code":"m.unverified","room_id":"!r"}`,
+		`{"algorithm":"a","sender_key":"` + sk + `","code":"m.unverified","session_id":"` + sid.String() + `"}`,
+		`{"algorithm":"a","code":"m.no_olm"}`,
+		`{"sender_key":"` + sk + `","code":"m.no_olm"}`,
+		`{"algorithm":"a","sender_key":"` + sk + `"}`,
+		`{"algorithm":"a","sender_key":"` + sk + `","code":""}`,
+		`{"algorithm":"a","sender_key":"short","code":"m.no_olm"}`,
+	} {
+		if _, err := ParseWithheld([]byte(in)); !errors.Is(err, ErrMalformed) {
+			t.Errorf("accepted %s: %v", in, err)
+		}
+	}
+}
+
+func TestKeysForUpload(t *testing.T) {
+	acct, _ := olm.NewAccount()
+	acct.GenerateOneTimeKeys(3)
+	acct.GenerateFallbackKey()
+	u, err := KeysForUpload(acct, "@a:example.org", "DEV", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(u.OneTimeKeys) != 3 || len(u.FallbackKeys) != 1 {
+		t.Fatalf("%d one-time, %d fallback", len(u.OneTimeKeys), len(u.FallbackKeys))
+	}
+	for id, k := range u.FallbackKeys {
+		if !strings.HasPrefix(id, "signed_curve25519:") || !k.Fallback {
+			t.Fatalf("fallback %s", id)
+		}
+	}
+	b, err := json.Marshal(u)
+	if err != nil || !strings.Contains(string(b), `"fallback":true`) {
+		t.Fatalf("%s %v", b, err)
+	}
+	acct.MarkKeysAsPublished()
+	u2, _ := KeysForUpload(acct, "@a:example.org", "DEV", nil)
+	if len(u2.OneTimeKeys) != 0 || len(u2.FallbackKeys) != 0 {
+		t.Fatal("published keys listed again")
+	}
+}
+
+func FuzzParseKeyEvents(f *testing.F) {
+	for _, s := range []string{
+		`{"action":"request","body":{"algorithm":"m.megolm.v1.aes-sha2","room_id":"!r","session_id":"X3lUlvLELLYxeTx4yOVu6UDpasGEVO0Jbu+QFnm0cKQ"},"request_id":"1","requesting_device_id":"D"}`,
+		`{"algorithm":"m.megolm.v1.aes-sha2","sender_key":"RF3s+E7RkTQTGF2d8Deol0FkQvgII2aJDf3/Jp5mxVU","code":"m.no_olm"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if r, err := ParseRoomKeyRequest(b); err == nil && (r.RequestID == "" || (r.Action == ActionRequest) != (r.Body != nil)) {
+			t.Fatalf("accepted %+v", r)
+		}
+		if w, err := ParseWithheld(b); err == nil && w.Code != WithheldNoOlm && w.SessionID == nil {
+			t.Fatalf("accepted %+v", w)
+		}
+		ParseOlmContent(b)
+		ParseMegolmContent(b)
+	})
+}
