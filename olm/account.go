@@ -433,8 +433,9 @@ func (a *Account) NewInboundSession(m *PreKeyMessage, opts *InboundOptions) (*Se
 	return s, plaintext, nil
 }
 
-// Format prints the public keys and key counts only, for every verb.
-func (a *Account) Format(f fmt.State, _ rune) {
+// Format prints the public keys and key counts only, for every verb. It has
+// a value receiver so that an Account value is redacted too.
+func (a Account) Format(f fmt.State, _ rune) {
 	nf := 0
 	for _, k := range []*oneTimeKey{a.fallback, a.previous} {
 		if k != nil {

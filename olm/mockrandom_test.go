@@ -1,5 +1,7 @@
 package olm
 
+import "crypto/sha256"
+
 // mockRandom reproduces MockRandom from libolm's tests (tests/test_olm.cpp,
 // libolm 3.2.13): every request of n bytes is filled in blocks of 32;
 // byte 0 of a block is the tag, the other bytes of the block are the
@@ -39,8 +41,29 @@ func (e testError) Error() string { return string(e) }
 
 const errFail = testError("test: no randomness")
 
-// fixedNonce returns a reader of zero bytes for pickle nonces, so two
-// pickles of the same state are byte-identical.
+// zeroReader reads zeros: a fixed pickle nonce, so two pickles of the same
+// state are byte-identical.
 type zeroReader struct{}
 
 func (zeroReader) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+// streamReader is a deterministic stream of SHA-256(seed ‖ block counter)
+// that, unlike mockRandom, never repeats a key.
+type streamReader struct {
+	seed  byte
+	block uint32
+	buf   []byte
+}
+
+func (s *streamReader) Read(p []byte) (int, error) {
+	for i := range p {
+		if len(s.buf) == 0 {
+			h := sha256.Sum256([]byte{s.seed, byte(s.block), byte(s.block >> 8), byte(s.block >> 16), byte(s.block >> 24)})
+			s.buf = h[:]
+			s.block++
+		}
+		p[i] = s.buf[0]
+		s.buf = s.buf[1:]
+	}
+	return len(p), nil
+}

@@ -76,8 +76,9 @@ func (s *Session) Describe() string {
 	return fmt.Sprintf("session %s: received message %t; %s", s.ID(), s.received, s.r.Describe())
 }
 
-// Format prints Describe for every verb; no secret is shown.
-func (s *Session) Format(f fmt.State, _ rune) {
+// Format prints Describe for every verb; no secret is shown. It has a value
+// receiver so that a Session value is redacted too.
+func (s Session) Format(f fmt.State, _ rune) {
 	fmt.Fprintf(f, "olm.Session{%s}", s.Describe())
 }
 

@@ -392,7 +392,8 @@ func (r *Ratchet) Describe() string {
 	return sb.String()
 }
 
-// Format prints Describe for every verb; no secret is shown.
-func (r *Ratchet) Format(f fmt.State, _ rune) {
+// Format prints Describe for every verb; no secret is shown. It has a value
+// receiver so that a Ratchet value is redacted too.
+func (r Ratchet) Format(f fmt.State, _ rune) {
 	fmt.Fprintf(f, "ratchet.Ratchet{%s}", r.Describe())
 }

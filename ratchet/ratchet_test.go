@@ -498,7 +498,7 @@ func TestRedaction(t *testing.T) {
 	m := send(t, alice, rand)
 	mustReceive(t, bob, m)
 	secrets := [][]byte{alice.root[:], alice.sender.chain.key[:], alice.sender.priv.Bytes(), m.mk.key[:], bob.root[:], bob.receivers[0].chain.key[:]}
-	for _, v := range []any{alice, bob, m.mk, &m.mk} {
+	for _, v := range []any{alice, bob, *alice, *bob, m.mk, &m.mk} {
 		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x", "%X", "%q"} {
 			out := fmt.Sprintf(verb, v)
 			for _, s := range secrets {
