@@ -2,8 +2,13 @@ package megolm
 
 import (
 	"bytes"
+	"crypto/sha3"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -163,5 +168,107 @@ func TestLibolmPickles(t *testing.T) {
 		if _, err := UnpickleLibolmOutboundSession([]byte(v.InboundPickleKey), v.InboundPickle); !errors.Is(err, ErrBadPickle) {
 			t.Errorf("inbound pickle as outbound: %v", err)
 		}
+	}
+}
+
+// sicherTranscript is testdata/sicher_transcript.json: sessions, messages,
+// exports and libolm-format pickles made by sicher, which
+// libolm_oracle.py fed to Debian libolm 3.2.13 (the sicher → libolm
+// direction with sicher's own randomness); "libolm_verified" records that
+// it did. SICHER_WRITE_TRANSCRIPT=1 rewrites the file (then rerun the
+// oracle).
+type sicherTranscript struct {
+	Source         string             `json:"source"`
+	LibolmVerified string             `json:"libolm_verified"`
+	Vectors        []transcriptVector `json:"vectors"`
+}
+
+type transcriptVector struct {
+	Index          uint32            `json:"index"`
+	RandomHex      string            `json:"random_hex"`
+	SessionKey     string            `json:"session_key"`
+	Messages       []transcriptMsg   `json:"messages"`
+	Exports        map[string]string `json:"exports"`
+	OutboundPickle string            `json:"outbound_pickle"`
+	InboundPickle  string            `json:"inbound_pickle"`
+	NextMessage    transcriptMsg     `json:"next_message"`
+}
+
+type transcriptMsg struct {
+	Index        uint32 `json:"index"`
+	PlaintextHex string `json:"plaintext_hex"`
+	Message      string `json:"message"`
+}
+
+const transcriptPickleKey = "sicher pickle key"
+
+func makeSicherTranscript(t *testing.T) sicherTranscript {
+	var tr sicherTranscript
+	tr.Source = "sicher megolm (TestSicherTranscript, SICHER_WRITE_TRANSCRIPT=1)"
+	for _, n := range []uint32{0, 1, 255, 256, 65535, 65536, 1 << 24, 0xffffffff} {
+		rnd := make([]byte, RandomSize)
+		h := sha3.NewSHAKE128()
+		fmt.Fprintf(h, "sicher megolm reverse %d", n)
+		h.Read(rnd)
+		out, err := NewOutboundSession(bytes.NewReader(rnd))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out.r.advanceTo(n) // a real walk from index 0, unlike the oracle's
+		e := transcriptVector{Index: n, RandomHex: hex.EncodeToString(rnd), SessionKey: out.SessionKey().Base64(), Exports: map[string]string{}}
+		in, err := NewInboundSession(out.SessionKey())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, pt := range [][]byte{[]byte(fmt.Sprintf("sicher at %d", n)), nil, bytes.Repeat([]byte{0xee}, 33)} {
+			m := transcriptMsg{Index: out.MessageIndex(), PlaintextHex: hex.EncodeToString(pt), Message: out.EncryptBase64(pt)}
+			e.Messages = append(e.Messages, m)
+			if m.Index >= n {
+				if _, _, err := in.DecryptBase64(m.Message); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		for _, at := range []uint32{n, n + 1, n + 1000} {
+			if at < n {
+				continue
+			}
+			x, err := in.Export(at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.Exports[fmt.Sprint(at)] = x.Base64()
+		}
+		e.OutboundPickle = out.PickleLibolm([]byte(transcriptPickleKey))
+		e.InboundPickle = in.PickleLibolm([]byte(transcriptPickleKey))
+		e.NextMessage = transcriptMsg{Index: out.MessageIndex(), PlaintextHex: "6e657874", Message: out.EncryptBase64([]byte("next"))}
+		tr.Vectors = append(tr.Vectors, e)
+	}
+	return tr
+}
+
+func TestSicherTranscript(t *testing.T) {
+	got := makeSicherTranscript(t)
+	if os.Getenv("SICHER_WRITE_TRANSCRIPT") == "1" {
+		b, err := json.MarshalIndent(got, "", " ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join("testdata", "sicher_transcript.json"), append(b, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Log("wrote testdata/sicher_transcript.json: now run libolm_oracle.py")
+		return
+	}
+	var want sicherTranscript
+	loadJSON(t, "sicher_transcript.json", &want)
+	if want.LibolmVerified == "" {
+		t.Fatal("sicher_transcript.json was not verified by libolm_oracle.py")
+	}
+	want.LibolmVerified = ""
+	gb, _ := json.Marshal(got)
+	wb, _ := json.Marshal(want)
+	if !bytes.Equal(gb, wb) {
+		t.Error("sicher no longer produces the transcript libolm verified")
 	}
 }

@@ -8,7 +8,9 @@
 #   /usr/bin/python3 megolm/testdata/libolm_oracle.py
 #
 # Writes libolm_interop.json, libolm_accumulated.json and
-# libolm_ratchet_checks.json next to itself.
+# libolm_ratchet_checks.json next to itself, and verifies (and marks
+# verified) sicher_transcript.json, which the Go test TestSicherTranscript
+# writes when run with SICHER_WRITE_TRANSCRIPT=1.
 
 import base64
 import hashlib
@@ -75,6 +77,13 @@ class Inbound:
         idx = ffi.new("uint32_t*")
         got = self._check(lib.olm_group_decrypt(self.s, ffi.from_buffer(m), len(m), out, n, idx))
         return bytes(ffi.buffer(out, got)), idx[0]
+
+    @classmethod
+    def unpickle(cls, key, pickle):
+        s = cls()
+        p = bytearray(pickle.encode())
+        s._check(lib.olm_unpickle_inbound_group_session(s.s, key, len(key), ffi.from_buffer(p), len(p)))
+        return s
 
     def first_known_index(self):
         return lib.olm_inbound_group_session_first_known_index(self.s)
@@ -369,6 +378,45 @@ def accumulated():
     }
 
 
+def verify_sicher():
+    """The sicher -> libolm direction with sicher's own randomness: feeds
+    sicher_transcript.json (written by the Go test TestSicherTranscript with
+    SICHER_WRITE_TRANSCRIPT=1) to libolm and marks it verified."""
+    p = os.path.join(HERE, "sicher_transcript.json")
+    if not os.path.exists(p):
+        print("no sicher_transcript.json: skipped")
+        return
+    with open(p) as f:
+        tr = json.load(f)
+    key = b"sicher pickle key"
+    for v in tr["vectors"]:
+        n = v["index"]
+        i = Inbound.new(v["session_key"])
+        assert i.first_known_index() == n and i.is_verified() == 1
+        for m in v["messages"]:
+            # libolm also takes the messages that wrapped past 2^32-1.
+            pt, idx = i.decrypt(m["message"])
+            assert idx == m["index"] and pt.hex() == m["plaintext_hex"], (n, m["index"])
+        for at, e in v["exports"].items():
+            s = Inbound.imported(e)
+            assert s.first_known_index() == int(at)
+            assert Inbound.new(v["session_key"]).export(int(at)) == e, (n, at)
+        o = Outbound.unpickle(key, v["outbound_pickle"])
+        nm = v["next_message"]
+        assert o.message_index() == nm["index"]
+        assert o.encrypt(bytes.fromhex(nm["plaintext_hex"])) == nm["message"], n
+        ib = Inbound.unpickle(key, v["inbound_pickle"])
+        assert ib.first_known_index() == n
+        pt, idx = ib.decrypt(nm["message"])
+        assert idx == nm["index"] and pt.hex() == nm["plaintext_hex"]
+    tr["libolm_verified"] = (
+        SOURCE + ": every message (the wrapped ones included) decrypted, every export equal to libolm's own "
+        "and imported, both libolm-format pickles loaded, the outbound one continuing with sicher's next_message"
+    )
+    write("sicher_transcript.json", tr)
+    print("sicher transcript: verified by libolm")
+
+
 def write(name, obj):
     with open(os.path.join(HERE, name), "w") as f:
         json.dump(obj, f, indent=1)
@@ -380,4 +428,5 @@ if __name__ == "__main__":
     write("libolm_ratchet_checks.json", ratchet_checks())
     write("libolm_interop.json", interop())
     write("libolm_accumulated.json", accumulated())
+    verify_sicher()
     print("wrote libolm_*.json")
