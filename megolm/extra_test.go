@@ -3,6 +3,7 @@ package megolm
 import (
 	"bytes"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -91,5 +92,36 @@ func TestAllocs(t *testing.T) {
 		t.Errorf("Decrypt: %v allocations, budget %d", n, decryptBudget)
 	} else {
 		t.Logf("Decrypt: %v allocations", n)
+	}
+}
+
+// TestTextMarshalling: the JSON forms of the public values.
+func TestTextMarshalling(t *testing.T) {
+	out := newTestOutbound(t, 'J')
+	type content struct {
+		SessionKey *SessionKey         `json:"session_key"`
+		Exported   *ExportedSessionKey `json:"exported"`
+		Ciphertext *Message            `json:"ciphertext"`
+	}
+	sk := out.SessionKey()
+	m, err := ParseMessage(out.Encrypt(nil, []byte("json")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(content{sk, sk.exported(), m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got content
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.SessionKey.Base64() != sk.Base64() || got.Exported.Base64() != sk.exported().Base64() || !bytes.Equal(got.Ciphertext.Bytes(), m.Bytes()) {
+		t.Errorf("JSON round trip differs: %s", b)
+	}
+	for _, bad := range []string{`{"session_key":"AgAA"}`, `{"exported":"!!"}`, `{"ciphertext":"AwgA"}`} {
+		if err := json.Unmarshal([]byte(bad), new(content)); err == nil {
+			t.Errorf("%s: accepted", bad)
+		}
 	}
 }

@@ -77,7 +77,7 @@ func DecodeMessage(s string) (*Message, error) {
 	}
 	b, err := b64.Decode(s)
 	if err != nil {
-		return nil, fmt.Errorf("%w: not base64", ErrMalformedMessage)
+		return nil, fmt.Errorf("%w: %w", ErrMalformedMessage, err)
 	}
 	m := new(Message)
 	if err := parseMessage(b, m); err != nil {
@@ -141,6 +141,19 @@ func (m *Message) Bytes() []byte { return m.raw }
 
 // String returns the unpadded base64 form carried in room events.
 func (m *Message) String() string { return b64.Encode(m.raw) }
+
+// MarshalText implements encoding.TextMarshaler (unpadded base64).
+func (m *Message) MarshalText() ([]byte, error) { return b64.AppendEncode(nil, m.raw), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler with [DecodeMessage].
+func (m *Message) UnmarshalText(b []byte) error {
+	v, err := DecodeMessage(string(b))
+	if err != nil {
+		return err
+	}
+	*m = *v
+	return nil
+}
 
 // macInput returns the bytes the MAC covers: version and fields.
 func (m *Message) macInput() []byte { return m.raw[:len(m.raw)-trailerSize] }

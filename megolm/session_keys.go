@@ -144,7 +144,7 @@ func decodeKeyText(s string) ([]byte, error) {
 	}
 	b, err := b64.DecodeSecret(s)
 	if err != nil {
-		return nil, fmt.Errorf("%w: not base64", ErrMalformedSessionKey)
+		return nil, fmt.Errorf("%w: %w", ErrMalformedSessionKey, err)
 	}
 	return b, nil
 }
@@ -188,6 +188,16 @@ func (k *SessionKey) Base64() string {
 // MarshalText implements encoding.TextMarshaler. The result is secret.
 func (k *SessionKey) MarshalText() ([]byte, error) { return []byte(k.Base64()), nil }
 
+// UnmarshalText implements encoding.TextUnmarshaler with [ParseSessionKey].
+func (k *SessionKey) UnmarshalText(b []byte) error {
+	v, err := ParseSessionKey(string(b))
+	if err != nil {
+		return err
+	}
+	*k = *v
+	return nil
+}
+
 // Format prints the session ID and index only, for every verb.
 func (k SessionKey) Format(f fmt.State, _ rune) {
 	fmt.Fprintf(f, "megolm.SessionKey{session: %s, index: %d}", k.signingKey, k.r.counter)
@@ -219,6 +229,17 @@ func (k *ExportedSessionKey) Base64() string {
 
 // MarshalText implements encoding.TextMarshaler. The result is secret.
 func (k *ExportedSessionKey) MarshalText() ([]byte, error) { return []byte(k.Base64()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler with
+// [ParseExportedSessionKey].
+func (k *ExportedSessionKey) UnmarshalText(b []byte) error {
+	v, err := ParseExportedSessionKey(string(b))
+	if err != nil {
+		return err
+	}
+	*k = *v
+	return nil
+}
 
 // Format prints the session ID and index only, for every verb.
 func (k ExportedSessionKey) Format(f fmt.State, _ rune) {

@@ -93,6 +93,9 @@ func TestPeerMegolmConversation(t *testing.T) {
 	bad[len(bad)-1] ^= 1
 	o.fail("BadSignature", `{"cmd":"group_decrypt","session":%q,"ciphertext":%q}`, ih, string(bad))
 	o.fail("BadMessageFormat", `{"cmd":"group_decrypt","session":%q,"ciphertext":"AwgA"}`, ih)
+	// android OlmGroupSessionTest test19: corrupted base64 → INVALID_BASE64.
+	o.fail("InvalidBase64", `{"cmd":"group_decrypt","session":%q,"ciphertext":"AwgANYTHINGf87ge45ge7gr*/rg5ganything4gr41rrgr4re55tanythingmcsXUkhDv0UePj922kgf+"}`, ih)
+	o.fail("InvalidBase64", `{"cmd":"create_inbound_group_session","session_key":"AgAA*AAA"}`)
 	o.fail("BadMessageVersion", `{"cmd":"group_decrypt","session":%q,"ciphertext":"BAgA"}`, ih)
 	o.fail("BadSessionKey", `{"cmd":"create_inbound_group_session","session_key":"AgAAAA"}`)
 	o.fail("BadSessionKey", `{"cmd":"import_inbound_group_session","exported_key":"AQAAAA"}`)
