@@ -181,6 +181,9 @@ type MegolmOutboundMessage struct {
 // Replaying the steps in order with each step's Random as the only
 // randomness must reproduce every output and every failure; a failing
 // step leaves the session unchanged (the following steps depend on it).
+// A step's Expect is OK or a failure class (Accept lists equally correct
+// classes); a transcript whose failing step has LibolmExpect "ok" ends
+// there, because libolm carried on where a hardened implementation stops.
 type OlmTranscript struct {
 	Meta
 	Steps []OlmStep `json:"steps"`
@@ -221,7 +224,9 @@ type OlmStep struct {
 	Body             string        `json:"body,omitempty"`
 	PickleKey        Hex           `json:"pickle_key,omitempty"`
 	Expect           string        `json:"expect"`
+	Accept           []string      `json:"accept,omitempty"`
 	LibolmError      string        `json:"libolm_error,omitempty"`
+	LibolmExpect     string        `json:"libolm_expect,omitempty"`
 	Comment          string        `json:"comment,omitempty"`
 	IdentityKeys     *IdentityKeys `json:"identity_keys,omitempty"`
 	OneTimeKeys      []KeyEntry    `json:"one_time_keys,omitempty"`

@@ -84,7 +84,14 @@ func TestSchemaStrict(t *testing.T) {
 	}
 }
 
-var schemas = map[string]func(testing.TB, string){}
+var schemas = map[string]func(testing.TB, string){
+	"olm/transcripts.json": func(tb testing.TB, n string) { testvectors.Load[testvectors.OlmTranscript](tb, n) },
+	"olm/messages.json":    func(tb testing.TB, n string) { testvectors.Load[testvectors.OlmMessage](tb, n) },
+	"olm/decrypt.json":     func(tb testing.TB, n string) { testvectors.Load[testvectors.OlmDecrypt](tb, n) },
+	"sas/sas.json":         func(tb testing.TB, n string) { testvectors.Load[testvectors.SAS](tb, n) },
+	"pk/pk.json":           func(tb testing.TB, n string) { testvectors.Load[testvectors.PK](tb, n) },
+	"pk/signing.json":      func(tb testing.TB, n string) { testvectors.Load[testvectors.Signing](tb, n) },
+}
 
 // TestPrimitivesIndependently replays primitives/crypto.json (libolm's
 // outputs and the upstream V1/V2 answers) with Go's standard library, an

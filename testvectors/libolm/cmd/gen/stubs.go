@@ -1,5 +1,2 @@
 package main
-func genOlm(){}
-func genSAS(){}
-func genPK(){}
 func genPickles(){}
