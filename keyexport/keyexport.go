@@ -1,0 +1,267 @@
+package keyexport
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/pbkdf2"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/sicher-go/sicher/internal/ctr64"
+	"github.com/sicher-go/sicher/internal/wire"
+)
+
+// Armor lines.
+const (
+	Header = "-----BEGIN MEGOLM SESSION DATA-----"
+	Footer = "-----END MEGOLM SESSION DATA-----"
+)
+
+// Format constants and defaults.
+const (
+	// Version is the only version of the binary format.
+	Version = 0x01
+	// DefaultRounds is the PBKDF2 round count Encrypt uses when
+	// Options.Rounds is 0 (the spec recommends at least 100 000).
+	DefaultRounds = 500_000
+	// DefaultMaxRounds is the largest round count Decrypt accepts when
+	// Options.MaxRounds is 0: ten times Element's default, a few seconds.
+	DefaultMaxRounds = 5_000_000
+	// DefaultLineWidth is the armor line width Encrypt uses when
+	// Options.LineWidth is 0 (Element writes 96 columns).
+	DefaultLineWidth = 96
+
+	saltSize   = 16
+	ivSize     = 16
+	macSize    = 32
+	headerSize = 1 + saltSize + ivSize + 4
+	// MinSize is the length of the smallest valid binary file: header and
+	// MAC around an empty ciphertext.
+	MinSize = headerSize + macSize
+)
+
+var (
+	// ErrNotExportFile: the input has no header line, no footer line, or
+	// base64 that does not decode.
+	ErrNotExportFile = errors.New("keyexport: not a key export file")
+	// ErrTooShort: the decoded file is shorter than MinSize.
+	ErrTooShort = errors.New("keyexport: file too short")
+	// ErrUnsupportedVersion: the version byte is not 0x01.
+	ErrUnsupportedVersion = errors.New("keyexport: unsupported export format version")
+	// ErrBadRounds: the round count is 0 or above the allowed maximum.
+	ErrBadRounds = errors.New("keyexport: invalid PBKDF2 round count")
+	// ErrBadMAC: the MAC does not verify: a wrong passphrase, or a
+	// corrupted or tampered file.
+	ErrBadMAC = errors.New("keyexport: MAC mismatch (wrong passphrase or corrupted file)")
+	// ErrMalformedSession: an entry of the session list is invalid.
+	ErrMalformedSession = errors.New("keyexport: malformed session entry")
+)
+
+// Options adjusts Encrypt and Decrypt. The zero value (or a nil *Options)
+// gives the defaults.
+type Options struct {
+	// Rounds is the PBKDF2 round count Encrypt writes (DefaultRounds if
+	// 0). It must be positive and at most 2^32-1.
+	Rounds int
+	// LineWidth is the armor line width (DefaultLineWidth if 0, one line
+	// if negative).
+	LineWidth int
+	// Rand is the source of the salt and IV (crypto/rand if nil): 16
+	// bytes of salt, then 16 bytes of IV.
+	Rand io.Reader
+	// MaxRounds is the largest round count Decrypt accepts
+	// (DefaultMaxRounds if 0).
+	MaxRounds int
+}
+
+func (o *Options) rounds() int {
+	if o == nil || o.Rounds == 0 {
+		return DefaultRounds
+	}
+	return o.Rounds
+}
+
+func (o *Options) maxRounds() int {
+	if o == nil || o.MaxRounds == 0 {
+		return DefaultMaxRounds
+	}
+	return o.MaxRounds
+}
+
+func (o *Options) lineWidth() int {
+	if o == nil || o.LineWidth == 0 {
+		return DefaultLineWidth
+	}
+	return o.LineWidth
+}
+
+func (o *Options) rand() io.Reader {
+	if o == nil || o.Rand == nil {
+		return rand.Reader
+	}
+	return o.Rand
+}
+
+// deriveKeys runs PBKDF2-HMAC-SHA-512 and splits its 64 bytes into the
+// AES key and the HMAC key. The result is secret; the caller wipes it.
+func deriveKeys(passphrase string, salt []byte, rounds int) ([]byte, error) {
+	k, err := pbkdf2.Key(sha512.New, passphrase, salt, rounds, 64)
+	if err != nil {
+		return nil, fmt.Errorf("keyexport: deriving keys: %w", err)
+	}
+	return k, nil
+}
+
+// Encrypt encrypts plaintext (normally the JSON session list; see Export)
+// under passphrase and returns the armored file. It reads 16 bytes of salt
+// and 16 bytes of IV from opts.Rand and clears bit 63 of the IV.
+func Encrypt(plaintext []byte, passphrase string, opts *Options) ([]byte, error) {
+	rounds := opts.rounds()
+	if _, ok := wire.Uint32(uint64(rounds)); !ok || rounds < 1 {
+		return nil, fmt.Errorf("%w: %d", ErrBadRounds, rounds)
+	}
+	var salt [saltSize]byte
+	var iv [ivSize]byte
+	r := opts.rand()
+	if _, err := io.ReadFull(r, salt[:]); err != nil {
+		return nil, fmt.Errorf("keyexport: reading randomness: %w", err)
+	}
+	if _, err := io.ReadFull(r, iv[:]); err != nil {
+		return nil, fmt.Errorf("keyexport: reading randomness: %w", err)
+	}
+	iv[8] &= 0x7f
+	bin, err := seal(plaintext, passphrase, &salt, &iv, uint32(rounds))
+	if err != nil {
+		return nil, err
+	}
+	return armor(bin, opts.lineWidth()), nil
+}
+
+// seal builds the binary file for fixed salt, IV and rounds.
+func seal(plaintext []byte, passphrase string, salt *[saltSize]byte, iv *[ivSize]byte, rounds uint32) ([]byte, error) {
+	keys, err := deriveKeys(passphrase, salt[:], int(rounds))
+	if err != nil {
+		return nil, err
+	}
+	defer clear(keys)
+	b := wire.NewBuilder(make([]byte, 0, headerSize+len(plaintext)+macSize))
+	b.AddUint8(Version)
+	b.AddBytes(salt[:])
+	b.AddBytes(iv[:])
+	b.AddUint32(rounds)
+	out := b.Bytes()
+	out = out[:headerSize+len(plaintext)]
+	ctr64.XORKeyStream(keys[:32], iv[:], out[headerSize:], plaintext)
+	m := hmac.New(sha256.New, keys[32:])
+	m.Write(out)
+	return m.Sum(out), nil
+}
+
+// armor wraps bin in the header and footer, as padded standard base64 in
+// lines of width characters (one line if width < 0).
+func armor(bin []byte, width int) []byte {
+	enc := base64.StdEncoding.EncodeToString(bin)
+	var buf bytes.Buffer
+	buf.Grow(len(Header) + len(Footer) + len(enc) + len(enc)/max(width, 1) + 4)
+	buf.WriteString(Header)
+	buf.WriteByte('\n')
+	if width < 0 {
+		width = len(enc)
+	}
+	for len(enc) > 0 {
+		n := min(width, len(enc))
+		buf.WriteString(enc[:n])
+		buf.WriteByte('\n')
+		enc = enc[n:]
+	}
+	buf.WriteString(Footer)
+	buf.WriteByte('\n')
+	return buf.Bytes()
+}
+
+// unarmor finds the header and footer lines (surrounding text, blank
+// lines, CRLF and indentation are tolerated) and decodes the base64
+// between them, padded or not.
+func unarmor(file []byte) ([]byte, error) {
+	var body []byte
+	inside := false
+	for len(file) > 0 {
+		var line []byte
+		line, file, _ = bytes.Cut(file, []byte("\n"))
+		line = bytes.TrimSpace(line)
+		if !inside {
+			inside = string(line) == Header
+			continue
+		}
+		if string(line) == Footer {
+			return decodeBody(body)
+		}
+		body = append(body, line...)
+	}
+	if !inside {
+		return nil, fmt.Errorf("%w: header line not found", ErrNotExportFile)
+	}
+	return nil, fmt.Errorf("%w: footer line not found", ErrNotExportFile)
+}
+
+func decodeBody(body []byte) ([]byte, error) {
+	body = bytes.TrimRight(body, "=")
+	out := make([]byte, base64.RawStdEncoding.DecodedLen(len(body)))
+	n, err := base64.RawStdEncoding.Decode(out, body)
+	if err != nil {
+		return nil, fmt.Errorf("%w: invalid base64", ErrNotExportFile)
+	}
+	return out[:n], nil
+}
+
+// Decrypt reads an armored key export file, verifies its MAC under
+// passphrase and returns the plaintext (secret: the session list JSON).
+// Errors wrap ErrNotExportFile, ErrTooShort, ErrUnsupportedVersion,
+// ErrBadRounds (0, or above opts.MaxRounds) or ErrBadMAC. Only
+// opts.MaxRounds is used.
+func Decrypt(file []byte, passphrase string, opts *Options) ([]byte, error) {
+	bin, err := unarmor(file)
+	if err != nil {
+		return nil, err
+	}
+	return decryptBinary(bin, passphrase, opts.maxRounds())
+}
+
+func decryptBinary(bin []byte, passphrase string, maxRounds int) ([]byte, error) {
+	if len(bin) < MinSize {
+		return nil, fmt.Errorf("%w: %d bytes", ErrTooShort, len(bin))
+	}
+	signed, mac := bin[:len(bin)-macSize], bin[len(bin)-macSize:]
+	r := wire.Reader(signed)
+	var version uint8
+	var salt, iv, ct []byte
+	var rounds uint32
+	if !r.ReadUint8(&version) || !r.ReadBytes(&salt, saltSize) || !r.ReadBytes(&iv, ivSize) || !r.ReadUint32(&rounds) {
+		panic("keyexport: internal error: header shorter than MinSize")
+	}
+	ct = []byte(r)
+	if version != Version {
+		return nil, fmt.Errorf("%w: %#02x", ErrUnsupportedVersion, version)
+	}
+	if rounds == 0 || uint64(rounds) > uint64(maxRounds) {
+		return nil, fmt.Errorf("%w: %d (allowed 1..%d)", ErrBadRounds, rounds, maxRounds)
+	}
+	keys, err := deriveKeys(passphrase, salt, int(rounds))
+	if err != nil {
+		return nil, err
+	}
+	defer clear(keys)
+	m := hmac.New(sha256.New, keys[32:])
+	m.Write(signed)
+	if !hmac.Equal(m.Sum(nil), mac) {
+		return nil, ErrBadMAC
+	}
+	pt := make([]byte, len(ct))
+	ctr64.XORKeyStream(keys[:32], iv, pt, ct)
+	return pt, nil
+}
