@@ -52,6 +52,7 @@ type UnknownIndexError struct {
 	FirstKnown uint32 // the session's first known index
 }
 
+// Error names both indices.
 func (e *UnknownIndexError) Error() string {
 	return fmt.Sprintf("megolm: message index %d precedes the first known index %d", e.Index, e.FirstKnown)
 }

@@ -61,3 +61,46 @@ func Example() {
 	// Carol, index 1: {"type":"m.room.message","content":{"body":"Willkommen, Carol"}}
 	// same session: true verified: true
 }
+
+// A key from backup (unverified, but from index 0) and the room key the
+// sender shared later (verified, from index 5) combine into one session
+// that is both.
+func ExampleInboundSession_Merge() {
+	alice, err := megolm.NewOutboundSession(nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	first := alice.SessionKey()
+	for range 5 {
+		alice.EncryptBase64([]byte("..."))
+	}
+	fromRoomKey, err := megolm.NewInboundSession(alice.SessionKey())
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// What a key backup or a key export file holds: the unsigned export.
+	original, err := megolm.NewInboundSession(first)
+	if err != nil {
+		log.Fatal(err)
+	}
+	backedUp := original.ExportAtFirstKnownIndex().Base64()
+	exported, err := megolm.ParseExportedSessionKey(backedUp)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fromBackup, err := megolm.ImportInboundSession(exported)
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	fmt.Println("backup vs room key:", fromBackup.Compare(fromRoomKey))
+	merged, err := fromBackup.Merge(fromRoomKey)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("first known index:", merged.FirstKnownIndex(), "verified:", merged.IsVerified())
+	// Output:
+	// backup vs room key: better
+	// first known index: 0 verified: true
+}

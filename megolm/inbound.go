@@ -197,6 +197,7 @@ const (
 	Worse
 )
 
+// String returns "equal", "better", "worse" or "unconnected".
 func (o Ordering) String() string {
 	switch o {
 	case Equal:
