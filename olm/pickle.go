@@ -231,6 +231,10 @@ func UnpickleSession(pickleKey *[PickleKeySize]byte, p string) (*Session, error)
 		return nil, fmt.Errorf("%w: %w", ErrBadPickle, err)
 	}
 	defer clear(pt)
+	return parseSessionState(pt)
+}
+
+func parseSessionState(pt []byte) (*Session, error) {
 	rd := wire.Reader(pt)
 	var version uint8
 	s := new(Session)
@@ -240,6 +244,7 @@ func UnpickleSession(pickleKey *[PickleKeySize]byte, p string) (*Session, error)
 	if !rd.ReadBool(&s.received) || !rd.CopyBytes(s.aliceIdentity[:]) || !rd.CopyBytes(s.aliceBase[:]) || !rd.CopyBytes(s.bobOneTime[:]) {
 		return nil, fmt.Errorf("%w: session: truncated", ErrBadPickle)
 	}
+	var err error
 	if s.r, err = ratchet.ParseState(rd); err != nil {
 		return nil, fmt.Errorf("%w: session: %w", ErrBadPickle, err)
 	}

@@ -1,0 +1,238 @@
+package olm
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"testing"
+
+	"github.com/sicher-go/sicher/internal/b64"
+	"github.com/sicher-go/sicher/internal/wire"
+	"github.com/sicher-go/sicher/key"
+)
+
+// Messages of the libolm Loopback transcript (reference §3.4, libolm 3.2.13).
+const (
+	loopbackMessage1 = "AwogGPifSqNX5o/gxYSEJ4ZgkWCK7it8c3XYfrSUXbBFaCwSIFDwi4mQecAUHmDUkrlRqKVXelMZjLEO9htQCKZrbfxRGiDeLp0Xm0rhQwH5FKAdHWDoeL2FIqmnTPxqVStjKf11TCI/Awog1g5NLrb43IU10JaIrjRx+lHYHfjHyMVXBLqnUeJN3RIQACIQTKAMw5MASbuBfb+MP1bBRy2I95Uk5RwC"
+	loopbackMessage2 = "AwogMUrVCqfHn1z7/NJ+5cvvI1SSuCt/y9U3BGVUBHieBUQQACIQ3toh8/x4vYHo++al5vFGTSDT4eWldhZD"
+)
+
+func mustDecode(t testing.TB, s string) []byte {
+	t.Helper()
+	b, err := b64.Decode(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestParseLoopbackMessages(t *testing.T) {
+	pk, err := ParsePreKeyMessage(mustDecode(t, loopbackMessage1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		what string
+		got  key.Curve25519
+		want string
+	}{
+		{"one-time key", pk.OneTimeKey, "GPifSqNX5o/gxYSEJ4ZgkWCK7it8c3XYfrSUXbBFaCw"},
+		{"identity key", pk.IdentityKey, "3i6dF5tK4UMB+RSgHR1g6Hi9hSKpp0z8alUrYyn9dUw"},
+	} {
+		if c.got.String() != c.want {
+			t.Errorf("%s = %s, want %s", c.what, c.got, c.want)
+		}
+	}
+	if id, _ := pk.SessionID(); id != "I/pzQ59c24PJ3DoKqpjMZjgR6AjwOAwgH3TaAJHJW6Y" {
+		t.Errorf("session id %s", id)
+	}
+	if pk.Message.Index != 0 || len(pk.Message.Ciphertext) != 16 {
+		t.Errorf("inner message: index %d, %d ciphertext bytes", pk.Message.Index, len(pk.Message.Ciphertext))
+	}
+	if !bytes.Equal(pk.Bytes(), mustDecode(t, loopbackMessage1)) {
+		t.Error("Bytes differs from the input")
+	}
+	m, err := ParseMessage(mustDecode(t, loopbackMessage2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.RatchetKey.String() != "MUrVCqfHn1z7/NJ+5cvvI1SSuCt/y9U3BGVUBHieBUQ" || m.Index != 0 || len(m.Ciphertext) != 16 {
+		t.Errorf("message 2: %s %d %d", m.RatchetKey, m.Index, len(m.Ciphertext))
+	}
+}
+
+// TestParseFieldOrderAndUnknownFields: fields in any order, unknown varint
+// and length-delimited fields skipped, the last of duplicate fields wins
+// (libolm's and vodozemac's decoders).
+func TestParseFieldOrderAndUnknownFields(t *testing.T) {
+	rk := key.Curve25519{1, 2, 3}
+	b := wire.NewBuilder([]byte{ProtocolVersion})
+	b.AddBytesField(9, []byte("unknown"))
+	b.AddBytesField(fieldCiphertext, make([]byte, 32))
+	b.AddVarintField(fieldIndex, 7)
+	b.AddVarintField(15, 1<<40)
+	b.AddBytesField(fieldRatchetKey, make([]byte, 32))
+	b.AddBytesField(fieldRatchetKey, rk[:])
+	b.AddVarintField(fieldIndex, 300)
+	b.AddBytes(make([]byte, MACSize))
+	m, err := ParseMessage(b.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.RatchetKey != rk || m.Index != 300 || len(m.Ciphertext) != 32 {
+		t.Errorf("parsed %s %d %d", m.RatchetKey, m.Index, len(m.Ciphertext))
+	}
+}
+
+func TestParseInvalid(t *testing.T) {
+	mac := make([]byte, MACSize)
+	msg := func(fields func(b *wire.Builder)) []byte {
+		b := wire.NewBuilder([]byte{ProtocolVersion})
+		fields(b)
+		b.AddBytes(mac)
+		return b.Bytes()
+	}
+	rk := make([]byte, 32)
+	ct := make([]byte, 16)
+	full := func(b *wire.Builder) {
+		b.AddBytesField(fieldRatchetKey, rk)
+		b.AddVarintField(fieldIndex, 1)
+		b.AddBytesField(fieldCiphertext, ct)
+	}
+	for _, tc := range []struct {
+		name string
+		in   []byte
+		want error
+	}{
+		{"empty", nil, ErrMalformedMessage},
+		{"version 2", append([]byte{2}, msg(full)[1:]...), ErrUnsupportedVersion},
+		{"version 4", append([]byte{4}, msg(full)[1:]...), ErrUnsupportedVersion},
+		{"too short", []byte{3, 0x10, 0, 1, 2, 3, 4, 5, 6, 7}, ErrMalformedMessage},
+		{"no ratchet key", msg(func(b *wire.Builder) { b.AddVarintField(fieldIndex, 1); b.AddBytesField(fieldCiphertext, ct) }), ErrMalformedMessage},
+		{"no index", msg(func(b *wire.Builder) { b.AddBytesField(fieldRatchetKey, rk); b.AddBytesField(fieldCiphertext, ct) }), ErrMalformedMessage},
+		{"no ciphertext", msg(func(b *wire.Builder) { b.AddBytesField(fieldRatchetKey, rk); b.AddVarintField(fieldIndex, 1) }), ErrMalformedMessage},
+		{"31-byte ratchet key", msg(func(b *wire.Builder) {
+			b.AddBytesField(fieldRatchetKey, rk[:31])
+			b.AddVarintField(fieldIndex, 1)
+			b.AddBytesField(fieldCiphertext, ct)
+		}), ErrMalformedMessage},
+		{"33-byte ratchet key", msg(func(b *wire.Builder) {
+			b.AddBytesField(fieldRatchetKey, append(rk, 0))
+			b.AddVarintField(fieldIndex, 1)
+			b.AddBytesField(fieldCiphertext, ct)
+		}), ErrMalformedMessage},
+		{"index over 32 bits", msg(func(b *wire.Builder) {
+			b.AddBytesField(fieldRatchetKey, rk)
+			b.AddVarintField(fieldIndex, 1<<32)
+			b.AddBytesField(fieldCiphertext, ct)
+		}), ErrMalformedMessage},
+		{"empty ciphertext", msg(func(b *wire.Builder) {
+			b.AddBytesField(fieldRatchetKey, rk)
+			b.AddVarintField(fieldIndex, 1)
+			b.AddBytesField(fieldCiphertext, nil)
+		}), ErrMalformedMessage},
+		{"15-byte ciphertext", msg(func(b *wire.Builder) {
+			b.AddBytesField(fieldRatchetKey, rk)
+			b.AddVarintField(fieldIndex, 1)
+			b.AddBytesField(fieldCiphertext, ct[:15])
+		}), ErrMalformedMessage},
+		{"wire type 5", msg(func(b *wire.Builder) { full(b); b.AddUvarint(3<<3 | 5); b.AddUint32(0) }), ErrMalformedMessage},
+		{"truncated varint", msg(func(b *wire.Builder) { full(b); b.AddUint8(0x10); b.AddUint8(0x80) }), ErrMalformedMessage},
+		{"overlong varint", msg(func(b *wire.Builder) {
+			full(b)
+			b.AddUint8(0x10)
+			b.AddBytes(bytes.Repeat([]byte{0xff}, 10))
+			b.AddUint8(1)
+		}), ErrMalformedMessage},
+		{"length past end", msg(func(b *wire.Builder) { full(b); b.AddUint8(0x22); b.AddUint8(100) }), ErrMalformedMessage},
+	} {
+		if _, err := ParseMessage(tc.in); !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	if _, err := ParseMessage(msg(full)); err != nil {
+		t.Fatalf("valid base case: %v", err)
+	}
+
+	inner := msg(full)
+	pre := func(fields func(b *wire.Builder)) []byte {
+		b := wire.NewBuilder([]byte{ProtocolVersion})
+		fields(b)
+		return b.Bytes()
+	}
+	k := make([]byte, 32)
+	for _, tc := range []struct {
+		name string
+		in   []byte
+		want error
+	}{
+		{"empty", nil, ErrMalformedMessage},
+		{"version 4", []byte{4, 0x0a, 0}, ErrUnsupportedVersion},
+		{"no one-time key", pre(func(b *wire.Builder) { b.AddBytesField(2, k); b.AddBytesField(3, k); b.AddBytesField(4, inner) }), ErrMalformedMessage},
+		{"no base key", pre(func(b *wire.Builder) { b.AddBytesField(1, k); b.AddBytesField(3, k); b.AddBytesField(4, inner) }), ErrMalformedMessage},
+		{"no message", pre(func(b *wire.Builder) { b.AddBytesField(1, k); b.AddBytesField(2, k); b.AddBytesField(3, k) }), ErrMalformedMessage},
+		{"short identity key", pre(func(b *wire.Builder) {
+			b.AddBytesField(1, k)
+			b.AddBytesField(2, k)
+			b.AddBytesField(3, k[:31])
+			b.AddBytesField(4, inner)
+		}), ErrMalformedMessage},
+		{"inner version 4", pre(func(b *wire.Builder) {
+			b.AddBytesField(1, k)
+			b.AddBytesField(2, k)
+			b.AddBytesField(4, append([]byte{4}, inner[1:]...))
+		}), ErrUnsupportedVersion},
+		{"inner malformed", pre(func(b *wire.Builder) { b.AddBytesField(1, k); b.AddBytesField(2, k); b.AddBytesField(4, inner[:20]) }), ErrMalformedMessage},
+		{"varint message field", pre(func(b *wire.Builder) { b.AddBytesField(1, k); b.AddBytesField(2, k); b.AddVarintField(4, 1) }), ErrMalformedMessage},
+	} {
+		if _, err := ParsePreKeyMessage(tc.in); !errors.Is(err, tc.want) {
+			t.Errorf("pre-key %s: %v, want %v", tc.name, err, tc.want)
+		}
+	}
+}
+
+// TestStrictPrefix: no strict prefix of a valid message parses.
+func TestStrictPrefix(t *testing.T) {
+	for _, s := range []string{loopbackMessage2} {
+		b := mustDecode(t, s)
+		for n := range len(b) {
+			if _, err := ParseMessage(b[:n]); err == nil {
+				t.Errorf("prefix of %d bytes of a normal message parses", n)
+			}
+		}
+	}
+	d := newDuo(t)
+	for _, m := range []EncryptedMessage{d.send(d.as, "a longer message to have many blocks of ciphertext in it"), d.send(d.as, "")} {
+		for n := range len(m.Body) {
+			if _, err := ParsePreKeyMessage(m.Body[:n]); err == nil {
+				t.Errorf("prefix of %d bytes of a pre-key message parses", n)
+			}
+		}
+	}
+	b := mustDecode(t, loopbackMessage1)
+	for n := range len(b) {
+		if _, err := ParsePreKeyMessage(b[:n]); err == nil {
+			t.Errorf("prefix of %d bytes of the loopback pre-key message parses", n)
+		}
+	}
+}
+
+func TestEncryptedMessageJSON(t *testing.T) {
+	m := EncryptedMessage{Type: TypeMessage, Body: mustDecode(t, loopbackMessage2)}
+	j, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"type":1,"body":"` + loopbackMessage2 + `"}`; string(j) != want {
+		t.Errorf("JSON %s, want %s", j, want)
+	}
+	var back EncryptedMessage
+	if err := json.Unmarshal(j, &back); err != nil || back.Type != m.Type || !bytes.Equal(back.Body, m.Body) {
+		t.Fatalf("round trip: %v", err)
+	}
+	for _, bad := range []string{`{"type":2,"body":"AAAA"}`, `{"type":0,"body":"!!"}`, `{"type":"0","body":"AAAA"}`, `[]`} {
+		if err := json.Unmarshal([]byte(bad), &back); !errors.Is(err, ErrMalformedMessage) {
+			t.Errorf("%s: %v", bad, err)
+		}
+	}
+}
