@@ -41,6 +41,7 @@
 //
 // A [DecryptionKey], a [RecoveryKey], a [PkSigning] key and the session
 // key inside a [SessionData] are secret. fmt never prints their secret
-// parts. All types are immutable after construction and safe for
-// concurrent use.
+// parts. DecryptionKey, RecoveryKey and PkSigning are immutable and safe
+// for concurrent use; SessionData and EncryptedSessionData are plain
+// values owned by their caller.
 package keybackup

@@ -133,8 +133,7 @@ func ParseEncryptedSessionData(ephemeral, ciphertext, mac string) (EncryptedSess
 	return d, nil
 }
 
-// EphemeralString, CiphertextString and MACString return the fields in
-// their unpadded base64 event form.
+// EphemeralString returns the ephemeral key in unpadded base64.
 func (d EncryptedSessionData) EphemeralString() string { return d.Ephemeral.String() }
 
 // CiphertextString returns the ciphertext in unpadded base64.

@@ -144,6 +144,22 @@ func TestLibolmV9Pickle(t *testing.T) {
 	}
 }
 
+// No strict prefix of a pickle opens.
+func TestPickleStrictPrefix(t *testing.T) {
+	for i := range len(v9Pickle) {
+		if _, err := UnpickleLibolm([]byte("secret_key"), v9Pickle[:i]); !errors.Is(err, ErrPickle) {
+			t.Fatalf("prefix of %d characters: %v", i, err)
+		}
+	}
+	var pk [PickleKeySize]byte
+	p, _ := aliceKey(t).Pickle(&pk, nil)
+	for i := range len(p) {
+		if _, err := Unpickle(&pk, p[:i]); !errors.Is(err, ErrPickle) {
+			t.Fatalf("prefix of %d characters: %v", i, err)
+		}
+	}
+}
+
 func TestOwnPickle(t *testing.T) {
 	k := aliceKey(t)
 	var pk [PickleKeySize]byte

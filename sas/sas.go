@@ -113,6 +113,9 @@ func (e *Established) ShortAuthBytes(info string) [6]byte {
 // Emoji returns the seven emoji both users compare.
 func (e *Established) Emoji(info string) [7]Emoji { return EmojiFromBytes(e.ShortAuthBytes(info)) }
 
+// EmojiIndices returns the seven emoji table indices (0..63) for info.
+func (e *Established) EmojiIndices(info string) [7]int { return EmojiIndices(e.ShortAuthBytes(info)) }
+
 // Decimals returns the three numbers (each 1000..9191) both users compare.
 func (e *Established) Decimals(info string) [3]int { return DecimalsFromBytes(e.ShortAuthBytes(info)) }
 

@@ -129,6 +129,9 @@ func TestSpecFlowVector(t *testing.T) {
 		if b := e.ShortAuthBytes(info); hex.EncodeToString(b[:]) != "a346cd8deaec" {
 			t.Errorf("bytes %x", b)
 		}
+		if idx := e.EmojiIndices(info); idx != [7]int{40, 52, 27, 13, 35, 30, 43} {
+			t.Errorf("emoji indices %v", idx)
+		}
 		if d := e.Decimals(info); d != [3]int{6224, 7966, 2781} {
 			t.Errorf("decimals %v", d)
 		}

@@ -118,6 +118,17 @@ func TestEverySubstitutionRejected(t *testing.T) {
 	}
 }
 
+// No strict prefix of a valid key parses (with or without its spaces).
+func TestStrictPrefixRejected(t *testing.T) {
+	for _, full := range []string{aliceRK, strings.ReplaceAll(aliceRK, " ", ""), secondRK} {
+		for i := range len(full) {
+			if _, err := Decode(full[:i]); err == nil {
+				t.Errorf("prefix %q accepted", full[:i])
+			}
+		}
+	}
+}
+
 func TestRoundTrip(t *testing.T) {
 	keys := [][32]byte{{}, secondKey}
 	var ff [32]byte
