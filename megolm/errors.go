@@ -12,9 +12,10 @@ var (
 	ErrMalformedMessage = errors.New("megolm: malformed message")
 
 	// ErrUnsupportedVersion is returned, together with ErrMalformedMessage,
-	// for a message of version 4: vodozemac's experimental "session config
-	// v2" (untruncated MAC), which is not in the Matrix specification and
-	// which sicher does not implement.
+	// for a message whose version byte is not 3. Version 4 is vodozemac's
+	// experimental "session config v2" (untruncated MAC), which is not in
+	// the Matrix specification and which sicher does not implement; the
+	// error says so.
 	ErrUnsupportedVersion = errors.New("megolm: unsupported message version")
 
 	// ErrMalformedSessionKey is wrapped by every error about a SessionKey or

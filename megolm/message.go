@@ -88,17 +88,17 @@ func DecodeMessage(s string) (*Message, error) {
 
 // parseMessage parses b into m without copying: m aliases b.
 func parseMessage(b []byte, m *Message) error {
-	if len(b) > 0 && b[0] == messageVersionV2 {
+	switch {
+	case len(b) == 0:
+		return fmt.Errorf("%w: empty", ErrMalformedMessage)
+	case b[0] == messageVersionV2:
 		return fmt.Errorf("%w: %w: version 4 (vodozemac session config v2)", ErrMalformedMessage, ErrUnsupportedVersion)
-	}
-	if len(b) > MaxMessageSize {
+	case b[0] != messageVersion:
+		return fmt.Errorf("%w: %w: version %d", ErrMalformedMessage, ErrUnsupportedVersion, b[0])
+	case len(b) > MaxMessageSize:
 		return fmt.Errorf("%w: %d bytes", ErrMalformedMessage, len(b))
-	}
-	if len(b) < minMessageSize {
+	case len(b) < minMessageSize:
 		return fmt.Errorf("%w: %d bytes is too short", ErrMalformedMessage, len(b))
-	}
-	if b[0] != messageVersion {
-		return fmt.Errorf("%w: unknown version %d", ErrMalformedMessage, b[0])
 	}
 	body := len(b) - trailerSize
 	r := wire.Reader(b[1:body])

@@ -64,7 +64,8 @@ func TestParseMessageInvalid(t *testing.T) {
 		{"version only", []byte{3}, ErrMalformedMessage},
 		{"version 4", buildMessage(4, func(w *wire.Builder) { w.AddVarintField(1, 5); w.AddBytesField(2, ct) }), ErrUnsupportedVersion},
 		{"version 4 alone", []byte{4}, ErrUnsupportedVersion},
-		{"version 2", buildMessage(2, func(w *wire.Builder) { w.AddVarintField(1, 5); w.AddBytesField(2, ct) }), ErrMalformedMessage},
+		{"version 2", buildMessage(2, func(w *wire.Builder) { w.AddVarintField(1, 5); w.AddBytesField(2, ct) }), ErrUnsupportedVersion},
+		{"version 2 alone", []byte{2}, ErrUnsupportedVersion},
 		{"no index", buildMessage(3, func(w *wire.Builder) { w.AddBytesField(2, ct) }), ErrMalformedMessage},
 		{"no ciphertext", buildMessage(3, func(w *wire.Builder) { w.AddVarintField(1, 5); w.AddVarintField(3, 1) }), ErrMalformedMessage},
 		{"empty ciphertext", buildMessage(3, func(w *wire.Builder) { w.AddVarintField(1, 5); w.AddBytesField(2, nil) }), ErrMalformedMessage},
@@ -75,6 +76,7 @@ func TestParseMessageInvalid(t *testing.T) {
 		{"length past end", buildMessage(3, func(w *wire.Builder) { w.AddVarintField(1, 5); w.AddUvarint(2<<3 | 2); w.AddUvarint(200) }), ErrMalformedMessage},
 		{"truncated varint", buildMessage(3, func(w *wire.Builder) { w.AddBytesField(2, ct); w.AddUint8(0x08); w.AddUint8(0x80) }), ErrMalformedMessage},
 		{"too long", append([]byte{3}, make([]byte, MaxMessageSize)...), ErrMalformedMessage},
+		{"version 3 alone", []byte{3}, ErrMalformedMessage},
 	}
 	for _, c := range cases {
 		m, err := ParseMessage(c.b)
