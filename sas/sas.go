@@ -2,7 +2,6 @@ package sas
 
 import (
 	"crypto/ecdh"
-	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -11,6 +10,7 @@ import (
 	"io"
 
 	"github.com/sicher-go/sicher/internal/b64"
+	"github.com/sicher-go/sicher/internal/hmacsha256"
 	"github.com/sicher-go/sicher/key"
 )
 
@@ -106,8 +106,9 @@ func (e *Established) Bytes(info string, n int) ([]byte, error) {
 // ShortAuthBytes returns the six bytes the emoji and decimal forms are
 // made of (the first six bytes of Bytes(info, 6)).
 func (e *Established) ShortAuthBytes(info string) [6]byte {
-	b := e.expand(info, 6)
-	return [6]byte(b)
+	var b [6]byte
+	hmacsha256.HKDF(b[:], nil, e.secret[:], info)
+	return b
 }
 
 // Emoji returns the seven emoji both users compare.
@@ -120,12 +121,8 @@ func (e *Established) EmojiIndices(info string) [7]int { return EmojiIndices(e.S
 func (e *Established) Decimals(info string) [3]int { return DecimalsFromBytes(e.ShortAuthBytes(info)) }
 
 func (e *Established) expand(info string, n int) []byte {
-	b, err := hkdf.Key(sha256.New, e.secret[:], nil, info, n)
-	if err != nil {
-		// Only lengths above MaxBytes (checked by callers) or FIPS 140-only
-		// mode, where X25519 is unavailable too, fail.
-		panic("sas: internal error: HKDF: " + err.Error())
-	}
+	b := make([]byte, n)
+	hmacsha256.HKDF(b, nil, e.secret[:], info)
 	return b
 }
 
@@ -167,21 +164,21 @@ func (e *Established) VerifyMAC(m MACMethod, input []byte, info string, mac stri
 // rawMAC computes the 32-byte HMAC-SHA-256 of input with the key that
 // method m derives from the shared secret.
 func (e *Established) rawMAC(m MACMethod, input []byte, info string) ([sha256.Size]byte, error) {
-	var out [sha256.Size]byte
+	// The HMAC key is 32 bytes of HKDF output, or 256 for libolm's
+	// olm_sas_calculate_mac_long_kdf.
+	var k [256]byte
 	var keyLen int
 	switch m {
 	case HKDFHMACSHA256V2, LegacyHKDFHMACSHA256:
 		keyLen = 32
 	case LegacyHMACSHA256:
-		keyLen = 256 // libolm's olm_sas_calculate_mac_long_kdf
+		keyLen = 256
 	default:
-		return out, fmt.Errorf("%w: MAC method %d", ErrUnknownMethod, int(m))
+		return [sha256.Size]byte{}, fmt.Errorf("%w: MAC method %d", ErrUnknownMethod, int(m))
 	}
-	k := e.expand(info, keyLen)
-	h := hmac.New(sha256.New, k)
-	clear(k)
-	h.Write(input)
-	h.Sum(out[:0])
+	hmacsha256.HKDF(k[:keyLen], nil, e.secret[:], info)
+	out := hmacsha256.Sum(k[:keyLen], input)
+	clear(k[:])
 	return out, nil
 }
 
