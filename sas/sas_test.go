@@ -646,8 +646,16 @@ type libolmVectors struct {
 // with libolm's results.
 func checkAgainstLibolm(t *testing.T, cases []libolmCase, results []libolmResult) {
 	t.Helper()
-	if len(cases) != len(results) || len(cases) == 0 {
+	if len(cases) != len(results) || len(cases) == 0 || len(cases)%2 != 0 {
 		t.Fatalf("%d cases, %d results", len(cases), len(results))
+	}
+	// Cases come in pairs, the two sides of one exchange with the same
+	// inputs: libolm's side A must agree with libolm's side B, so sicher
+	// (equal to libolm on each side) agrees with libolm across sides.
+	for i := 0; i < len(results); i += 2 {
+		if fmt.Sprint(results[i].Bytes, results[i].MACs) != fmt.Sprint(results[i+1].Bytes, results[i+1].MACs) {
+			t.Errorf("case %d: libolm's two sides disagree", i)
+		}
 	}
 	for i, c := range cases {
 		r := results[i]
