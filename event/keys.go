@@ -94,8 +94,12 @@ func (k *RoomKey) InboundSession() (*megolm.InboundSession, error) {
 }
 
 // Format prints the public fields only.
-func (k *RoomKey) Format(f fmt.State, _ rune) {
-	fmt.Fprintf(f, "m.room_key{room %s session %s from %s %s index %d}", k.RoomID, k.SessionID, k.Sender, k.SenderKey, k.sessionKey.Index())
+func (k RoomKey) Format(f fmt.State, _ rune) {
+	var index uint32
+	if k.sessionKey != nil {
+		index = k.sessionKey.Index()
+	}
+	fmt.Fprintf(f, "m.room_key{room %s session %s from %s %s index %d}", k.RoomID, k.SessionID, k.Sender, k.SenderKey, index)
 }
 
 // ForwardedRoomKey is a received m.forwarded_room_key event: a Megolm
@@ -193,9 +197,13 @@ func (k *ForwardedRoomKey) InboundSession() (*megolm.InboundSession, error) {
 func (k *ForwardedRoomKey) Verified() bool { return false }
 
 // Format prints the public fields only.
-func (k *ForwardedRoomKey) Format(f fmt.State, _ rune) {
+func (k ForwardedRoomKey) Format(f fmt.State, _ rune) {
+	var index uint32
+	if k.sessionKey != nil {
+		index = k.sessionKey.Index()
+	}
 	fmt.Fprintf(f, "m.forwarded_room_key{room %s session %s claimed sender %s forwarded by %s %s index %d, unverified}",
-		k.RoomID, k.SessionID, k.SenderKey, k.Forwarder, k.ForwarderKey, k.sessionKey.Index())
+		k.RoomID, k.SessionID, k.SenderKey, k.Forwarder, k.ForwarderKey, index)
 }
 
 // ForwardedRoomKeyContent is the content of an m.forwarded_room_key event

@@ -201,6 +201,23 @@ func TestRedaction(t *testing.T) {
 		t.Fatal(err)
 	}
 	secrets := []string{out.SessionKey().Base64(), in.ExportAtFirstKnownIndex().Base64()}
+	msg, _, _ := EncryptMegolm(out, room, "m.room.message", json.RawMessage(`{"body":"private words"}`), nil)
+	re, err := DecryptMegolm(in, msg, MegolmDecryptParams{RoomID: room})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []any{ev, *ev, fev, re, *re} {
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x"} {
+			s := fmt.Sprintf(verb, v)
+			if strings.Contains(s, "session_key") || strings.Contains(s, "private") || strings.Contains(s, "[123 ") ||
+				strings.Contains(s, secrets[0][8:40]) || strings.Contains(s, secrets[1][8:40]) {
+				t.Errorf("%s of %T shows content: %s", verb, v, s)
+			}
+		}
+	}
+	for _, v := range []any{RoomKey{}, ForwardedRoomKey{}, OlmEvent{}, RoomEvent{}} {
+		_ = fmt.Sprint(v) // zero values print without panicking
+	}
 	for _, v := range []any{rk, fk, *rk, *fk} {
 		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x"} {
 			s := fmt.Sprintf(verb, v)

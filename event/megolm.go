@@ -171,6 +171,11 @@ type MegolmDecryptParams struct {
 	// Guard, if not nil, refuses a second, different event at a message
 	// index already decrypted, and records this one.
 	Guard *ReplayGuard
+	// Sender is the event's sender and SessionSender the user who shared
+	// the session with us (RoomKey.Sender, stored with the session). When
+	// both are set they must be equal: a session binds its events to the
+	// user whose Olm session delivered it (spec "Receiver rules").
+	Sender, SessionSender string
 }
 
 // RoomEvent is a decrypted Megolm room event. Its Content is the event's
@@ -189,6 +194,12 @@ type RoomEvent struct {
 	Verified bool
 	// Payload is the whole decrypted JSON.
 	Payload json.RawMessage
+}
+
+// Format prints where the event comes from, not its content.
+func (ev RoomEvent) Format(f fmt.State, _ rune) {
+	fmt.Fprintf(f, "RoomEvent{%s in %s session %s index %d verified %v, content redacted}",
+		ev.Type, ev.RoomID, ev.SessionID, ev.MessageIndex, ev.Verified)
 }
 
 // DecryptMegolm decrypts a Megolm m.room.encrypted content with the inbound
@@ -210,6 +221,9 @@ func DecryptMegolm(s *megolm.InboundSession, content []byte, p MegolmDecryptPara
 	}
 	if c.SessionID != s.SessionID() {
 		return nil, fmt.Errorf("%w: event is for Megolm session %s, not %s", ErrNoSession, c.SessionID, s.SessionID())
+	}
+	if p.Sender != "" && p.SessionSender != "" && p.Sender != p.SessionSender {
+		return nil, fmt.Errorf("%w: event from %s in a session %s shared", ErrWrongSender, p.Sender, p.SessionSender)
 	}
 	msg, err := megolm.DecodeMessage(c.Ciphertext)
 	if err != nil {

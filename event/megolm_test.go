@@ -163,6 +163,19 @@ func TestMegolmErrors(t *testing.T) {
 			t.Fatalf("flip at %d changed the session", i)
 		}
 	}
+	// A session binds its events to the user who shared it.
+	if _, err := DecryptMegolm(in, later, MegolmDecryptParams{RoomID: room, Sender: "@mallory:x", SessionSender: "@alice:x"}); !errors.Is(err, ErrWrongSender) {
+		t.Errorf("sender binding: %v", err)
+	}
+	if _, err := DecryptMegolm(in, later, MegolmDecryptParams{RoomID: room, Sender: "@alice:x", SessionSender: "@alice:x"}); err != nil {
+		t.Errorf("same sender: %v", err)
+	}
+	// Every strict prefix of a content is refused.
+	for i := range len(content) {
+		if _, err := ParseMegolmContent(content[:i]); err == nil {
+			t.Errorf("prefix %q parsed", content[:i])
+		}
+	}
 	// AnyRoom skips the room check.
 	if ev, err := DecryptMegolm(in, later, MegolmDecryptParams{AnyRoom: true}); err != nil || ev.RoomID != room {
 		t.Errorf("AnyRoom: %v", err)

@@ -182,6 +182,17 @@ type OlmEvent struct {
 	fromOlm bool
 }
 
+// Format prints the event's type, sender and keys, never its content or
+// payload (which hold session keys for key-sharing events).
+func (ev OlmEvent) Format(f fmt.State, _ rune) {
+	id := ""
+	if ev.Session != nil {
+		id = ev.Session.ID()
+	}
+	fmt.Fprintf(f, "OlmEvent{%s from %s %s (ed25519 %s, known %v) session %s new %v, content redacted}",
+		ev.Type, ev.Sender, ev.SenderKey, ev.SenderEd25519, ev.SenderEd25519Known, id, ev.NewSession)
+}
+
 // olmPayload is the plaintext of an Olm event, as parsed for validation.
 type olmPayload struct {
 	Type          *string         `json:"type"`
@@ -378,14 +389,13 @@ func validateOlmPayload(plain []byte, senderKey key.Curve25519, ours olm.Identit
 	return ev, nil
 }
 
-// cloneSession returns an independent copy of s, through a pickle under a
-// throwaway key, so a decryption can be undone by dropping the copy.
+// cloneSession returns an independent copy of s, through a pickle that
+// never leaves memory, so a decryption can be undone by dropping the copy.
+// The pickle key and nonce are zero: the copy protects nothing and must
+// not consume randomness that libolm transcripts account for.
 func cloneSession(s *olm.Session) (*olm.Session, error) {
 	var k [olm.PickleKeySize]byte
-	if _, err := rand.Read(k[:]); err != nil {
-		return nil, fmt.Errorf("event: %w", err)
-	}
-	p, err := s.Pickle(&k)
+	p, err := s.PickleFrom(zeroReader{}, &k)
 	if err != nil {
 		return nil, fmt.Errorf("event: %w", err)
 	}
@@ -394,6 +404,13 @@ func cloneSession(s *olm.Session) (*olm.Session, error) {
 		panic("event: internal error: session pickle does not round-trip: " + err.Error())
 	}
 	return c, nil
+}
+
+type zeroReader struct{}
+
+func (zeroReader) Read(b []byte) (int, error) {
+	clear(b)
+	return len(b), nil
 }
 
 func olmError(err error) error {
