@@ -3,9 +3,11 @@ package sas_test
 import (
 	"bytes"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 
 	"github.com/sicher-go/sicher/sas"
+	"github.com/sicher-go/sicher/signing"
 )
 
 // A full m.sas.v1 exchange between Alice (who sends the start event) and
@@ -19,12 +21,20 @@ func Example() {
 	const txn = "txn1"
 
 	// Alice sends m.key.verification.start offering what she supports.
-	start := []byte(`{"from_device":"AAAAAAAAAA","hashes":["sha256"],"key_agreement_protocols":["curve25519-hkdf-sha256"],"message_authentication_codes":["hkdf-hmac-sha256.v2"],"method":"m.sas.v1","short_authentication_string":["decimal","emoji"],"transaction_id":"txn1"}`)
-	offered := sas.Methods{
-		KeyAgreementProtocols:      []string{"curve25519-hkdf-sha256"},
-		Hashes:                     []string{"sha256"},
-		MessageAuthenticationCodes: []string{"hkdf-hmac-sha256.v2"},
-		ShortAuthenticationString:  []string{"decimal", "emoji"},
+	startContent := `{
+		"from_device": "AAAAAAAAAA", "method": "m.sas.v1", "transaction_id": "txn1",
+		"key_agreement_protocols": ["curve25519-hkdf-sha256"], "hashes": ["sha256"],
+		"message_authentication_codes": ["hkdf-hmac-sha256.v2"],
+		"short_authentication_string": ["decimal", "emoji"]
+	}`
+	// Both sides hash the canonical JSON of the content as Bob received it.
+	start, err := signing.Canonical([]byte(startContent))
+	if err != nil {
+		panic(err)
+	}
+	var offered sas.Methods
+	if err := json.Unmarshal(start, &offered); err != nil {
+		panic(err)
 	}
 
 	// Bob picks the methods, makes his key and commits to it in accept.
@@ -65,6 +75,7 @@ func Example() {
 	verified, err := bobSide.VerifyKeys(method, aliceDev, bobDev, txn, macEvent, map[string]string{
 		"ed25519:AAAAAAAAAA": "lEuiRJBit0IG6nUf5pUzWTUEsRVVe/HJkoKuEww9ULI",
 	})
+	fmt.Println(commitment)
 	fmt.Println(agreed.MessageAuthenticationCode, verified, err)
 	// Output:
 	// 🎁 Gift (Geschenk)
@@ -75,5 +86,6 @@ func Example() {
 	// 😀 Smiley (Lächeln)
 	// ✏️ Pencil (Bleistift)
 	// true
+	// jdkOvDC03j56pAOpggvibNjqYkeFO5ZxR4iDE7wEQwU
 	// hkdf-hmac-sha256.v2 [ed25519:AAAAAAAAAA] <nil>
 }

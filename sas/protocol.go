@@ -89,7 +89,7 @@ func KeyIDsMessage(keyIDs []string) string {
 // key in unpadded base64 followed by the canonical JSON of the whole
 // content of the m.key.verification.start event as received (including
 // transaction_id or m.relates_to). startCanonicalJSON must already be
-// canonical (the signing package produces it); this package does not
+// canonical (signing.Canonical produces it); this package does not
 // re-encode it.
 func Commitment(accepterKey key.Curve25519, startCanonicalJSON []byte) string {
 	h := commitmentHash(accepterKey, startCanonicalJSON)
