@@ -374,7 +374,11 @@ type InboundOptions struct {
 // use). A message that fails at any step (a forged or corrupted pre-key
 // message, for instance) neither creates a session nor burns the key.
 //
-// Before using the plaintext, the caller should check that the session
+// Before calling it, try the sessions already established with the sender
+// (Session.Matches, or PreKeyMessage.SessionID): a pre-key message for a
+// known session must go to that session, and a replayed pre-key message
+// naming a fallback key (which use does not remove) would otherwise start
+// a second session. Before using the plaintext, check that the session
 // belongs to the expected sender (InboundOptions.TheirIdentityKey, or
 // Session.AliceIdentityKey against the event's sender_key).
 func (a *Account) NewInboundSession(m *PreKeyMessage, opts *InboundOptions) (*Session, []byte, error) {

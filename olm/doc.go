@@ -42,6 +42,10 @@
 // [Account.Pickle] and [Session.Pickle] store state in sicher's own
 // format: a versioned plaintext sealed with AES-256-GCM under a 32-byte
 // key with a random nonce. libolm's pickle format (an IV derived from the
-// key, any key length) is available for migration through the
-// PickleLibolm and UnpickleLibolm functions.
+// key, any key length) is available for migration and interoperability
+// through [Account.PickleLibolm], [UnpickleLibolmAccount],
+// [Session.PickleLibolm] and [UnpickleLibolmSession]: accounts of pickle
+// versions 2 to 4 (version 1 is refused, as libolm refuses it), sessions of
+// versions 1 and 0x80000001; export writes account version 4 and session
+// version 1.
 package olm

@@ -17,6 +17,8 @@ import (
 // handshake and its Double Ratchet. The ratchet state is secret; the
 // handshake keys and the session id are public. A Session is not safe for
 // concurrent use; guard it with a mutex when several goroutines share it.
+// Sessions come from Account.NewOutboundSession, Account.NewInboundSession
+// and the Unpickle functions; the zero value is not usable.
 type Session struct {
 	aliceIdentity key.Curve25519 // I_A
 	aliceBase     key.Curve25519 // E_A
