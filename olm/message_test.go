@@ -236,3 +236,46 @@ func TestEncryptedMessageJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestParseVodozemacVectors parses the messages of vodozemac's
+// src/olm/messages/mod.rs tests (PRE_KEY_MESSAGE, MESSAGE, with their
+// expected inner ciphertexts) and round-trips their JSON form.
+func TestParseVodozemacVectors(t *testing.T) {
+	const (
+		preKey = "AwoghAEuxPZ+w7M3pgUae4tDNiggUpOsQ/zci457VAtiAEYSIO3xOKRDBWKicIfxjSmYCYZ9DD4RMLjvvclbMlE5" +
+			"yIEWGiApLrCr853CKlPpW4Bi7S8ykRcejJ0lq7AfYLXKCjKdHSJPAwoghw3+P+cajhWj9Qzp5g87h+tbpiuh5wEa" +
+			"eUppqmWqug4QASIgRhZ2cgZcIWQbIa23R7U4y1Mo1R/tLCaMU+xjzRV5smGsCrJ6AHwktg"
+		normal = "AwogI7JhE/UsMZqXKb3xV6kUZWoJc6jTm2+AIgWYmaETIR0QASIQ+X2zb7kEX/3JvoLspcNBcLWOFXYpV0nS"
+	)
+	preKeyCiphertext := []byte{70, 22, 118, 114, 6, 92, 33, 100, 27, 33, 173, 183, 71, 181, 56, 203,
+		83, 40, 213, 31, 237, 44, 38, 140, 83, 236, 99, 205, 21, 121, 178, 97}
+	normalCiphertext := []byte{249, 125, 179, 111, 185, 4, 95, 253, 201, 190, 130, 236, 165, 195, 65, 112}
+	pk, err := ParsePreKeyMessage(mustDecode(t, preKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(pk.Message.Ciphertext, preKeyCiphertext) || pk.Message.Index != 1 || !pk.HasIdentityKey() {
+		t.Errorf("pre-key message: ciphertext %v, index %d", pk.Message.Ciphertext, pk.Message.Index)
+	}
+	m, err := ParseMessage(mustDecode(t, normal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(m.Ciphertext, normalCiphertext) || m.Index != 1 {
+		t.Errorf("message: ciphertext %v, index %d", m.Ciphertext, m.Index)
+	}
+	for _, c := range []struct {
+		typ  MessageType
+		body string
+	}{{TypePreKey, preKey}, {TypeMessage, normal}} {
+		in := `{"type":` + string('0'+rune(c.typ)) + `,"body":"` + c.body + `"}`
+		var em EncryptedMessage
+		if err := json.Unmarshal([]byte(in), &em); err != nil {
+			t.Fatal(err)
+		}
+		out, _ := json.Marshal(em)
+		if string(out) != in {
+			t.Errorf("JSON round trip: %s, want %s", out, in)
+		}
+	}
+}
