@@ -4,6 +4,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"testing"
+
+	"github.com/sicher-go/sicher/internal/b64"
 )
 
 // libolmSessionV1 and libolmSessionV2 are the session pickles of libolm
@@ -108,5 +110,39 @@ func TestUnpickleLibolmAccountVectors(t *testing.T) {
 	}
 	if _, err := UnpickleLibolmAccount(nil, libolmAccountV1); !errors.Is(err, ErrBadPickle) {
 		t.Errorf("v1 account accepted: %v", err)
+	}
+}
+
+// TestLibolmDecryptRegressions replays libolm 3.2.13 tests/test_olm_decrypt.cpp
+// (crashes found by fuzzing): a session pickle (key "") and four hex-encoded
+// base64 bodies decrypted as pre-key messages. They must fail cleanly and
+// leave the session unchanged.
+func TestLibolmDecryptRegressions(t *testing.T) {
+	const sessionData = "E0p44KO2y2pzp9FIjv0rud2wIvWDi2dx367kP4Fz/9JCMrH+aG369HGymkFtk0+PINTLB9lQRt" +
+		"ohea5d7G/UXQx3r5y4IWuyh1xaRnojEZQ9a5HRZSNtvmZ9NY1f1gutYa4UtcZcbvczN8b/5Bqg" +
+		"e16cPUH1v62JKLlhoAJwRkH1wU6fbyOudERg5gdXA971btR+Q2V8GKbVbO5fGKL5phmEPVXyMs" +
+		"rfjLdzQrgjOTxN8Pf6iuP+WFPvfnR9lDmNCFxJUVAdLIMnLuAdxf1TGcS+zzCzEE8btIZ99mHF" +
+		"dGvPXeH8qLeNZA"
+	s, err := UnpickleLibolmSession(nil, sessionData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []string{
+		"41776f",
+		"7fff6f0101346d671201",
+		"ee776f41496f674177804177778041776f6716670a677d6f670a67c2677d",
+		"e9e9c9c1e9e9c9e9c9c1e9e9c9c1",
+	} {
+		text, _ := hex.DecodeString(h)
+		// The raw bytes as a body, and their base64 decoding where valid
+		// (libolm decodes invalid characters to garbage; sicher refuses them).
+		bodies := [][]byte{text}
+		if body, err := b64.Decode(string(text)); err == nil {
+			bodies = append(bodies, body)
+		}
+		for _, body := range bodies {
+			mustFail(t, s, EncryptedMessage{TypePreKey, body}, nil, h)
+			mustFail(t, s, EncryptedMessage{TypeMessage, body}, nil, h)
+		}
 	}
 }
