@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sicher-go/sicher/internal/aessha2"
 	"github.com/sicher-go/sicher/internal/b64"
@@ -958,17 +959,7 @@ func BenchmarkDecrypt1KiB(b *testing.B) {
 // BenchmarkDecryptAll decrypts a backup of 10,000 sessions with one worker
 // and with GOMAXPROCS workers; compare the two ns/op for the speed-up.
 func BenchmarkDecryptAll(b *testing.B) {
-	k := aliceKey(b)
-	entries := make([]EncryptedSessionData, 10000)
-	sk := make([]byte, 165)
-	for i := range entries {
-		sk[1] = byte(i)
-		d, err := EncryptSession(k.PublicKey(), NewSessionData(key.Curve25519{1}, key.Ed25519{2}, sk), nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		entries[i] = d
-	}
+	k, entries := benchBackup(b)
 	for _, w := range []int{1, runtime.GOMAXPROCS(0)} {
 		b.Run(fmt.Sprintf("workers=%d", w), func(b *testing.B) {
 			b.ReportAllocs()
@@ -981,4 +972,35 @@ func BenchmarkDecryptAll(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(entries)), "ns/session")
 		})
 	}
+}
+
+// BenchmarkDecryptAllSpeedup times one worker and GOMAXPROCS workers on
+// the same 10,000 sessions in each iteration and reports the ratio.
+func BenchmarkDecryptAllSpeedup(b *testing.B) {
+	k, entries := benchBackup(b)
+	var one, all time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		k.DecryptAllWorkers(context.Background(), entries, 1)
+		t1 := time.Now()
+		k.DecryptAll(context.Background(), entries)
+		one, all = one+t1.Sub(t0), all+time.Since(t1)
+	}
+	b.ReportMetric(float64(one)/float64(all), "speedup")
+	b.ReportMetric(float64(runtime.GOMAXPROCS(0)), "workers")
+}
+
+func benchBackup(b *testing.B) (*DecryptionKey, []EncryptedSessionData) {
+	k := aliceKey(b)
+	entries := make([]EncryptedSessionData, 10000)
+	sk := make([]byte, 165)
+	for i := range entries {
+		sk[1] = byte(i)
+		d, err := EncryptSession(k.PublicKey(), NewSessionData(key.Curve25519{1}, key.Ed25519{2}, sk), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		entries[i] = d
+	}
+	return k, entries
 }
