@@ -2,6 +2,7 @@ package event_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/sicher-go/sicher/event"
@@ -107,3 +108,24 @@ func Example() {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// A homeserver replays a Megolm event under a new event ID: the second
+// event reuses the first one's message index and is refused; decrypting
+// the original again is fine.
+func ExampleReplayGuard() {
+	out, _ := megolm.NewOutboundSession(nil)
+	in, _ := megolm.NewInboundSession(out.SessionKey())
+	content, _, _ := event.EncryptMegolm(out, "!r:example.org", "m.room.message", json.RawMessage(`{"body":"Termin um 9"}`), nil)
+
+	var guard event.ReplayGuard
+	for _, id := range []string{"$original", "$original", "$replayed"} {
+		_, err := event.DecryptMegolm(in, content, event.MegolmDecryptParams{
+			RoomID: "!r:example.org", EventID: id, OriginServerTS: 1700000000000, Guard: &guard,
+		})
+		fmt.Println(id, errors.Is(err, event.ErrReplay))
+	}
+	// Output:
+	// $original false
+	// $original false
+	// $replayed true
+}

@@ -93,12 +93,20 @@ func Marshal(v any) ([]byte, error) {
 // and of verifying.
 func splitJSON(data []byte) (signed, signatures, unsigned []byte, err error) {
 	e := newEncoder(data)
-	e.split = true
+	e.split, e.lenientUnsigned = true, true
 	signed, err = e.document(nil)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	return signed, e.signatures, e.unsigned, nil
+}
+
+// canonicalSigned is Canonical for a whole signed object: numbers inside
+// its top-level "unsigned" member are kept as they are.
+func canonicalSigned(data []byte) ([]byte, error) {
+	e := newEncoder(data)
+	e.lenientUnsigned = true
+	return e.document(nil)
 }
 
 // encoder is a one-pass validating parser that writes canonical JSON as it
@@ -112,9 +120,14 @@ type encoder struct {
 	stack []member // members of the objects being parsed
 	body  []byte   // scratch copy of an object's unsorted members
 
-	split      bool   // leave out top-level signatures/unsigned
-	signatures []byte // their canonical encodings, when split
-	unsigned   []byte
+	split bool // leave out top-level signatures/unsigned
+	// lenientUnsigned accepts any JSON number inside the top-level
+	// "unsigned" member (written as it came): nobody signs it, and a
+	// server's float there must not make a signature unverifiable.
+	lenientUnsigned bool
+	lenient         bool   // inside that member now
+	signatures      []byte // their canonical encodings, when split
+	unsigned        []byte
 }
 
 // newEncoder returns an encoder whose scratch buffers are sized once for
@@ -270,7 +283,15 @@ func (e *encoder) object(dst []byte) ([]byte, error) {
 		dst = append(dst, ':')
 		e.skipSpace()
 		m.value = len(dst)
-		if dst, err = e.value(dst); err != nil {
+		lenient := top && e.lenientUnsigned && string(e.keys[m.keyStart:m.keyEnd]) == "unsigned"
+		if lenient {
+			e.lenient = true
+		}
+		dst, err = e.value(dst)
+		if lenient {
+			e.lenient = false
+		}
+		if err != nil {
 			return nil, err
 		}
 		m.end = len(dst)
@@ -525,6 +546,9 @@ func (e *encoder) number(dst []byte) ([]byte, error) {
 		}
 	}
 	literal := e.in[start:e.pos]
+	if e.lenient {
+		return append(dst, literal...), nil
+	}
 	v, err := integerValue(intDigits, fracDigits, exp)
 	if err != nil {
 		lit := literal

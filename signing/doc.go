@@ -28,7 +28,9 @@
 // signs the canonical JSON of the rest with Ed25519, and stores the
 // unpadded base64 signature under signatures[user]["ed25519:<key name>"],
 // where the key name is a device ID or, for cross-signing keys, the
-// unpadded base64 public key. Verification is strict (key.Ed25519.Verify:
+// unpadded base64 public key. Numbers inside the top-level "unsigned"
+// member, which no signature covers, may be floats; everywhere else the
+// canonical-JSON rules hold. Verification is strict (key.Ed25519.Verify:
 // canonical S, no small-order key or R).
 //
 // Nothing in this package holds secret material: signing keys are passed

@@ -2,6 +2,7 @@ package signing_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"fmt"
 
 	"github.com/sicher-go/sicher/key"
@@ -50,4 +51,16 @@ func ExampleVerifyDevice() {
 	// self-signed: true true
 	// cross-signed: true
 	// true
+}
+
+// The spec's signing example (appendices, "Signing JSON").
+func ExampleSign() {
+	seed, _ := base64.RawStdEncoding.DecodeString("YJDBA9Xnr2sVqXD9Vj7XVUnmFZcZrlw8Md7kMW+3XA1")
+	sk, _ := key.NewSigningKey(seed)
+	signed, _ := signing.Sign([]byte(`{"one": 1, "two": "Two"}`), "domain", "1", sk)
+	fmt.Println(string(signed))
+	fmt.Println(signing.Verify(signed, "domain", "1", sk.Public()))
+	// Output:
+	// {"one":1,"signatures":{"domain":{"ed25519:1":"KqmLSbO39/Bzb0QIYE82zqLwsA+PDzYIpIRA2sRQ4sL53+sN6/fpNSoqE7BP7vBZhG6kYdD13EIMJpvhJI+6Bw"}},"two":"Two"}
+	// <nil>
 }

@@ -131,5 +131,9 @@ func (o *signedObject) marshal() ([]byte, error) {
 	if o.unsigned != nil {
 		members["unsigned"] = o.unsigned
 	}
-	return Marshal(members)
+	b, err := json.Marshal(members)
+	if err != nil {
+		return nil, fmt.Errorf("signing: %w", err)
+	}
+	return canonicalSigned(b)
 }

@@ -150,6 +150,36 @@ func TestVerifyTamperEveryByte(t *testing.T) {
 	}
 }
 
+// Numbers in "unsigned" are nobody's signature's business: a float there
+// (which canonical JSON forbids) neither breaks verification nor signing.
+func TestUnsignedFloat(t *testing.T) {
+	sk := specSigningKey(t)
+	signed, err := Sign([]byte(`{"a":1,"unsigned":{"f":1.5e-3,"n":[-0.0]}}`), "domain", "1", sk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(signed), `"unsigned":{"f":1.5e-3,"n":[-0.0]}`) {
+		t.Fatalf("unsigned changed: %s", signed)
+	}
+	if err := Verify(signed, "domain", "1", sk.Public()); err != nil {
+		t.Fatal(err)
+	}
+	// Everywhere else, floats still fail, nested "unsigned" included.
+	for _, in := range []string{`{"a":1.5,"unsigned":{}}`, `{"x":{"unsigned":{"f":1.5}}}`, `{"signatures":{"f":1.5}}`} {
+		if _, err := Sign([]byte(in), "domain", "1", sk); !errors.Is(err, ErrNumber) {
+			t.Errorf("%s: %v", in, err)
+		}
+	}
+	// And Canonical itself stays strict about unsigned.
+	if _, err := Canonical([]byte(`{"unsigned":{"f":1.5}}`)); !errors.Is(err, ErrNumber) {
+		t.Errorf("Canonical accepted a float in unsigned: %v", err)
+	}
+	// Malformed numbers are still malformed.
+	if _, err := SigningBytes([]byte(`{"unsigned":{"f":01}}`)); !errors.Is(err, ErrInvalidJSON) {
+		t.Errorf("bad literal in unsigned: %v", err)
+	}
+}
+
 func TestSigningBytes(t *testing.T) {
 	got, err := SigningBytes([]byte(`{"unsigned":{"a":1},"z":1,"signatures":{},"a":{"signatures":1}}`))
 	if err != nil || string(got) != `{"a":{"signatures":1},"z":1}` {
