@@ -354,6 +354,8 @@ type Signing struct {
 // content. With Expect OK the object restores and every check that is set
 // holds; Repickle is libolm's pickle of the restored object under the same
 // key (the latest version: equal to Pickle when Version is the latest).
+// The checks that use the object run in this order: decrypt (DecryptBody
+// or the Pk fields), then encrypt (EncryptPlaintext), then sign.
 type Pickle struct {
 	Meta
 	Object    string `json:"object"`

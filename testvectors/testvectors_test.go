@@ -91,6 +91,15 @@ var schemas = map[string]func(testing.TB, string){
 	"sas/sas.json":         func(tb testing.TB, n string) { testvectors.Load[testvectors.SAS](tb, n) },
 	"pk/pk.json":           func(tb testing.TB, n string) { testvectors.Load[testvectors.PK](tb, n) },
 	"pk/signing.json":      func(tb testing.TB, n string) { testvectors.Load[testvectors.Signing](tb, n) },
+	"pickle/account.json":  func(tb testing.TB, n string) { testvectors.Load[testvectors.Pickle](tb, n) },
+	"pickle/session.json":  func(tb testing.TB, n string) { testvectors.Load[testvectors.Pickle](tb, n) },
+	"pickle/outbound_group_session.json": func(tb testing.TB, n string) {
+		testvectors.Load[testvectors.Pickle](tb, n)
+	},
+	"pickle/inbound_group_session.json": func(tb testing.TB, n string) {
+		testvectors.Load[testvectors.Pickle](tb, n)
+	},
+	"pickle/pk_decryption.json": func(tb testing.TB, n string) { testvectors.Load[testvectors.Pickle](tb, n) },
 }
 
 // TestPrimitivesIndependently replays primitives/crypto.json (libolm's

@@ -244,8 +244,8 @@ type KeyEntry struct {
 	Key string `json:"key"`
 }
 
-// parseKeyJSON parses {"curve25519":{"id":"key",...}} preserving order.
-func parseKeyJSON(b []byte) []KeyEntry {
+// ParseKeyJSON parses {"curve25519":{"id":"key",...}} preserving order.
+func ParseKeyJSON(b []byte) []KeyEntry {
 	dec := json.NewDecoder(bytesReader(b))
 	var out []KeyEntry
 	tok := func() json.Token {
@@ -280,7 +280,7 @@ func (a *Account) OneTimeKeysJSON() string {
 }
 
 // OneTimeKeys returns the unpublished one-time keys, newest first.
-func (a *Account) OneTimeKeys() []KeyEntry { return parseKeyJSON([]byte(a.OneTimeKeysJSON())) }
+func (a *Account) OneTimeKeys() []KeyEntry { return ParseKeyJSON([]byte(a.OneTimeKeysJSON())) }
 
 // MarkKeysAsPublished marks all one-time keys and the current fallback key published.
 func (a *Account) MarkKeysAsPublished() { C.olm_account_mark_keys_as_published(a.p) }
@@ -333,7 +333,7 @@ func (a *Account) FallbackKeyJSON() string {
 
 // UnpublishedFallbackKey parses UnpublishedFallbackKeyJSON.
 func (a *Account) UnpublishedFallbackKey() []KeyEntry {
-	return parseKeyJSON([]byte(a.UnpublishedFallbackKeyJSON()))
+	return ParseKeyJSON([]byte(a.UnpublishedFallbackKeyJSON()))
 }
 
 // ForgetOldFallbackKey drops the previous fallback key.
