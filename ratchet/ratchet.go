@@ -236,8 +236,10 @@ func (r *Ratchet) Decrypt(theirRatchet key.Curve25519, index uint32, open func(M
 			if err := open(MessageKey{key: c.skipped[j].key, index: index}); err != nil {
 				return err
 			}
-			clear(c.skipped[j].key[:])
-			c.skipped = append(c.skipped[:j], c.skipped[j+1:]...)
+			n := len(c.skipped) - 1
+			copy(c.skipped[j:], c.skipped[j+1:])
+			clear(c.skipped[n].key[:]) // the used key, or a copy of the last one
+			c.skipped = c.skipped[:n]
 			return nil
 		}
 		if gap := index - c.chain.index; gap > MaxMessageGap {
