@@ -474,6 +474,14 @@ func TestSessionDataJSON(t *testing.T) {
 			t.Errorf("UnmarshalJSON(%s): %v", bad, err)
 		}
 	}
+	// A zero SessionData marshals with an empty chain and claimed-key map,
+	// as clients expect the fields present.
+	if js, err := json.Marshal(SessionData{}); err != nil || !strings.Contains(string(js), `"forwarding_curve25519_key_chain":[]`) || !strings.Contains(string(js), `"sender_claimed_keys":{}`) {
+		t.Errorf("zero SessionData: %s, %v", js, err)
+	}
+	if got := fmt.Sprint(PkSigning{}); got != "keybackup.PkSigning{}" {
+		t.Errorf("zero PkSigning prints %q", got)
+	}
 	if _, err := (&SessionData{SenderKey: "short"}).ParsedSenderKey(); !errors.Is(err, ErrMalformed) {
 		t.Error("ParsedSenderKey of a bad key")
 	}

@@ -328,6 +328,9 @@ func TestMACMethods(t *testing.T) {
 		if err != nil || m != tc.m {
 			t.Errorf("ParseMACMethod(%q) = %v, %v", tc.name, m, err)
 		}
+		if back, _ := ParseMACMethod(m.String()); back != m || (m.String() != tc.name && tc.name != NameHKDFHMACSHA256V2Unstable) {
+			t.Errorf("%q: String() = %q", tc.name, m.String())
+		}
 	}
 	for _, n := range []string{"", "HKDF-HMAC-SHA256.V2", "hkdf-hmac-sha256.v3", "hmac-sha256 "} {
 		if _, err := ParseMACMethod(n); !errors.Is(err, ErrUnknownMethod) {
@@ -859,4 +862,46 @@ func BenchmarkMAC(b *testing.B) {
 			}
 		})
 	}
+}
+
+func FuzzVerifyCommitment(f *testing.F) {
+	f.Add("jdkOvDC03j56pAOpggvibNjqYkeFO5ZxR4iDE7wEQwU", []byte(`{"from_device":"AAAAAAAAAA","hashes":["sha256"],"key_agreement_protocols":["curve25519-hkdf-sha256"],"message_authentication_codes":["hkdf-hmac-sha256.v2"],"method":"m.sas.v1","short_authentication_string":["decimal","emoji"],"transaction_id":"txn1"}`))
+	f.Add("", []byte{})
+	bob, err := key.ParseCurve25519(bobPub)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, c string, start []byte) {
+		err := VerifyCommitment(c, bob, start)
+		want := Commitment(bob, start)
+		if (err == nil) != (c == want || c == want+"=") {
+			t.Fatalf("VerifyCommitment(%q) = %v; commitment is %q", c, err, want)
+		}
+		if err != nil && !errors.Is(err, ErrCommitmentMismatch) {
+			t.Fatalf("wrong error: %v", err)
+		}
+	})
+}
+
+func FuzzNegotiate(f *testing.F) {
+	f.Add("curve25519-hkdf-sha256", "sha256", "hkdf-hmac-sha256", "emoji")
+	f.Add("curve25519", "sha256", "org.matrix.msc3783.hkdf-hmac-sha256", "decimal")
+	f.Fuzz(func(t *testing.T, ka, h, mac, s string) {
+		theirs := Methods{[]string{ka}, []string{h}, []string{mac, "hmac-sha256"}, []string{s, s}}
+		a, err := Negotiate(Supported(), theirs)
+		if err != nil {
+			if !errors.Is(err, ErrUnknownMethod) {
+				t.Fatal(err)
+			}
+			return
+		}
+		if _, err := a.MACMethod(); err != nil || a.KeyAgreementProtocol != ka || a.Hash != h || len(a.ShortAuthenticationString) != 1 {
+			t.Fatalf("agreement %+v for %+v: %v", a, theirs, err)
+		}
+		if mac == NameHKDFHMACSHA256V2 || mac == NameHKDFHMACSHA256V2Unstable {
+			if a.MessageAuthenticationCode != mac {
+				t.Fatalf("v2 offered but %q chosen", a.MessageAuthenticationCode)
+			}
+		}
+	})
 }
