@@ -3,6 +3,7 @@ package signing
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"os/exec"
 	"testing"
 
@@ -94,5 +95,75 @@ func TestSignedJSONLibolmOracle(t *testing.T) {
 		if Verify(tampered, "@bob:example.org", "BOBDEV", s.Key) == nil {
 			t.Errorf("tampered signature accepted")
 		}
+	}
+}
+
+// TestCrossSigningLibolmOracle verifies cross-signing chains built by
+// testdata/signed_json_oracle.py with libolm's PkSigning and Account:
+// master → self-signing → device for each user, and the first user's
+// user-signing key → the second user's master key.
+func TestCrossSigningLibolmOracle(t *testing.T) {
+	py := libolmPython(t)
+	cmd := exec.Command(py, "testdata/signed_json_oracle.py")
+	cmd.Stdin = bytes.NewReader([]byte(`{"cross":["@alice:example.org","@bob:example.org"]}`))
+	outb, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("oracle: %v", err)
+	}
+	checkLibolmCrossSigning(t, outb)
+}
+
+// testdata/cross_signing_libolm.json is one recorded output of
+// signed_json_oracle.py {"cross": ["@alice:example.org", "@bob:example.org"]}
+// (Debian python3-olm 3.2.13), checked without python.
+func TestCrossSigningLibolmRecorded(t *testing.T) {
+	b, err := os.ReadFile("testdata/cross_signing_libolm.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkLibolmCrossSigning(t, b)
+}
+
+func checkLibolmCrossSigning(t *testing.T, outb []byte) {
+	t.Helper()
+	var users map[string]map[string]json.RawMessage
+	if err := json.Unmarshal(outb, &users); err != nil {
+		t.Fatal(err)
+	}
+	parse := func(user, which string) *CrossSigningKey {
+		k, err := ParseCrossSigningKey(users[user][which])
+		if err != nil {
+			t.Fatalf("%s %s: %v", user, which, err)
+		}
+		return k
+	}
+	for _, u := range []string{"@alice:example.org", "@bob:example.org"} {
+		dev, err := VerifyDeviceKeys(users[u]["device"], u, "DEV")
+		if err != nil {
+			t.Fatalf("%s device: %v", u, err)
+		}
+		if dev.DisplayName() != "libolm device" {
+			t.Errorf("display name %q", dev.DisplayName())
+		}
+		msk, ssk, usk := parse(u, "master"), parse(u, "self_signing"), parse(u, "user_signing")
+		if err := VerifyDevice(dev, msk, ssk); err != nil {
+			t.Errorf("%s: %v", u, err)
+		}
+		if err := VerifySubkey(usk, msk, UsageUserSigning); err != nil {
+			t.Errorf("%s: %v", u, err)
+		}
+		if err := VerifyDevice(dev, msk, usk); err == nil {
+			t.Errorf("%s: user-signing key accepted as self-signing", u)
+		}
+	}
+	aliceMSK, aliceUSK := parse("@alice:example.org", "master"), parse("@alice:example.org", "user_signing")
+	bobMSK, bobSSK := parse("@bob:example.org", "master"), parse("@bob:example.org", "self_signing")
+	bobDev, _ := VerifyDeviceKeys(users["@bob:example.org"]["device"], "@bob:example.org", "DEV")
+	if err := VerifyUserDevice(bobDev, bobMSK, bobSSK, aliceMSK, aliceUSK); err != nil {
+		t.Errorf("Alice → Bob's device: %v", err)
+	}
+	// Bob did not sign Alice's master key.
+	if err := VerifyUser(aliceMSK, bobMSK, parse("@bob:example.org", "user_signing")); err == nil {
+		t.Error("unsigned master key accepted")
 	}
 }

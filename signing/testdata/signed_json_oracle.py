@@ -10,6 +10,9 @@ Output: {"verify": [true|"error"], "sign": [{"json": signed, "key": ed25519}]}
 "verify" checks sicher's signatures; "sign" signs with a new libolm account
 (whose Ed25519 key is returned and is also written into keys["ed25519:<d>"]
 before signing) for sicher to verify.
+
+Input {"cross": [user, ...]} instead builds cross-signing keys with libolm's
+PkSigning (see cross()).
 """
 import json
 import sys
@@ -26,8 +29,49 @@ def signing_bytes(obj):
     return canonical(rest)
 
 
+def sign_obj(obj, user, key_name, sign):
+    sig = sign(signing_bytes(obj))
+    obj.setdefault("signatures", {}).setdefault(user, {})["ed25519:" + key_name] = sig
+    return obj
+
+
+def cross_signing_key(user, usage, pub):
+    return {"user_id": user, "usage": [usage], "keys": {"ed25519:" + pub: pub}}
+
+
+def cross(users):
+    """Cross-signing keys for each user (libolm PkSigning), a device per user
+    signed by its libolm account and by the user's self-signing key, and
+    each user's master key signed by the first user's user-signing key."""
+    out = {}
+    first_usk = None
+    for user in users:
+        msk, ssk, usk = (olm.PkSigning(olm.PkSigning.generate_seed()) for _ in range(3))
+        keys = {u: cross_signing_key(user, u, k.public_key)
+                for u, k in (("master", msk), ("self_signing", ssk), ("user_signing", usk))}
+        sign_obj(keys["self_signing"], user, msk.public_key, msk.sign)
+        sign_obj(keys["user_signing"], user, msk.public_key, msk.sign)
+        acct = olm.Account()
+        ids = acct.identity_keys
+        dev = {"user_id": user, "device_id": "DEV", "algorithms": ["m.olm.v1.curve25519-aes-sha2", "m.megolm.v1.aes-sha2"],
+               "keys": {"curve25519:DEV": ids["curve25519"], "ed25519:DEV": ids["ed25519"]}}
+        sign_obj(dev, user, "DEV", acct.sign)
+        sign_obj(dev, user, ssk.public_key, ssk.sign)
+        dev["unsigned"] = {"device_display_name": "libolm device"}
+        if first_usk is None:
+            first_usk = (user, usk)
+        else:
+            sign_obj(keys["master"], first_usk[0], first_usk[1].public_key, first_usk[1].sign)
+        keys["device"] = dev
+        out[user] = keys
+    return out
+
+
 def main():
     inp = json.load(sys.stdin)
+    if "cross" in inp:
+        json.dump(cross(inp["cross"]), sys.stdout, ensure_ascii=False)
+        return
     out = {"verify": [], "sign": []}
     for v in inp.get("verify", []):
         try:
