@@ -57,6 +57,20 @@ type oneTimeKey struct {
 	published bool
 	priv      [32]byte
 	pub       key.Curve25519
+	ecdh      *ecdh.PrivateKey // priv as an X25519 key, when already made
+}
+
+// x25519 returns the key as an *ecdh.PrivateKey, making it on first use
+// (crypto/ecdh computes the public key with a full scalar multiplication).
+func (k *oneTimeKey) x25519() *ecdh.PrivateKey {
+	if k.ecdh == nil {
+		priv, err := key.NewCurve25519PrivateKey(k.priv[:])
+		if err != nil {
+			panic("olm: internal error: " + err.Error())
+		}
+		k.ecdh = priv
+	}
+	return k.ecdh
 }
 
 func (k *oneTimeKey) public() OneTimeKey { return OneTimeKey{ID: k.id, Key: k.pub} }
@@ -147,11 +161,7 @@ func (a *Account) GenerateOneTimeKeysFrom(rand io.Reader, n int) (created, evict
 			clearKeys(fresh)
 			return nil, nil, fmt.Errorf("olm: reading randomness: %w", err)
 		}
-		priv, err := key.NewCurve25519PrivateKey(k.priv[:])
-		if err != nil {
-			panic("olm: internal error: " + err.Error())
-		}
-		k.pub = key.Curve25519Public(priv)
+		k.pub = key.Curve25519Public(k.x25519())
 	}
 	created = make(OneTimeKeys, n)
 	for i := range fresh {
@@ -172,6 +182,7 @@ func (a *Account) GenerateOneTimeKeysFrom(rand io.Reader, n int) (created, evict
 func clearKeys(ks []oneTimeKey) {
 	for i := range ks {
 		clear(ks[i].priv[:])
+		ks[i].ecdh = nil
 	}
 }
 
@@ -227,11 +238,7 @@ func (a *Account) GenerateFallbackKeyFrom(rand io.Reader) (dropped *OneTimeKey, 
 		clear(k.priv[:])
 		return nil, err
 	}
-	priv, err := key.NewCurve25519PrivateKey(k.priv[:])
-	if err != nil {
-		panic("olm: internal error: " + err.Error())
-	}
-	k.pub = key.Curve25519Public(priv)
+	k.pub = key.Curve25519Public(k.x25519())
 	if a.previous != nil {
 		p := a.previous.public()
 		dropped = &p
@@ -402,10 +409,7 @@ func (a *Account) NewInboundSession(m *PreKeyMessage, opts *InboundOptions) (*Se
 	if otk == nil {
 		return nil, nil, ErrUnknownOneTimeKey
 	}
-	priv, err := key.NewCurve25519PrivateKey(otk.priv[:])
-	if err != nil {
-		panic("olm: internal error: " + err.Error())
-	}
+	priv := otk.x25519()
 	var shared [96]byte
 	defer clear(shared[:])
 	for i, dh := range [3]struct {
