@@ -502,3 +502,45 @@ func BenchmarkDecryptOlm(b *testing.B) {
 		next++
 	}
 }
+
+// Flipping any bit of an Olm message body is refused and changes neither
+// the session nor the account.
+func TestOlmTamperEveryByte(t *testing.T) {
+	alice := newDevice(t, "@alice:example.org", "A")
+	bob := newDevice(t, "@bob:example.org", "B")
+	as := alice.outbound(t, bob)
+	pre := alice.encrypt(t, as, bob, "m.test", `{"n":0}`)
+	otks := bob.acct.StoredOneTimeKeys()
+	var c OlmContent
+	json.Unmarshal(pre, &c)
+	n := len(c.Ciphertext[bob.acct.Curve25519().String()].Body)
+	for i := range n {
+		if _, err := DecryptOlm(bob.acct, flipBody(t, pre, i), params(alice, bob)); err == nil {
+			t.Fatalf("pre-key flip at %d accepted", i)
+		}
+	}
+	if bob.acct.StoredOneTimeKeys() != otks {
+		t.Fatal("a refused pre-key message used the one-time key")
+	}
+	ev, err := DecryptOlm(bob.acct, pre, params(alice, bob))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs := ev.Session
+	DecryptOlm(alice.acct, bob.encrypt(t, bs, alice, "m.test", `{}`), params(bob, alice, as))
+	normal := alice.encrypt(t, as, bob, "m.test", `{"n":1}`)
+	json.Unmarshal(normal, &c)
+	n = len(c.Ciphertext[bob.acct.Curve25519().String()].Body)
+	before := bs.Describe()
+	for i := range n {
+		if _, err := DecryptOlm(bob.acct, flipBody(t, normal, i), params(alice, bob, bs)); err == nil {
+			t.Fatalf("flip at %d accepted", i)
+		}
+		if bs.Describe() != before {
+			t.Fatalf("flip at %d changed the session", i)
+		}
+	}
+	if _, err := DecryptOlm(bob.acct, normal, params(alice, bob, bs)); err != nil {
+		t.Fatalf("original after tampering: %v", err)
+	}
+}

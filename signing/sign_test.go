@@ -213,6 +213,22 @@ func FuzzVerify(f *testing.F) {
 	})
 }
 
+func TestVerifyAllocs(t *testing.T) {
+	sk := specSigningKey(t)
+	signed, err := Sign(benchDeviceKeys, "@alice:example.com", "JLAFKJWSCS", sk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	allocs := testing.AllocsPerRun(20, func() {
+		if err := Verify(signed, "@alice:example.com", "JLAFKJWSCS", sk.Public()); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs > 30 {
+		t.Errorf("Verify: %v allocations, budget 30", allocs)
+	}
+}
+
 func BenchmarkVerify(b *testing.B) {
 	sk := specSigningKey(b)
 	signed, err := Sign(benchDeviceKeys, "@alice:example.com", "JLAFKJWSCS", sk)
