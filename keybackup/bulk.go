@@ -3,6 +3,8 @@ package keybackup
 import (
 	"context"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -58,4 +60,56 @@ func (k *DecryptionKey) DecryptAllWorkers(ctx context.Context, entries []Encrypt
 	}
 	wg.Wait()
 	return results
+}
+
+// RoomKeys is the body of GET /room_keys/keys (and of the PUT that
+// uploads them): every backed-up session by room ID and session ID.
+type RoomKeys struct {
+	Rooms map[string]RoomSessions `json:"rooms"`
+}
+
+// RoomSessions is one room's entry in RoomKeys (and the body of GET
+// /room_keys/keys/{roomId}).
+type RoomSessions struct {
+	Sessions map[string]KeyBackupData `json:"sessions"`
+}
+
+// RestoredSession is the outcome for one session of DecryptRoomKeys.
+type RestoredSession struct {
+	RoomID    string
+	SessionID string
+	// Backup is the entry as the server returned it (its metadata is
+	// unauthenticated server data).
+	Backup KeyBackupData
+	// Session is the decrypted session data, or nil if Err is set.
+	Session *SessionData
+	Err     error
+}
+
+// DecryptRoomKeys decrypts a whole backup as the server returns it, with
+// DecryptAll's worker pool. Results are sorted by room ID, then session
+// ID. The server chooses the room and session IDs: after importing each
+// session, check that its session ID equals SessionID (and that events
+// decrypted with it carry RoomID) before trusting either.
+func (k *DecryptionKey) DecryptRoomKeys(ctx context.Context, keys RoomKeys) []RestoredSession {
+	var out []RestoredSession
+	for roomID, room := range keys.Rooms {
+		for sessionID, entry := range room.Sessions {
+			out = append(out, RestoredSession{RoomID: roomID, SessionID: sessionID, Backup: entry})
+		}
+	}
+	slices.SortFunc(out, func(a, b RestoredSession) int {
+		if c := strings.Compare(a.RoomID, b.RoomID); c != 0 {
+			return c
+		}
+		return strings.Compare(a.SessionID, b.SessionID)
+	})
+	entries := make([]EncryptedSessionData, len(out))
+	for i := range out {
+		entries[i] = out[i].Backup.SessionData
+	}
+	for i, r := range k.DecryptAll(ctx, entries) {
+		out[i].Session, out[i].Err = r.Session, r.Err
+	}
+	return out
 }

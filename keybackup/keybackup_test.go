@@ -575,6 +575,52 @@ func TestDecryptAll(t *testing.T) {
 	}
 }
 
+func TestDecryptRoomKeys(t *testing.T) {
+	k := aliceKey(t)
+	other, _ := GenerateDecryptionKey(nil)
+	foreign, _ := EncryptSession(other.PublicKey(), NewSessionData(key.Curve25519{}, key.Ed25519{}, []byte{1}), nil)
+	foreignJSON, _ := json.Marshal(KeyBackupData{FirstMessageIndex: 3, SessionData: foreign})
+	body := `{"rooms":{
+		"!b:example.org":{"sessions":{"zz":` + string(foreignJSON) + `}},
+		"!a:example.org":{"sessions":{"o+21hSjP+mgEmcfdslPsQdvzWnkdt0Wyo00Kp++R8Kc":` + specBackupEntry + `}}
+	}}`
+	var rk RoomKeys
+	if err := json.Unmarshal([]byte(body), &rk); err != nil {
+		t.Fatal(err)
+	}
+	res := k.DecryptRoomKeys(context.Background(), rk)
+	if len(res) != 2 || res[0].RoomID != "!a:example.org" || res[1].RoomID != "!b:example.org" {
+		t.Fatalf("results %v", res)
+	}
+	if res[0].Err != nil || res[0].SessionID != "o+21hSjP+mgEmcfdslPsQdvzWnkdt0Wyo00Kp++R8Kc" || res[0].Session.Algorithm != MegolmAlgorithm {
+		t.Errorf("spec entry: %+v", res[0])
+	}
+	if !errors.Is(res[1].Err, ErrBadMAC) || res[1].Session != nil || res[1].Backup.FirstMessageIndex != 3 || res[1].SessionID != "zz" {
+		t.Errorf("foreign entry: %+v", res[1])
+	}
+	if len(k.DecryptRoomKeys(context.Background(), RoomKeys{})) != 0 {
+		t.Error("results for an empty backup")
+	}
+}
+
+func TestBetter(t *testing.T) {
+	for _, tc := range []struct {
+		a, b KeyBackupData
+		want bool
+	}{
+		{KeyBackupData{IsVerified: true, FirstMessageIndex: 9}, KeyBackupData{FirstMessageIndex: 0}, true},
+		{KeyBackupData{FirstMessageIndex: 0}, KeyBackupData{IsVerified: true, FirstMessageIndex: 9}, false},
+		{KeyBackupData{FirstMessageIndex: 1, ForwardedCount: 9}, KeyBackupData{FirstMessageIndex: 2}, true},
+		{KeyBackupData{FirstMessageIndex: 2}, KeyBackupData{FirstMessageIndex: 1, ForwardedCount: 9}, false},
+		{KeyBackupData{ForwardedCount: 0}, KeyBackupData{ForwardedCount: 1}, true},
+		{KeyBackupData{ForwardedCount: 1}, KeyBackupData{ForwardedCount: 1}, false},
+	} {
+		if got := tc.a.Better(tc.b); got != tc.want {
+			t.Errorf("%+v.Better(%+v) = %v", tc.a, tc.b, got)
+		}
+	}
+}
+
 func TestRecoveryKey(t *testing.T) {
 	const text = "EsTc LW2K PGiF wKEA 3As5 g5c4 BXwk qeeJ ZJV8 Q9fu gUMN UE4d"
 	k := aliceKey(t)

@@ -52,6 +52,20 @@ type KeyBackupData struct {
 	SessionData       EncryptedSessionData `json:"session_data"`
 }
 
+// Better reports whether d should replace other as the stored copy of the
+// same session, by the server's rule (spec "Server-side key backups"):
+// a verified key beats an unverified one, then the lower
+// first_message_index wins, then the lower forwarded_count.
+func (d KeyBackupData) Better(other KeyBackupData) bool {
+	if d.IsVerified != other.IsVerified {
+		return d.IsVerified
+	}
+	if d.FirstMessageIndex != other.FirstMessageIndex {
+		return d.FirstMessageIndex < other.FirstMessageIndex
+	}
+	return d.ForwardedCount < other.ForwardedCount
+}
+
 // AuthData is the auth_data of an m.megolm_backup.v1.curve25519-aes-sha2
 // backup version: the backup's public key and the signatures over it
 // (verify them with the signing package before uploading any key).
