@@ -13,7 +13,9 @@
 // device that holds the decryption key (from the user as a
 // [RecoveryKey], from secret storage, or shared by a verified device)
 // restores them with [DecryptionKey.DecryptSession], or a whole backup at
-// once with [DecryptionKey.DecryptAll], which uses every CPU.
+// once with [DecryptionKey.DecryptRoomKeys] (the server's GET
+// /room_keys/keys body) or [DecryptionKey.DecryptAll], which use every
+// CPU.
 //
 // # Security: backup v1 does not authenticate
 //
