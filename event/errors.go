@@ -88,6 +88,7 @@ type ReplayError struct {
 	FirstTS, TS           int64
 }
 
+// Error names both events and the index they share.
 func (e *ReplayError) Error() string {
 	return fmt.Sprintf("event: Megolm session %s index %d already used by event %s (ts %d), now by %s (ts %d): possible replay attack",
 		e.SessionID, e.Index, e.FirstEventID, e.FirstTS, e.EventID, e.TS)
@@ -103,6 +104,7 @@ type WithheldError struct {
 	Reason string // the sender's human-readable reason, may be empty
 }
 
+// Error gives the code and the sender's reason.
 func (e *WithheldError) Error() string {
 	if e.Reason != "" {
 		return "event: room key withheld by the sender: " + e.Code + " (" + e.Reason + ")"

@@ -408,6 +408,7 @@ func cloneSession(s *olm.Session) (*olm.Session, error) {
 
 type zeroReader struct{}
 
+// Read fills b with zeros.
 func (zeroReader) Read(b []byte) (int, error) {
 	clear(b)
 	return len(b), nil

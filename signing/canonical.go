@@ -44,6 +44,7 @@ type NumberError struct {
 	Fraction bool
 }
 
+// Error describes the number and why it was refused.
 func (e *NumberError) Error() string {
 	if e.Fraction {
 		return "signing: number " + e.Literal + " is not an integer (canonical JSON has no floats)"
