@@ -9,6 +9,8 @@ require (
 	maunium.net/go/mautrix v0.32.0
 )
 
+require golang.org/x/sys v0.49.0 // indirect
+
 require (
 	filippo.io/edwards25519 v1.2.0 // indirect
 	github.com/sicher-go/sicher v0.0.0-00010101000000-000000000000
