@@ -27,8 +27,7 @@ type Upload struct {
 // mark the keys as published: call acct.MarkKeysAsPublished once the
 // server has accepted them.
 func KeysForUpload(acct *olm.Account, userID, deviceID string, algorithms []string) (*Upload, error) {
-	ids := acct.IdentityKeys()
-	dk, err := signing.NewDeviceKeys(userID, deviceID, algorithms, ids.Curve25519, ids.Ed25519, acct)
+	dk, err := signing.AccountDeviceKeys(acct, userID, deviceID, algorithms)
 	if err != nil {
 		return nil, err
 	}

@@ -77,6 +77,23 @@ func NewDeviceKeys(userID, deviceID string, algorithms []string, curve key.Curve
 	return d, nil
 }
 
+// Account is a device's identity as device keys need it: its Curve25519
+// and Ed25519 identity keys and signing with the Ed25519 one. *olm.Account
+// satisfies it.
+type Account interface {
+	Signer
+	Curve25519() key.Curve25519
+	Ed25519() key.Ed25519
+}
+
+// AccountDeviceKeys returns the signed device keys of the device
+// (userID, deviceID) whose identity is acct (an *olm.Account). For the
+// whole /keys/upload body, one-time and fallback keys included, see
+// event.KeysForUpload.
+func AccountDeviceKeys(acct Account, userID, deviceID string, algorithms []string) (*DeviceKeys, error) {
+	return NewDeviceKeys(userID, deviceID, algorithms, acct.Curve25519(), acct.Ed25519(), acct)
+}
+
 // ParseDeviceKeys parses a device-keys object and checks its shape:
 // user_id, device_id and algorithms present, keys["curve25519:<device
 // ID>"] and keys["ed25519:<device ID>"] present and well formed. It does

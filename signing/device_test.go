@@ -71,6 +71,29 @@ func TestDeviceKeysRoundTrip(t *testing.T) {
 	}
 }
 
+// testAccount is an Account made of a signing key and a Curve25519 key.
+type testAccount struct {
+	*key.SigningKey
+	curve key.Curve25519
+}
+
+func (a testAccount) Curve25519() key.Curve25519 { return a.curve }
+func (a testAccount) Ed25519() key.Ed25519       { return a.Public() }
+
+func TestAccountDeviceKeys(t *testing.T) {
+	acct := testAccount{testKey(t, 4), key.Curve25519{4}}
+	d, err := AccountDeviceKeys(acct, "@a:b", "DEV", []string{AlgorithmOlm})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Curve25519 != acct.curve || d.Ed25519 != acct.Public() || d.HasAlgorithm(AlgorithmMegolm) {
+		t.Fatalf("%+v", d)
+	}
+	if _, err := VerifyDeviceKeys(mustJSON(t, d), "@a:b", "DEV"); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestVerifyDeviceKeysFailures(t *testing.T) {
 	ed := testKey(t, 1)
 	good := string(mustJSON(t, testDevice(t, "@alice:example.org", "DEV", ed)))
