@@ -297,3 +297,23 @@ func TestSessionPickle(t *testing.T) {
 		}
 	}
 }
+
+func TestKeyIDExhaustion(t *testing.T) {
+	rand := &streamReader{seed: 15}
+	a, _ := NewAccountFrom(rand)
+	a.lastID = 1<<32 - 2
+	if _, _, err := a.GenerateOneTimeKeysFrom(rand, 2); !errors.Is(err, ErrTooManyKeys) {
+		t.Fatalf("ids past 2^32-1: %v", err)
+	}
+	created, _, err := a.GenerateOneTimeKeysFrom(rand, 1)
+	if err != nil || created[0].ID != 1<<32-1 {
+		t.Fatalf("last id: %v", err)
+	}
+	before := pickledAccount(t, a)
+	if _, err := a.GenerateFallbackKeyFrom(rand); !errors.Is(err, ErrTooManyKeys) {
+		t.Fatalf("fallback key past the last id: %v", err)
+	}
+	if pickledAccount(t, a) != before {
+		t.Fatal("failed generation changed the account")
+	}
+}

@@ -612,3 +612,14 @@ func BenchmarkGap2000(b *testing.B) {
 		}
 	}
 }
+
+func TestChainExhausted(t *testing.T) {
+	rand := &counterReader{}
+	alice, _ := pair(t, rand)
+	alice.sender.chain.index = 1<<32 - 1
+	unchanged(t, alice, "exhausted chain", func() {
+		if _, _, err := alice.Encrypt(rand); !errors.Is(err, ErrChainExhausted) {
+			t.Fatalf("got %v", err)
+		}
+	})
+}
