@@ -293,7 +293,9 @@ func isObject(raw json.RawMessage) bool {
 // event ID or timestamp is a replay (spec "Receiver rules"; the practice
 // of matrix-js-sdk and mautrix-go); decrypting the same event again is
 // fine. The zero ReplayGuard is ready to use; it is safe for concurrent
-// use. Persist it (Entries/Restore) alongside the sessions.
+// use. It grows by one entry per decrypted event: persist it
+// (Entries/Restore) alongside the sessions and Forget a session when it is
+// deleted.
 type ReplayGuard struct {
 	mu   sync.Mutex
 	seen map[replayKey]replayEntry

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -279,4 +280,31 @@ func FuzzDecryptMegolm(f *testing.F) {
 			t.Fatalf("accepted %+v", ev)
 		}
 	})
+}
+
+// Racing decryptions of one index under different event IDs: exactly one
+// wins.
+func TestReplayGuardConcurrent(t *testing.T) {
+	var g ReplayGuard
+	sid := key.Ed25519{1}
+	const n = 16
+	errs := make(chan error, n)
+	for i := range n {
+		go func() { errs <- g.Check(room, sid, 7, fmt.Sprintf("$e%d", i), 1) }()
+	}
+	ok := 0
+	for range n {
+		if err := <-errs; err == nil {
+			ok++
+		} else if !errors.Is(err, ErrReplay) {
+			t.Fatal(err)
+		}
+	}
+	if ok != 1 || g.Len() != 1 {
+		t.Fatalf("%d winners, %d entries", ok, g.Len())
+	}
+	// Other rooms and sessions are independent.
+	if g.Check("!other:x", sid, 7, "$x", 1) != nil || g.Check(room, key.Ed25519{2}, 7, "$x", 1) != nil {
+		t.Fatal("index shared across rooms or sessions")
+	}
 }
