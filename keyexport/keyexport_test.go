@@ -223,7 +223,7 @@ func TestTamper(t *testing.T) {
 	}
 }
 
-func TestAllocsAndRedaction(t *testing.T) {
+func TestRedaction(t *testing.T) {
 	s := testSession(t)
 	out := fmt.Sprintf("%v %+v %#v %s %x", s, *s, s, s, s)
 	sk := s.SessionKey().Base64()
