@@ -2,7 +2,7 @@
 # Runs the sicher / goolm / libolm / floor benchmarks interleaved and writes
 # RESULTS.md (and results-raw.txt with every sample).
 #
-#   PASSES=6 BENCHTIME=0.5s BENCH=. ./run.sh
+#   PASSES=12 BENCHTIME=0.2s BENCH=. ./run.sh
 #
 # Each pass runs every benchmark once (-count 1) with the implementations as
 # adjacent sub-benchmarks; the order of the implementations rotates between
@@ -13,8 +13,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-PASSES=${PASSES:-6}
-BENCHTIME=${BENCHTIME:-0.5s}
+PASSES=${PASSES:-12}
+BENCHTIME=${BENCHTIME:-0.2s}
 BENCH=${BENCH:-.}
 RAW=results-raw.txt
 TMP=$(mktemp -d)

@@ -226,3 +226,9 @@ func must3[A, B, C any](a A, b B, c C, err error) (A, B, C) {
 	}
 	return a, b, c
 }
+
+// olmcPk and olmcEncrypt expose the libolm PK shim to the sicher side's
+// fixtures (libolm-made ciphertexts are the shared input).
+func olmcPk(priv []byte) (*olmc.PkDecryption, []byte, error) { return olmc.NewPkDecryption(priv) }
+
+func olmcEncrypt(pub, pt []byte) ([]byte, []byte, []byte, error) { return olmc.PkEncrypt(pub, pt) }

@@ -13,30 +13,38 @@ var ownPickleKey = func() *[olm.PickleKeySize]byte {
 	return &k
 }()
 
-// sicherPickleCases are the sicher objects of peerPickleCases. The
-// inbound group session uses libolm's pickle format (as the peers do);
-// olm.Account and olm.Session have only sicher's own format (AES-256-GCM
-// envelope) so far, which RESULTS.md notes.
-func sicherPickleCases() []pickleCase {
+// sicherPickleCases are the sicher objects of peerPickleCases, in libolm's
+// pickle format (as the peers use); sicherOwnPickleCases use sicher's own
+// format (AES-256-GCM envelope, what sicher recommends for storage).
+func sicherPickleCases() (libolm, own []pickleCase) {
 	acct := must(olm.NewAccount())
 	if _, _, err := acct.GenerateOneTimeKeys(50); err != nil {
 		panic(err)
 	}
 	x := newSicherOlmPair()
 	igs := must(megolm.NewInboundSession(must(megolm.ParseSessionKey(string(megolmFix.sessionKey)))))
-	return []pickleCase{
+	libolm = []pickleCase{
+		{"Account50", func() []byte { return []byte(acct.PickleLibolm(pickleKey)) },
+			func(b []byte) any { return must(olm.UnpickleLibolmAccount(pickleKey, string(b))) }},
+		{"OlmSession", func() []byte { return []byte(x.aliceS.PickleLibolm(pickleKey)) },
+			func(b []byte) any { return must(olm.UnpickleLibolmSession(pickleKey, string(b))) }},
+		{"InboundGroupSession", func() []byte { return []byte(igs.PickleLibolm(pickleKey)) },
+			func(b []byte) any { return must(megolm.UnpickleLibolmInboundSession(pickleKey, string(b))) }},
+	}
+	own = []pickleCase{
 		{"Account50", func() []byte { return []byte(must(acct.Pickle(ownPickleKey))) },
 			func(b []byte) any { return must(olm.UnpickleAccount(ownPickleKey, string(b))) }},
 		{"OlmSession", func() []byte { return []byte(must(x.aliceS.Pickle(ownPickleKey))) },
 			func(b []byte) any { return must(olm.UnpickleSession(ownPickleKey, string(b))) }},
-		{"InboundGroupSession", func() []byte { return []byte(igs.PickleLibolm(pickleKey)) },
-			func(b []byte) any { return must(megolm.UnpickleLibolmInboundSession(string(b), pickleKey)) }},
+		{"InboundGroupSession", func() []byte { return []byte(must(igs.Pickle(ownPickleKey))) },
+			func(b []byte) any { return must(megolm.UnpickleInboundSession(ownPickleKey, string(b))) }},
 	}
+	return libolm, own
 }
 
 func init() {
-	cases := sicherPickleCases()
-	for _, c := range cases {
+	libolm, own := sicherPickleCases()
+	for _, c := range libolm {
 		sicherBench["Pickle/"+c.name] = func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
@@ -45,5 +53,25 @@ func init() {
 		}
 		pkl := c.pickle()
 		sicherMemory = append(sicherMemory, memoryCase{c.name, "sicher", func() any { return c.unpickle(pkl) }, len(pkl)})
+	}
+	for _, c := range own {
+		sicherOwnPickle = append(sicherOwnPickle, c)
+		pkl := c.pickle()
+		sicherMemory = append(sicherMemory, memoryCase{c.name + "(own-pickle)", "sicher", func() any { return c.unpickle(pkl) }, len(pkl)})
+	}
+}
+
+var sicherOwnPickle []pickleCase
+
+// BenchmarkPickleOwn: pickle+unpickle in sicher's own format (sicher only;
+// no peer has this format).
+func BenchmarkPickleOwn(b *testing.B) {
+	for _, c := range sicherOwnPickle {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				c.unpickle(c.pickle())
+			}
+		})
 	}
 }

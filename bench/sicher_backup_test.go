@@ -1,0 +1,74 @@
+package bench
+
+import (
+	"context"
+	"encoding/base64"
+	"testing"
+
+	"github.com/sicher-go/sicher/key"
+	"github.com/sicher-go/sicher/keybackup"
+)
+
+func init() {
+	sicherBench["BackupEncrypt"] = func(b *testing.B) {
+		dk := must(keybackup.GenerateDecryptionKey(nil))
+		pub := dk.PublicKey()
+		b.SetBytes(1024)
+		b.ReportAllocs()
+		for b.Loop() {
+			d, err := keybackup.Encrypt(pub, backupPayload, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			// the three wire fields, as the peers produce them
+			ct, mac, eph := d.CiphertextString(), d.MACString(), d.EphemeralString()
+			sink ^= ct[0] ^ mac[0] ^ eph[0]
+		}
+	}
+	sicherBench["BackupDecrypt"] = func(b *testing.B) {
+		priv := randBytes(32)
+		_, pub, _ := olmcPk(priv)
+		ct, mac, eph := must3(olmcEncrypt(pub, backupPayload))
+		cts, macs, ephs := string(ct), string(mac), string(eph)
+		dk := must(keybackup.NewDecryptionKey(priv))
+		b.SetBytes(1024)
+		b.ReportAllocs()
+		for b.Loop() {
+			d, err := keybackup.ParseEncryptedSessionData(ephs, cts, macs)
+			if err != nil {
+				b.Fatal(err)
+			}
+			pt, err := dk.Decrypt(d)
+			if err != nil || len(pt) != 1024 {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+// BenchmarkBulkBackupDecrypt decrypts 10,000 backed-up sessions with
+// keybackup's bulk API, with one worker and with two.
+func BenchmarkBulkBackupDecrypt(b *testing.B) {
+	dk := must(keybackup.GenerateDecryptionKey(nil))
+	entries := make([]keybackup.EncryptedSessionData, 10_000)
+	sk := megolmFix.sessionKey
+	raw := must(base64.RawStdEncoding.DecodeString(string(sk)))
+	var sender key.Curve25519
+	var claimed key.Ed25519
+	copy(sender[:], randBytes(32))
+	copy(claimed[:], randBytes(32))
+	for i := range entries {
+		entries[i] = must(keybackup.EncryptSession(dk.PublicKey(), keybackup.NewSessionData(sender, claimed, raw), nil))
+	}
+	for _, w := range []int{1, 2} {
+		b.Run(workersName(w), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				res := dk.DecryptAllWorkers(context.Background(), entries, w)
+				if len(res) != len(entries) || res[len(res)-1].Err != nil {
+					b.Fatal("bulk decrypt failed")
+				}
+			}
+		})
+	}
+}
