@@ -181,3 +181,17 @@ func TestRequestData(t *testing.T) {
 		t.Errorf("addPlaintext(invalid UTF-8) = %v", res)
 	}
 }
+
+// TestPeerDocumented keeps docs/peer.md true: every command the peer
+// answers must appear there as `name`.
+func TestPeerDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/peer.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range peerHandlers {
+		if !strings.Contains(string(doc), "`"+name+"`") {
+			t.Errorf("peer command %q is not documented in docs/peer.md", name)
+		}
+	}
+}
