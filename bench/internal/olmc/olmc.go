@@ -81,10 +81,16 @@ type SAS struct {
 }
 
 // NewSAS creates a SAS object with a fresh X25519 key pair.
-func NewSAS() (*SAS, error) {
+func NewSAS() (*SAS, error) { return NewSASFrom(nil) }
+
+// NewSASFrom creates a SAS object whose private key is rnd (32 bytes;
+// nil means fresh randomness).
+func NewSASFrom(rnd []byte) (*SAS, error) {
 	mem := C.malloc(C.olm_sas_size())
 	s := &SAS{p: C.olm_sas(mem)}
-	rnd := random(int(C.olm_create_sas_random_length(s.p)))
+	if rnd == nil {
+		rnd = random(int(C.olm_create_sas_random_length(s.p)))
+	}
 	if C.olm_create_sas(s.p, ptr(rnd), C.size_t(len(rnd))) == C.olm_error() {
 		return nil, errSAS
 	}
