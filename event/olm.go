@@ -227,17 +227,34 @@ func DecryptOlm(acct *olm.Account, content []byte, p OlmDecryptParams) (*OlmEven
 	if p.Sender == "" || p.OwnUserID == "" {
 		return nil, errors.New("event: OlmDecryptParams.Sender and OwnUserID are required")
 	}
-	c, err := ParseOlmContent(content)
-	if err != nil {
+	// Only our entry of the ciphertext map is decoded: the others are
+	// other devices' business, and decoding them is work a sender could
+	// inflate.
+	if err := checkAlgorithm(content, AlgorithmOlm); err != nil {
 		return nil, err
 	}
+	var c struct {
+		SenderKey  *key.Curve25519             `json:"sender_key"`
+		Ciphertext map[string]*json.RawMessage `json:"ciphertext"`
+	}
+	if err := json.Unmarshal(content, &c); err != nil {
+		return nil, malformed("content: %v", err)
+	}
+	if c.SenderKey == nil || c.Ciphertext == nil {
+		return nil, malformed("Olm content needs sender_key and ciphertext")
+	}
 	ours := acct.IdentityKeys()
-	msg, ok := c.Ciphertext[ours.Curve25519.String()]
-	if !ok {
+	entry, ok := c.Ciphertext[ours.Curve25519.String()]
+	if !ok || entry == nil {
 		return nil, fmt.Errorf("%w: no entry for %s", ErrNotForThisDevice, ours.Curve25519)
 	}
-	if d := p.SenderDevice; d != nil && d.Curve25519 != c.SenderKey {
-		return nil, fmt.Errorf("%w: the known device has Curve25519 key %s, the event was sent with %s", ErrSenderKey, d.Curve25519, c.SenderKey)
+	var msg olm.EncryptedMessage
+	if err := json.Unmarshal(*entry, &msg); err != nil {
+		return nil, malformed("ciphertext entry: %v", err)
+	}
+	senderKey := *c.SenderKey
+	if d := p.SenderDevice; d != nil && d.Curve25519 != senderKey {
+		return nil, fmt.Errorf("%w: the known device has Curve25519 key %s, the event was sent with %s", ErrSenderKey, d.Curve25519, senderKey)
 	}
 
 	var (
@@ -253,7 +270,7 @@ func DecryptOlm(acct *olm.Account, content []byte, p OlmDecryptParams) (*OlmEven
 			return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 		}
 		for _, s := range p.Sessions {
-			if s.Matches(pk, &c.SenderKey) {
+			if s.Matches(pk, &senderKey) {
 				session = s
 				break
 			}
@@ -266,7 +283,7 @@ func DecryptOlm(acct *olm.Account, content []byte, p OlmDecryptParams) (*OlmEven
 				return nil, olmError(err)
 			}
 		} else {
-			work, plain, err = acct.NewInboundSession(pk, &olm.InboundOptions{TheirIdentityKey: &c.SenderKey, KeepOneTimeKey: true})
+			work, plain, err = acct.NewInboundSession(pk, &olm.InboundOptions{TheirIdentityKey: &senderKey, KeepOneTimeKey: true})
 			if err != nil {
 				return nil, olmError(err)
 			}
@@ -294,7 +311,7 @@ func DecryptOlm(acct *olm.Account, content []byte, p OlmDecryptParams) (*OlmEven
 			if last != nil {
 				return nil, fmt.Errorf("%w: none of %d sessions decrypts the message: %w", ErrNoSession, len(p.Sessions), olmError(last))
 			}
-			return nil, fmt.Errorf("%w: a normal Olm message and no session with %s", ErrNoSession, c.SenderKey)
+			return nil, fmt.Errorf("%w: a normal Olm message and no session with %s", ErrNoSession, senderKey)
 		}
 	default:
 		return nil, malformed("Olm message type %d", msg.Type)
@@ -302,11 +319,11 @@ func DecryptOlm(acct *olm.Account, content []byte, p OlmDecryptParams) (*OlmEven
 	// The envelope's sender_key must be the session's peer. For sessions
 	// we started, the peer's key is not recorded in the session; the
 	// caller chose them by sender_key.
-	if a := work.AliceIdentityKey(); a != ours.Curve25519 && a != c.SenderKey {
-		return nil, fmt.Errorf("%w: session peer is %s, envelope says %s", ErrSenderKey, a, c.SenderKey)
+	if a := work.AliceIdentityKey(); a != ours.Curve25519 && a != senderKey {
+		return nil, fmt.Errorf("%w: session peer is %s, envelope says %s", ErrSenderKey, a, senderKey)
 	}
 
-	ev, err := validateOlmPayload(plain, c.SenderKey, ours, p)
+	ev, err := validateOlmPayload(plain, senderKey, ours, p)
 	if err != nil {
 		return nil, err
 	}
