@@ -133,8 +133,10 @@ func (s *Stream) Read(p []byte) (int, error) {
 // Expect applies to that creation. Otherwise creation succeeds with
 // SessionID and FirstKnownIndex, and Expect applies to decrypting Message,
 // which yields Plaintext at MessageIndex. Verified is libolm's
-// signing-key-verified flag after the decrypt (false after import, true
-// after init or any successful decrypt).
+// signing-key-verified flag after the decrypt: true after init, and after
+// any successful decrypt even of an imported session. vodozemac and sicher
+// never mark an imported session verified, so for them the flag is
+// Verified && SessionKey != "".
 type MegolmDecrypt struct {
 	Meta
 	SessionKey      string `json:"session_key,omitempty"`
@@ -200,8 +202,12 @@ type OlmTranscript struct {
 //   - "create_outbound_session" (Session, TheirIdentityKey, TheirOneTimeKey,
 //     Random 64) → SessionID
 //   - "create_inbound_session" (Session, Body of a pre-key message;
-//     TheirIdentityKey if set must match) → SessionID
-//   - "remove_one_time_keys" (Session)
+//     TheirIdentityKey if set must match) → SessionID. When it succeeds
+//     the next step of that session decrypts the same Body: an
+//     implementation that decrypts while creating (vodozemac, sicher)
+//     checks that step's Plaintext there and skips the step.
+//   - "remove_one_time_keys" (Session): a no-op for implementations that
+//     remove the key when creating the inbound session
 //   - "encrypt" (Session, Plaintext, Random 0 or 32) → Type, Body. With
 //     Repeat > 1 the same plaintext is encrypted Repeat times and the
 //     outputs are discarded (Body empty): messages that are never delivered.

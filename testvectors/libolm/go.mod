@@ -4,6 +4,10 @@ go 1.26.8
 
 require github.com/sicher-go/sicher v0.0.0
 
-require filippo.io/edwards25519 v1.2.0 // indirect
+require (
+	filippo.io/edwards25519 v1.2.0 // indirect
+	golang.org/x/crypto v0.58.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
+)
 
 replace github.com/sicher-go/sicher => ../..

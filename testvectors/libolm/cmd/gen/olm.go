@@ -311,7 +311,9 @@ func genOlm() {
 			held = append(held, ms[:15]...)
 		}
 		for _, m := range held {
-			t.decryptResult("ba", m, tv.MissingMessageKey)
+			if !t.decryptResult("ba", m, tv.MissingMessageKey, tv.OK) {
+				t.v.Steps[len(t.v.Steps)-1].Comment = "libolm keeps the newest 40 skipped keys of all chains together and lost this one; vodozemac (and sicher) keep 40 per chain and decrypt it: both are accepted"
+			}
 		}
 		add(t)
 	}
