@@ -1,11 +1,11 @@
 package megolm
 
 import (
-	"crypto/sha256"
 	"crypto/subtle"
 	"fmt"
 
 	"github.com/sicher-go/sicher/internal/aessha2"
+	"github.com/sicher-go/sicher/internal/hmacsha256"
 )
 
 const (
@@ -29,26 +29,9 @@ func (r *ratchet) part(j int) *[partSize]byte {
 }
 
 // hmacPart sets *dst = H_j(*src) = HMAC-SHA-256(key = src, data = byte j)
-// (megolm.md, "the ratchet"). dst may be src. It never touches the heap:
-// HMAC with a 32-byte key and a 1-byte message is two SHA-256 calls over
-// fixed-size stack buffers, the key padded with ipad and opad (RFC 2104).
+// (megolm.md, "the ratchet"). dst may be src. It does not allocate.
 func hmacPart(dst, src *[partSize]byte, j byte) {
-	var inner [sha256.BlockSize + 1]byte
-	var outer [sha256.BlockSize + sha256.Size]byte
-	for i := range sha256.BlockSize {
-		var k byte
-		if i < partSize {
-			k = src[i]
-		}
-		inner[i] = k ^ 0x36
-		outer[i] = k ^ 0x5c
-	}
-	inner[sha256.BlockSize] = j
-	ih := sha256.Sum256(inner[:])
-	copy(outer[sha256.BlockSize:], ih[:])
-	*dst = sha256.Sum256(outer[:])
-	clear(inner[:])
-	clear(outer[:sha256.BlockSize])
+	*dst = hmacsha256.Sum(src[:], []byte{j})
 }
 
 // testHookRehash, when set by a test, is called once per HMAC.

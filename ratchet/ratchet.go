@@ -2,8 +2,6 @@ package ratchet
 
 import (
 	"crypto/ecdh"
-	"crypto/hkdf"
-	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -11,6 +9,7 @@ import (
 	"math"
 	"strings"
 
+	"github.com/sicher-go/sicher/internal/hmacsha256"
 	"github.com/sicher-go/sicher/key"
 )
 
@@ -87,28 +86,7 @@ func (c *chainKey) advance() {
 // hmacByte is HMAC-SHA-256 of one byte under a 32-byte key, without
 // allocating.
 func hmacByte(k *[32]byte, b byte) [32]byte {
-	var buf [64 + 32]byte
-	for i := range 64 {
-		var kb byte
-		if i < 32 {
-			kb = k[i]
-		}
-		buf[i] = kb ^ 0x36
-	}
-	buf[64] = b
-	inner := sha256.Sum256(buf[:65])
-	for i := range 64 {
-		var kb byte
-		if i < 32 {
-			kb = k[i]
-		}
-		buf[i] = kb ^ 0x5c
-	}
-	copy(buf[64:], inner[:])
-	out := sha256.Sum256(buf[:])
-	clear(buf[:])
-	clear(inner[:])
-	return out
+	return hmacsha256.Sum(k[:], []byte{b})
 }
 
 // skippedKey is a message key kept for a message that has not arrived.
@@ -142,16 +120,13 @@ type Ratchet struct {
 
 // kdf expands secret with HKDF-SHA-256 into a root key and a chain key.
 func kdf(secret, salt []byte, info string) ([32]byte, chainKey) {
-	b, err := hkdf.Key(sha256.New, secret, salt, info, 64)
-	if err != nil {
-		// Only under GODEBUG=fips140=only, where X25519 fails first.
-		panic("ratchet: internal error: HKDF unavailable: " + err.Error())
-	}
+	var b [64]byte
+	hmacsha256.HKDF(b[:], salt, secret, info)
 	var root [32]byte
 	var ck chainKey
 	copy(root[:], b[:32])
 	copy(ck.key[:], b[32:])
-	clear(b)
+	clear(b[:])
 	return root, ck
 }
 

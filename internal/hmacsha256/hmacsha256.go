@@ -84,14 +84,41 @@ func (s *state) release() {
 	pool.Put(s)
 }
 
+// shortMsg is the longest message Sum hashes from stack buffers alone.
+const shortMsg = 64
+
 // Sum returns HMAC-SHA-256(key, msg).
 func Sum(key, msg []byte) [Size]byte {
+	if len(key) <= blockSize && len(msg) <= shortMsg {
+		return sumShort(key, msg)
+	}
 	s := pool.Get().(*state)
 	s.setKey(key)
 	s.write(msg)
 	s.finish()
 	out := s.sum
 	s.release()
+	return out
+}
+
+// sumShort computes HMAC-SHA-256 with sha256.Sum256 over fixed-size stack
+// buffers: the ratchet steps of Olm and Megolm (a 32-byte key, a 1-byte
+// message) cost two SHA-256 calls and touch neither the heap nor the pool.
+func sumShort(key, msg []byte) [Size]byte {
+	var buf [blockSize + max(shortMsg, Size)]byte
+	copy(buf[:], key)
+	for i := range blockSize {
+		buf[i] ^= 0x36
+	}
+	n := blockSize + copy(buf[blockSize:], msg)
+	inner := sha256.Sum256(buf[:n])
+	for i := range blockSize {
+		buf[i] ^= 0x36 ^ 0x5c
+	}
+	copy(buf[blockSize:], inner[:])
+	out := sha256.Sum256(buf[:blockSize+Size])
+	clear(buf[:])
+	clear(inner[:])
 	return out
 }
 
