@@ -619,3 +619,31 @@ func TestAllocs(t *testing.T) {
 		t.Errorf("EncryptingWriter: %v allocations per chunk", allocs)
 	}
 }
+
+// TestBulkParallel covers the two-goroutine paths of Encrypt and Decrypt:
+// they must agree with the streaming APIs byte for byte, and a tampered
+// ciphertext must fail with the plaintext wiped.
+func TestBulkParallel(t *testing.T) {
+	for _, n := range []int{parallelBulk - 1, parallelBulk, parallelBulk + chunkSize + 3} {
+		pt := make([]byte, n)
+		rand.NewChaCha8([32]byte{byte(n)}).Read(pt)
+		ct, f, err := Encrypt(pt, seeded(15))
+		if err != nil {
+			t.Fatal(err)
+		}
+		er, _ := NewEncryptingReader(bytes.NewReader(pt), seeded(15))
+		ct2, _ := io.ReadAll(er)
+		f2, _ := er.File()
+		if !bytes.Equal(ct, ct2) || !f.Equal(f2) {
+			t.Fatalf("n=%d: Encrypt and EncryptingReader differ", n)
+		}
+		got, err := Decrypt(ct, f, nil)
+		if err != nil || !bytes.Equal(got, pt) {
+			t.Fatalf("n=%d: %v", n, err)
+		}
+		ct[n-1] ^= 1
+		if got, err := Decrypt(ct, f, nil); !errors.Is(err, ErrHashMismatch) || got != nil {
+			t.Fatalf("n=%d: tampered: %v", n, err)
+		}
+	}
+}
