@@ -73,7 +73,9 @@ func (a *Account) Dehydrate(key *[DehydratedDeviceKeySize]byte) (*DehydratedDevi
 // stored. The account should be a fresh one made for the dehydrated
 // device (sessions are never part of an account). It fails with
 // ErrCannotDehydrate for an account imported from libolm. The account is
-// not changed.
+// not changed. MSC3814 makes the device ID the unpadded base64 of the
+// Curve25519 identity key (Account.Curve25519().String()); the device keys
+// uploaded with it carry "dehydrated": true and must be cross-signed.
 func (a *Account) DehydrateFrom(rand io.Reader, dkey *[DehydratedDeviceKeySize]byte) (*DehydratedDevice, error) {
 	seed, ok := a.signing.Seed()
 	if !ok {

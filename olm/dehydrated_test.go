@@ -508,3 +508,26 @@ func TestWasmRehydratesSicherDevice(t *testing.T) {
 
 // detRand is a deterministic randomness source for these tests.
 func detRand(seed byte) io.Reader { return rand.NewChaCha8([32]byte{seed, 'd'}) }
+
+// Alice's client keeps a dehydrated device on the server so that room
+// keys sent while she is logged out still reach her; on her next login
+// she rehydrates it and reads its to-device messages.
+func ExampleAccount_Dehydrate() {
+	device, _ := NewAccount() // a fresh account only for the dehydrated device
+	device.GenerateOneTimeKeys(50)
+	device.GenerateFallbackKey()
+	var pickleKey [DehydratedDeviceKeySize]byte // random; kept in secret storage as "org.matrix.msc3814"
+	pickleKey[0] = 1
+	data, err := device.Dehydrate(&pickleKey)
+	if err != nil {
+		panic(err) // olm.ErrCannotDehydrate for an account imported from libolm
+	}
+	deviceID := device.Curve25519().String() // MSC3814: the device ID is the Curve25519 key
+	// PUT /_matrix/client/unstable/org.matrix.msc3814.v1/dehydrated_device
+	// {"device_id": deviceID, "device_data": data, "device_keys": ..., ...}
+
+	// Next login: GET .../dehydrated_device returns device_data.
+	rehydrated, err := Rehydrate(&pickleKey, data)
+	fmt.Println(err, rehydrated.Curve25519().String() == deviceID, data.Algorithm)
+	// Output: <nil> true org.matrix.msc3814.v2
+}
