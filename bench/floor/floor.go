@@ -70,8 +70,14 @@ func (p *Prims) pads(key []byte, x byte) {
 }
 
 // HMAC computes HMAC-SHA-256(key, msg) under a fresh key: four SHA-256
-// blocks for messages under 56 bytes, nothing saved.
+// blocks for messages under 56 bytes, nothing saved. Short messages go
+// through sha256.Sum256 on a stack buffer (a plain function call, the
+// cheapest way crypto/sha256 offers); longer ones stream through the
+// reusable digests.
 func (p *Prims) HMAC(key, msg []byte) [32]byte {
+	if len(key) <= 64 && len(msg) <= 64 {
+		return hmacShort(key, msg)
+	}
 	p.pads(key, 0x36)
 	p.in.Reset()
 	p.in.Write(p.pad[:])
@@ -83,6 +89,23 @@ func (p *Prims) HMAC(key, msg []byte) [32]byte {
 	p.out.Write(p.sum[:])
 	p.out.Sum(p.sum[:0])
 	return p.sum
+}
+
+func hmacShort(key, msg []byte) [32]byte {
+	var buf [64 + 64]byte
+	copy(buf[:], key)
+	for i := range 64 {
+		buf[i] ^= 0x36
+	}
+	n := copy(buf[64:], msg)
+	inner := sha256.Sum256(buf[:64+n])
+	clear(buf[:64])
+	copy(buf[:], key)
+	for i := range 64 {
+		buf[i] ^= 0x5c
+	}
+	copy(buf[64:], inner[:])
+	return sha256.Sum256(buf[:96])
 }
 
 // SetKey computes and saves the pad states of key for MAC.
