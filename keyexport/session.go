@@ -172,7 +172,10 @@ type EntryError struct {
 	Err   error
 }
 
+// Error implements error.
 func (e *EntryError) Error() string { return fmt.Sprintf("keyexport: entry %d: %v", e.Index, e.Err) }
+
+// Unwrap returns the reason the entry was skipped.
 func (e *EntryError) Unwrap() error { return e.Err }
 
 // ParseSessions parses a session list (the plaintext of a key export
