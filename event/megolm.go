@@ -231,7 +231,7 @@ func DecryptMegolm(s *megolm.InboundSession, content []byte, p MegolmDecryptPara
 	}
 	// Decrypt on a copy: the room check and the replay guard come after
 	// decryption, and a refused event must not move the session.
-	work := *s
+	work := s.Clone()
 	plain, index, err := work.DecryptMessage(nil, msg)
 	if err != nil {
 		return nil, megolmError(err)
@@ -258,7 +258,7 @@ func DecryptMegolm(s *megolm.InboundSession, content []byte, p MegolmDecryptPara
 			return nil, err
 		}
 	}
-	*s = work
+	*s = *work
 	return &RoomEvent{
 		Type: *pl.Type, Content: pl.Content, RoomID: *pl.RoomID,
 		SessionID: c.SessionID, MessageIndex: index, Verified: s.IsVerified(), Payload: plain,

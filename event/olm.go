@@ -276,9 +276,7 @@ func DecryptOlm(acct *olm.Account, content []byte, p OlmDecryptParams) (*OlmEven
 			}
 		}
 		if session != nil {
-			if work, err = cloneSession(session); err != nil {
-				return nil, err
-			}
+			work = session.Clone()
 			if plain, err = work.DecryptMessage(pk.Message); err != nil {
 				return nil, olmError(err)
 			}
@@ -296,10 +294,7 @@ func DecryptOlm(acct *olm.Account, content []byte, p OlmDecryptParams) (*OlmEven
 		}
 		var last error
 		for _, s := range p.Sessions {
-			w, err := cloneSession(s)
-			if err != nil {
-				return nil, err
-			}
+			w := s.Clone()
 			if pt, err := w.DecryptMessage(m); err == nil {
 				session, work, plain = s, w, pt
 				break
@@ -404,31 +399,6 @@ func validateOlmPayload(plain []byte, senderKey key.Curve25519, ours olm.Identit
 		ev.SenderDeviceKeys = d
 	}
 	return ev, nil
-}
-
-// cloneSession returns an independent copy of s, through a pickle that
-// never leaves memory, so a decryption can be undone by dropping the copy.
-// The pickle key and nonce are zero: the copy protects nothing and must
-// not consume randomness that libolm transcripts account for.
-func cloneSession(s *olm.Session) (*olm.Session, error) {
-	var k [olm.PickleKeySize]byte
-	p, err := s.PickleFrom(zeroReader{}, &k)
-	if err != nil {
-		return nil, fmt.Errorf("event: %w", err)
-	}
-	c, err := olm.UnpickleSession(&k, p)
-	if err != nil {
-		panic("event: internal error: session pickle does not round-trip: " + err.Error())
-	}
-	return c, nil
-}
-
-type zeroReader struct{}
-
-// Read fills b with zeros.
-func (zeroReader) Read(b []byte) (int, error) {
-	clear(b)
-	return len(b), nil
 }
 
 func olmError(err error) error {

@@ -36,6 +36,14 @@ type InboundSession struct {
 	verified   bool
 }
 
+// Clone returns an independent copy of s: a decryption on the copy (for
+// example one that a later check may refuse) never moves s. The copy is as
+// secret as s.
+func (s *InboundSession) Clone() *InboundSession {
+	c := *s
+	return &c
+}
+
 // NewInboundSession creates a verified session from a signed session key
 // (the session_key of an m.room_key event). The key's signature was checked
 // when it was parsed.

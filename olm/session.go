@@ -27,6 +27,15 @@ type Session struct {
 	r             *ratchet.Ratchet
 }
 
+// Clone returns an independent copy of s: a decryption attempted on the
+// copy (for example one that a later validation may refuse) never changes
+// s. The copy is as secret as s.
+func (s *Session) Clone() *Session {
+	c := *s
+	c.r = s.r.Clone()
+	return &c
+}
+
 func sessionID(identity, base, oneTime *key.Curve25519) string {
 	h := sha256.New()
 	h.Write(identity[:])

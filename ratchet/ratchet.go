@@ -1,6 +1,7 @@
 package ratchet
 
 import (
+	"slices"
 	"crypto/ecdh"
 	"crypto/subtle"
 	"errors"
@@ -346,6 +347,23 @@ func (r *Ratchet) Equal(other *Ratchet) bool {
 	defer clear(a)
 	defer clear(b)
 	return subtle.ConstantTimeCompare(a, b) == 1
+}
+
+// Clone returns an independent copy of r: work done on the copy (a
+// decryption that a later check may refuse) never shows in r. The copy is
+// as secret as r.
+func (r *Ratchet) Clone() *Ratchet {
+	c := &Ratchet{root: r.root}
+	if r.sender != nil {
+		s := *r.sender // the *ecdh.PrivateKey is immutable and can be shared
+		c.sender = &s
+	}
+	c.receivers = make([]receiverChain, len(r.receivers), MaxReceiverChains)
+	for i, rc := range r.receivers {
+		rc.skipped = slices.Clone(rc.skipped)
+		c.receivers[i] = rc
+	}
+	return c
 }
 
 // Describe returns a one-line summary of the chains, for debugging wedged

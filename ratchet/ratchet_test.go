@@ -623,3 +623,25 @@ func TestChainExhausted(t *testing.T) {
 		}
 	})
 }
+
+func TestCloneIsIndependent(t *testing.T) {
+	rand := &counterReader{next: 7}
+	alice, bob := pair(t, rand)
+	mustReceive(t, bob, send(t, alice, rand))
+	reply := send(t, bob, rand)
+	mustReceive(t, alice, reply)
+	send(t, alice, rand) // a message Bob skips: a skipped key in the copy
+	c := bob.Clone()
+	if !c.Equal(bob) {
+		t.Fatal("clone differs from the original")
+	}
+	// Work on the clone: receive, skip and reply; the original must not move.
+	unchanged(t, bob, "work on a clone", func() {
+		mustReceive(t, c, send(t, alice, rand))
+		mustReceive(t, alice, send(t, c, rand))
+		mustReceive(t, c, send(t, alice, rand))
+	})
+	if c.Equal(bob) {
+		t.Fatal("clone did not change")
+	}
+}
