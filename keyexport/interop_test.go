@@ -86,26 +86,7 @@ func TestRustSDKInterop(t *testing.T) {
 	if err != nil || len(skipped) != 0 || len(sessions) != len(nio.Sessions) || r.ExportImported != len(nio.Sessions) {
 		t.Fatalf("rust-sdk export: %v %v %d", err, skipped, len(sessions))
 	}
-	byID := map[string]*Session{}
-	for _, s := range sessions {
-		byID[s.SessionID().String()] = s
-	}
-	for _, want := range nio.Sessions {
-		s := byID[want.SessionID]
-		if s == nil || s.RoomID != want.RoomID || s.SenderKey.String() != nio.SenderKey {
-			t.Fatalf("session %s missing or changed: %v", want.SessionID, s)
-		}
-		in, err := s.InboundSession()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range want.Messages {
-			pt, idx, err := in.DecryptBase64(m.Ciphertext)
-			if err != nil || idx != m.Index || string(pt) != m.Plaintext {
-				t.Fatalf("%s/%d: %q %v", want.SessionID, m.Index, pt, err)
-			}
-		}
-	}
+	checkNioSessions(t, nio, sessions)
 
 	// rust-sdk imported sicher's file completely.
 	ours, err := os.ReadFile("testdata/sicher_export.txt")

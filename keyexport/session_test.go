@@ -101,6 +101,38 @@ type nioData struct {
 	} `json:"attachment"`
 }
 
+// checkNioSessions checks that sessions are nio's, with their metadata,
+// and decrypt the messages nio's sessions encrypted.
+func checkNioSessions(t *testing.T, d *nioData, sessions []*Session) {
+	t.Helper()
+	if len(sessions) != len(d.Sessions) {
+		t.Fatalf("%d sessions, want %d", len(sessions), len(d.Sessions))
+	}
+	byID := map[string]*Session{}
+	for _, s := range sessions {
+		byID[s.SessionID().String()] = s
+	}
+	for _, want := range d.Sessions {
+		s := byID[want.SessionID]
+		if s == nil || s.RoomID != want.RoomID || s.SenderKey.String() != d.SenderKey {
+			t.Fatalf("session %s missing or changed: %v", want.SessionID, s)
+		}
+		if ed, ok := s.ClaimedEd25519(); !ok || ed.String() != d.SenderEd25519 {
+			t.Fatalf("session %s: claimed keys %v", want.SessionID, s.SenderClaimedKeys)
+		}
+		in, err := s.InboundSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range want.Messages {
+			pt, idx, err := in.DecryptBase64(m.Ciphertext)
+			if err != nil || idx != m.Index || string(pt) != m.Plaintext {
+				t.Fatalf("session %s message %d: %q %v", want.SessionID, m.Index, pt, err)
+			}
+		}
+	}
+}
+
 func loadNio(t *testing.T) (*nioData, []byte) {
 	js, err := os.ReadFile("testdata/nio_export.json")
 	if err != nil {
@@ -126,25 +158,7 @@ func TestNioExport(t *testing.T) {
 	if err != nil || len(skipped) != 0 || len(sessions) != len(d.Sessions) {
 		t.Fatalf("%v %v %d", err, skipped, len(sessions))
 	}
-	for i, want := range d.Sessions {
-		s := sessions[i]
-		if s.RoomID != want.RoomID || s.SessionID().String() != want.SessionID || s.SenderKey.String() != d.SenderKey {
-			t.Fatalf("entry %d: %v", i, s)
-		}
-		if ed, ok := s.ClaimedEd25519(); !ok || ed.String() != d.SenderEd25519 {
-			t.Fatalf("entry %d: claimed keys %v", i, s.SenderClaimedKeys)
-		}
-		in, err := s.InboundSession()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range want.Messages {
-			pt, idx, err := in.DecryptBase64(m.Ciphertext)
-			if err != nil || idx != m.Index || string(pt) != m.Plaintext {
-				t.Fatalf("entry %d message %d: %q %v", i, m.Index, pt, err)
-			}
-		}
-	}
+	checkNioSessions(t, d, sessions)
 	if _, _, err := Import(file, d.Passphrase+"!", nil); !errors.Is(err, ErrBadMAC) {
 		t.Fatal(err)
 	}
