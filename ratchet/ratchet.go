@@ -1,13 +1,13 @@
 package ratchet
 
 import (
-	"slices"
 	"crypto/ecdh"
 	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/sicher-go/sicher/internal/hmacsha256"
