@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	b64pkg "github.com/sicher-go/sicher/internal/b64"
 	"github.com/sicher-go/sicher/key"
 	"github.com/sicher-go/sicher/keybackup"
 	"github.com/sicher-go/sicher/megolm"
@@ -309,5 +310,44 @@ func checkSession(t *testing.T, v testvectors.Pickle, s *olm.Session) {
 	m, err := s.EncryptFrom(bytes.NewReader(v.EncryptRandom), v.EncryptPlaintext)
 	if err != nil || int(m.Type) != v.EncryptType || b64.EncodeToString(m.Body) != v.EncryptBody {
 		t.Fatalf("encrypt differs: %v", err)
+	}
+}
+
+// TestReplayBase64 replays primitives/base64.json with internal/b64 and the
+// key parsers.
+func TestReplayBase64(t *testing.T) {
+	for _, v := range testvectors.Load[testvectors.Base64](t, "primitives/base64.json") {
+		t.Run(v.Name, func(t *testing.T) {
+			var got []byte
+			var err error
+			switch v.Kind {
+			case "base64":
+				got, err = b64pkg.Decode(v.Input)
+			case "curve25519":
+				var k key.Curve25519
+				k, err = key.ParseCurve25519(v.Input)
+				got = k[:]
+			case "ed25519":
+				var k key.Ed25519
+				k, err = key.ParseEd25519(v.Input)
+				got = k[:]
+			case "signature":
+				var s key.Ed25519Signature
+				s, err = key.ParseEd25519Signature(v.Input)
+				got = s[:]
+			case "key_id":
+				var id key.KeyID
+				id, err = key.ParseKeyID(v.Input)
+				got = []byte{byte(id >> 24), byte(id >> 16), byte(id >> 8), byte(id)}
+			default:
+				t.Fatalf("unknown kind %q", v.Kind)
+			}
+			if (err == nil) != (v.Expect == testvectors.OK) {
+				t.Fatalf("err %v, want %s", err, v.Expect)
+			}
+			if err == nil && !bytes.Equal(got, v.Output) {
+				t.Fatalf("decoded %x, want %x", got, v.Output)
+			}
+		})
 	}
 }

@@ -85,14 +85,15 @@ func TestSchemaStrict(t *testing.T) {
 }
 
 var schemas = map[string]func(testing.TB, string){
-	"olm/transcripts.json": func(tb testing.TB, n string) { testvectors.Load[testvectors.OlmTranscript](tb, n) },
-	"olm/messages.json":    func(tb testing.TB, n string) { testvectors.Load[testvectors.OlmMessage](tb, n) },
-	"olm/decrypt.json":     func(tb testing.TB, n string) { testvectors.Load[testvectors.OlmDecrypt](tb, n) },
-	"sas/sas.json":         func(tb testing.TB, n string) { testvectors.Load[testvectors.SAS](tb, n) },
-	"pk/pk.json":           func(tb testing.TB, n string) { testvectors.Load[testvectors.PK](tb, n) },
-	"pk/signing.json":      func(tb testing.TB, n string) { testvectors.Load[testvectors.Signing](tb, n) },
-	"pickle/account.json":  func(tb testing.TB, n string) { testvectors.Load[testvectors.Pickle](tb, n) },
-	"pickle/session.json":  func(tb testing.TB, n string) { testvectors.Load[testvectors.Pickle](tb, n) },
+	"olm/transcripts.json":   func(tb testing.TB, n string) { testvectors.Load[testvectors.OlmTranscript](tb, n) },
+	"olm/messages.json":      func(tb testing.TB, n string) { testvectors.Load[testvectors.OlmMessage](tb, n) },
+	"olm/decrypt.json":       func(tb testing.TB, n string) { testvectors.Load[testvectors.OlmDecrypt](tb, n) },
+	"sas/sas.json":           func(tb testing.TB, n string) { testvectors.Load[testvectors.SAS](tb, n) },
+	"pk/pk.json":             func(tb testing.TB, n string) { testvectors.Load[testvectors.PK](tb, n) },
+	"pk/signing.json":        func(tb testing.TB, n string) { testvectors.Load[testvectors.Signing](tb, n) },
+	"primitives/base64.json": func(tb testing.TB, n string) { testvectors.Load[testvectors.Base64](tb, n) },
+	"pickle/account.json":    func(tb testing.TB, n string) { testvectors.Load[testvectors.Pickle](tb, n) },
+	"pickle/session.json":    func(tb testing.TB, n string) { testvectors.Load[testvectors.Pickle](tb, n) },
 	"pickle/outbound_group_session.json": func(tb testing.TB, n string) {
 		testvectors.Load[testvectors.Pickle](tb, n)
 	},

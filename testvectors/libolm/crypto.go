@@ -25,6 +25,8 @@ void _olm_crypto_curve25519_generate_key(uint8_t const *random_32_bytes, struct 
 size_t _olm_crypto_curve25519_shared_secret(const struct _olm_curve25519_key_pair *our_key,
 	const uint8_t *their_key, uint8_t *output);
 void _olm_crypto_ed25519_generate_key(uint8_t const *random_32_bytes, struct _olm_ed25519_key_pair *output);
+size_t _olm_decode_base64_length(size_t input_length);
+size_t _olm_decode_base64(const uint8_t *input, size_t input_length, uint8_t *output);
 void _olm_crypto_ed25519_sign(const struct _olm_ed25519_key_pair *our_key, const uint8_t *message,
 	size_t message_length, uint8_t *output);
 */
@@ -96,4 +98,17 @@ func Ed25519(seed, msg []byte) (public, expanded, signature []byte) {
 	m := cbuf(msg)
 	C._olm_crypto_ed25519_sign(&kp, u8(m), C.size_t(len(msg)), u8(sig))
 	return C.GoBytes(unsafe.Pointer(&kp.public_key[0]), 32), C.GoBytes(unsafe.Pointer(&kp.private_key[0]), 64), sig
+}
+
+// Base64Decode is libolm's base64 decoder (src/base64.cpp): it rejects only
+// lengths of 1 mod 4 and does not validate characters.
+func Base64Decode(s string) ([]byte, bool) {
+	n := C._olm_decode_base64_length(C.size_t(len(s)))
+	if n == C.size_t(^uint(0)) {
+		return nil, false
+	}
+	out := make([]byte, n+1)
+	in := cbuf([]byte(s))
+	C._olm_decode_base64(u8(in), C.size_t(len(s)), u8(out))
+	return out[:n], true
 }

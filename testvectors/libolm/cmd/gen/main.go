@@ -96,6 +96,7 @@ func main() {
 	}
 
 	genPrimitives()
+	genBase64()
 	genMegolmRatchet()
 	genMegolmSessions()
 	genOlm()
