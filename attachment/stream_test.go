@@ -229,3 +229,29 @@ func BenchmarkRatio(b *testing.B) {
 		b.ReportMetric(float64(base)/float64(spent[i]), a.name+"/sha256")
 	}
 }
+
+// TestAbandonedStreamsStopWorkers drops streams in the middle: their
+// hashing goroutines must end once the streams are garbage collected.
+func TestAbandonedStreamsStopWorkers(t *testing.T) {
+	base := runtime.NumGoroutine()
+	_, f, _ := Encrypt(nil, seeded(16))
+	for range 20 {
+		er, _ := NewEncryptingReader(zeroStream(4*chunkSize), seeded(16))
+		io.ReadFull(er, make([]byte, 2*chunkSize))
+		dr, _ := NewDecryptingReader(zeroStream(4*chunkSize), f, nil)
+		io.ReadFull(dr, make([]byte, chunkSize))
+		ew, _ := NewEncryptingWriter(io.Discard, seeded(16))
+		ew.Write(make([]byte, 2*chunkSize))
+	}
+	if runtime.NumGoroutine() <= base {
+		t.Fatal("no hashing goroutines were started")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > base && time.Now().Before(deadline) {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > base {
+		t.Fatalf("%d goroutines left behind", n-base)
+	}
+}
