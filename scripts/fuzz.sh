@@ -1,25 +1,55 @@
 #!/usr/bin/env bash
 # Runs every Go fuzz target of the main module for DURATION each.
 #
-#   scripts/fuzz.sh 10m         # the full local campaign
-#   scripts/fuzz.sh 3s          # what CI runs: replays the seeds and corpus, then fuzzes briefly
+#   scripts/fuzz.sh 10m                 # the full local campaign
+#   scripts/fuzz.sh 3s                  # a brief pass: replays the seeds and corpus, then fuzzes
+#   scripts/fuzz.sh 2m olm megolm       # only the targets of these packages (path suffixes)
+#
+# Environment:
+#   FUZZ_PARALLEL  fuzzing workers per target (go test -parallel; default: GOMAXPROCS)
+#   FUZZ_LOG       also append one line per target to this file (tab-separated:
+#                  package, target, requested duration, wall seconds, result, last
+#                  progress line with the executions and the corpus size)
 #
 # Inputs that fail are written by `go test` to testdata/fuzz/<Target>/ in the
-# package; commit them so every later run replays them.
+# package; commit them so every later run (plain `go test`) replays them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-duration=${1:?usage: scripts/fuzz.sh DURATION (e.g. 10m, 3s)}
+duration=${1:?usage: scripts/fuzz.sh DURATION [package-suffix...]}
+shift
+parallel=()
+if [ -n "${FUZZ_PARALLEL:-}" ]; then
+	parallel=(-parallel "$FUZZ_PARALLEL")
+fi
+pkgs=$(go list ./...)
+if [ $# -gt 0 ]; then
+	want=$(printf '%s\n' "$@")
+	pkgs=$(for p in $pkgs; do
+		while read -r w; do
+			case "$p" in */"$w") echo "$p" ;; esac
+		done <<<"$want"
+	done)
+fi
 failed=0
-for pkg in $(go list ./...); do
+for pkg in $pkgs; do
 	targets=$(go test -list '^Fuzz' "$pkg" 2>/dev/null | grep '^Fuzz' || true)
 	for target in $targets; do
-		printf '%-60s %s ... ' "$pkg" "$target"
-		if out=$(go test -run '^$' -fuzz "^${target}\$" -fuzztime "$duration" "$pkg" 2>&1); then
-			echo ok
+		printf '%-50s %-28s ' "${pkg#github.com/sicher-go/sicher/}" "$target"
+		t0=$SECONDS
+		if out=$(go test -run '^$' -fuzz "^${target}\$" -fuzztime "$duration" "${parallel[@]}" "$pkg" 2>&1); then
+			result=ok
 		else
-			echo FAILED
-			echo "$out" | tail -30
+			result=FAILED
 			failed=1
+		fi
+		wall=$((SECONDS - t0))
+		progress=$(grep -E '^fuzz: elapsed' <<<"$out" | tail -1 || true)
+		echo "$result ${wall}s ${progress#fuzz: }"
+		if [ "$result" = FAILED ]; then
+			tail -30 <<<"$out"
+		fi
+		if [ -n "${FUZZ_LOG:-}" ]; then
+			printf '%s\t%s\t%s\t%d\t%s\t%s\n' "$pkg" "$target" "$duration" "$wall" "$result" "$progress" >>"$FUZZ_LOG"
 		fi
 	done
 done
