@@ -7,7 +7,6 @@ package main
 // when stderr is a terminal.
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"flag"
@@ -144,6 +143,9 @@ type secretSource struct {
 	env  string // --passphrase-env
 }
 
+// askSecret asks for a secret on the terminal (tests replace it).
+var askSecret = promptSecret
+
 // errNoTerminal is returned when a secret must be typed but there is no
 // terminal to type it on.
 var errNoTerminal = errors.New("no terminal to ask on")
@@ -167,12 +169,12 @@ func (s secretSource) read(confirm bool, stderr io.Writer) (string, error) {
 		}
 		return v, nil
 	}
-	v, err := promptSecret("Enter "+s.what+": ", stderr)
+	v, err := askSecret("Enter "+s.what+": ", stderr)
 	if err != nil {
 		return "", fmt.Errorf("cannot ask for the %s: %w (use a file flag instead)", s.what, err)
 	}
 	if confirm {
-		again, err := promptSecret("Repeat "+s.what+": ", stderr)
+		again, err := askSecret("Repeat "+s.what+": ", stderr)
 		if err != nil {
 			return "", fmt.Errorf("cannot ask for the %s: %w", s.what, err)
 		}
@@ -328,12 +330,4 @@ func humanBytes(n int64) string {
 		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
 	}
 	return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
-}
-
-// bufferedStdin wraps stdin once, so several readers share its buffer.
-func bufferedStdin(stdin io.Reader) *bufio.Reader {
-	if b, ok := stdin.(*bufio.Reader); ok {
-		return b
-	}
-	return bufio.NewReader(stdin)
 }
