@@ -213,6 +213,20 @@ func replayTranscript(t *testing.T, tr testvectors.OlmTranscript) {
 				fail("restored session id differs")
 			}
 			sessions[st.Session] = s
+		case "matches_inbound_session":
+			raw, _ := b64.DecodeString(st.Body)
+			pre, err := olm.ParsePreKeyMessage(raw)
+			if err != nil {
+				fail("%v", err)
+			}
+			var ik *key.Curve25519
+			if st.TheirIdentityKey != "" {
+				k, _ := key.ParseCurve25519(st.TheirIdentityKey)
+				ik = &k
+			}
+			if got := sessions[st.Session].Matches(pre, ik); got != st.Matches {
+				fail("matches %v, want %v", got, st.Matches)
+			}
 		case "session_state":
 			if sessions[st.Session].HasReceivedMessage() != st.HasReceivedMessage {
 				fail("has_received_message %v", !st.HasReceivedMessage)

@@ -216,6 +216,9 @@ type OlmTranscript struct {
 //     replaying implementation may check it byte for byte and continue
 //     from its own unpickled copy.
 //   - "session_state" (Session) → HasReceivedMessage
+//   - "matches_inbound_session" (Session, Body of a pre-key message,
+//     TheirIdentityKey if set) → Matches: whether the message belongs to
+//     the session (olm_matches_inbound_session[_from])
 type OlmStep struct {
 	Actor            string        `json:"actor"`
 	Op               string        `json:"op"`
@@ -242,6 +245,8 @@ type OlmStep struct {
 	Pickle           string        `json:"pickle,omitempty"`
 	// HasReceivedMessage is reported by "session_state".
 	HasReceivedMessage bool `json:"has_received_message,omitempty"`
+	// Matches is reported by "matches_inbound_session".
+	Matches bool `json:"matches,omitempty"`
 }
 
 // IdentityKeys are an account's public identity keys (unpadded base64).

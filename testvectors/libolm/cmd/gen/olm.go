@@ -201,6 +201,18 @@ func (t *transcript) pickle(session string, key []byte) {
 	t.step(tv.OlmStep{Actor: actor, Op: "pickle_session", Session: session, PickleKey: key, Pickle: p, Expect: tv.OK})
 }
 
+func (t *transcript) matches(session, body, theirIdentity string) {
+	s := t.sess[session]
+	var ok bool
+	if theirIdentity != "" {
+		ok = must(s.MatchesInboundFrom(theirIdentity, body))
+	} else {
+		ok = must(s.MatchesInbound(body))
+	}
+	t.step(tv.OlmStep{Actor: t.owner[session], Op: "matches_inbound_session", Session: session, Body: body,
+		TheirIdentityKey: theirIdentity, Expect: tv.OK, Matches: ok})
+}
+
 func (t *transcript) state(session string) {
 	t.step(tv.OlmStep{Actor: t.owner[session], Op: "session_state", Session: session, Expect: tv.OK,
 		HasReceivedMessage: t.sess[session].HasReceivedMessage()})
@@ -248,6 +260,9 @@ func genOlm() {
 		m1 := t.encrypt("ab", []byte("Hello, World"))
 		t.inbound("bob", "ba", m1.body, "")
 		t.decrypt("ba", m1)
+		t.matches("ba", m1.body, "")
+		t.matches("ba", m1.body, a.Curve25519)
+		t.matches("ba", m1.body, b.Curve25519)
 		m2 := t.encrypt("ba", []byte("Hello, World"))
 		if t.sess["ab"].ID() != "I/pzQ59c24PJ3DoKqpjMZjgR6AjwOAwgH3TaAJHJW6Y" || m2.body != "AwogMUrVCqfHn1z7/NJ+5cvvI1SSuCt/y9U3BGVUBHieBUQQACIQ3toh8/x4vYHo++al5vFGTSDT4eWldhZD" {
 			fatalf("loopback transcript differs from the reference")
@@ -377,6 +392,7 @@ func genOlm() {
 		t.inbound("bob", "ba", m.body, t.v.Steps[0].IdentityKeys.Curve25519)
 		t.decrypt("ba", m)
 		t.removeOneTimeKeys("ba")
+		t.matches("ba", mc.body, "")
 		t.inboundFails("bob", mc.body, tv.UnknownKeyID, "the one-time key was removed")
 		t.outbound("carol", "cb2", b.Curve25519, ks[0].Key)
 		m2 := t.encrypt("cb2", []byte("other key"))
