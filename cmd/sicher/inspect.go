@@ -251,16 +251,17 @@ func inspectBinary(text string, b []byte, pickleKey []byte) *report {
 			return r
 		}
 	}
-	if len(b) > 0 && b[0] == 1 && len(b) >= 1+12+16 && len(candidates) == 0 {
+	messages := len(candidates)
+	if len(b) > 0 && b[0] == 1 && len(b) >= 1+12+16 && messages == 0 {
 		r := newReport("sicher.pickle", "sicher pickle (AES-256-GCM envelope)")
 		r.add("version", 1).add("nonce", fmt.Sprintf("%d bytes", 12)).
 			add("ciphertext", fmt.Sprintf("%d bytes (state %d bytes + 16-byte GCM tag)", len(b)-13, len(b)-29))
 		r.note("the object kind (account, session, ...) is authenticated data: give --pickle-key-file to open and describe it")
 		candidates = append(candidates, r)
 	}
-	if len(b) >= 24 && (len(b)-8)%16 == 0 {
+	if len(b) >= 24 && (len(b)-8)%16 == 0 && messages == 0 {
 		r := newReport("libolm.pickle", "libolm pickle envelope (AES-256-CBC + truncated HMAC-SHA-256), probably")
-		r.add("ciphertext", fmt.Sprintf("%d bytes (%d AES blocks)", len(b)-8, (len(b)-8)/16)).add("mac", "8 bytes")
+		r.add("ciphertext", fmt.Sprintf("%d bytes (%s)", len(b)-8, aesBlocks(len(b)-8))).add("mac", "8 bytes")
 		r.note("libolm pickles carry no header: any base64 of 16n+8 bytes looks like this")
 		if pickleKey == nil {
 			r.note("give --pickle-key-file or --pickle-key-prompt to open and describe it")
@@ -283,6 +284,13 @@ func inspectBinary(text string, b []byte, pickleKey []byte) *report {
 		first.note("also parses as: %s", c.Title)
 	}
 	return first
+}
+
+func aesBlocks(n int) string {
+	if n/16 == 1 {
+		return "1 AES block"
+	}
+	return fmt.Sprintf("%d AES blocks", n/16)
 }
 
 func unpadded(b []byte) string { return base64.RawStdEncoding.EncodeToString(b) }
@@ -310,7 +318,7 @@ func describeOlmMessage(m *olm.Message, n int) *report {
 	r.add("version", olm.ProtocolVersion)
 	r.add("ratchet key", m.RatchetKey.String())
 	r.add("chain index", m.Index)
-	r.add("ciphertext", fmt.Sprintf("%d bytes (%d AES blocks)", len(m.Ciphertext), len(m.Ciphertext)/16))
+	r.add("ciphertext", fmt.Sprintf("%d bytes (%s)", len(m.Ciphertext), aesBlocks(len(m.Ciphertext))))
 	r.add("mac", fmt.Sprintf("%d bytes (truncated HMAC-SHA-256; only the session can check it)", olm.MACSize))
 	if len(m.Ciphertext)%16 != 0 {
 		r.note("the ciphertext is not a whole number of AES blocks: this message cannot decrypt")
@@ -325,7 +333,7 @@ func describeMegolmMessage(m *megolm.Message, n int, sessionID *key.Ed25519) *re
 	r := newReport("megolm.message", fmt.Sprintf("Megolm message, %d bytes", n))
 	r.add("version", 3)
 	r.add("message index", m.Index)
-	r.add("ciphertext", fmt.Sprintf("%d bytes (%d AES blocks)", len(m.Ciphertext), len(m.Ciphertext)/16))
+	r.add("ciphertext", fmt.Sprintf("%d bytes (%s)", len(m.Ciphertext), aesBlocks(len(m.Ciphertext))))
 	r.add("mac", "8 bytes (truncated HMAC-SHA-256; needs the session at this index)")
 	r.add("signature", "64 bytes (Ed25519 by the session's signing key, which is its session id)")
 	if sessionID != nil {
@@ -767,6 +775,7 @@ func inspectSessionList(in []byte) (*report, error) {
 	for _, e := range skipped {
 		r.note("%v", e)
 	}
+	r.Invalid = len(skipped) > 0
 	r.note("the session keys in this list are secret (not printed)")
 	return r, nil
 }
