@@ -155,12 +155,22 @@ func Files() []string {
 	return out
 }
 
+// ReadFile returns the raw bytes of a corpus file, for use outside tests
+// (tools, fuzz corpora).
+func ReadFile(name string) ([]byte, error) {
+	b, err := corpus.ReadFile(path.Clean(name))
+	if err != nil {
+		return nil, fmt.Errorf("testvectors: %w", err)
+	}
+	return b, nil
+}
+
 // Read returns the raw bytes of a corpus file, failing tb if it is missing.
 func Read(tb testing.TB, name string) []byte {
 	tb.Helper()
-	b, err := corpus.ReadFile(path.Clean(name))
+	b, err := ReadFile(name)
 	if err != nil {
-		tb.Fatalf("testvectors: %v", err)
+		tb.Fatal(err)
 	}
 	return b
 }

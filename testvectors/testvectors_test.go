@@ -194,3 +194,22 @@ func TestHexRoundTrip(t *testing.T) {
 		t.Fatal(string(b))
 	}
 }
+
+func TestDecodeStrict(t *testing.T) {
+	good := `{"format":"f","description":"d","vectors":[{"name":"a","source":"s","expect":"ok","op":"sha256","output":"00"}]}`
+	if _, err := testvectors.Decode[testvectors.Primitive]([]byte(good)); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{
+		`{"format":"f","description":"d","vectors":[{"name":"a","unknown":1}]}`,
+		`{"format":"f","vectors":[{"name":"a","output":"0g"}]}`,
+		`{"format":`,
+	} {
+		if _, err := testvectors.Decode[testvectors.Primitive]([]byte(bad)); err == nil {
+			t.Errorf("accepted %s", bad)
+		}
+	}
+	if _, err := testvectors.ReadFile("no/such.json"); err == nil {
+		t.Error("missing file read")
+	}
+}
