@@ -414,6 +414,17 @@ func TestCrossAccountPickles(t *testing.T) {
 				p.oneTimeKeys(t, r, 95) // over libolm's 100
 			}
 			k := []byte(fmt.Sprint("key ", i))
+			if i >= 8 {
+				// sicher holds more than libolm's 100: the export keeps the
+				// newest 100, which is exactly libolm's set.
+				exp, err := libolm.UnpickleAccount(k, p.s.PickleLibolm(k))
+				if err != nil {
+					t.Fatalf("libolm cannot load sicher's export of %d one-time keys: %v", p.s.StoredOneTimeKeys(), err)
+				}
+				if exp.OneTimeKeysJSON() != p.l.OneTimeKeysJSON() {
+					t.Fatal("export with more than 100 one-time keys does not keep libolm's newest 100")
+				}
+			}
 			lp := p.l.Pickle(k)
 			if i < 8 {
 				if sp := p.s.PickleLibolm(k); sp != lp {
