@@ -1,10 +1,13 @@
 package secretstorage
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -135,6 +138,52 @@ func TestJSSDKInterop(t *testing.T) {
 	for i, s := range ours.Secrets {
 		if d.SicherDecrypted[i].Name != s.Name || d.SicherDecrypted[i].Secret != s.Secret {
 			t.Fatalf("js-sdk decrypted %v, want %q", d.SicherDecrypted[i], s.Secret)
+		}
+	}
+}
+
+// TestEncryptKnownAnswer: with the IVs matrix-js-sdk drew as randomness,
+// Encrypt and Description reproduce js-sdk's ciphertexts and MACs.
+func TestEncryptKnownAnswer(t *testing.T) {
+	js, err := os.ReadFile("testdata/jssdk.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		KeyHex   string `json:"key_hex"`
+		KeyCheck struct {
+			IV, MAC string
+		} `json:"key_check"`
+		Secrets []struct {
+			Name      string        `json:"name"`
+			Secret    string        `json:"secret"`
+			Encrypted EncryptedData `json:"encrypted"`
+		} `json:"secrets"`
+	}
+	if err := json.Unmarshal(js, &d); err != nil {
+		t.Fatal(err)
+	}
+	kb, _ := hex.DecodeString(d.KeyHex)
+	k, _ := NewKeyFromBytes(kb)
+	unpad := func(s string) string { return strings.TrimRight(s, "=") }
+	iv := func(s string) io.Reader {
+		b, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return bytes.NewReader(b)
+	}
+	desc, err := k.Description("", nil, iv(d.KeyCheck.IV))
+	if err != nil || desc.MAC != unpad(d.KeyCheck.MAC) || desc.IV != unpad(d.KeyCheck.IV) {
+		t.Fatalf("key check %+v, want %+v", desc, d.KeyCheck)
+	}
+	for _, s := range d.Secrets {
+		e, err := k.Encrypt(s.Name, []byte(s.Secret), iv(s.Encrypted.IV))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Ciphertext != unpad(s.Encrypted.Ciphertext) || e.MAC != unpad(s.Encrypted.MAC) || e.IV != unpad(s.Encrypted.IV) {
+			t.Fatalf("%s: %+v, want %+v", s.Name, e, s.Encrypted)
 		}
 	}
 }
