@@ -232,26 +232,59 @@ func Decrypt(file []byte, passphrase string, opts *Options) ([]byte, error) {
 	return decryptBinary(bin, passphrase, opts.maxRounds())
 }
 
-func decryptBinary(bin []byte, passphrase string, maxRounds int) ([]byte, error) {
-	if len(bin) < MinSize {
-		return nil, fmt.Errorf("%w: %d bytes", ErrTooShort, len(bin))
+// Header is the public, unauthenticated part of a key export file. A
+// client can show Rounds (how long decryption will take) before asking
+// for the passphrase; nothing in it is trustworthy until Decrypt has
+// verified the MAC.
+type Header struct {
+	Version uint8
+	Salt    [saltSize]byte
+	IV      [ivSize]byte
+	Rounds  uint32
+	// CiphertextLen is the length of the encrypted session list.
+	CiphertextLen int
+}
+
+// ParseHeader reads the armor and the fixed header of a key export file
+// without the passphrase. Errors wrap ErrNotExportFile, ErrTooShort or
+// ErrUnsupportedVersion; the round count is not judged here.
+func ParseHeader(file []byte) (*Header, error) {
+	bin, err := unarmor(file)
+	if err != nil {
+		return nil, err
 	}
-	signed, mac := bin[:len(bin)-macSize], bin[len(bin)-macSize:]
+	h, _, _, err := parseBinary(bin)
+	return h, err
+}
+
+// parseBinary splits a decoded file into its header, the bytes the MAC
+// covers and the MAC.
+func parseBinary(bin []byte) (h *Header, signed, mac []byte, err error) {
+	if len(bin) < MinSize {
+		return nil, nil, nil, fmt.Errorf("%w: %d bytes", ErrTooShort, len(bin))
+	}
+	signed, mac = bin[:len(bin)-macSize], bin[len(bin)-macSize:]
 	r := wire.Reader(signed)
-	var version uint8
-	var salt, iv, ct []byte
-	var rounds uint32
-	if !r.ReadUint8(&version) || !r.ReadBytes(&salt, saltSize) || !r.ReadBytes(&iv, ivSize) || !r.ReadUint32(&rounds) {
+	h = new(Header)
+	if !r.ReadUint8(&h.Version) || !r.CopyBytes(h.Salt[:]) || !r.CopyBytes(h.IV[:]) || !r.ReadUint32(&h.Rounds) {
 		panic("keyexport: internal error: header shorter than MinSize")
 	}
-	ct = []byte(r)
-	if version != Version {
-		return nil, fmt.Errorf("%w: %#02x", ErrUnsupportedVersion, version)
+	h.CiphertextLen = r.Len()
+	if h.Version != Version {
+		return nil, nil, nil, fmt.Errorf("%w: %#02x", ErrUnsupportedVersion, h.Version)
 	}
-	if rounds == 0 || uint64(rounds) > uint64(maxRounds) {
-		return nil, fmt.Errorf("%w: %d (allowed 1..%d)", ErrBadRounds, rounds, maxRounds)
+	return h, signed, mac, nil
+}
+
+func decryptBinary(bin []byte, passphrase string, maxRounds int) ([]byte, error) {
+	h, signed, mac, err := parseBinary(bin)
+	if err != nil {
+		return nil, err
 	}
-	keys, err := deriveKeys(passphrase, salt, int(rounds))
+	if h.Rounds == 0 || uint64(h.Rounds) > uint64(maxRounds) {
+		return nil, fmt.Errorf("%w: %d (allowed 1..%d)", ErrBadRounds, h.Rounds, maxRounds)
+	}
+	keys, err := deriveKeys(passphrase, h.Salt[:], int(h.Rounds))
 	if err != nil {
 		return nil, err
 	}
@@ -261,7 +294,8 @@ func decryptBinary(bin []byte, passphrase string, maxRounds int) ([]byte, error)
 	if !hmac.Equal(m.Sum(nil), mac) {
 		return nil, ErrBadMAC
 	}
+	ct := signed[headerSize:]
 	pt := make([]byte, len(ct))
-	ctr64.XORKeyStream(keys[:32], iv, pt, ct)
+	ctr64.XORKeyStream(keys[:32], h.IV[:], pt, ct)
 	return pt, nil
 }

@@ -247,3 +247,19 @@ func BenchmarkDecrypt(b *testing.B) {
 		}
 	}
 }
+
+func TestParseHeader(t *testing.T) {
+	v := reactVectors[1]
+	h, err := ParseHeader(reactFile(v.body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Version != 1 || string(h.Salt[:]) != v.salt || string(h.IV[:]) != v.iv || h.Rounds != v.rounds || h.CiphertextLen != len(v.plaintext) {
+		t.Fatalf("%+v", h)
+	}
+	for _, bad := range []string{"-----", Header + "\nAAAA\n" + Footer} {
+		if _, err := ParseHeader([]byte(bad)); err == nil {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+}
