@@ -232,11 +232,11 @@ func Decrypt(file []byte, passphrase string, opts *Options) ([]byte, error) {
 	return decryptBinary(bin, passphrase, opts.maxRounds())
 }
 
-// Header is the public, unauthenticated part of a key export file. A
+// FileHeader is the public, unauthenticated part of a key export file. A
 // client can show Rounds (how long decryption will take) before asking
 // for the passphrase; nothing in it is trustworthy until Decrypt has
 // verified the MAC.
-type Header struct {
+type FileHeader struct {
 	Version uint8
 	Salt    [saltSize]byte
 	IV      [ivSize]byte
@@ -248,7 +248,7 @@ type Header struct {
 // ParseHeader reads the armor and the fixed header of a key export file
 // without the passphrase. Errors wrap ErrNotExportFile, ErrTooShort or
 // ErrUnsupportedVersion; the round count is not judged here.
-func ParseHeader(file []byte) (*Header, error) {
+func ParseHeader(file []byte) (*FileHeader, error) {
 	bin, err := unarmor(file)
 	if err != nil {
 		return nil, err
@@ -259,13 +259,13 @@ func ParseHeader(file []byte) (*Header, error) {
 
 // parseBinary splits a decoded file into its header, the bytes the MAC
 // covers and the MAC.
-func parseBinary(bin []byte) (h *Header, signed, mac []byte, err error) {
+func parseBinary(bin []byte) (h *FileHeader, signed, mac []byte, err error) {
 	if len(bin) < MinSize {
 		return nil, nil, nil, fmt.Errorf("%w: %d bytes", ErrTooShort, len(bin))
 	}
 	signed, mac = bin[:len(bin)-macSize], bin[len(bin)-macSize:]
 	r := wire.Reader(signed)
-	h = new(Header)
+	h = new(FileHeader)
 	if !r.ReadUint8(&h.Version) || !r.CopyBytes(h.Salt[:]) || !r.CopyBytes(h.IV[:]) || !r.ReadUint32(&h.Rounds) {
 		panic("keyexport: internal error: header shorter than MinSize")
 	}
