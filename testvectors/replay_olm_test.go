@@ -36,6 +36,8 @@ func olmClass(err error) string {
 		return testvectors.MissingMessageKey
 	case errors.Is(err, olm.ErrUnknownOneTimeKey):
 		return testvectors.UnknownKeyID
+	case errors.Is(err, olm.ErrIdentityKeyMismatch):
+		return testvectors.IdentityKeyMismatch
 	case errors.Is(err, olm.ErrBadPickle):
 		return "bad_pickle"
 	}
@@ -144,6 +146,12 @@ func replayTranscript(t *testing.T, tr testvectors.OlmTranscript) {
 			pre, err := olm.ParsePreKeyMessage(raw)
 			var s *olm.Session
 			var pt []byte
+			if st.Expect != testvectors.OK && st.Session == "failed" && st.TheirIdentityKey != "" {
+				ik, _ := key.ParseCurve25519(st.TheirIdentityKey)
+				_, _, err = a.NewInboundSession(pre, &olm.InboundOptions{TheirIdentityKey: &ik})
+				outcome(err)
+				continue
+			}
 			if err == nil {
 				var opts *olm.InboundOptions
 				if st.TheirIdentityKey != "" {

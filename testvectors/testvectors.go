@@ -68,6 +68,9 @@ const (
 	// NoChain: an Olm message on a new ratchet key arriving while the
 	// receiver has not yet sent on its own chain (libolm refuses it).
 	NoChain = "no_chain"
+	// IdentityKeyMismatch: a pre-key message from another identity key
+	// than the one the caller expected.
+	IdentityKeyMismatch = "identity_key_mismatch"
 )
 
 // Meta is what every vector has.

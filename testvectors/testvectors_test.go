@@ -19,7 +19,7 @@ import (
 var classes = []string{testvectors.OK, testvectors.BadVersion, testvectors.BadFormat, testvectors.BadBase64,
 	testvectors.BadMAC, testvectors.BadSignature, testvectors.BadKey, testvectors.UnknownKeyID,
 	testvectors.UnknownIndex, testvectors.MissingMessageKey, testvectors.GapTooLarge,
-	testvectors.NonContributory, testvectors.LegacyPickle, testvectors.NoChain}
+	testvectors.NonContributory, testvectors.LegacyPickle, testvectors.NoChain, testvectors.IdentityKeyMismatch}
 
 // TestCorpusWellFormed loads every file and checks the Meta of every
 // vector: unique names, a source, a known expectation.

@@ -204,6 +204,37 @@ func genMegolmSessions() {
 		}
 	}
 
+	// Counter wrap-around: libolm compares indices modulo 2^32, so a
+	// session at 0xfffffff0 "advances" to a message at index 3 after the
+	// sender's counter wrapped; vodozemac and sicher order indices as plain
+	// numbers and report an unknown index.
+	{
+		random := make([]byte, 160)
+		s.Read(random)
+		out, _ := outboundAt(random, 0xfffffff0, nil)
+		sk := out.SessionKey()
+		var wrapped string
+		for range 20 {
+			idx := out.MessageIndex()
+			m := must(out.Encrypt([]byte("wrap")))
+			if idx == 3 {
+				wrapped = m
+			}
+		}
+		in := must(libolm.NewInboundGroupSession(sk))
+		pt, idx, err := in.Decrypt(wrapped)
+		v := tv.MegolmDecrypt{Meta: tv.Meta{Name: "index wrapped past 2^32", Source: srcDerived, Expect: tv.UnknownIndex,
+			Comment: "session key at 0xfffffff0, message at index 3 after the sender's counter wrapped"},
+			SessionKey: sk, SessionID: in.ID(), FirstKnownIndex: 0xfffffff0, Message: wrapped, Verified: true}
+		if err == nil {
+			v.LibolmExpect = tv.OK
+			v.Plaintext, v.MessageIndex = pt, idx
+			v.Comment += "; libolm 3.2.13 compares indices modulo 2^32 and decrypts it"
+		} else {
+			v.LibolmError = failure(v.Name, err, tv.UnknownIndex)
+		}
+		add(v)
+	}
 	genMegolmFixed(add)
 	emit("megolm/outbound.json", "megolm/outbound",
 		"Outbound Megolm sessions at indices 0, 1, 255, 256, 65535, 65536, 2^24 and 2^32-1: session id, signed session key and the exact messages libolm encrypts (Megolm encryption is deterministic).", outs)

@@ -121,6 +121,12 @@ func (t *transcript) inboundFails(actor, body, class, comment string) {
 		LibolmError: failure(t.v.Name+" inbound", err, class), Comment: comment})
 }
 
+func (t *transcript) inboundFromFails(actor, body, theirIdentity, class, comment string) {
+	_, err := libolm.NewInboundSessionFrom(t.acc[actor], theirIdentity, body)
+	t.step(tv.OlmStep{Actor: actor, Op: "create_inbound_session", Session: "failed", Body: body, TheirIdentityKey: theirIdentity,
+		Expect: class, LibolmError: failure(t.v.Name+" inbound from", err, class), Comment: comment})
+}
+
 func (t *transcript) removeOneTimeKeys(session string) {
 	actor := t.owner[session]
 	check(t.acc[actor].RemoveOneTimeKeys(t.sess[session]))
@@ -389,6 +395,7 @@ func genOlm() {
 		t.outbound("carol", "cb", b.Curve25519, ks[1].Key)
 		m := t.encrypt("ab", []byte("first"))
 		mc := t.encrypt("cb", []byte("second user of the same key"))
+		t.inboundFromFails("bob", m.body, t.v.Steps[2].IdentityKeys.Curve25519, tv.IdentityKeyMismatch, "alice's message, carol's identity key expected; the key is not burnt")
 		t.inbound("bob", "ba", m.body, t.v.Steps[0].IdentityKeys.Curve25519)
 		t.decrypt("ba", m)
 		t.removeOneTimeKeys("ba")
