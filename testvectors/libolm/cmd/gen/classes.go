@@ -15,7 +15,7 @@ var allowed = map[libolm.ErrorCode][]string{
 	libolm.BadMessageVersion:      {"bad_version", "bad_format"}, // libolm reports too-short input as a version error
 	libolm.BadMessageFormat:       {"bad_format", "gap_too_large", "bad_base64"},
 	libolm.BadMessageMAC:          {"bad_mac", "missing_message_key", "no_chain", "gap_too_large", "non_contributory", "bad_signature"}, // olm_ed25519_verify reports BAD_MESSAGE_MAC // libolm 3.2.13 reports a gap over 2000 as BAD_MESSAGE_MAC
-	libolm.BadMessageKeyID:        {"unknown_key_id", "identity_key_mismatch"}, // olm_create_inbound_session_from reports a mismatch so
+	libolm.BadMessageKeyID:        {"unknown_key_id", "identity_key_mismatch"},                                                          // olm_create_inbound_session_from reports a mismatch so
 	libolm.InvalidBase64:          {"bad_base64", "bad_format", "bad_key"},
 	libolm.BadAccountKey:          {"bad_mac", "bad_key"},
 	libolm.UnknownPickleVersion:   {"bad_version"},
