@@ -12,10 +12,16 @@ import (
 // stand for; fail() refuses any other pairing, so every failure vector's
 // class is consistent with what libolm actually reported.
 var allowed = map[libolm.ErrorCode][]string{
-	libolm.BadMessageVersion:      {"bad_version", "bad_format"}, // libolm reports too-short input as a version error
-	libolm.BadMessageFormat:       {"bad_format", "gap_too_large", "bad_base64"},
-	libolm.BadMessageMAC:          {"bad_mac", "missing_message_key", "no_chain", "gap_too_large", "non_contributory", "bad_signature"}, // olm_ed25519_verify reports BAD_MESSAGE_MAC // libolm 3.2.13 reports a gap over 2000 as BAD_MESSAGE_MAC
-	libolm.BadMessageKeyID:        {"unknown_key_id", "identity_key_mismatch"},                                                          // olm_create_inbound_session_from reports a mismatch so
+	// libolm reports too-short input as a version error.
+	libolm.BadMessageVersion: {"bad_version", "bad_format"},
+	libolm.BadMessageFormat:  {"bad_format", "gap_too_large", "bad_base64"},
+	// libolm 3.2.13 reports a gap over 2000, a forged new chain, a
+	// non-contributory key (found only at the MAC) and, in
+	// olm_ed25519_verify, a bad signature all as BAD_MESSAGE_MAC.
+	libolm.BadMessageMAC: {"bad_mac", "missing_message_key", "no_chain", "gap_too_large", "non_contributory", "bad_signature"},
+	// olm_create_inbound_session_from reports an identity-key mismatch as
+	// BAD_MESSAGE_KEY_ID.
+	libolm.BadMessageKeyID:        {"unknown_key_id", "identity_key_mismatch"},
 	libolm.InvalidBase64:          {"bad_base64", "bad_format", "bad_key"},
 	libolm.BadAccountKey:          {"bad_mac", "bad_key"},
 	libolm.UnknownPickleVersion:   {"bad_version"},
