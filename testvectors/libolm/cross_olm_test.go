@@ -480,3 +480,90 @@ func TestCrossSessionPickleSkippedKeyCapacity(t *testing.T) {
 		t.Errorf("libolm holds %d skipped keys, want 40", n)
 	}
 }
+
+// decryptEach decrypts on both sides separately and returns the results.
+func (p *pair) decryptEach(t *testing.T, m msg) (libolmOK, sicherOK bool) {
+	t.Helper()
+	_, lerr := p.l.Decrypt(m.typ, m.body)
+	raw, _ := b64.DecodeString(m.body)
+	_, serr := p.s.Decrypt(olm.EncryptedMessage{Type: olm.MessageType(m.typ), Body: raw})
+	return lerr == nil, serr == nil
+}
+
+// TestCrossOlmStoreLimits holds back messages against the receiver-chain
+// and skipped-key limits. On one chain both implementations must decide
+// alike (40 newest skipped keys; 5 receiver chains). Across chains libolm's
+// single list of 40 forgets keys that sicher's per-chain store keeps: there
+// sicher must decrypt everything libolm decrypts, and may decrypt more.
+func TestCrossOlmStoreLimits(t *testing.T) {
+	t.Run("one chain", func(t *testing.T) {
+		for _, gap := range []int{39, 40, 41, 60} {
+			r := newRNG(fmt.Sprint("cross olm one chain ", gap))
+			alice, bob := newParty(t, "alice", r), newParty(t, "bob", r)
+			ab, ba := establish(t, r, alice, bob)
+			ab.decrypt(t, ba.encrypt(t, r, []byte("reply")))
+			var held []msg
+			for range gap {
+				held = append(held, ab.encrypt(t, r, []byte("held")))
+			}
+			ba.decrypt(t, ab.encrypt(t, r, []byte("last")))
+			failed := 0
+			for _, m := range held {
+				if !ba.decrypt(t, m) {
+					failed++
+				}
+			}
+			if want := max(0, gap-40); failed != want {
+				t.Errorf("gap %d: %d held messages lost, want %d", gap, failed, want)
+			}
+		}
+	})
+	t.Run("receiver chains", func(t *testing.T) {
+		for _, chains := range []int{5, 6, 8} {
+			r := newRNG(fmt.Sprint("cross olm chains ", chains))
+			alice, bob := newParty(t, "alice", r), newParty(t, "bob", r)
+			ab, ba := establish(t, r, alice, bob)
+			var held []msg
+			for range chains {
+				held = append(held, ba.encrypt(t, r, []byte("held")))
+				ab.decrypt(t, ba.encrypt(t, r, []byte("delivered")))
+				ba.decrypt(t, ab.encrypt(t, r, []byte("reply")))
+			}
+			failed := 0
+			for _, m := range held {
+				if !ab.decrypt(t, m) {
+					failed++
+				}
+			}
+			if want := max(0, chains-5); failed != want {
+				t.Errorf("%d chains: %d held messages lost, want %d", chains, failed, want)
+			}
+		}
+	})
+	t.Run("across chains", func(t *testing.T) {
+		r := newRNG("cross olm across chains")
+		alice, bob := newParty(t, "alice", r), newParty(t, "bob", r)
+		ab, ba := establish(t, r, alice, bob)
+		var held []msg
+		for range 3 {
+			ab.decrypt(t, ba.encrypt(t, r, []byte("reply")))
+			for range 20 {
+				held = append(held, ab.encrypt(t, r, []byte("held")))
+			}
+			ba.decrypt(t, ab.encrypt(t, r, []byte("last")))
+		}
+		lost := 0
+		for _, m := range held {
+			l, s := ba.decryptEach(t, m)
+			if l && !s {
+				t.Fatal("libolm decrypted a held message sicher lost")
+			}
+			if !l {
+				lost++
+			}
+		}
+		if lost != 20 {
+			t.Errorf("libolm lost %d of 60 held keys, want 20 (its list holds 40)", lost)
+		}
+	})
+}
