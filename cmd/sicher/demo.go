@@ -379,9 +379,12 @@ func (s *demoStory) devices() {
 	s.alice = s.newDevice(demoAlice, "ALICEPHONE", 0, false)
 	s.bobPhone = s.newDevice(demoBob, "BOBPHONE", 5, true)
 	for _, dev := range []*demoDevice{s.alice, s.bobPhone} {
-		s.say("%s %s: Curve25519 %s, Ed25519 %s; %d signed one-time keys, %d fallback key",
-			dev.user, dev.id, short(dev.acct.Curve25519().String()), short(dev.acct.Ed25519().String()),
-			len(dev.upload.OneTimeKeys), len(dev.upload.FallbackKeys))
+		extra := ""
+		if n := len(dev.upload.OneTimeKeys); n > 0 {
+			extra = fmt.Sprintf("; %d signed one-time keys and %d fallback key", n, len(dev.upload.FallbackKeys))
+		}
+		s.say("%s %s publishes device keys: Curve25519 %s, Ed25519 %s%s",
+			dev.user, dev.id, short(dev.acct.Curve25519().String()), short(dev.acct.Ed25519().String()), extra)
 	}
 	s.bobKeys = s.queryKeys(s.bobPhone, "Alice")
 	s.aliceKeys = s.queryKeys(s.alice, "Bob")
