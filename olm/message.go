@@ -179,6 +179,15 @@ func ParsePreKeyMessage(b []byte) (*PreKeyMessage, error) {
 			if len(f.Bytes) != key.Curve25519Size {
 				return nil, fmt.Errorf("%w: key field %d is %d bytes", ErrMalformedMessage, f.Num, len(f.Bytes))
 			}
+			// X25519 ignores the top bit of a public key (RFC 7748 §5),
+			// so a key with it set is a second encoding of another key:
+			// accepting it would let anyone on the path turn Alice's
+			// first message into one that makes a session with another
+			// identity key or session id (and burns the one-time key).
+			// No X25519 implementation produces such keys.
+			if f.Bytes[key.Curve25519Size-1]&0x80 != 0 {
+				return nil, fmt.Errorf("%w: key field %d is not canonical (top bit set)", ErrMalformedMessage, f.Num)
+			}
 			*dst = key.Curve25519(f.Bytes)
 		}
 	}
