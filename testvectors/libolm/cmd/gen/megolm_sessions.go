@@ -235,6 +235,36 @@ func genMegolmSessions() {
 		}
 		add(v)
 	}
+	// A session key signed by a small-order key: with A = R = identity and
+	// S = 0 the key's and every message's signature verify unless the
+	// verifier rejects small-order keys. Anyone could then sign messages.
+	{
+		random := make([]byte, 160)
+		s.Read(random)
+		out := must(libolm.NewOutboundGroupSession(random))
+		sk := unb64(out.SessionKey())
+		weakPub, weakSig := weakKeyAndSignature()
+		copy(sk[165-32:165], unb64(weakPub))
+		copy(sk[165:], unb64(weakSig))
+		bad := b64.EncodeToString(sk)
+		msg := unb64(must(out.Encrypt([]byte("forged by anyone"))))
+		copy(msg[len(msg)-64:], unb64(weakSig))
+		forged := b64.EncodeToString(msg)
+		v := tv.MegolmDecrypt{Meta: tv.Meta{Name: "session key with a small-order signing key", Source: srcDerived, Expect: tv.BadSignature,
+			Accept:  []string{tv.BadKey, tv.BadFormat},
+			Comment: "signing key = identity point, signatures (R = identity, S = 0) verify for any message under a verifier without small-order checks"},
+			SessionKey: bad}
+		if in, err := libolm.NewInboundGroupSession(bad); err == nil {
+			pt, idx, err := in.Decrypt(forged)
+			if err == nil && string(pt) == "forged by anyone" && idx == 0 {
+				v.LibolmExpect = tv.OK
+				v.Comment += "; libolm 3.2.13 accepts the key, and then decrypts a message whose signature is (identity, 0): " + forged
+			}
+		} else {
+			v.LibolmError = failure(v.Name, err, tv.BadSignature)
+		}
+		add(v)
+	}
 	genMegolmFixed(add)
 	emit("megolm/outbound.json", "megolm/outbound",
 		"Outbound Megolm sessions at indices 0, 1, 255, 256, 65535, 65536, 2^24 and 2^32-1: session id, signed session key and the exact messages libolm encrypts (Megolm encryption is deterministic).", outs)

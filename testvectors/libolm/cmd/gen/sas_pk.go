@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/ed25519"
+	"math/big"
 	"strings"
 
 	tv "github.com/sicher-go/sicher/testvectors"
@@ -233,6 +234,39 @@ func genPK() {
 			verify("other key", tv.BadSignature, fl(pub, 5), m, sig)
 		}
 	}
+	// Hardening: signatures libolm's (orlp ed25519) verifier accepts and a
+	// strict RFC 8032 verifier with small-order checks rejects.
+	weakPub, weakSig := weakKeyAndSignature()
+	for i, m := range [][]byte{[]byte("any message"), nil} {
+		err := libolm.Ed25519Verify(weakPub, m, weakSig)
+		v := tv.Signing{Meta: tv.Meta{Name: "small-order key, identity R, S = 0 #" + itoa(i), Source: srcDerived, Expect: tv.BadSignature,
+			Comment: "A = R = the identity point and S = 0 satisfy [S]B = R + [h]A for every message"}, Public: weakPub, Message: m, Signature: weakSig}
+		if err == nil {
+			v.LibolmExpect = tv.OK
+			v.Comment += "; libolm 3.2.13 accepts it"
+		} else {
+			v.LibolmError = failure(v.Name, err, tv.BadSignature)
+		}
+		ss = append(ss, v)
+	}
+	for i := range 3 {
+		seed, m := rd(32), rd(20)
+		pub, sig := must2(libolm.PkSign(seed, m))
+		mal, ok := malleate(unb64(sig))
+		if !ok {
+			continue
+		}
+		err := libolm.Ed25519Verify(pub, m, b64.EncodeToString(mal))
+		v := tv.Signing{Meta: tv.Meta{Name: "non-canonical S = S + L #" + itoa(i), Source: srcDerived, Expect: tv.BadSignature,
+			Comment: "RFC 8032 requires S < L; S + L verifies under the cofactorless equation"}, Public: pub, Message: m, Signature: b64.EncodeToString(mal)}
+		if err == nil {
+			v.LibolmExpect = tv.OK
+			v.Comment += "; libolm 3.2.13 checks only the top three bits of S and accepts it"
+		} else {
+			v.LibolmError = failure(v.Name, err, tv.BadSignature)
+		}
+		ss = append(ss, v)
+	}
 	emit("pk/signing.json", "signing",
 		"Ed25519 signing from a 32-byte seed (libolm PkSigning, the cross-signing keys) and verification (olm_ed25519_verify) with tampered signatures, messages and keys.", ss)
 }
@@ -242,4 +276,38 @@ func must3[A, B, C any](a A, b B, c C, err error) (A, B, C) {
 		fatalf("%v", err)
 	}
 	return a, b, c
+}
+
+// weakKeyAndSignature returns the identity point as a public key and the
+// signature (R = identity, S = 0), which verifies for every message under
+// the cofactorless equation if the key is not checked.
+func weakKeyAndSignature() (pub, sig string) {
+	id := make([]byte, 32)
+	id[0] = 1
+	sg := make([]byte, 64)
+	sg[0] = 1
+	return b64.EncodeToString(id), b64.EncodeToString(sg)
+}
+
+// malleate returns the signature with S replaced by S + L, if that still
+// fits below 2^253 (libolm's only check on S).
+func malleate(sig []byte) ([]byte, bool) {
+	l, _ := new(big.Int).SetString("7237005577332262213973186563042994240857116359379907606001950938285454250989", 10)
+	le := func(b []byte) *big.Int {
+		r := make([]byte, len(b))
+		for i := range b {
+			r[len(b)-1-i] = b[i]
+		}
+		return new(big.Int).SetBytes(r)
+	}
+	sv := new(big.Int).Add(le(sig[32:]), l)
+	if sv.BitLen() > 253 {
+		return nil, false
+	}
+	be := sv.FillBytes(make([]byte, 32))
+	out := clone(sig)
+	for i := range 32 {
+		out[32+i] = be[31-i]
+	}
+	return out, true
 }
