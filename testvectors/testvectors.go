@@ -120,7 +120,8 @@ type File[V any] struct {
 	Description string `json:"description"`
 	// Generator is the command that regenerates the file, if any.
 	Generator string `json:"generator,omitempty"`
-	Vectors   []V    `json:"vectors"`
+	// Vectors are the cases, each with a Meta.
+	Vectors []V `json:"vectors"`
 }
 
 // Hex is binary data, written in JSON as a lowercase hex string.

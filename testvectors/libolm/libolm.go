@@ -84,6 +84,7 @@ type Error struct {
 	Code ErrorCode
 }
 
+// Error implements error.
 func (e *Error) Error() string { return "libolm: " + e.Op + ": " + e.Code.String() }
 
 // Code returns the libolm error code of err, Success for nil, and -1 for an
