@@ -1,0 +1,302 @@
+package securitytest
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/sicher-go/sicher/attachment"
+	"github.com/sicher-go/sicher/internal/aessha2"
+	"github.com/sicher-go/sicher/key"
+	"github.com/sicher-go/sicher/keybackup"
+	"github.com/sicher-go/sicher/keyexport"
+	"github.com/sicher-go/sicher/megolm"
+	"github.com/sicher-go/sicher/olm"
+	"github.com/sicher-go/sicher/ratchet"
+	"github.com/sicher-go/sicher/sas"
+	"github.com/sicher-go/sicher/secretstorage"
+)
+
+// Redaction across every secret-holding type (issue 8, "Redaction"). The
+// secrets are not listed by hand: secretBytes walks each value's fields by
+// reflection (unexported ones included, through pointers, into the standard
+// library's key types) and takes every byte array or slice of 16 bytes or
+// more that is not public (a public key, an IV, a hash, or bytes that travel
+// on the wire). fmt must not show any of them, with any verb, whether the
+// value is printed directly, through a pointer, or inside a struct.
+//
+// The owners' package tests check the same for their types with hand-made
+// secret lists (olm TestSessionRedaction, TestDehydratedRedaction; megolm
+// TestRedaction; keybackup, sas, event, attachment, keyexport and
+// secretstorage redaction tests); this one makes a new field of an existing
+// type, or a type added to the catalogue, covered without a new list.
+
+type secretCase struct {
+	name   string
+	v      any      // a pointer to the value
+	public [][]byte // bytes that may be printed
+	state  bool     // long-lived secret state: must also have no JSON form
+}
+
+func seeded(tag string) *rand.ChaCha8 {
+	var seed [32]byte
+	copy(seed[:], tag)
+	return rand.NewChaCha8(seed)
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// catalogue builds one populated value of every secret-holding type.
+func catalogue(t *testing.T) []secretCase {
+	r := seeded("redaction")
+	var cs []secretCase
+
+	// olm: an account with keys of every kind, both sessions with traffic.
+	alice := must(olm.NewAccountFrom(r))
+	bob := must(olm.NewAccountFrom(r))
+	otks, _, err := bob.GenerateOneTimeKeysFrom(r, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.GenerateFallbackKeyFrom(r); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.GenerateFallbackKeyFrom(r); err != nil { // current and previous
+		t.Fatal(err)
+	}
+	as := must(alice.NewOutboundSessionFrom(r, bob.Curve25519(), otks[0].Key))
+	m1 := must(as.EncryptFrom(r, []byte("hello")))
+	pk := must(olm.ParsePreKeyMessage(m1.Body))
+	bs, _, err := bob.NewInboundSession(pk, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2 := must(bs.EncryptFrom(r, []byte("reply")))
+	if _, err := as.Decrypt(m2); err != nil {
+		t.Fatal(err)
+	}
+	m3 := must(as.EncryptFrom(r, []byte("again")))
+	wire := bytes.Join([][]byte{m1.Body, m2.Body, m3.Body}, nil)
+	var accPublic [][]byte
+	for _, a := range []*olm.Account{alice, bob} {
+		c, e := a.Curve25519(), a.Ed25519()
+		accPublic = append(accPublic, c[:], e[:])
+	}
+	for _, k := range otks {
+		accPublic = append(accPublic, bytes.Clone(k.Key[:]))
+	}
+	for _, k := range bob.OneTimeKeys() {
+		accPublic = append(accPublic, bytes.Clone(k.Key[:]))
+	}
+	if fb, ok := bob.FallbackKey(); ok {
+		accPublic = append(accPublic, bytes.Clone(fb.Key[:]))
+	}
+	cs = append(cs,
+		secretCase{"olm.Account (Alice)", alice, append(accPublic, wire), true},
+		secretCase{"olm.Account (Bob, fallback keys)", bob, append(accPublic, wire), true},
+		secretCase{"olm.Session (outbound)", as, append(accPublic, wire), true},
+		secretCase{"olm.Session (inbound)", bs, append(accPublic, wire), true},
+	)
+
+	// ratchet
+	priv := must(key.GenerateCurve25519(r))
+	shared := make([]byte, 96)
+	r.Read(shared)
+	rt := ratchet.NewAlice(shared, priv)
+	rk, mk, err := rt.Encrypt(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := key.Curve25519Public(priv)
+	cs = append(cs,
+		secretCase{"ratchet.Ratchet", rt, [][]byte{rk[:], pub[:]}, true},
+		secretCase{"ratchet.MessageKey", &mk, nil, true},
+	)
+
+	// megolm
+	out := must(megolm.NewOutboundSession(r))
+	in := must(megolm.NewInboundSession(out.SessionKey()))
+	msg := out.Encrypt(nil, []byte("room message"))
+	if _, _, err := in.Decrypt(nil, msg); err != nil {
+		t.Fatal(err)
+	}
+	sid := out.SessionID()
+	mpub := [][]byte{sid[:], msg}
+	exp := in.ExportAtFirstKnownIndex()
+	cs = append(cs,
+		secretCase{"megolm.OutboundSession", out, mpub, true},
+		secretCase{"megolm.InboundSession", in, mpub, true},
+		secretCase{"megolm.SessionKey", out.SessionKey(), mpub, false},
+		secretCase{"megolm.ExportedSessionKey", exp, mpub, false},
+	)
+
+	// key
+	sk := must(key.GenerateSigningKey(r))
+	skPub := sk.Public()
+	cs = append(cs, secretCase{"key.SigningKey", sk, [][]byte{skPub[:]}, true})
+
+	// keybackup
+	dk := must(keybackup.GenerateDecryptionKey(r))
+	dkPub := dk.PublicKey()
+	rec := dk.RecoveryKey()
+	pks := must(keybackup.GeneratePkSigning(r))
+	pksPub := pks.PublicKey()
+	sender, claimed := key.Curve25519{1, 1, 1}, key.Ed25519{2, 2, 2}
+	sd := keybackup.NewSessionData(sender, claimed, exp.Bytes())
+	cs = append(cs,
+		secretCase{"keybackup.DecryptionKey", dk, [][]byte{dkPub[:]}, true},
+		secretCase{"keybackup.RecoveryKey", &rec, nil, true},
+		secretCase{"keybackup.PkSigning", pks, [][]byte{pksPub[:]}, true},
+		secretCase{"keybackup.SessionData", sd, [][]byte{sender[:], claimed[:]}, false},
+	)
+
+	// sas
+	s1 := must(sas.New(r))
+	s2 := must(sas.New(r))
+	est := must(s1.SetTheirKey(s2.PublicKey()))
+	p1, p2 := s1.PublicKey(), s2.PublicKey()
+	cs = append(cs,
+		secretCase{"sas.SAS", s1, [][]byte{p1[:]}, true},
+		secretCase{"sas.Established", est, [][]byte{p1[:], p2[:]}, true},
+	)
+
+	// secretstorage, attachment, keyexport, internal/aessha2
+	ssk := must(secretstorage.NewKey(r))
+	_, ef, err := attachment.Encrypt([]byte("attachment"), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kes := keyexport.NewSession(exp, "!room:example.org", sender, claimed)
+	aesKeys := aessha2.Derive([]byte("secret input keying material"), aessha2.InfoOlm)
+	cs = append(cs,
+		secretCase{"secretstorage.Key", ssk, nil, true},
+		secretCase{"attachment.EncryptedFile", ef, [][]byte{ef.IV[:], ef.SHA256[:]}, false},
+		secretCase{"keyexport.Session", kes, append(mpub, sender[:], claimed[:]), false},
+		secretCase{"aessha2.Keys", &aesKeys, nil, true},
+	)
+	return cs
+}
+
+// secretBytes collects the byte arrays and slices of at least 16 bytes
+// reachable from v that are not all zero and not contained in public.
+func secretBytes(v reflect.Value, public [][]byte) [][]byte {
+	var out [][]byte
+	seen := map[uintptr]bool{}
+	var walk func(v reflect.Value, depth int)
+	walk = func(v reflect.Value, depth int) {
+		if depth > 12 || !v.IsValid() {
+			return
+		}
+		switch v.Kind() {
+		case reflect.Pointer:
+			if v.IsNil() || seen[v.Pointer()] {
+				return
+			}
+			seen[v.Pointer()] = true
+			walk(v.Elem(), depth+1)
+		case reflect.Interface:
+			if !v.IsNil() {
+				walk(v.Elem(), depth+1)
+			}
+		case reflect.Struct:
+			for i := range v.NumField() {
+				walk(v.Field(i), depth+1)
+			}
+		case reflect.Array, reflect.Slice:
+			if v.Type().Elem().Kind() == reflect.Uint8 {
+				b := make([]byte, v.Len())
+				for i := range b {
+					b[i] = byte(v.Index(i).Uint())
+				}
+				out = append(out, b)
+				return
+			}
+			for i := range v.Len() {
+				walk(v.Index(i), depth+1)
+			}
+		}
+	}
+	walk(v, 0)
+	var secrets [][]byte
+	blob := bytes.Join(public, []byte{0})
+	for _, b := range out {
+		if len(b) < 16 || bytes.Count(b, []byte{0}) == len(b) {
+			continue
+		}
+		// A secret may embed a public part (ed25519.PrivateKey is
+		// seed ‖ public): check each 16-byte window that is not public.
+		for i := 0; i+16 <= len(b); i += 16 {
+			w := b[i : i+16]
+			if !bytes.Contains(blob, w) {
+				secrets = append(secrets, w)
+			}
+		}
+	}
+	return secrets
+}
+
+func TestRedactionEverySecretType(t *testing.T) {
+	for _, c := range catalogue(t) {
+		rv := reflect.ValueOf(c.v)
+		secrets := secretBytes(rv, c.public)
+		if len(secrets) == 0 {
+			t.Errorf("%s: no secret bytes found by reflection (catalogue entry is wrong)", c.name)
+			continue
+		}
+		CheckRedacted(t, c.name+" (pointer)", c.v, secrets...)
+		CheckRedacted(t, c.name+" (value)", rv.Elem().Interface(), secrets...)
+		CheckRedacted(t, c.name+" (in a struct)", struct{ Field any }{rv.Elem().Interface()}, secrets...)
+		CheckRedacted(t, c.name+" (in a slice)", []any{c.v}, secrets...)
+		CheckRedacted(t, c.name+" (in an error)", fmt.Errorf("wrapped: %v", c.v).Error(), secrets...)
+	}
+}
+
+// TestNoJSONTagsOnSecretState: no struct reachable from a secret state type
+// declares a JSON tag on an unexported field or on a field that holds key
+// material, and encoding/json cannot serialise the secrets by accident
+// (json.Marshal of the state gives an error or shows none of them).
+func TestNoJSONTagsOnSecretState(t *testing.T) {
+	for _, c := range catalogue(t) {
+		if !c.state {
+			continue
+		}
+		checkTags(t, c.name, reflect.TypeOf(c.v), map[reflect.Type]bool{})
+		b, err := json.Marshal(c.v)
+		if err != nil {
+			continue
+		}
+		for _, s := range secretBytes(reflect.ValueOf(c.v), c.public) {
+			for _, e := range Encodings(s) {
+				if strings.Contains(string(b), e) {
+					t.Errorf("%s: json.Marshal shows secret material: %s", c.name, b)
+				}
+			}
+		}
+	}
+}
+
+func checkTags(t *testing.T, name string, typ reflect.Type, seen map[reflect.Type]bool) {
+	for typ.Kind() == reflect.Pointer || typ.Kind() == reflect.Slice || typ.Kind() == reflect.Array {
+		typ = typ.Elem()
+	}
+	if typ.Kind() != reflect.Struct || seen[typ] || !strings.HasPrefix(typ.PkgPath(), "github.com/sicher-go/sicher") {
+		return
+	}
+	seen[typ] = true
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		if tag, ok := f.Tag.Lookup("json"); ok {
+			t.Errorf("%s: field %s.%s has JSON tag %q", name, typ, f.Name, tag)
+		}
+		checkTags(t, name, f.Type, seen)
+	}
+}
