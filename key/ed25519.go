@@ -253,7 +253,8 @@ func (k *SigningKey) Equal(other *SigningKey) bool {
 	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
 }
 
-// Format prints the public key only, for every verb.
-func (k *SigningKey) Format(f fmt.State, _ rune) {
+// Format prints the public key only, for every verb. It has a value
+// receiver so that a SigningKey value (not only a pointer) is redacted too.
+func (k SigningKey) Format(f fmt.State, _ rune) {
 	fmt.Fprintf(f, "key.SigningKey{public: %s}", k.public)
 }
