@@ -32,6 +32,16 @@ func run(b *testing.B, name string, m impls) {
 	if f, ok := sicherBench[name]; ok {
 		m["sicher"] = f
 	}
+	if collecting {
+		// testing.Benchmark may call a Benchmark function several times.
+		for _, c := range collected {
+			if c.name == name {
+				return
+			}
+		}
+		collected = append(collected, collectedOp{name, m})
+		return
+	}
 	for _, n := range implOrder {
 		if f, ok := m[n]; ok {
 			b.Run(n, f)

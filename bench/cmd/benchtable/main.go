@@ -139,7 +139,7 @@ func main() {
 
 	fmt.Fprintln(w, "## Time per operation (medians) and paired ratios")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Ratios are medians of the per-pass ratio of the two adjacent sub-benchmarks (range in brackets); below 1 means sicher is faster.")
+	fmt.Fprintln(w, "Ratios are medians of the per-round (per-pass) ratio of two implementations measured back to back (range in brackets); below 1 means sicher is faster.")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| Operation | sicher | goolm | libolm | floor | sicher/goolm | sicher/libolm | sicher/floor | goolm/floor | targets |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
