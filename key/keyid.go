@@ -24,6 +24,10 @@ func (id KeyID) String() string {
 func ParseKeyID(s string) (KeyID, error) {
 	var b [4]byte
 	if err := b64.DecodeInto(b[:], s); err != nil {
+		if len(s) > 16 {
+			// The input is untrusted and unbounded: quote a prefix only.
+			return 0, fmt.Errorf("%w: key id %q… (%d bytes) is not 4 bytes of base64", ErrMalformed, s[:16], len(s))
+		}
 		return 0, fmt.Errorf("%w: key id %q is not 4 bytes of base64", ErrMalformed, s)
 	}
 	return KeyID(binary.BigEndian.Uint32(b[:])), nil
