@@ -171,6 +171,9 @@ func (f *EncryptedFile) UnmarshalJSON(data []byte) error {
 	if err := checkJWK(j.Key); err != nil {
 		return err
 	}
+	if len(j.Key.K) > b64.EncodedLen(KeySize)+1 { // 43 characters, or 44 padded
+		return fmt.Errorf("%w: key must be 32 bytes of base64", ErrInvalidFile)
+	}
 	kb := b64StdFromURL([]byte(j.Key.K))
 	key, err := b64.DecodeSecret(string(kb))
 	clear(kb)
