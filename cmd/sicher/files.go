@@ -425,10 +425,7 @@ func runKeyExportDecrypt(args []string, stdin io.Reader, stdout, stderr io.Write
 
 // listSessions prints a table of exported sessions without their keys.
 func listSessions(stdout, stderr io.Writer, sessions []*keyexport.Session) {
-	p := newProgress(stderr, "checking sessions", int64(len(sessions)), "sessions")
-	defer p.finish()
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ROOM\tSESSION ID\tFIRST INDEX\tSENDER KEY\tFORWARDS\tSHARED HISTORY")
+	p := newProgress(stderr, "reading sessions", int64(len(sessions)), "sessions")
 	type row struct{ room, sid, line string }
 	rows := make([]row, 0, len(sessions))
 	for _, s := range sessions {
@@ -437,12 +434,15 @@ func listSessions(stdout, stderr io.Writer, sessions []*keyexport.Session) {
 			s.RoomID, s.SessionID(), k.Index(), s.SenderKey, len(s.ForwardingCurve25519KeyChain), s.SharedHistory)})
 		p.add(1)
 	}
+	p.finish()
 	sort.SliceStable(rows, func(i, j int) bool {
 		if rows[i].room != rows[j].room {
 			return rows[i].room < rows[j].room
 		}
 		return rows[i].sid < rows[j].sid
 	})
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ROOM\tSESSION ID\tFIRST INDEX\tSENDER KEY\tFORWARDS\tSHARED HISTORY")
 	for _, r := range rows {
 		fmt.Fprintln(tw, r.line)
 	}
