@@ -2,9 +2,20 @@
 //
 // Usage:
 //
+//	sicher demo           narrated end-to-end walkthrough (exit code 0 if every check passed)
+//	sicher inspect        recognise and describe a message, event, key, pickle or file
+//	sicher attachment     encrypt|decrypt an encrypted attachment (EncryptedFile v2)
+//	sicher keyexport      decrypt|encrypt a MEGOLM SESSION DATA key export file
+//	sicher recovery-key   generate|check|from-passphrase
 //	sicher version        print the version
 //	sicher peer           JSON-lines interop driver on stdin/stdout (docs/peer.md)
 //	sicher help           list the commands
+//
+// Every command takes -h. Errors go to stderr with exit code 1 (the
+// operation failed: bad input, wrong key or passphrase) or 2 (bad command
+// line). Secrets are never taken from the command line: passphrases and
+// keys come from a file, an environment variable named on the command
+// line, or the terminal with echo off.
 package main
 
 import (
