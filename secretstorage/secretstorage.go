@@ -78,7 +78,8 @@ var (
 )
 
 // Key is a secret storage key: 32 secret bytes. It is immutable after
-// creation and safe for concurrent use. fmt prints it redacted.
+// creation and safe for concurrent use. fmt prints it redacted. The zero
+// Key is the all-zero key; make keys with NewKey or the Key* functions.
 type Key struct {
 	key [KeySize]byte
 }
