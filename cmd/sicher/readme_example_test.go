@@ -1,7 +1,11 @@
 package main
 
 import (
+	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
 
 	"github.com/sicher-go/sicher/megolm"
 	"github.com/sicher-go/sicher/olm"
@@ -36,4 +40,43 @@ func Example_readme() {
 	pt, index, err := inbound.Decrypt(nil, ct)
 	fmt.Println(string(pt), index, err)
 	// Output: Befund ist da 0 <nil>
+}
+
+// The migration of docs/migrating.md, on an account pickle libolm 3.2.13
+// wrote (testvectors/pickle/account.json, pickle key "secret_key").
+func Example_migrateLibolmAccount() {
+	var vectors struct {
+		Vectors []struct {
+			Key, Expect, Pickle string
+			IdentityKeys        olm.IdentityKeys `json:"identity_keys"`
+		}
+	}
+	b, _ := os.ReadFile("../../testvectors/pickle/account.json")
+	json.Unmarshal(b, &vectors)
+	v := vectors.Vectors[0]
+	for _, w := range vectors.Vectors {
+		if w.Key == hex.EncodeToString([]byte("secret_key")) && w.Expect == "ok" {
+			v = w
+			break
+		}
+	}
+	oldKey := []byte("secret_key")
+	var newKey [olm.PickleKeySize]byte // in real code: 32 random bytes from your key store
+	copy(newKey[:], "a new 32-byte pickle key, random")
+
+	acct, err := olm.UnpickleLibolmAccount(oldKey, v.Pickle)
+	if err != nil {
+		panic(err) // wraps olm.ErrBadPickle
+	}
+	newPickle, err := acct.Pickle(&newKey)
+	if err != nil {
+		panic(err)
+	}
+	again, err := olm.UnpickleAccount(&newKey, newPickle)
+	fmt.Println(err, again.IdentityKeys() == v.IdentityKeys)
+	_, err = olm.UnpickleLibolmAccount([]byte("wrong key"), v.Pickle)
+	fmt.Println(errors.Is(err, olm.ErrBadPickle))
+	// Output:
+	// <nil> true
+	// true
 }
