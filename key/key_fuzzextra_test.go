@@ -1,0 +1,45 @@
+package key
+
+import (
+	"crypto/ed25519"
+	"testing"
+)
+
+// FuzzVerifyStrict (issue 8) checks Ed25519 verification against
+// crypto/ed25519: sicher is stricter, never more lenient. Whatever
+// Ed25519.Verify accepts, crypto/ed25519 accepts too, the key passes Check
+// and NewVerifier, and the Verifier agrees with Verify.
+func FuzzVerifyStrict(f *testing.F) {
+	sk, _ := NewSigningKey(make([]byte, 32))
+	msg := []byte("message")
+	sig := sk.Sign(msg)
+	pub := sk.Public()
+	f.Add(pub[:], msg, sig[:])
+	var id [32]byte
+	id[0] = 1
+	var idSig [64]byte
+	idSig[0] = 1
+	f.Add(id[:], msg, idSig[:])
+	f.Fuzz(func(t *testing.T, pk, msg, sg []byte) {
+		if len(pk) != 32 || len(sg) != 64 {
+			return
+		}
+		k, s := Ed25519(pk), Ed25519Signature(sg)
+		err := k.Verify(msg, s)
+		v, verr := NewVerifier(k)
+		if verr == nil {
+			if verr2 := v.Verify(msg, s); (verr2 == nil) != (err == nil) {
+				t.Fatalf("Verifier.Verify = %v, Ed25519.Verify = %v", verr2, err)
+			}
+		}
+		if err != nil {
+			return
+		}
+		if !ed25519.Verify(pk, msg, sg) {
+			t.Fatal("sicher accepted a signature crypto/ed25519 rejects")
+		}
+		if k.Check() != nil || verr != nil {
+			t.Fatalf("accepted under a key that fails Check (%v) or NewVerifier (%v)", k.Check(), verr)
+		}
+	})
+}
