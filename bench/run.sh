@@ -26,8 +26,15 @@ if ! [ -e /usr/include/olm/olm.h ]; then
 	exit 1
 fi
 
-go test -c -o "$TMP/bench.test" .
 go build -o "$TMP/benchtable" ./cmd/benchtable
+if [ "${RENDER_ONLY:-}" = 1 ]; then
+	# Re-render RESULTS.md from results-raw.txt and NOTES.md (after editing
+	# the notes), keeping the header of the run that produced the samples.
+	sed '/^## Time per operation/,$d' RESULTS.md >"$TMP/header.md"
+	"$TMP/benchtable" -header "$TMP/header.md" -notes NOTES.md <"$RAW" >RESULTS.md
+	exit 0
+fi
+go test -c -o "$TMP/bench.test" .
 
 ROUNDS=${ROUNDS:-40}
 BULK_PASSES=${BULK_PASSES:-3}
