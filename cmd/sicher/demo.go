@@ -81,6 +81,9 @@ func parseSize(v string) (int64, error) {
 // demoDefaultSize is the size of the document of the last step.
 const demoDefaultSize = 20 << 20
 
+// demoRandom is the demo's randomness without --seed (tests replace it).
+var demoRandom io.Reader = rand.Reader
+
 func runDemo(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlags(demoCmd)
 	jsonOut := fs.Bool("json", false, "print the steps and checks as one JSON object instead of prose")
@@ -93,7 +96,7 @@ func runDemo(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if fs.NArg() != 0 {
 		return usageError(stderr, demoCmd, "unexpected argument %q", fs.Arg(0))
 	}
-	var rnd io.Reader = rand.Reader
+	rnd := demoRandom
 	if isFlagSet(fs, "seed") {
 		var s [32]byte
 		copy(s[:], "sicher demo seed")

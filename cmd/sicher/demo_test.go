@@ -104,9 +104,22 @@ func TestDemoFailureIsReported(t *testing.T) {
 			t.Errorf("randomness cut after %d bytes: output does not show the failure\n%s", n, out.String())
 		}
 	}
+	// Through the command: the exit code says a check failed.
+	old := demoRandom
+	demoRandom = &failingReader{mrand.NewChaCha8([32]byte{}), total / 2}
+	defer func() { demoRandom = old }()
+	out, errOut, code := runCLI(t, "", "demo", "--size", "100")
+	if code != 1 || !strings.Contains(errOut, "checks failed") || !strings.Contains(out, "FAILED") {
+		t.Errorf("failing demo: exit %d, stderr %q", code, errOut)
+	}
+	jout, _, code := runCLI(t, "", "demo", "--json", "--size", "100")
+	var r demoReport
+	if json.Unmarshal([]byte(jout), &r) != nil || code != 1 || r.Passed || r.Failed == 0 {
+		t.Errorf("failing demo --json: exit %d, %+v", code, r)
+	}
 	// A check that fails does not stop the story but fails the run.
-	var out bytes.Buffer
-	d := &demoRun{out: &out, json: true, rand: mrand.NewChaCha8([32]byte{}), size: 10}
+	var buf bytes.Buffer
+	d := &demoRun{out: &buf, json: true, rand: mrand.NewChaCha8([32]byte{}), size: 10}
 	d.step("test")
 	d.expect("something impossible", false, "as expected")
 	if d.failed != 1 || d.report().Passed {

@@ -171,6 +171,9 @@ func runAttachmentEncrypt(args []string, stdin io.Reader, stdout, stderr io.Writ
 	if *jsonPath == "" {
 		return usageError(stderr, c, "-j FILE.json is required: without it the key would be lost")
 	}
+	if *jsonPath == "-" && (*outPath == "" || *outPath == "-") {
+		return usageError(stderr, c, "-j - writes the EncryptedFile to stdout, so the ciphertext needs -o FILE")
+	}
 	if (*outPath == "" || *outPath == "-") && isTerminalWriter(stdout) {
 		return usageError(stderr, c, "refusing to write ciphertext to a terminal; use -o FILE or redirect stdout")
 	}

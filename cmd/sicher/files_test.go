@@ -261,6 +261,9 @@ func TestAttachmentDecryptBadInput(t *testing.T) {
 	if _, errOut, code := runCLI(t, "", "attachment", "encrypt", "-j", js, filepath.Join(dir, "missing")); code != 1 || !strings.Contains(errOut, "no such file") {
 		t.Errorf("encrypt missing input: %d %q", code, errOut)
 	}
+	if _, errOut, code := runCLI(t, "x", "attachment", "encrypt", "-j", "-"); code != 2 || !strings.Contains(errOut, "needs -o FILE") {
+		t.Errorf("encrypt with both outputs on stdout: %d %q", code, errOut)
+	}
 	if _, errOut, code := runCLI(t, "x", "attachment", "encrypt"); code != 2 || !strings.Contains(errOut, "key would be lost") {
 		t.Errorf("encrypt without -j: %d %q", code, errOut)
 	}

@@ -66,7 +66,7 @@ func runInspect(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if *keyFile != "" && *keyPrompt {
 		return usageError(stderr, c, "give --pickle-key-file or --pickle-key-prompt, not both")
 	}
-	in, err := inspectInput(fs.Args(), stdin)
+	in, fromArgs, err := inspectInput(fs.Args(), stdin)
 	if err != nil {
 		return fail(stderr, c, err)
 	}
@@ -89,6 +89,9 @@ func runInspect(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, c, err)
 	}
+	if fromArgs && res.Format == "recovery_key" {
+		res.note("the recovery key was given on the command line: it may be in your shell history and visible to other users in the process list")
+	}
 	if *asJSON {
 		b, _ := json.MarshalIndent(res, "", "  ")
 		fmt.Fprintf(stdout, "%s\n", b)
@@ -101,17 +104,20 @@ func runInspect(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// inspectInput returns the bytes to inspect.
-func inspectInput(args []string, stdin io.Reader) ([]byte, error) {
+// inspectInput returns the bytes to inspect, and whether they were the
+// arguments themselves.
+func inspectInput(args []string, stdin io.Reader) (in []byte, fromArgs bool, err error) {
 	if len(args) == 0 || (len(args) == 1 && args[0] == "-") {
-		return readAllInput("-", stdin, maxKeyExportFile)
+		in, err = readAllInput("-", stdin, maxKeyExportFile)
+		return in, false, err
 	}
 	if len(args) == 1 {
 		if fi, err := os.Stat(args[0]); err == nil && fi.Mode().IsRegular() {
-			return readAllInput(args[0], nil, maxKeyExportFile)
+			in, err = readAllInput(args[0], nil, maxKeyExportFile)
+			return in, false, err
 		}
 	}
-	return []byte(strings.Join(args, " ")), nil
+	return []byte(strings.Join(args, " ")), true, nil
 }
 
 // report is the description of one recognised object.

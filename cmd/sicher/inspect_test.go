@@ -408,7 +408,7 @@ func TestInspectBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, _, code = runCLI(t, "", append([]string{"inspect"}, strings.Fields(string(rk))...)...)
-	if code != 0 || !strings.Contains(out, "recovery key") {
+	if code != 0 || !strings.Contains(out, "recovery key") || !strings.Contains(out, "shell history") {
 		t.Errorf("recovery key in arguments: exit %d\n%s", code, out)
 	}
 	out, _, code = runCLI(t, "", "inspect", "-h")
