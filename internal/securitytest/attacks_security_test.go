@@ -429,7 +429,7 @@ func TestRegressionImportedSessionsVisiblyUnverified(t *testing.T) {
 
 func sprint(v any) string { return fmt.Sprintf("%v", v) }
 
-// TestRegressionShortMACs: an empty or truncated MAC never verifies, in
+// TestRegressionShortMACs: an empty, truncated or over-long MAC never verifies, in
 // every scheme with a MAC: the 8-byte Olm/Megolm/backup tag
 // (internal/aessha2), backup session data, secret storage, and the SAS
 // key MACs.
@@ -450,7 +450,9 @@ func TestRegressionShortMACs(t *testing.T) {
 	dk := must(keybackup.GenerateDecryptionKey(r))
 	enc := must(keybackup.Encrypt(dk.PublicKey(), []byte(`{"k":1}`), r))
 	eph, ct, fullMAC := enc.Ephemeral.String(), b64.Encode(enc.Ciphertext), b64.Encode(enc.MAC[:])
-	for _, mac := range []string{"", "AA", "AAAAAA", fullMAC[:len(fullMAC)-1]} {
+	// Short, truncated, and longer than 8 bytes (goolm accepted inexact
+	// MAC lengths).
+	for _, mac := range []string{"", "AA", "AAAAAA", fullMAC[:len(fullMAC)-1], fullMAC + "AAAA", b64.Encode(append(enc.MAC[:], 0))} {
 		d, err := keybackup.ParseEncryptedSessionData(eph, ct, mac)
 		if err == nil {
 			if _, err = dk.Decrypt(d); err == nil {
@@ -461,7 +463,7 @@ func TestRegressionShortMACs(t *testing.T) {
 
 	ssk := must(secretstorage.NewKey(r))
 	ed := must(ssk.Encrypt("m.test", []byte("secret"), r))
-	for _, mac := range []string{"", "AA", ed.MAC[:len(ed.MAC)/2], ed.MAC[:len(ed.MAC)-2]} {
+	for _, mac := range []string{"", "AA", ed.MAC[:len(ed.MAC)/2], ed.MAC[:len(ed.MAC)-2], ed.MAC + "AAAA"} {
 		bad := *ed
 		bad.MAC = mac
 		if _, err := ssk.Decrypt("m.test", &bad); err == nil {
