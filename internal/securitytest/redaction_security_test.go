@@ -2,14 +2,17 @@ package securitytest
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/sicher-go/sicher/attachment"
+	"github.com/sicher-go/sicher/event"
 	"github.com/sicher-go/sicher/internal/aessha2"
 	"github.com/sicher-go/sicher/key"
 	"github.com/sicher-go/sicher/keybackup"
@@ -40,6 +43,9 @@ type secretCase struct {
 	v      any      // a pointer to the value
 	public [][]byte // bytes that may be printed
 	state  bool     // long-lived secret state: must also have no JSON form
+	// secrets, if set, replaces the secrets found by reflection (for types
+	// whose byte fields are mostly public JSON text).
+	secrets [][]byte
 }
 
 func seeded(tag string) *rand.ChaCha8 {
@@ -101,10 +107,10 @@ func catalogue(t *testing.T) []secretCase {
 		accPublic = append(accPublic, bytes.Clone(fb.Key[:]))
 	}
 	cs = append(cs,
-		secretCase{"olm.Account (Alice)", alice, append(accPublic, wire), true},
-		secretCase{"olm.Account (Bob, fallback keys)", bob, append(accPublic, wire), true},
-		secretCase{"olm.Session (outbound)", as, append(accPublic, wire), true},
-		secretCase{"olm.Session (inbound)", bs, append(accPublic, wire), true},
+		secretCase{"olm.Account (Alice)", alice, append(accPublic, wire), true, nil},
+		secretCase{"olm.Account (Bob, fallback keys)", bob, append(accPublic, wire), true, nil},
+		secretCase{"olm.Session (outbound)", as, append(accPublic, wire), true, nil},
+		secretCase{"olm.Session (inbound)", bs, append(accPublic, wire), true, nil},
 	)
 
 	// ratchet
@@ -118,8 +124,8 @@ func catalogue(t *testing.T) []secretCase {
 	}
 	pub := key.Curve25519Public(priv)
 	cs = append(cs,
-		secretCase{"ratchet.Ratchet", rt, [][]byte{rk[:], pub[:]}, true},
-		secretCase{"ratchet.MessageKey", &mk, nil, true},
+		secretCase{"ratchet.Ratchet", rt, [][]byte{rk[:], pub[:]}, true, nil},
+		secretCase{"ratchet.MessageKey", &mk, nil, true, nil},
 	)
 
 	// megolm
@@ -133,16 +139,16 @@ func catalogue(t *testing.T) []secretCase {
 	mpub := [][]byte{sid[:], msg}
 	exp := in.ExportAtFirstKnownIndex()
 	cs = append(cs,
-		secretCase{"megolm.OutboundSession", out, mpub, true},
-		secretCase{"megolm.InboundSession", in, mpub, true},
-		secretCase{"megolm.SessionKey", out.SessionKey(), mpub, false},
-		secretCase{"megolm.ExportedSessionKey", exp, mpub, false},
+		secretCase{"megolm.OutboundSession", out, mpub, true, nil},
+		secretCase{"megolm.InboundSession", in, mpub, true, nil},
+		secretCase{"megolm.SessionKey", out.SessionKey(), mpub, false, nil},
+		secretCase{"megolm.ExportedSessionKey", exp, mpub, false, nil},
 	)
 
 	// key
 	sk := must(key.GenerateSigningKey(r))
 	skPub := sk.Public()
-	cs = append(cs, secretCase{"key.SigningKey", sk, [][]byte{skPub[:]}, true})
+	cs = append(cs, secretCase{"key.SigningKey", sk, [][]byte{skPub[:]}, true, nil})
 
 	// keybackup
 	dk := must(keybackup.GenerateDecryptionKey(r))
@@ -153,10 +159,10 @@ func catalogue(t *testing.T) []secretCase {
 	sender, claimed := key.Curve25519{1, 1, 1}, key.Ed25519{2, 2, 2}
 	sd := keybackup.NewSessionData(sender, claimed, exp.Bytes())
 	cs = append(cs,
-		secretCase{"keybackup.DecryptionKey", dk, [][]byte{dkPub[:]}, true},
-		secretCase{"keybackup.RecoveryKey", &rec, nil, true},
-		secretCase{"keybackup.PkSigning", pks, [][]byte{pksPub[:]}, true},
-		secretCase{"keybackup.SessionData", sd, [][]byte{sender[:], claimed[:]}, false},
+		secretCase{"keybackup.DecryptionKey", dk, [][]byte{dkPub[:]}, true, nil},
+		secretCase{"keybackup.RecoveryKey", &rec, nil, true, nil},
+		secretCase{"keybackup.PkSigning", pks, [][]byte{pksPub[:]}, true, nil},
+		secretCase{"keybackup.SessionData", sd, [][]byte{sender[:], claimed[:]}, false, nil},
 	)
 
 	// sas
@@ -165,8 +171,8 @@ func catalogue(t *testing.T) []secretCase {
 	est := must(s1.SetTheirKey(s2.PublicKey()))
 	p1, p2 := s1.PublicKey(), s2.PublicKey()
 	cs = append(cs,
-		secretCase{"sas.SAS", s1, [][]byte{p1[:]}, true},
-		secretCase{"sas.Established", est, [][]byte{p1[:], p2[:]}, true},
+		secretCase{"sas.SAS", s1, [][]byte{p1[:]}, true, nil},
+		secretCase{"sas.Established", est, [][]byte{p1[:], p2[:]}, true, nil},
 	)
 
 	// secretstorage, attachment, keyexport, internal/aessha2
@@ -177,11 +183,53 @@ func catalogue(t *testing.T) []secretCase {
 	}
 	kes := keyexport.NewSession(exp, "!room:example.org", sender, claimed)
 	aesKeys := aessha2.Derive([]byte("secret input keying material"), aessha2.InfoOlm)
+
+	// event: a room key and a forwarded room key over Olm, a room event
+	// over Megolm. The payloads hold session keys and message text.
+	aliceEd, aliceCurve := alice.Ed25519(), alice.Curve25519()
+	olmEvent := func(typ string, content json.RawMessage) *event.OlmEvent {
+		enc, _, err := event.EncryptOlm(alice, as, event.OlmEncryptParams{
+			Sender: "@alice:x", Recipient: "@bob:x", RecipientEd25519: bob.Ed25519(),
+			RecipientCurve25519: bob.Curve25519(), Type: typ, Content: content, Rand: r,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, err := event.DecryptOlm(bob, enc, event.OlmDecryptParams{
+			Sender: "@alice:x", OwnUserID: "@bob:x", Sessions: []*olm.Session{bs}, SenderEd25519: &aliceEd,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ev
+	}
+	rkSecret := out.SessionKey().Bytes()
+	rkEvent := olmEvent("m.room_key", must(event.RoomKeyContent("!room:x", out, false)))
+	roomKey := must(event.RoomKeyFromEvent(rkEvent))
+	fwdSecret := in.ExportAtFirstKnownIndex().Bytes()
+	fwdEvent := olmEvent("m.forwarded_room_key", must(event.ForwardedRoomKeyContent("!room:x", in, aliceCurve, aliceEd, nil)))
+	fwd := must(event.ForwardedRoomKeyFromEvent(fwdEvent))
+	confidential := []byte("a confidential message about a patient")
+	roomContent, _, err := event.EncryptMegolm(out, "!room:x", "m.room.message",
+		json.RawMessage(`{"msgtype":"m.text","body":"`+string(confidential)+`"}`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roomEvent := must(event.DecryptMegolm(in, roomContent, event.MegolmDecryptParams{RoomID: "!room:x"}))
+	evPublic := append(slices.Clone(accPublic), wire, sid[:])
+	for _, p := range slices.Clone(evPublic) {
+		evPublic = append(evPublic, []byte(base64.RawStdEncoding.EncodeToString(p)))
+	}
 	cs = append(cs,
-		secretCase{"secretstorage.Key", ssk, nil, true},
-		secretCase{"attachment.EncryptedFile", ef, [][]byte{ef.IV[:], ef.SHA256[:]}, false},
-		secretCase{"keyexport.Session", kes, append(mpub, sender[:], claimed[:]), false},
-		secretCase{"aessha2.Keys", &aesKeys, nil, true},
+		secretCase{"secretstorage.Key", ssk, nil, true, nil},
+		secretCase{"attachment.EncryptedFile", ef, [][]byte{ef.IV[:], ef.SHA256[:]}, false, nil},
+		secretCase{"keyexport.Session", kes, append(mpub, sender[:], claimed[:]), false, nil},
+		secretCase{"aessha2.Keys", &aesKeys, nil, true, nil},
+		secretCase{"event.OlmEvent (m.room_key)", rkEvent, nil, false, [][]byte{rkSecret}},
+		secretCase{"event.OlmEvent (m.forwarded_room_key)", fwdEvent, nil, false, [][]byte{fwdSecret}},
+		secretCase{"event.RoomKey", roomKey, evPublic, false, [][]byte{rkSecret}},
+		secretCase{"event.ForwardedRoomKey", fwd, evPublic, false, [][]byte{fwdSecret}},
+		secretCase{"event.RoomEvent", roomEvent, nil, false, [][]byte{confidential}},
 	)
 	return cs
 }
@@ -248,6 +296,9 @@ func TestRedactionEverySecretType(t *testing.T) {
 	for _, c := range catalogue(t) {
 		rv := reflect.ValueOf(c.v)
 		secrets := secretBytes(rv, c.public)
+		if c.secrets != nil {
+			secrets = c.secrets
+		}
 		if len(secrets) == 0 {
 			t.Errorf("%s: no secret bytes found by reflection (catalogue entry is wrong)", c.name)
 			continue
