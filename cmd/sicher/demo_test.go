@@ -39,7 +39,10 @@ func TestDemoGolden(t *testing.T) {
 }
 
 func TestDemoJSON(t *testing.T) {
-	text, _, _ := runCLI(t, "", "demo", "--size", "1000")
+	text, _, code := runCLI(t, "", "demo", "--size", "1000")
+	if code != 0 {
+		t.Fatalf("demo failed:\n%s", text)
+	}
 	out, errOut, code := runCLI(t, "", "demo", "--json", "--size", "1000")
 	if code != 0 || errOut != "" {
 		t.Fatalf("exit %d, stderr %q", code, errOut)

@@ -256,6 +256,13 @@ func inspectBinary(text string, b []byte, pickleKey []byte) *report {
 		if r := openPickle(text, b, pickleKey); r != nil {
 			return r
 		}
+		if len(candidates) == 0 {
+			r := newReport("pickle", "pickle that does not open with this key")
+			r.add("length", fmt.Sprintf("%d bytes", len(b)))
+			r.note("wrong pickle key, a corrupted pickle, or not an account, session or backup key pickle")
+			r.Invalid = true
+			return r
+		}
 	}
 	messages := len(candidates)
 	if len(b) > 0 && b[0] == 1 && len(b) >= 1+12+16 && messages == 0 {
@@ -788,7 +795,8 @@ func inspectSessionList(in []byte) (*report, error) {
 
 // ---- pickles ----
 
-// openPickle tries the pickle key on every kind of pickle sicher knows.
+// openPickle tries the pickle key on every kind of pickle sicher knows;
+// nil if none opens.
 func openPickle(text string, b []byte, pickleKey []byte) *report {
 	text = strings.Join(strings.Fields(text), "")
 	var key32 *[32]byte
@@ -817,11 +825,7 @@ func openPickle(text string, b []byte, pickleKey []byte) *report {
 			return r
 		}
 	}
-	r := newReport("pickle", "pickle that does not open with this key")
-	r.add("length", fmt.Sprintf("%d bytes", len(b)))
-	r.note("wrong pickle key, a corrupted pickle, or not an account, session or backup key pickle")
-	r.Invalid = true
-	return r
+	return nil
 }
 
 func openSicherPickle(k *[32]byte, text string) *report {

@@ -266,6 +266,7 @@ func TestInspect(t *testing.T) {
 		{"libolm_outbound_group_session.pickle", []string{"--pickle-key-file", libolmKey}, "libolm.pickle.outbound_group_session", 0},
 		{"libolm_session.pickle", []string{"--pickle-key-file", filepath.Join(dir, "libolm_wrong_key.txt")}, "pickle", 1},
 		{"random.b64", nil, "unknown", 1},
+		{"megolm_message.b64", []string{"--pickle-key-file", libolmKey}, "megolm.message", 0},
 	} {
 		name := strings.TrimSuffix(tc.in, filepath.Ext(tc.in))
 		if len(tc.flags) > 0 {
