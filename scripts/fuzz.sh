@@ -7,6 +7,7 @@
 #
 # Environment:
 #   FUZZ_PARALLEL  fuzzing workers per target (go test -parallel; default: GOMAXPROCS)
+#   FUZZ_MATCH     only targets whose name matches this extended regexp
 #   FUZZ_LOG       also append one line per target to this file (tab-separated:
 #                  package, target, requested duration, wall seconds, result, last
 #                  progress line with the executions and the corpus size)
@@ -32,7 +33,7 @@ if [ $# -gt 0 ]; then
 fi
 failed=0
 for pkg in $pkgs; do
-	targets=$(go test -list '^Fuzz' "$pkg" 2>/dev/null | grep '^Fuzz' || true)
+	targets=$(go test -list '^Fuzz' "$pkg" 2>/dev/null | grep '^Fuzz' | grep -E "${FUZZ_MATCH:-.}" || true)
 	for target in $targets; do
 		printf '%-50s %-28s ' "${pkg#github.com/sicher-go/sicher/}" "$target"
 		t0=$SECONDS
