@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/sicher-go/sicher/internal/pickle"
+	"github.com/sicher-go/sicher/key"
 )
 
 // Fuzz targets added by the robustness work (issue 8): account inbound
@@ -89,6 +90,60 @@ func FuzzNewInboundSession(f *testing.F) {
 			if !bytes.Equal(acct.appendState(nil), after) {
 				t.Fatal("failed replay changed the account")
 			}
+		}
+	})
+}
+
+// FuzzNewInboundSessionOptions is FuzzNewInboundSession with the options
+// callers use: opts bit 0 sets KeepOneTimeKey (nothing is removed, even on
+// success), bit 1 sets TheirIdentityKey to Alice's key and bit 2 to another
+// key (every message then fails with ErrIdentityKeyMismatch, or with an
+// authentication error if it omits its identity key). Failures never
+// change the account.
+func FuzzNewInboundSessionOptions(f *testing.F) {
+	bob, as, m1, m2 := freshPair(f)
+	state := bob.appendState(nil)
+	alice := as.AliceIdentityKey()
+	other := key.Curve25519{9}
+	for opts := range uint8(8) {
+		f.Add(m1.Body, opts)
+		f.Add(m2.Body, opts)
+	}
+	f.Fuzz(func(t *testing.T, body []byte, opts uint8) {
+		pk, err := ParsePreKeyMessage(body)
+		if err != nil {
+			return
+		}
+		acct, err := parseAccountState(state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := &InboundOptions{KeepOneTimeKey: opts&1 != 0}
+		switch {
+		case opts&4 != 0:
+			o.TheirIdentityKey = &other
+		case opts&2 != 0:
+			o.TheirIdentityKey = &alice
+		}
+		n := acct.StoredOneTimeKeys()
+		s, _, err := acct.NewInboundSession(pk, o)
+		if err != nil {
+			if !bytes.Equal(acct.appendState(nil), state) {
+				t.Fatalf("failed inbound session changed the account: %v", err)
+			}
+			if opts&4 != 0 && pk.HasIdentityKey() && !errors.Is(err, ErrIdentityKeyMismatch) && pk.IdentityKey != other {
+				t.Fatalf("identity key mismatch not reported: %v", err)
+			}
+			return
+		}
+		if opts&4 != 0 && s.AliceIdentityKey() != other {
+			t.Fatal("session made for an identity key other than the expected one")
+		}
+		if o.TheirIdentityKey != nil && s.AliceIdentityKey() != *o.TheirIdentityKey {
+			t.Fatal("session's identity key is not the expected one")
+		}
+		if o.KeepOneTimeKey && acct.StoredOneTimeKeys() != n {
+			t.Fatal("KeepOneTimeKey removed a key")
 		}
 	})
 }
