@@ -16,7 +16,8 @@
 // Most users call [Export] to write a file from megolm.InboundSessions and
 // [Import] to read one back (the entries become sessions with
 // [Session.InboundSession]); [Encrypt] and [Decrypt] handle the armored
-// envelope around any plaintext.
+// envelope around any plaintext, and [ParseHeader] reads the round count
+// before the user is asked for the passphrase.
 //
 // The passphrase, the derived keys, the decrypted JSON and every
 // Session's session key are secret. A Session keeps its key in an
