@@ -208,7 +208,7 @@ func inspect(in []byte, pickleKey []byte) (*report, error) {
 	case strings.HasPrefix(text, keyexport.Header):
 		return inspectKeyExport([]byte(text))
 	case text[0] == '{' || text[0] == '[':
-		return inspectJSON([]byte(text), pickleKey)
+		return inspectJSON([]byte(text), pickleKey, 0)
 	}
 	if r := inspectRecoveryKey(text); r != nil {
 		return r, nil
@@ -494,7 +494,10 @@ func inspectKeyExport(file []byte) (*report, error) {
 
 // ---- JSON ----
 
-func inspectJSON(in []byte, pickleKey []byte) (*report, error) {
+// inspectJSON recognises a JSON value; depth counts the events it is
+// nested in (an event's content is inspected once, not recursively
+// without end).
+func inspectJSON(in []byte, pickleKey []byte, depth int) (*report, error) {
 	if in[0] == '[' {
 		return inspectSessionList(in)
 	}
@@ -508,7 +511,7 @@ func inspectJSON(in []byte, pickleKey []byte) (*report, error) {
 		return s
 	}
 	switch {
-	case obj["content"] != nil && obj["type"] != nil:
+	case obj["content"] != nil && obj["type"] != nil && depth == 0:
 		return inspectEvent(obj, pickleKey)
 	case str("algorithm") == event.AlgorithmOlm:
 		return inspectOlmContent(in), nil
@@ -537,7 +540,7 @@ func inspectEvent(obj map[string]json.RawMessage, pickleKey []byte) (*report, er
 	json.Unmarshal(obj["type"], &typ)
 	json.Unmarshal(obj["sender"], &sender)
 	json.Unmarshal(obj["event_id"], &id)
-	inner, err := inspectJSON(obj["content"], pickleKey)
+	inner, err := inspectJSON(obj["content"], pickleKey, 1)
 	if err != nil {
 		return nil, fmt.Errorf("event of type %q: content: %w", typ, err)
 	}

@@ -13,9 +13,9 @@
 //
 // Every command takes -h. Errors go to stderr with exit code 1 (the
 // operation failed: bad input, wrong key or passphrase) or 2 (bad command
-// line). Secrets are never taken from the command line: passphrases and
-// keys come from a file, an environment variable named on the command
-// line, or the terminal with echo off.
+// line). Passphrases, recovery keys and pickle keys are never taken from
+// the command line: they come from a file, an environment variable named
+// on the command line, or the terminal with echo off.
 package main
 
 import (
