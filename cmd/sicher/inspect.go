@@ -28,6 +28,7 @@ import (
 	"github.com/sicher-go/sicher/keyexport"
 	"github.com/sicher-go/sicher/megolm"
 	"github.com/sicher-go/sicher/olm"
+	"github.com/sicher-go/sicher/secretstorage"
 	"github.com/sicher-go/sicher/signing"
 )
 
@@ -47,7 +48,8 @@ arguments are joined with spaces), or "-" or nothing for stdin. It knows:
   m.room.encrypted contents and events (Olm and Megolm)
   EncryptedFile objects and m.file contents
   key export files (armored MEGOLM SESSION DATA) and decrypted session lists
-  libolm and sicher pickles, recovery keys, device keys, backup entries
+  libolm and sicher pickles, recovery keys, device keys
+  key backup versions and entries, secret storage keys and secrets
 
 No key is needed and no secret is printed. Given a pickle key, it opens a
 pickle and describes the account or session inside (public keys, chains,
@@ -531,8 +533,14 @@ func inspectJSON(in []byte, pickleKey []byte, depth int) (*report, error) {
 		return inspectDeviceKeys(in), nil
 	case obj["session_key"] != nil && obj["session_id"] != nil:
 		return inspectRoomKey(in), nil
+	case obj["auth_data"] != nil:
+		return inspectBackupVersion(obj), nil
+	case obj["encrypted"] != nil:
+		return inspectSecret(obj["encrypted"]), nil
+	case str("algorithm") == secretstorage.Algorithm:
+		return inspectKeyDescription(in), nil
 	}
-	return nil, errors.New("not recognised: a JSON object, but not a message, event content, EncryptedFile, device keys, room key or backup entry")
+	return nil, errors.New("not recognised: a JSON object, but not a message, event content, EncryptedFile, device keys, room key, backup or secret storage object")
 }
 
 func inspectEvent(obj map[string]json.RawMessage, pickleKey []byte) (*report, error) {
@@ -794,6 +802,128 @@ func inspectSessionList(in []byte) (*report, error) {
 	r.Invalid = len(skipped) > 0
 	r.note("the session keys in this list are secret (not printed)")
 	return r, nil
+}
+
+func invalid(format, title string, err error) *report {
+	r := newReport(format, title+", INVALID")
+	r.add("error", err.Error())
+	r.Invalid = true
+	return r
+}
+
+// signers lists the key ids of a signatures object: "@user: ed25519:KEY".
+func signers(sigs map[string]map[string]string) []string {
+	var out []string
+	for user, keys := range sigs {
+		for id := range keys {
+			out = append(out, user+" "+id)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func inspectBackupVersion(obj map[string]json.RawMessage) *report {
+	const title = "key backup version (GET /room_keys/version)"
+	var v struct {
+		Algorithm string `json:"algorithm"`
+		Version   string `json:"version"`
+		Count     *int   `json:"count"`
+		AuthData  struct {
+			PublicKey  string                       `json:"public_key"`
+			Signatures map[string]map[string]string `json:"signatures"`
+			Salt       string                       `json:"private_key_salt"`
+			Iterations int                          `json:"private_key_iterations"`
+		} `json:"auth_data"`
+	}
+	raw, _ := json.Marshal(obj)
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return invalid("key_backup_version", title, err)
+	}
+	r := newReport("key_backup_version", title)
+	r.add("algorithm", v.Algorithm)
+	if v.Version != "" {
+		r.add("version", v.Version)
+	}
+	if v.Count != nil {
+		r.add("sessions", *v.Count)
+	}
+	if _, err := key.ParseCurve25519(v.AuthData.PublicKey); err != nil {
+		r.add("public key", "INVALID: "+err.Error())
+		r.Invalid = true
+	} else {
+		r.add("public key", v.AuthData.PublicKey)
+	}
+	r.add("signatures", signers(v.AuthData.Signatures))
+	if v.AuthData.Salt != "" {
+		r.add("passphrase", fmt.Sprintf("m.pbkdf2, %d iterations, salt of %d characters", v.AuthData.Iterations, len(v.AuthData.Salt)))
+	}
+	if v.Algorithm != keybackup.Algorithm {
+		r.note("sicher reads only %s backups", keybackup.Algorithm)
+		r.Invalid = true
+	}
+	r.note("check a recovery key against it with: sicher recovery-key check --auth-data FILE")
+	return r
+}
+
+func inspectKeyDescription(in []byte) *report {
+	const title = "secret storage key description (m.secret_storage.key.*)"
+	var d secretstorage.KeyDescription
+	if err := json.Unmarshal(in, &d); err != nil {
+		return invalid("secret_storage_key", title, err)
+	}
+	r := newReport("secret_storage_key", title)
+	if d.Name != "" {
+		r.add("name", d.Name)
+	}
+	r.add("algorithm", d.Algorithm)
+	if p := d.Passphrase; p != nil {
+		r.add("passphrase", fmt.Sprintf("%s, %d iterations, salt of %d characters", p.Algorithm, p.Iterations, len(p.Salt)))
+	} else {
+		r.add("passphrase", "none (the key is a random key shown as a recovery key)")
+	}
+	if d.IV != "" && d.MAC != "" {
+		r.add("key check", "iv and mac present")
+		r.note("check a recovery key against it with: sicher recovery-key check --key-description FILE")
+	} else {
+		r.add("key check", "absent: any key is accepted until a secret fails to decrypt")
+	}
+	return r
+}
+
+func inspectSecret(in []byte) *report {
+	const title = "secret storage secret (account data \"encrypted\")"
+	var enc map[string]secretstorage.EncryptedData
+	if err := json.Unmarshal(in, &enc); err != nil {
+		return invalid("secret_storage_secret", title, err)
+	}
+	r := newReport("secret_storage_secret", title)
+	ids := make([]string, 0, len(enc))
+	for id := range enc {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	r.add("encrypted under", ids)
+	for _, id := range ids {
+		e := enc[id]
+		p := newReport("secret_storage_secret", "under key "+id)
+		for _, f := range []struct{ name, v, want string }{{"iv", e.IV, "16 bytes"}, {"ciphertext", e.Ciphertext, ""}, {"mac", e.MAC, "32 bytes"}} {
+			b, err := decodeLenient(f.v)
+			switch {
+			case err != nil || f.v == "":
+				p.add(f.name, "INVALID (not base64)")
+				p.Invalid = true
+			case f.want != "" && fmt.Sprintf("%d bytes", len(b)) != f.want:
+				p.add(f.name, fmt.Sprintf("INVALID: %d bytes, want %s", len(b), f.want))
+				p.Invalid = true
+			default:
+				p.add(f.name, fmt.Sprintf("%d bytes", len(b)))
+			}
+		}
+		r.part(p)
+	}
+	r.note("AES-256-CTR + HMAC-SHA-256 under keys derived from the secret storage key and the secret's name")
+	return r
 }
 
 // ---- pickles ----

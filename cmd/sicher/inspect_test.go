@@ -18,6 +18,7 @@ import (
 	"github.com/sicher-go/sicher/keyexport"
 	"github.com/sicher-go/sicher/megolm"
 	"github.com/sicher-go/sicher/olm"
+	"github.com/sicher-go/sicher/secretstorage"
 	"github.com/sicher-go/sicher/signing"
 )
 
@@ -210,6 +211,24 @@ func inspectInputs(t *testing.T) map[string]string {
 	for _, name := range []string{"account", "session", "inbound_group_session", "outbound_group_session"} {
 		in["libolm_"+name+".pickle"] = libolmPickle(t, name)["pickle"].(string) + "\n"
 	}
+	sskey, err := secretstorage.NewKey(rnd)
+	must(err)
+	desc, err := sskey.Description("Wiederherstellungsschlüssel", nil, rnd)
+	must(err)
+	in["ssss_key_description.json"] = js(desc)
+	_, pinfo, err := secretstorage.NewPassphraseKey("Sommer im Garten", 10, rnd)
+	must(err)
+	in["ssss_key_description_passphrase.json"] = js(secretstorage.KeyDescription{Algorithm: secretstorage.Algorithm, Passphrase: pinfo})
+	bkBytes := bk.Bytes()
+	secret, err := sskey.Encrypt(secretstorage.SecretMegolmBackup, bkBytes[:], rnd)
+	must(err)
+	in["ssss_secret.json"] = js(secretstorage.SecretContent{Encrypted: map[string]secretstorage.EncryptedData{"KEYID": *secret}})
+	in["backup_version.json"] = js(map[string]any{
+		"algorithm": keybackup.Algorithm, "version": "3", "count": 42, "etag": "7",
+		"auth_data": map[string]any{"public_key": bk.PublicKey(), "signatures": map[string]any{
+			"@bob:example.org": map[string]string{"ed25519:BOBPHONE": "c2ln"},
+		}},
+	})
 	in["garbage.txt"] = "this is not anything sicher knows!\n"
 	in["random.b64"] = "3q2+7w\n"
 	return in
@@ -253,6 +272,10 @@ func TestInspect(t *testing.T) {
 		{"device_keys_forged.json", nil, "device_keys", 1},
 		{"backup_entry.json", nil, "key_backup_data", 0},
 		{"room_key.json", nil, "room_key", 0},
+		{"backup_version.json", nil, "key_backup_version", 0},
+		{"ssss_key_description.json", nil, "secret_storage_key", 0},
+		{"ssss_key_description_passphrase.json", nil, "secret_storage_key", 0},
+		{"ssss_secret.json", nil, "secret_storage_secret", 0},
 		{"sicher_account.pickle", nil, "sicher.pickle", 0},
 		{"sicher_account.pickle", []string{"--pickle-key-file", key}, "sicher.pickle.account", 0},
 		{"sicher_session.pickle", []string{"--pickle-key-file", key}, "sicher.pickle.session", 0},
