@@ -61,16 +61,32 @@ type oneTimeKey struct {
 }
 
 // x25519 returns the key as an *ecdh.PrivateKey, making it on first use
-// (crypto/ecdh computes the public key with a full scalar multiplication).
-func (k *oneTimeKey) x25519() *ecdh.PrivateKey {
+// (crypto/ecdh computes the public key with a full scalar multiplication,
+// so imported accounts do not pay it for keys that are never used). A key
+// whose stored public half does not match its private half (possible only
+// in a pickle made by broken software and sealed with the right key) is
+// reported here, when it is first used, rather than at import.
+func (k *oneTimeKey) x25519() (*ecdh.PrivateKey, error) {
 	if k.ecdh == nil {
 		priv, err := key.NewCurve25519PrivateKey(k.priv[:])
 		if err != nil {
 			panic("olm: internal error: " + err.Error())
 		}
+		if k.pub != (key.Curve25519{}) && key.Curve25519Public(priv) != k.pub {
+			return nil, fmt.Errorf("%w: one-time key %s does not match its private key", ErrBadPickle, k.id)
+		}
 		k.ecdh = priv
 	}
-	return k.ecdh
+	return k.ecdh, nil
+}
+
+// derivePublic fills k's public key from its freshly drawn private key.
+func (k *oneTimeKey) derivePublic() {
+	priv, err := key.NewCurve25519PrivateKey(k.priv[:])
+	if err != nil {
+		panic("olm: internal error: " + err.Error())
+	}
+	k.ecdh, k.pub = priv, key.Curve25519Public(priv)
 }
 
 func (k *oneTimeKey) public() OneTimeKey { return OneTimeKey{ID: k.id, Key: k.pub} }
@@ -161,7 +177,7 @@ func (a *Account) GenerateOneTimeKeysFrom(rand io.Reader, n int) (created, evict
 			clearKeys(fresh)
 			return nil, nil, fmt.Errorf("olm: reading randomness: %w", err)
 		}
-		k.pub = key.Curve25519Public(k.x25519())
+		k.derivePublic()
 	}
 	created = make(OneTimeKeys, n)
 	for i := range fresh {
@@ -238,7 +254,7 @@ func (a *Account) GenerateFallbackKeyFrom(rand io.Reader) (dropped *OneTimeKey, 
 		clear(k.priv[:])
 		return nil, err
 	}
-	k.pub = key.Curve25519Public(k.x25519())
+	k.derivePublic()
 	if a.previous != nil {
 		p := a.previous.public()
 		dropped = &p
@@ -409,7 +425,10 @@ func (a *Account) NewInboundSession(m *PreKeyMessage, opts *InboundOptions) (*Se
 	if otk == nil {
 		return nil, nil, ErrUnknownOneTimeKey
 	}
-	priv := otk.x25519()
+	priv, err := otk.x25519()
+	if err != nil {
+		return nil, nil, err
+	}
 	var shared [96]byte
 	defer clear(shared[:])
 	for i, dh := range [3]struct {

@@ -196,9 +196,7 @@ func parseDehydrated(pt []byte) (*Account, error) {
 			return bad("truncated one-time key")
 		}
 		k.id, k.published = key.KeyID(i), true
-		if err := k.derivePublic(); err != nil {
-			return bad(err.Error())
-		}
+		k.derivePublic()
 	}
 	if n > 0 {
 		a.lastID = n - 1
@@ -212,9 +210,7 @@ func parseDehydrated(pt []byte) (*Account, error) {
 		if !rd.CopyBytes(k.priv[:]) {
 			return bad("truncated fallback key")
 		}
-		if err := k.derivePublic(); err != nil {
-			return bad(err.Error())
-		}
+		k.derivePublic()
 		a.fallback = k
 		a.lastID = n
 	}
@@ -222,14 +218,4 @@ func parseDehydrated(pt []byte) (*Account, error) {
 		return bad(fmt.Sprintf("%d trailing bytes", rd.Len()))
 	}
 	return a, nil
-}
-
-// derivePublic computes the public key from the private key.
-func (k *oneTimeKey) derivePublic() error {
-	p, err := key.NewCurve25519PrivateKey(k.priv[:])
-	if err != nil {
-		return err
-	}
-	k.pub = key.Curve25519Public(p)
-	return nil
 }

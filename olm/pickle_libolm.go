@@ -83,13 +83,9 @@ func readLibolmKey(rd *wire.Reader, k *oneTimeKey) error {
 	}
 	// libolm writes 0 or 1 but reads any non-zero byte as true.
 	k.id, k.published = key.KeyID(id), published != 0
-	priv, err := key.NewCurve25519PrivateKey(k.priv[:])
-	if err != nil {
-		return fmt.Errorf("%w: account: %w", ErrBadPickle, err)
-	}
-	if key.Curve25519Public(priv) != k.pub {
-		return fmt.Errorf("%w: account: key %s does not match its private key", ErrBadPickle, k.id)
-	}
+	// The public half is checked against the private half when the key is
+	// first used (oneTimeKey.x25519): checking all of them here would cost
+	// a scalar multiplication per key on every load.
 	return nil
 }
 
