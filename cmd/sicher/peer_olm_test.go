@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/sicher-go/sicher/internal/b64"
 )
 
 // olmPeer drives the Olm peer commands through newPeer().handle.
@@ -73,9 +75,14 @@ func TestPeerOlmConversation(t *testing.T) {
 	body1 := m1["body"].(string)
 
 	// A tampered pre-key message neither creates a session nor burns the key.
-	bad := []byte(body1)
-	bad[len(bad)-3] ^= 1
-	o.fail("BadMessageMAC", `{"cmd":"create_inbound_session","account":"bob","body":%q}`, string(bad))
+	// (Flip a bit of the decoded MAC: flipping a base64 character could
+	// make it invalid base64 instead.)
+	raw, err := b64.Decode(body1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw[len(raw)-1] ^= 1
+	o.fail("BadMessageMAC", `{"cmd":"create_inbound_session","account":"bob","body":%q}`, b64.Encode(raw))
 	o.fail("MismatchedIdentityKey", `{"cmd":"create_inbound_session","account":"bob","body":%q,"identity_key":%q}`, body1, bCurve)
 
 	in := o.ok(`{"cmd":"create_inbound_session","account":"bob","body":%q,"type":0,"identity_key":%q,"handle":"bs"}`, body1, aCurve)
