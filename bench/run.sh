@@ -39,6 +39,10 @@ if [ "${RENDER_ONLY:-}" = 1 ]; then
 	"$TMP/benchtable" -header "$TMP/header.md" -notes NOTES.md <"$RAW" >RESULTS.md
 	exit 0
 fi
+# the commit the benchmark binary is built from
+commit=$(git -C .. rev-parse --short HEAD 2>/dev/null || echo unknown)
+dirty=$(git -C .. status --porcelain -- . ../olm ../megolm ../sas ../keybackup ../ratchet ../internal ../key 2>/dev/null | grep -v results-raw.txt | grep -v RESULTS.md | head -1 || true)
+[ -n "$dirty" ] && commit="$commit (with uncommitted changes)"
 go test -c -o "$TMP/bench.test" .
 
 ROUNDS=${ROUNDS:-25}
@@ -60,9 +64,6 @@ done
 BENCH_MEMORY=1 "$TMP/bench.test" -test.run '^TestMemory$' -test.v | grep '^MEM ' | tee -a "$RAW" >&2
 elapsed=$(($(date +%s) - start))
 
-commit=$(git -C .. rev-parse --short HEAD 2>/dev/null || echo unknown)
-dirty=$(git -C .. status --porcelain -- . ../olm ../megolm ../sas ../keybackup ../internal ../key 2>/dev/null | grep -v results-raw.txt | grep -v RESULTS.md | head -1 || true)
-[ -n "$dirty" ] && commit="$commit (with uncommitted changes)"
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 flags=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(aes|sha_ni|avx2|bmi2|adx)$' | tr '\n' ' ')
 memtotal=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)

@@ -222,7 +222,12 @@ func main() {
 			}
 			m, lo, hi := paired(samples[n], two)
 			mark := "✓"
-			if m < 1.7 {
+			if hi > 2*lo {
+				// Passes disagree by more than 2×: the machine had no
+				// idle core to give the second worker; no verdict.
+				mark = "not judged (passes disagree by more than 2×: no idle second core)"
+				misses = append(misses, fmt.Sprintf("%s: 2-worker speed-up not judged (noise)", base))
+			} else if m < 1.7 {
 				mark = "✗ (< 1.7)"
 				misses = append(misses, fmt.Sprintf("%s: 2-worker speed-up %.2f < 1.7", base, m))
 			}
