@@ -34,11 +34,11 @@ func (k Ed25519) Check() error {
 // [ErrWeakKey] or [ErrBadSignature]. To verify many messages under one key,
 // use a [Verifier].
 func (k Ed25519) Verify(msg []byte, sig Ed25519Signature) error {
-	if isSmallOrderEncoding(k[:]) {
-		return ErrWeakKey
+	v, err := NewVerifier(k)
+	if err != nil {
+		return err
 	}
-	// A key that is not a point fails inside crypto/ed25519.
-	return Verifier{pub: k, valid: true}.Verify(msg, sig)
+	return v.Verify(msg, sig)
 }
 
 // Verifier verifies signatures strictly under one public key whose
@@ -50,10 +50,13 @@ type Verifier struct {
 	valid bool
 }
 
-// NewVerifier checks k (see [Ed25519.Check]) and returns a Verifier for it.
+// NewVerifier returns a Verifier for k, or [ErrWeakKey] if k encodes a
+// point of small order. It costs no point decompression: a k that is not a
+// point at all passes here and then fails every Verify with
+// [ErrBadSignature] (use [Ed25519.Check] to tell the two apart up front).
 func NewVerifier(k Ed25519) (Verifier, error) {
-	if err := k.Check(); err != nil {
-		return Verifier{}, err
+	if isSmallOrderEncoding(k[:]) {
+		return Verifier{}, ErrWeakKey
 	}
 	return Verifier{pub: k, valid: true}, nil
 }

@@ -386,3 +386,28 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestVerifierNonPointKey(t *testing.T) {
+	var k Ed25519
+	for y := byte(2); ; y++ {
+		k[0] = y
+		if _, err := new(edwards25519.Point).SetBytes(k[:]); err != nil {
+			break
+		}
+	}
+	if err := k.Check(); !errors.Is(err, ErrWeakKey) {
+		t.Fatalf("Check of a non-point: %v", err)
+	}
+	v, err := NewVerifier(k)
+	if err != nil {
+		t.Fatalf("NewVerifier of a non-point: %v (it only refuses small-order encodings)", err)
+	}
+	var sig Ed25519Signature
+	sig[0] = 1 // R = identity would be refused anyway; any R fails here
+	if err := v.Verify([]byte("m"), sig); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("Verify under a non-point key: %v", err)
+	}
+	if err := k.Verify([]byte("m"), Ed25519Signature{2}); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("Ed25519.Verify under a non-point key: %v", err)
+	}
+}
