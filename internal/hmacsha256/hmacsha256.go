@@ -31,11 +31,54 @@ type state struct {
 	pad          [blockSize]byte
 	sum          [Size]byte
 	buf          [Size + 256]byte // T(i-1) ‖ info ‖ counter for HKDF-Expand
+	// Saved keyed states (HKDF-Expand keys every block with the same PRK):
+	// restoring one copies ~100 bytes instead of hashing two pad blocks.
+	innerKeyed, outerKeyed []byte
 }
 
+// snapshotter is the part of crypto/sha256's digest that saves and
+// restores its state (encoding.BinaryAppender and BinaryUnmarshaler).
+type snapshotter interface {
+	AppendBinary(b []byte) ([]byte, error)
+	UnmarshalBinary(b []byte) error
+}
+
+const snapshotCap = 128 // a SHA-256 state marshals to 108 bytes
+
 var pool = sync.Pool{New: func() any {
-	return &state{inner: sha256.New(), outer: sha256.New()}
+	return &state{
+		inner: sha256.New(), outer: sha256.New(),
+		innerKeyed: make([]byte, 0, snapshotCap), outerKeyed: make([]byte, 0, snapshotCap),
+	}
 }}
+
+// zeroSaltInner and zeroSaltOuter are the states keyed with HKDF's default
+// salt (32 zero bytes), which every KDF in Olm and Megolm uses.
+var zeroSaltInner, zeroSaltOuter = func() ([]byte, []byte) {
+	s := pool.New().(*state)
+	s.setKey(make([]byte, Size))
+	s.save()
+	return s.innerKeyed, s.outerKeyed
+}()
+
+// save records the current keyed states.
+func (s *state) save() {
+	var err1, err2 error
+	s.innerKeyed, err1 = s.inner.(snapshotter).AppendBinary(s.innerKeyed[:0])
+	s.outerKeyed, err2 = s.outer.(snapshotter).AppendBinary(s.outerKeyed[:0])
+	if err1 != nil || err2 != nil {
+		panic("hmacsha256: internal error: cannot save a SHA-256 state")
+	}
+}
+
+// restore returns the hashes to the given keyed states.
+func (s *state) restore(inner, outer []byte) {
+	err1 := s.inner.(snapshotter).UnmarshalBinary(inner)
+	err2 := s.outer.(snapshotter).UnmarshalBinary(outer)
+	if err1 != nil || err2 != nil {
+		panic("hmacsha256: internal error: cannot restore a SHA-256 state")
+	}
+}
 
 // setKey keys s.inner and s.outer for HMAC under key.
 func (s *state) setKey(key []byte) {
@@ -129,20 +172,24 @@ func HKDF(out, salt, ikm []byte, info string) {
 	if len(out) > 255*Size {
 		panic("hmacsha256: HKDF output longer than 255·32 bytes")
 	}
-	var zero [Size]byte
-	if salt == nil {
-		salt = zero[:]
-	}
 	s := pool.Get().(*state)
 	// Extract: PRK = HMAC(salt, IKM).
-	s.setKey(salt)
+	if salt == nil {
+		s.restore(zeroSaltInner, zeroSaltOuter)
+	} else {
+		s.setKey(salt)
+	}
 	s.write(ikm)
 	s.finish()
 	prk := s.sum
 	// Expand: T(i) = HMAC(PRK, T(i-1) ‖ info ‖ i).
 	var prev []byte
+	s.setKey(prk[:])
+	s.save()
 	for i := 1; len(out) > 0; i++ {
-		s.setKey(prk[:])
+		if i > 1 {
+			s.restore(s.innerKeyed, s.outerKeyed)
+		}
 		n := copy(s.buf[:], prev)
 		if n+len(info)+1 <= len(s.buf) {
 			n += copy(s.buf[n:], info)
@@ -162,6 +209,8 @@ func HKDF(out, salt, ikm []byte, info string) {
 		s.buf = [len(s.buf)]byte{}
 	}
 	prk = [Size]byte{}
+	clear(s.innerKeyed[:cap(s.innerKeyed)])
+	clear(s.outerKeyed[:cap(s.outerKeyed)])
 	s.release()
 }
 
