@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/sicher-go/sicher/internal/aessha2"
 	"github.com/sicher-go/sicher/internal/b64"
@@ -105,9 +106,26 @@ func (s *Session) Encrypt(plaintext []byte) (EncryptedMessage, error) {
 // starts (the first message after receiving on a new chain, and Bob's
 // first message), as libolm does. On error the session is unchanged.
 func (s *Session) EncryptFrom(rand io.Reader, plaintext []byte) (EncryptedMessage, error) {
+	typ, body, err := s.AppendEncryptFrom(rand, nil, plaintext)
+	if err != nil {
+		return EncryptedMessage{}, err
+	}
+	return EncryptedMessage{Type: typ, Body: body}, nil
+}
+
+// AppendEncrypt is the append-style form of Encrypt: it appends the
+// message body to dst and returns the message type and the extended slice.
+// With a dst of enough capacity, a message costs two allocations (the AES
+// cipher and its CBC mode inside crypto/aes).
+func (s *Session) AppendEncrypt(dst, plaintext []byte) (MessageType, []byte, error) {
+	return s.AppendEncryptFrom(rand.Reader, dst, plaintext)
+}
+
+// AppendEncryptFrom is AppendEncrypt with the randomness of EncryptFrom.
+func (s *Session) AppendEncryptFrom(rand io.Reader, dst, plaintext []byte) (MessageType, []byte, error) {
 	ratchetKey, mk, err := s.r.Encrypt(rand)
 	if err != nil {
-		return EncryptedMessage{}, fmt.Errorf("olm: %w", err)
+		return 0, nil, fmt.Errorf("olm: %w", err)
 	}
 	kb := mk.Bytes()
 	keys := aessha2.Derive(kb[:], aessha2.InfoOlm)
@@ -118,7 +136,7 @@ func (s *Session) EncryptFrom(rand io.Reader, plaintext []byte) (EncryptedMessag
 	if !s.received {
 		typ, size = TypePreKey, preKeyHeaderLen(innerLen)+innerLen
 	}
-	buf := make([]byte, 0, size)
+	buf := slices.Grow(dst, size)
 	if typ == TypePreKey {
 		buf = appendPreKeyHeader(buf, &s.bobOneTime, &s.aliceBase, &s.aliceIdentity, innerLen)
 	}
@@ -126,7 +144,7 @@ func (s *Session) EncryptFrom(rand io.Reader, plaintext []byte) (EncryptedMessag
 	buf = appendMessageHeader(buf, &ratchetKey, mk.Index(), ctLen)
 	buf = keys.Encrypt(buf, plaintext)
 	buf = keys.AppendTag(buf, buf[start:])
-	return EncryptedMessage{Type: typ, Body: buf}, nil
+	return typ, buf, nil
 }
 
 // Decrypt decrypts a message from the peer: a normal message, or a
@@ -136,19 +154,27 @@ func (s *Session) EncryptFrom(rand io.Reader, plaintext []byte) (EncryptedMessag
 // way (malformed, wrong MAC, replayed, too far ahead, ...) leaves the
 // session exactly as it was.
 func (s *Session) Decrypt(m EncryptedMessage) ([]byte, error) {
+	return s.AppendDecrypt(nil, m)
+}
+
+// AppendDecrypt is the append-style form of Decrypt: it appends the
+// plaintext to dst and returns the extended slice. With a dst of enough
+// capacity, a normal message costs two allocations (the AES cipher and its
+// CBC mode inside crypto/aes).
+func (s *Session) AppendDecrypt(dst []byte, m EncryptedMessage) ([]byte, error) {
 	switch m.Type {
 	case TypeMessage:
-		msg, err := ParseMessage(m.Body)
-		if err != nil {
+		var msg Message
+		if err := msg.parse(m.Body); err != nil {
 			return nil, err
 		}
-		return s.DecryptMessage(msg)
+		return s.AppendDecryptMessage(dst, &msg)
 	case TypePreKey:
 		msg, err := ParsePreKeyMessage(m.Body)
 		if err != nil {
 			return nil, err
 		}
-		return s.DecryptMessage(msg.Message)
+		return s.AppendDecryptMessage(dst, msg.Message)
 	default:
 		return nil, fmt.Errorf("%w: unknown message type %d", ErrMalformedMessage, m.Type)
 	}
@@ -157,10 +183,15 @@ func (s *Session) Decrypt(m EncryptedMessage) ([]byte, error) {
 // DecryptMessage decrypts a parsed normal message (for a pre-key message,
 // pass its Message). See Decrypt.
 func (s *Session) DecryptMessage(m *Message) ([]byte, error) {
+	return s.AppendDecryptMessage(nil, m)
+}
+
+// AppendDecryptMessage is the append-style form of DecryptMessage.
+func (s *Session) AppendDecryptMessage(dst []byte, m *Message) ([]byte, error) {
 	var plaintext []byte
 	err := s.r.Decrypt(m.RatchetKey, m.Index, func(mk ratchet.MessageKey) error {
 		var err error
-		plaintext, err = open(&mk, m)
+		plaintext, err = open(dst, &mk, m)
 		return err
 	})
 	if err != nil {
@@ -177,8 +208,9 @@ func (s *Session) DecryptMessage(m *Message) ([]byte, error) {
 	return plaintext, nil
 }
 
-// open verifies the MAC of m under the message key and decrypts it.
-func open(mk *ratchet.MessageKey, m *Message) ([]byte, error) {
+// open verifies the MAC of m under the message key and appends its
+// decryption to dst.
+func open(dst []byte, mk *ratchet.MessageKey, m *Message) ([]byte, error) {
 	if len(m.raw) < MACSize {
 		return nil, fmt.Errorf("%w: message was not parsed", ErrMalformedMessage)
 	}
@@ -189,7 +221,7 @@ func open(mk *ratchet.MessageKey, m *Message) ([]byte, error) {
 	if !keys.Verify(m.raw[:n], m.raw[n:]) {
 		return nil, ErrAuthentication
 	}
-	pt, err := keys.Decrypt(nil, m.Ciphertext)
+	pt, err := keys.Decrypt(dst, m.Ciphertext)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrAuthentication, err)
 	}

@@ -523,4 +523,28 @@ func TestEncryptDecryptAllocations(t *testing.T) {
 	if dec > 4 {
 		t.Errorf("Decrypt: %v allocations, budget 4", dec)
 	}
+
+	// Append-style into buffers of enough capacity: only crypto/aes's
+	// cipher and CBC mode allocate.
+	body := make([]byte, 0, 2048)
+	out := make([]byte, 0, 2048)
+	appendEnc := testing.AllocsPerRun(100, func() {
+		if _, _, err := d.as.AppendEncryptFrom(failReader{}, body[:0], pt); err != nil {
+			t.Fatal(err)
+		}
+	})
+	appendDec := testing.AllocsPerRun(100, func() {
+		typ, b, _ := d.as.AppendEncryptFrom(failReader{}, body[:0], pt)
+		got, err := d.bs.AppendDecrypt(out[:0], EncryptedMessage{Type: typ, Body: b})
+		if err != nil || len(got) != len(pt) {
+			t.Fatal(err)
+		}
+	}) - appendEnc
+	t.Logf("AppendEncrypt: %v allocations, AppendDecrypt: %v", appendEnc, appendDec)
+	if appendEnc > 2 {
+		t.Errorf("AppendEncrypt: %v allocations, budget 2", appendEnc)
+	}
+	if appendDec > 2 {
+		t.Errorf("AppendDecrypt: %v allocations, budget 2", appendDec)
+	}
 }
