@@ -141,8 +141,8 @@ func TestBounds100MBBase64(t *testing.T) {
 		if allocated > budget {
 			t.Errorf("%s: a %d-byte base64 string allocates %d bytes (budget %d)", c.name, n, allocated, budget)
 		}
-		if el > 10*time.Second {
-			t.Errorf("%s: a %d-byte base64 string takes %v", c.name, n, el)
-		}
+		// Time is logged, not asserted: tests never time (the machine is
+		// shared and -race is slow); the bound on work is the allocation
+		// budget above and the benchmarks.
 	}
 }
