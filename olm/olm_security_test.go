@@ -5,7 +5,6 @@ import (
 	"errors"
 	"math"
 	"testing"
-	"time"
 
 	"github.com/sicher-go/sicher/internal/aessha2"
 	"github.com/sicher-go/sicher/internal/securitytest"
@@ -178,11 +177,9 @@ func TestBoundsHostileIndices(t *testing.T) {
 		body = append(body, make([]byte, 16+MACSize)...)
 		m := EncryptedMessage{TypeMessage, body}
 		mustFail(t, d.as, m, tc.want, tc.name)
-		start := time.Now()
+		// The work bound (no key derived before the gap check) is proven by
+		// ratchet's TestGapCheckedBeforeDerivation; here, the memory bound.
 		allocated := securitytest.AllocBytes(50, func() { d.as.Decrypt(m) })
-		if el := time.Since(start); el > time.Second {
-			t.Errorf("%s: 51 rejections took %v", tc.name, el)
-		}
 		if allocated > 1024 {
 			t.Errorf("%s: rejection allocates %d bytes", tc.name, allocated)
 		}
