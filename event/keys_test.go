@@ -1,6 +1,7 @@
 package event
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -74,7 +75,7 @@ func TestRoomKey(t *testing.T) {
 		{"no session_key", bad("session_key", nil), ErrMalformed},
 		{"session_id of another session", bad("session_id", other.SessionID().String()), ErrMalformed},
 		{"session_key of another session", bad("session_key", other.SessionKey().Base64()), ErrMalformed},
-		{"session_key signature broken", bad("session_key", sk[:len(sk)-2]+"AA"), megolm.ErrBadSignature},
+		{"session_key signature broken", bad("session_key", flipSignatureBit(t, sk)), megolm.ErrBadSignature},
 		{"export format", bad("session_key", mustExport(t, out)), megolm.ErrMalformedSessionKey},
 		{"session_key truncated", bad("session_key", sk[:100]), ErrMalformed},
 		{"session_id not a key", bad("session_id", 5), ErrMalformed},
@@ -88,6 +89,18 @@ func TestRoomKey(t *testing.T) {
 			t.Errorf("%s: got %v, want %v", tt.name, err, tt.want)
 		}
 	}
+}
+
+// flipSignatureBit flips one bit inside the signature of a base64 session
+// key (replacing base64 characters instead could leave the bytes unchanged:
+// the top byte of S is zero one time in sixteen).
+func flipSignatureBit(t testing.TB, sk string) string {
+	b, err := base64.RawStdEncoding.DecodeString(sk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)-10] ^= 1
+	return base64.RawStdEncoding.EncodeToString(b)
 }
 
 func mustExport(t testing.TB, out *megolm.OutboundSession) string {
