@@ -1,0 +1,5 @@
+//go:build !race
+
+package aessha2
+
+const raceEnabled = false

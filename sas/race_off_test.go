@@ -1,0 +1,5 @@
+//go:build !race
+
+package sas
+
+const raceEnabled = false

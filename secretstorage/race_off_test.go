@@ -1,0 +1,5 @@
+//go:build !race
+
+package secretstorage
+
+const raceEnabled = false
