@@ -132,6 +132,30 @@ func object[T any](p *peer, r *request, arg string) (T, error) {
 	return t, nil
 }
 
+// unpickle runs a libolm-format unpickler on the request's "pickle" with
+// its "passphrase" (default "") as the pickle key, and stores the result
+// under a handle of the given kind.
+func unpickle[T any](p *peer, r *request, kind string, open func(key []byte, pickle string) (T, error)) (T, string, error) {
+	var zero T
+	pk, err := r.string("pickle")
+	if err != nil {
+		return zero, "", err
+	}
+	pass, err := r.optString("passphrase", "")
+	if err != nil {
+		return zero, "", err
+	}
+	obj, err := open([]byte(pass), pk)
+	if err != nil {
+		return zero, "", err
+	}
+	h, err := p.put(r, kind, obj)
+	if err != nil {
+		return zero, "", err
+	}
+	return obj, h, nil
+}
+
 // request is one parsed request line.
 type request struct {
 	id   json.RawMessage

@@ -210,19 +210,7 @@ func init() {
 	}, "outbound_group_session_pickle", "inbound_group_session_pickle")
 
 	register("outbound_group_session_unpickle", func(p *peer, r *request) (result, error) {
-		pk, err := r.string("pickle")
-		if err != nil {
-			return nil, err
-		}
-		pass, err := r.optString("passphrase", "")
-		if err != nil {
-			return nil, err
-		}
-		s, err := megolm.UnpickleLibolmOutboundSession([]byte(pass), pk)
-		if err != nil {
-			return nil, err
-		}
-		h, err := p.put(r, "outbound_group_session", s)
+		s, h, err := unpickle(p, r, "outbound_group_session", megolm.UnpickleLibolmOutboundSession)
 		if err != nil {
 			return nil, err
 		}
@@ -230,19 +218,7 @@ func init() {
 	})
 
 	register("inbound_group_session_unpickle", func(p *peer, r *request) (result, error) {
-		pk, err := r.string("pickle")
-		if err != nil {
-			return nil, err
-		}
-		pass, err := r.optString("passphrase", "")
-		if err != nil {
-			return nil, err
-		}
-		s, err := megolm.UnpickleLibolmInboundSession([]byte(pass), pk)
-		if err != nil {
-			return nil, err
-		}
-		h, err := p.put(r, "inbound_group_session", s)
+		s, h, err := unpickle(p, r, "inbound_group_session", megolm.UnpickleLibolmInboundSession)
 		if err != nil {
 			return nil, err
 		}

@@ -220,19 +220,7 @@ func init() {
 	})
 
 	register("account_unpickle", func(p *peer, r *request) (result, error) {
-		pk, err := r.string("pickle")
-		if err != nil {
-			return nil, err
-		}
-		pass, err := r.optString("passphrase", "")
-		if err != nil {
-			return nil, err
-		}
-		a, err := olm.UnpickleLibolmAccount([]byte(pass), pk)
-		if err != nil {
-			return nil, err
-		}
-		h, err := p.put(r, "account", a)
+		a, h, err := unpickle(p, r, "account", olm.UnpickleLibolmAccount)
 		if err != nil {
 			return nil, err
 		}
@@ -410,22 +398,17 @@ func init() {
 	})
 
 	register("session_unpickle", func(p *peer, r *request) (result, error) {
-		pk, err := r.string("pickle")
+		ps, h, err := unpickle(p, r, "session", func(key []byte, pickle string) (*peerSession, error) {
+			s, err := olm.UnpickleLibolmSession(key, pickle)
+			if err != nil {
+				return nil, err
+			}
+			return &peerSession{s: s}, nil
+		})
 		if err != nil {
 			return nil, err
 		}
-		pass, err := r.optString("passphrase", "")
-		if err != nil {
-			return nil, err
-		}
-		s, err := olm.UnpickleLibolmSession([]byte(pass), pk)
-		if err != nil {
-			return nil, err
-		}
-		h, err := p.put(r, "session", &peerSession{s: s})
-		if err != nil {
-			return nil, err
-		}
+		s := ps.s
 		return result{"handle": h, "session_id": s.ID()}, nil
 	})
 

@@ -104,19 +104,7 @@ func init() {
 	})
 
 	register("pk_unpickle", func(p *peer, r *request) (result, error) {
-		pk, err := r.string("pickle")
-		if err != nil {
-			return nil, err
-		}
-		pass, err := r.optString("passphrase", "")
-		if err != nil {
-			return nil, err
-		}
-		k, err := keybackup.UnpickleLibolm([]byte(pass), pk)
-		if err != nil {
-			return nil, err
-		}
-		h, err := p.put(r, "pk_decryption", k)
+		k, h, err := unpickle(p, r, "pk_decryption", keybackup.UnpickleLibolm)
 		if err != nil {
 			return nil, err
 		}
