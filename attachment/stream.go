@@ -129,6 +129,7 @@ func (p *pipe) abandon() {
 func (f *EncryptedFile) newStream() cipher.Stream {
 	block, err := aes.NewCipher(f.key[:])
 	if err != nil {
+		// The key is a [32]byte: NewCipher cannot fail.
 		panic("attachment: internal error: " + err.Error())
 	}
 	if f.Version == Version0 {

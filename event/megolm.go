@@ -151,6 +151,7 @@ func EncryptMegolm(s *megolm.OutboundSession, roomID, eventType string, content 
 	}
 	out, err := signing.Marshal(c)
 	if err != nil {
+		// c holds only values this package built: marshalling cannot fail.
 		panic("event: internal error: " + err.Error())
 	}
 	return out, index, nil

@@ -124,6 +124,8 @@ func EncryptOlm(acct *olm.Account, s *olm.Session, p OlmEncryptParams) (content,
 		Ciphertext: map[string]olm.EncryptedMessage{p.RecipientCurve25519.String(): msg},
 	})
 	if err != nil {
+		// The content holds only values this package built: marshalling
+		// cannot fail.
 		panic("event: internal error: " + err.Error())
 	}
 	return content, payload, nil

@@ -47,6 +47,7 @@ type errorClass struct {
 func register(name string, h handler, aliases ...string) {
 	for _, n := range append([]string{name}, aliases...) {
 		if _, dup := peerHandlers[n]; dup {
+			// Called from init: a duplicate is a programming error.
 			panic("sicher: peer command registered twice: " + n)
 		}
 		peerHandlers[n] = h

@@ -87,6 +87,7 @@ func (k *Keys) Encrypt(dst, plaintext []byte) []byte {
 	}
 	block, err := aes.NewCipher(k.aesKey[:])
 	if err != nil {
+		// aesKey is always 32 bytes: NewCipher cannot fail.
 		panic("aessha2: internal error: " + err.Error())
 	}
 	// CBC with IV v over P1, P2, ... equals CBC with a zero IV over
@@ -106,6 +107,7 @@ func (k *Keys) Decrypt(dst, ciphertext []byte) ([]byte, error) {
 	}
 	block, err := aes.NewCipher(k.aesKey[:])
 	if err != nil {
+		// aesKey is always 32 bytes: NewCipher cannot fail.
 		panic("aessha2: internal error: " + err.Error())
 	}
 	ret, out := sliceForAppend(dst, len(ciphertext))
