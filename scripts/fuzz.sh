@@ -2,8 +2,12 @@
 # Runs every Go fuzz target of the main module for DURATION each.
 #
 #   scripts/fuzz.sh 10m                 # the full local campaign
-#   scripts/fuzz.sh 3s                  # a brief pass: replays the seeds and corpus, then fuzzes
+#   scripts/fuzz.sh 2000x                # a brief pass by execution count (what CI runs)
 #   scripts/fuzz.sh 2m olm megolm       # only the targets of these packages (path suffixes)
+#
+# DURATION is anything `go test -fuzztime` takes: a time (10m) or a count of
+# executions (2000x). A count has no wall-clock deadline, so it is what CI uses:
+# see the note on go.dev/issue/75804 below.
 #
 # Environment:
 #   FUZZ_PARALLEL  fuzzing workers per target (go test -parallel; default: GOMAXPROCS)
@@ -31,6 +35,13 @@ if [ $# -gt 0 ]; then
 		done <<<"$want"
 	done)
 fi
+# deadline_race reports whether a failed run's output is only the coordinator's
+# deadline race: the bare "context deadline exceeded" and no input written.
+deadline_race() {
+	grep -q '^    context deadline exceeded$' <<<"$1" &&
+		! grep -q -e 'Failing input written to' -e '^panic:' -e '--- FAIL: .*/' <<<"$1" &&
+		[ "$(grep -c -e '^    ' <<<"$1")" -eq 1 ]
+}
 failed=0
 for pkg in $pkgs; do
 	targets=$(go test -list '^Fuzz' "$pkg" 2>/dev/null | grep '^Fuzz' | grep -E "${FUZZ_MATCH:-.}" || true)
@@ -39,6 +50,12 @@ for pkg in $pkgs; do
 		t0=$SECONDS
 		if out=$(go test -run '^$' -fuzz "^${target}\$" -fuzztime "$duration" "${parallel[@]}" "$pkg" 2>&1); then
 			result=ok
+		elif deadline_race "$out"; then
+			# Go 1.26's fuzzing coordinator can report the end of a
+			# time-limited run as a failure, "context deadline exceeded",
+			# with no failing input (go.dev/issue/75804, fixed in Go 1.27).
+			# The target ran for its whole time and found nothing.
+			result=ok-deadline-race
 		else
 			result=FAILED
 			failed=1
