@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"filippo.io/edwards25519"
 )
@@ -21,13 +22,18 @@ var (
 )
 
 // Check reports whether k is a point on the curve and not of small order.
-// Strict verification needs this once per key; [Verifier] caches it.
+// Strict verification needs this once per key; [Verifier] does it once and
+// keeps the decoded point.
 func (k Ed25519) Check() error {
-	if isSmallOrderOrInvalid(k[:]) {
-		return ErrWeakKey
-	}
-	return nil
+	_, err := NewVerifier(k)
+	return err
 }
+
+// SmallOrder reports whether k encodes a point of small order (one of the
+// encodings [NewVerifier] refuses without decoding). It is a cheap first
+// check for keys that are stored now and verified with later; a key that is
+// no point at all passes it, and NewVerifier refuses it.
+func (k Ed25519) SmallOrder() bool { return isSmallOrderEncoding(k[:]) }
 
 // Verify verifies sig over msg strictly: S must be canonical (S < ℓ), and
 // neither the public key nor R may be of small order. It returns nil,
@@ -41,54 +47,77 @@ func (k Ed25519) Verify(msg []byte, sig Ed25519Signature) error {
 	return v.Verify(msg, sig)
 }
 
-// Verifier verifies signatures strictly under one public key whose
-// validity was checked once, when the Verifier was made. Use it where one
-// key verifies many messages (a Megolm session's signing key). The zero
+// Verifier verifies signatures strictly under one public key, checked and
+// decoded once, when the Verifier was made. Use it where one key verifies
+// many messages (a Megolm session's signing key): each Verify then skips the
+// point decompression that crypto/ed25519 does for every call. The zero
 // Verifier rejects every signature. It is safe for concurrent use.
 type Verifier struct {
-	pub   Ed25519
-	valid bool
+	pub    Ed25519
+	minusA edwards25519.Point // −A, the decoded public key negated
+	valid  bool
 }
 
-// NewVerifier returns a Verifier for k, or [ErrWeakKey] if k encodes a
-// point of small order. It costs no point decompression: a k that is not a
-// point at all passes here and then fails every Verify with
-// [ErrBadSignature] (use [Ed25519.Check] to tell the two apart up front).
+// NewVerifier returns a Verifier for k, or [ErrWeakKey] if k is not a point
+// on the curve or is of small order.
 func NewVerifier(k Ed25519) (Verifier, error) {
+	// A small-order key is refused by its encoding (the list covers the
+	// non-canonical encodings too), an off-curve one by SetBytes.
+	var v Verifier
 	if isSmallOrderEncoding(k[:]) {
 		return Verifier{}, ErrWeakKey
 	}
-	return Verifier{pub: k, valid: true}, nil
+	if _, err := v.minusA.SetBytes(k[:]); err != nil {
+		return Verifier{}, ErrWeakKey
+	}
+	v.minusA.Negate(&v.minusA)
+	v.pub, v.valid = k, true
+	return v, nil
 }
 
 // Key returns the public key v verifies for.
-func (v Verifier) Key() Ed25519 { return v.pub }
+func (v *Verifier) Key() Ed25519 { return v.pub }
+
+// Valid reports whether v was made by [NewVerifier] (the zero Verifier
+// rejects every signature).
+func (v *Verifier) Valid() bool { return v.valid }
 
 // Verify verifies sig over msg strictly. See [Ed25519.Verify].
-func (v Verifier) Verify(msg []byte, sig Ed25519Signature) error {
+//
+// The equation is RFC 8032 §5.1.7's cofactorless one, as crypto/ed25519
+// checks it: with k = SHA-512(R ‖ A ‖ msg) mod ℓ, the encoding of
+// [S]B − [k]A must equal R byte for byte, so a non-canonical R never
+// verifies. What that equation lets through, R equal to the canonical
+// encoding of a small-order point, is refused first, and S ≥ ℓ is refused
+// by SetCanonicalBytes. TestVerifierMatchesStd checks every decision
+// against crypto/ed25519 (plus the small-order rules).
+func (v *Verifier) Verify(msg []byte, sig Ed25519Signature) error {
 	if !v.valid {
 		return ErrWeakKey
 	}
-	// crypto/ed25519 rejects S ≥ ℓ and compares R with the canonical
-	// encoding of the point it recomputes, so a non-canonical R never
-	// verifies; what it lets through is R equal to the canonical encoding
-	// of a small-order point (and small-order public keys, refused when v
-	// was made).
-	if isSmallOrderEncoding(sig[:32]) || !ed25519.Verify(v.pub[:], msg, sig[:]) {
+	if isSmallOrderEncoding(sig[:32]) {
+		return ErrBadSignature
+	}
+	s, err := edwards25519.NewScalar().SetCanonicalBytes(sig[32:])
+	if err != nil {
+		return ErrBadSignature
+	}
+	h := sha512.New()
+	h.Write(sig[:32])
+	h.Write(v.pub[:])
+	h.Write(msg)
+	var digest [sha512.Size]byte
+	k, err := edwards25519.NewScalar().SetUniformBytes(h.Sum(digest[:0]))
+	if err != nil {
+		panic("key: internal error: SHA-512 output is not 64 bytes")
+	}
+	var r edwards25519.Point
+	r.VarTimeDoubleScalarBaseMult(k, &v.minusA, s)
+	// R and the signature are public: no constant-time comparison needed.
+	if [32]byte(r.Bytes()) != [32]byte(sig[:32]) {
 		return ErrBadSignature
 	}
 	return nil
-}
-
-// isSmallOrderOrInvalid reports whether b does not decode to a point, or
-// decodes to one of the eight points of small order (cofactor times the
-// point is the identity).
-func isSmallOrderOrInvalid(b []byte) bool {
-	p, err := new(edwards25519.Point).SetBytes(b)
-	if err != nil {
-		return true
-	}
-	return new(edwards25519.Point).MultByCofactor(p).Equal(edwards25519.NewIdentityPoint()) == 1
 }
 
 // smallOrder lists every 32-byte string that edwards25519 decodes to a
@@ -130,7 +159,9 @@ func isSmallOrderEncoding(b []byte) bool {
 // expanded form (clamped scalar ‖ prefix, what libolm pickles store), and
 // signs with either; signatures from a seed equal crypto/ed25519's, and
 // signatures from an expanded key equal libolm's. The public key is
-// computed once, when the key is made.
+// computed once, when the key is made, except for keys made by
+// [NewExpandedSigningKeyWithPublic], which compute it before their first
+// signature.
 //
 // A SigningKey is secret. Printing it with fmt shows only the public key.
 // It is safe for concurrent use.
@@ -140,6 +171,15 @@ type SigningKey struct {
 	prefix [32]byte
 	clamp  [32]byte // the clamped scalar bytes as stored by libolm
 	public Ed25519
+	// derived, when not nil, computes the public key from the scalar on
+	// the first signature; Sign hashes that key, never a stored one. It
+	// is a pointer so that a SigningKey value can be copied (Format).
+	derived *derivedPublic
+}
+
+type derivedPublic struct {
+	once sync.Once
+	pub  Ed25519
 }
 
 // SigningKeySeedSize is the size of an Ed25519 seed.
@@ -184,6 +224,47 @@ func NewExpandedSigningKey(expanded []byte) (*SigningKey, error) {
 	return k, nil
 }
 
+// NewExpandedSigningKeyWithPublic is [NewExpandedSigningKey] for a key
+// read back from authenticated storage that kept its public half too
+// (libolm's account pickle): it trusts public for [SigningKey.Public] and
+// so costs no scalar multiplication. Signing never uses the stored half:
+// before its first signature the key computes its public key from the
+// scalar and hashes that one, as RFC 8032 requires. (Hashing a public key
+// supplied from outside is the known way to leak an Ed25519 scalar: two
+// signatures of one message under two claimed public keys reveal it.) If
+// public is not the scalar's key, signatures therefore fail to verify
+// under Public; [SigningKey.CheckPublic] reports that case up front.
+func NewExpandedSigningKeyWithPublic(expanded []byte, public Ed25519) (*SigningKey, error) {
+	if len(expanded) != ExpandedSigningKeySize {
+		return nil, fmt.Errorf("key: expanded Ed25519 key is %d bytes, want %d", len(expanded), ExpandedSigningKeySize)
+	}
+	k := &SigningKey{public: public, derived: new(derivedPublic)}
+	k.setExpanded(expanded[:32], expanded[32:])
+	return k, nil
+}
+
+// signingPublic returns the public key Sign hashes: the one derived from
+// the scalar.
+func (k *SigningKey) signingPublic() Ed25519 {
+	if k.derived == nil {
+		return k.public
+	}
+	k.derived.once.Do(func() {
+		copy(k.derived.pub[:], new(edwards25519.Point).ScalarBaseMult(&k.scalar).Bytes())
+	})
+	return k.derived.pub
+}
+
+// CheckPublic reports whether Public is the key of the private scalar. It
+// is always so except for a key made by [NewExpandedSigningKeyWithPublic]
+// from mismatched halves, for which it returns [ErrWeakKey].
+func (k *SigningKey) CheckPublic() error {
+	if k.signingPublic() != k.public {
+		return fmt.Errorf("%w: stored public key is not the private key's", ErrWeakKey)
+	}
+	return nil
+}
+
 func (k *SigningKey) setExpanded(scalar, prefix []byte) {
 	copy(k.clamp[:], scalar)
 	// libolm stores the scalar already clamped; clamping is idempotent, and
@@ -218,9 +299,10 @@ func (k *SigningKey) Sign(msg []byte) Ed25519Signature {
 		panic("key: internal error: " + err.Error())
 	}
 	R := new(edwards25519.Point).ScalarBaseMult(r).Bytes()
+	pub := k.signingPublic()
 	h.Reset()
 	h.Write(R)
-	h.Write(k.public[:])
+	h.Write(pub[:])
 	h.Write(msg)
 	kh, err := new(edwards25519.Scalar).SetUniformBytes(h.Sum(digest[:0]))
 	if err != nil {

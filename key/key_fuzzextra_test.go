@@ -6,9 +6,10 @@ import (
 )
 
 // FuzzVerifyStrict (issue 8) checks Ed25519 verification against
-// crypto/ed25519: sicher is stricter, never more lenient. Whatever
-// Ed25519.Verify accepts, crypto/ed25519 accepts too, the key passes Check
-// and NewVerifier, and the Verifier agrees with Verify.
+// crypto/ed25519: sicher accepts exactly what crypto/ed25519 accepts, minus
+// small-order public keys and small-order R. Whatever Ed25519.Verify
+// accepts, the key passes Check and NewVerifier, and the Verifier agrees
+// with Verify.
 func FuzzVerifyStrict(f *testing.F) {
 	sk, _ := NewSigningKey(make([]byte, 32))
 	msg := []byte("message")
@@ -31,6 +32,10 @@ func FuzzVerifyStrict(f *testing.F) {
 			if verr2 := v.Verify(msg, s); (verr2 == nil) != (err == nil) {
 				t.Fatalf("Verifier.Verify = %v, Ed25519.Verify = %v", verr2, err)
 			}
+		}
+		want := ed25519.Verify(pk, msg, sg) && !isSmallOrderOrInvalid(pk) && !isSmallOrderEncoding(sg[:32])
+		if (err == nil) != want {
+			t.Fatalf("Verify = %v; crypto/ed25519 with the small-order rules says %v", err, want)
 		}
 		if err != nil {
 			return

@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
+	"sync"
 	"testing"
 
 	"filippo.io/edwards25519"
@@ -106,6 +108,18 @@ var smallOrderHex = []string{
 	"eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", // non-canonical identity (p+1)
 	"edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", // non-canonical order 4 (p)
 	"edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+}
+
+// isSmallOrderOrInvalid reports, by the group law, whether b does not
+// decode to a point or decodes to one of the eight points of small order
+// (cofactor times the point is the identity). The tests hold the encoding
+// list to it.
+func isSmallOrderOrInvalid(b []byte) bool {
+	p, err := new(edwards25519.Point).SetBytes(b)
+	if err != nil {
+		return true
+	}
+	return new(edwards25519.Point).MultByCofactor(p).Equal(edwards25519.NewIdentityPoint()) == 1
 }
 
 // TestSmallOrderList checks the list used on the hot path against the group
@@ -398,16 +412,108 @@ func TestVerifierNonPointKey(t *testing.T) {
 	if err := k.Check(); !errors.Is(err, ErrWeakKey) {
 		t.Fatalf("Check of a non-point: %v", err)
 	}
-	v, err := NewVerifier(k)
-	if err != nil {
-		t.Fatalf("NewVerifier of a non-point: %v (it only refuses small-order encodings)", err)
+	if v, err := NewVerifier(k); !errors.Is(err, ErrWeakKey) || v.Valid() {
+		t.Fatalf("NewVerifier of a non-point: %v", err)
 	}
-	var sig Ed25519Signature
-	sig[0] = 1 // R = identity would be refused anyway; any R fails here
-	if err := v.Verify([]byte("m"), sig); !errors.Is(err, ErrBadSignature) {
-		t.Fatalf("Verify under a non-point key: %v", err)
-	}
-	if err := k.Verify([]byte("m"), Ed25519Signature{2}); !errors.Is(err, ErrBadSignature) {
+	if err := k.Verify([]byte("m"), Ed25519Signature{2}); !errors.Is(err, ErrWeakKey) {
 		t.Fatalf("Ed25519.Verify under a non-point key: %v", err)
+	}
+	var zero Verifier
+	if err := zero.Verify([]byte("m"), Ed25519Signature{2}); !errors.Is(err, ErrWeakKey) {
+		t.Fatalf("zero Verifier: %v", err)
+	}
+}
+
+// TestVerifierMatchesStd holds Verifier.Verify, which owns the verification
+// equation so that it can keep the decoded key, to crypto/ed25519 on valid
+// signatures and on every single-bit corruption of key, message and
+// signature: the two must agree except where the small-order rules refuse.
+func TestVerifierMatchesStd(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var seed [32]byte
+	for i := range 40 {
+		for j := range seed {
+			seed[j] = byte(rng.Uint32())
+		}
+		sk, err := NewSigningKey(seed[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := make([]byte, i*7)
+		for j := range msg {
+			msg[j] = byte(rng.Uint32())
+		}
+		pub, sig := sk.Public(), sk.Sign(msg)
+		check := func(what string, pub Ed25519, msg []byte, sig Ed25519Signature) {
+			t.Helper()
+			want := ed25519.Verify(pub[:], msg, sig[:]) && !isSmallOrderOrInvalid(pub[:]) && !isSmallOrderEncoding(sig[:32])
+			err := pub.Verify(msg, sig)
+			if (err == nil) != want {
+				t.Fatalf("%s: Verify = %v, want accepted = %v", what, err, want)
+			}
+			if v, verr := NewVerifier(pub); verr == nil {
+				if err2 := v.Verify(msg, sig); (err2 == nil) != want {
+					t.Fatalf("%s: Verifier.Verify = %v, want accepted = %v", what, err2, want)
+				}
+			} else if !errors.Is(verr, ErrWeakKey) || !isSmallOrderOrInvalid(pub[:]) {
+				t.Fatalf("%s: NewVerifier = %v for a key of large order", what, verr)
+			}
+		}
+		check("valid", pub, msg, sig)
+		for bit := range 256 {
+			p := pub
+			p[bit/8] ^= 1 << (bit % 8)
+			check("key bit", p, msg, sig)
+		}
+		for bit := range 512 {
+			s := sig
+			s[bit/8] ^= 1 << (bit % 8)
+			check("signature bit", pub, msg, s)
+		}
+		if len(msg) > 0 {
+			m := bytes.Clone(msg)
+			m[rng.IntN(len(m))] ^= 1 << rng.IntN(8)
+			check("message bit", pub, m, sig)
+		}
+	}
+}
+
+// TestExpandedSigningKeyWithPublic: a key made from both stored halves
+// signs exactly as NewExpandedSigningKey's (also from many goroutines at
+// once, which share the first-signature derivation), and one made with a
+// wrong public half still hashes the derived key.
+func TestExpandedSigningKeyWithPublic(t *testing.T) {
+	seedKey, _ := NewSigningKey(unhex(rfc8032[0].secret))
+	exp := seedKey.Expanded()
+	eager, err := NewExpandedSigningKey(exp[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	lazy, err := NewExpandedSigningKeyWithPublic(exp[:], eager.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			msg := []byte{byte(i)}
+			if lazy.Sign(msg) != eager.Sign(msg) {
+				t.Errorf("signature %d differs", i)
+			}
+		})
+	}
+	wg.Wait()
+	if lazy.CheckPublic() != nil || eager.CheckPublic() != nil {
+		t.Fatal("CheckPublic refused a matching key")
+	}
+	wrong, _ := NewExpandedSigningKeyWithPublic(exp[:], Ed25519(unhex(rfc8032[1].public)))
+	if !errors.Is(wrong.CheckPublic(), ErrWeakKey) {
+		t.Fatal("CheckPublic accepted a mismatched key")
+	}
+	if wrong.Sign([]byte("m")) != eager.Sign([]byte("m")) {
+		t.Fatal("a mismatched stored public key changed the signature")
+	}
+	if _, err := NewExpandedSigningKeyWithPublic(exp[:63], eager.Public()); err == nil {
+		t.Fatal("a 63-byte expanded key was accepted")
 	}
 }

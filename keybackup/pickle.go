@@ -30,9 +30,8 @@ var ErrPickle = errors.New("keybackup: invalid pickle")
 // envelope derives its IV from the key, so equal keys give equal pickles.
 // The result is secret.
 func (k *DecryptionKey) PickleLibolm(pickleKey []byte) string {
-	pt := k.appendPlain(nil)
-	defer clear(pt)
-	return pickle.SealLibolm(pickleKey, pt)
+	pt := k.appendPlain(make([]byte, 0, pickle.LibolmCap(64)))
+	return pickle.SealLibolmInPlace(pickleKey, pt) // consumes pt
 }
 
 // UnpickleLibolm restores a decryption key from libolm's PkDecryption
@@ -53,7 +52,7 @@ func (k *DecryptionKey) Pickle(pickleKey *[PickleKeySize]byte, r io.Reader) (str
 	if r == nil {
 		r = rand.Reader
 	}
-	pt := k.appendPlain(nil)
+	pt := k.appendPlain(make([]byte, 0, pickle.LibolmCap(64)))
 	defer clear(pt)
 	s, err := pickle.Seal(pickleKey, pickleKind, pt, r)
 	if err != nil {

@@ -32,8 +32,13 @@ type InboundSession struct {
 	initial    ratchet
 	latest     ratchet
 	signingKey key.Ed25519
-	verifier   key.Verifier
-	verified   bool
+	// verifier is signingKey decoded, made on the first successful
+	// decryption unless the session key brought one: a restored session
+	// pays neither the time nor the memory of a decoded key it may never
+	// use. It is an immutable cache (clones share it): not pickled, not
+	// compared.
+	verifier *key.Verifier
+	verified bool
 }
 
 // Clone returns an independent copy of s: a decryption on the copy (for
@@ -48,20 +53,21 @@ func (s *InboundSession) Clone() *InboundSession {
 // (the session_key of an m.room_key event). The key's signature was checked
 // when it was parsed.
 func NewInboundSession(k *SessionKey) (*InboundSession, error) {
-	return newInbound(&k.r, k.signingKey, true)
+	return newInbound(&k.r, k.signingKey, k.verifier, true)
 }
 
 // ImportInboundSession creates an unverified session from an exported
 // session key (m.forwarded_room_key, key backup, key export).
 func ImportInboundSession(k *ExportedSessionKey) (*InboundSession, error) {
-	return newInbound(&k.r, k.signingKey, false)
+	return newInbound(&k.r, k.signingKey, k.verifier, false)
 }
 
-func newInbound(r *ratchet, signingKey key.Ed25519, verified bool) (*InboundSession, error) {
-	// The signing key is validated once here, not for every message.
-	v, err := key.NewVerifier(signingKey)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrMalformedSessionKey, err)
+// newInbound makes a session. v is signingKey's Verifier if the caller has
+// one, or nil; a key of small order is refused either way (a
+// key that is no point at all is refused by the first decryption).
+func newInbound(r *ratchet, signingKey key.Ed25519, v *key.Verifier, verified bool) (*InboundSession, error) {
+	if signingKey.SmallOrder() {
+		return nil, fmt.Errorf("%w: %w", ErrMalformedSessionKey, key.ErrWeakKey)
 	}
 	return &InboundSession{initial: *r, latest: *r, signingKey: signingKey, verifier: v, verified: verified}, nil
 }
@@ -117,7 +123,16 @@ func (s *InboundSession) DecryptBase64(message string) (plaintext []byte, index 
 }
 
 func (s *InboundSession) decrypt(dst []byte, m *Message) ([]byte, uint32, error) {
-	if err := s.verifier.Verify(m.signatureInput(), m.Signature); err != nil {
+	v := s.verifier
+	made := v == nil
+	if made {
+		nv, err := key.NewVerifier(s.signingKey)
+		if err != nil {
+			return nil, 0, fmt.Errorf("%w: %w", ErrBadSignature, err)
+		}
+		v = &nv
+	}
+	if err := v.Verify(m.signatureInput(), m.Signature); err != nil {
 		return nil, 0, ErrBadSignature
 	}
 	r, fromLatest, err := s.ratchetAt(m.Index)
@@ -135,6 +150,9 @@ func (s *InboundSession) decrypt(dst []byte, m *Message) ([]byte, uint32, error)
 	}
 	if fromLatest && m.Index > s.latest.counter {
 		s.latest = r
+	}
+	if made {
+		s.verifier = v // kept only once a message authenticated
 	}
 	return out, m.Index, nil
 }
@@ -165,13 +183,13 @@ func (s *InboundSession) Export(index uint32) (*ExportedSessionKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &ExportedSessionKey{r: r, signingKey: s.signingKey}, nil
+	return &ExportedSessionKey{r: r, signingKey: s.signingKey, verifier: s.verifier}, nil
 }
 
 // ExportAtFirstKnownIndex returns the session's key at its first known
 // index: everything the session can decrypt, and nothing more.
 func (s *InboundSession) ExportAtFirstKnownIndex() *ExportedSessionKey {
-	return &ExportedSessionKey{r: s.initial, signingKey: s.signingKey}
+	return &ExportedSessionKey{r: s.initial, signingKey: s.signingKey, verifier: s.verifier}
 }
 
 // AdvanceTo permanently forgets the keys of every index below index (as

@@ -148,7 +148,7 @@ func restoreInbound(initial, latest *ratchet, signingKey key.Ed25519, verified b
 	if latest.counter < initial.counter {
 		return nil, fmt.Errorf("%w: latest index %d precedes first known index %d", ErrBadPickle, latest.counter, initial.counter)
 	}
-	s, err := newInbound(initial, signingKey, verified)
+	s, err := newInbound(initial, signingKey, nil, verified)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadPickle, err)
 	}

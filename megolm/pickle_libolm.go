@@ -25,7 +25,7 @@ const (
 // equally: this format exists for moving state to and from libolm; prefer
 // [OutboundSession.Pickle].
 func (s *OutboundSession) PickleLibolm(pickleKey []byte) string {
-	w := wire.NewBuilder(make([]byte, 0, libolmOutboundPlainSize))
+	w := wire.NewBuilder(make([]byte, 0, pickle.LibolmCap(libolmOutboundPlainSize)))
 	w.AddUint32(libolmOutboundVersion)
 	appendRatchet(w, &s.r)
 	pub := s.signing.Public()
@@ -34,8 +34,7 @@ func (s *OutboundSession) PickleLibolm(pickleKey []byte) string {
 	w.AddBytes(x[:])
 	clear(x[:])
 	pt := w.Bytes()
-	defer clear(pt)
-	return pickle.SealLibolm(pickleKey, pt)
+	return pickle.SealLibolmInPlace(pickleKey, pt) // consumes pt
 }
 
 // UnpickleLibolmOutboundSession restores an outbound session from a libolm
@@ -77,15 +76,14 @@ func UnpickleLibolmOutboundSession(pickleKey []byte, p string) (*OutboundSession
 // verification flag), in libolm's envelope under a pickle key of any
 // length. See [OutboundSession.PickleLibolm] on the envelope.
 func (s *InboundSession) PickleLibolm(pickleKey []byte) string {
-	w := wire.NewBuilder(make([]byte, 0, libolmInboundPlainSize))
+	w := wire.NewBuilder(make([]byte, 0, pickle.LibolmCap(libolmInboundPlainSize)))
 	w.AddUint32(libolmInboundVersionV2)
 	appendRatchet(w, &s.initial)
 	appendRatchet(w, &s.latest)
 	w.AddBytes(s.signingKey[:])
 	w.AddBool(s.verified)
 	pt := w.Bytes()
-	defer clear(pt)
-	return pickle.SealLibolm(pickleKey, pt)
+	return pickle.SealLibolmInPlace(pickleKey, pt) // consumes pt
 }
 
 // UnpickleLibolmInboundSession restores an inbound session from a libolm

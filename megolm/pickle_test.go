@@ -80,12 +80,12 @@ func TestInboundPickleRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if *got != *in {
+		if !sameState(got, in) {
 			t.Errorf("verified=%v: restored session differs: %v vs %v", verified, got, in)
 		}
 		// The libolm format round-trips as well.
 		got, err = UnpickleLibolmInboundSession([]byte("k"), in.PickleLibolm([]byte("k")))
-		if err != nil || *got != *in {
+		if err != nil || !sameState(got, in) {
 			t.Errorf("verified=%v: libolm round trip: %v", verified, err)
 		}
 	}

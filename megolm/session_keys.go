@@ -34,6 +34,10 @@ type SessionKey struct {
 	r          ratchet
 	signingKey key.Ed25519
 	signature  key.Ed25519Signature
+	// verifier is the signing key decoded when the key was parsed, kept so
+	// that a session made from it does not decode the key again (nil for
+	// keys made locally). A Verifier is immutable: copies share it.
+	verifier *key.Verifier
 }
 
 // ExportedSessionKey is the unsigned form of a Megolm session used for
@@ -51,6 +55,7 @@ type SessionKey struct {
 type ExportedSessionKey struct {
 	r          ratchet
 	signingKey key.Ed25519
+	verifier   *key.Verifier // as in SessionKey
 }
 
 // maxKeyText bounds the base64 text of either key before decoding.
@@ -93,6 +98,7 @@ func SessionKeyFromBytes(b []byte) (*SessionKey, error) {
 		k.r.wipe()
 		return nil, ErrBadSignature
 	}
+	k.verifier = &v
 	return k, nil
 }
 
@@ -131,10 +137,12 @@ func ExportedSessionKeyFromBytes(b []byte) (*ExportedSessionKey, error) {
 	if !readKeyBody(&r, &k.r, &k.signingKey) || !r.Empty() {
 		panic("megolm: internal error: exported key layout")
 	}
-	if err := k.signingKey.Check(); err != nil {
+	v, err := key.NewVerifier(k.signingKey)
+	if err != nil {
 		k.r.wipe()
 		return nil, fmt.Errorf("%w: %w", ErrMalformedSessionKey, err)
 	}
+	k.verifier = &v
 	return k, nil
 }
 
@@ -204,7 +212,7 @@ func (k SessionKey) Format(f fmt.State, _ rune) {
 }
 
 func (k *SessionKey) exported() *ExportedSessionKey {
-	return &ExportedSessionKey{r: k.r, signingKey: k.signingKey}
+	return &ExportedSessionKey{r: k.r, signingKey: k.signingKey, verifier: k.verifier}
 }
 
 // Index returns the message index the key starts at.

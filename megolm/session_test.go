@@ -75,7 +75,7 @@ func TestSessionVectors(t *testing.T) {
 				if !errors.Is(err, ErrBadSignature) {
 					t.Errorf("tampered message: %v, want ErrBadSignature (libolm: %s)", err, v.BadMessageError)
 				}
-				if *s != before {
+				if !sameState(s, &before) {
 					t.Error("failed decryption changed the session")
 				}
 			}
@@ -350,7 +350,7 @@ func TestCompareMerge(t *testing.T) {
 		if got := c.a.Compare(c.b); got != c.want {
 			t.Errorf("%s: Compare = %v, want %v", c.name, got, c.want)
 		}
-		if before != [2]InboundSession{*c.a, *c.b} {
+		if !sameState(&before[0], c.a) || !sameState(&before[1], c.b) {
 			t.Errorf("%s: Compare changed a session", c.name)
 		}
 	}
@@ -471,7 +471,55 @@ func TestKeyStrictPrefix(t *testing.T) {
 func TestWeakSigningKeyRefused(t *testing.T) {
 	var r ratchet
 	weak := key.Ed25519{1} // the identity point
-	if _, err := newInbound(&r, weak, false); !errors.Is(err, ErrMalformedSessionKey) || !errors.Is(err, key.ErrWeakKey) {
+	if _, err := newInbound(&r, weak, nil, false); !errors.Is(err, ErrMalformedSessionKey) || !errors.Is(err, key.ErrWeakKey) {
 		t.Errorf("weak signing key: %v", err)
 	}
+}
+
+// TestNonPointSigningKeyRefusedOnDecrypt: a restored session decodes its
+// signing key on its first decryption; a key that is no point fails that
+// decryption (wrapping key.ErrWeakKey) and leaves the session as it was.
+func TestNonPointSigningKeyRefusedOnDecrypt(t *testing.T) {
+	out, err := NewOutboundSession(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sk := out.SessionKey()
+	msg, err := DecodeMessage(out.EncryptBase64([]byte("hi")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var notPoint key.Ed25519
+	for y := byte(2); ; y++ {
+		notPoint[0] = y
+		if notPoint.Check() != nil && !notPoint.SmallOrder() {
+			break
+		}
+	}
+	in, err := newInbound(&sk.r, notPoint, nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := *in
+	if _, _, err := in.DecryptMessage(nil, msg); !errors.Is(err, ErrBadSignature) || !errors.Is(err, key.ErrWeakKey) {
+		t.Fatalf("DecryptMessage = %v", err)
+	}
+	if !sameState(in, &before) || in.verifier != nil {
+		t.Fatal("a refused decryption changed the session")
+	}
+	// The same session with its real key decodes it once, on success.
+	in, err = newInbound(&sk.r, sk.SessionID(), nil, false)
+	if err != nil || in.verifier != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := in.DecryptMessage(nil, msg); err != nil || in.verifier == nil {
+		t.Fatalf("DecryptMessage = %v, verifier kept: %v", err, in.verifier != nil)
+	}
+}
+
+// sameState reports whether a and b hold the same session state: the
+// ratchets, the signing key and the verification flag, not the decoded-key
+// cache (which a restored session fills on its first decryption).
+func sameState(a, b *InboundSession) bool {
+	return a.initial == b.initial && a.latest == b.latest && a.signingKey == b.signingKey && a.verified == b.verified
 }

@@ -73,11 +73,20 @@ func (k *oneTimeKey) x25519() (*ecdh.PrivateKey, error) {
 			panic("olm: internal error: " + err.Error())
 		}
 		if k.pub != (key.Curve25519{}) && key.Curve25519Public(priv) != k.pub {
+			if k.id == 0 { // the identity key (key ids start at 1)
+				return nil, fmt.Errorf("%w: Curve25519 identity key does not match its private key", ErrBadPickle)
+			}
 			return nil, fmt.Errorf("%w: one-time key %s does not match its private key", ErrBadPickle, k.id)
 		}
 		k.ecdh = priv
 	}
 	return k.ecdh, nil
+}
+
+// setECDH makes k the key pair of priv.
+func (k *oneTimeKey) setECDH(priv *ecdh.PrivateKey) {
+	copy(k.priv[:], priv.Bytes())
+	k.ecdh, k.pub = priv, key.Curve25519Public(priv)
 }
 
 // derivePublic fills k's public key from its freshly drawn private key.
@@ -96,9 +105,11 @@ func (k *oneTimeKey) public() OneTimeKey { return OneTimeKey{ID: k.id, Key: k.pu
 // keys. All private keys are secret. An Account is not safe for concurrent
 // use.
 type Account struct {
-	signing  *key.SigningKey
-	curve    *ecdh.PrivateKey
-	curvePub key.Curve25519
+	signing *key.SigningKey
+	// identity is the Curve25519 identity key pair (its id unused). Like a
+	// one-time key, a restored account makes its *ecdh.PrivateKey on first
+	// use, so that loading a libolm pickle costs no scalar multiplication.
+	identity oneTimeKey
 	otks     []oneTimeKey // ascending id, at most MaxOneTimeKeys
 	fallback *oneTimeKey  // current fallback key
 	previous *oneTimeKey  // the one it replaced, until forgotten
@@ -121,22 +132,43 @@ func NewAccountFrom(rand io.Reader) (*Account, error) {
 	if err != nil {
 		return nil, fmt.Errorf("olm: %w", err)
 	}
-	return &Account{signing: signing, curve: curve, curvePub: key.Curve25519Public(curve)}, nil
+	a := &Account{signing: signing}
+	a.identity.setECDH(curve)
+	return a, nil
 }
 
 // IdentityKeys returns the account's public identity keys.
 func (a *Account) IdentityKeys() IdentityKeys {
-	return IdentityKeys{Curve25519: a.curvePub, Ed25519: a.signing.Public()}
+	return IdentityKeys{Curve25519: a.identity.pub, Ed25519: a.signing.Public()}
 }
 
 // Curve25519 returns the Curve25519 identity key.
-func (a *Account) Curve25519() key.Curve25519 { return a.curvePub }
+func (a *Account) Curve25519() key.Curve25519 { return a.identity.pub }
 
 // Ed25519 returns the Ed25519 identity (fingerprint) key.
 func (a *Account) Ed25519() key.Ed25519 { return a.signing.Public() }
 
 // Sign signs msg with the Ed25519 identity key.
 func (a *Account) Sign(msg []byte) key.Ed25519Signature { return a.signing.Sign(msg) }
+
+// CheckIdentityKeys reports whether both identity keys' public halves are
+// the keys of their private halves. That holds for every account sicher
+// made; an account loaded from a libolm pickle is taken as stored (libolm
+// never checks), and its keys are checked when first used: the Curve25519
+// key by the first session, which fails with ErrBadPickle if it is wrong,
+// the Ed25519 key by the first signature, which is then made with the key
+// derived from the private half and will not verify under IdentityKeys.
+// Call this after loading to find such an account up front; it costs two
+// scalar multiplications. Errors wrap ErrBadPickle.
+func (a *Account) CheckIdentityKeys() error {
+	if err := a.signing.CheckPublic(); err != nil {
+		return fmt.Errorf("%w: Ed25519 identity key: %w", ErrBadPickle, err)
+	}
+	if _, err := a.identity.x25519(); err != nil {
+		return err
+	}
+	return nil
+}
 
 // MaxNumberOfOneTimeKeys returns MaxPublishedOneTimeKeys: the number of
 // one-time keys to keep published on the server.
@@ -355,12 +387,16 @@ func (a *Account) NewOutboundSessionFrom(rand io.Reader, theirIdentity, theirOne
 	if err != nil {
 		return nil, fmt.Errorf("olm: %w", err)
 	}
+	identityKey, err := a.identity.x25519()
+	if err != nil {
+		return nil, err
+	}
 	var shared [96]byte
 	defer clear(shared[:])
 	for i, dh := range [3]struct {
 		priv *ecdh.PrivateKey
 		pub  key.Curve25519
-	}{{a.curve, theirOneTimeKey}, {base, theirIdentity}, {base, theirOneTimeKey}} {
+	}{{identityKey, theirOneTimeKey}, {base, theirIdentity}, {base, theirOneTimeKey}} {
 		s, err := key.X25519(dh.priv, dh.pub)
 		if err != nil {
 			return nil, fmt.Errorf("olm: %w", err)
@@ -369,7 +405,7 @@ func (a *Account) NewOutboundSessionFrom(rand io.Reader, theirIdentity, theirOne
 		clear(s[:])
 	}
 	return &Session{
-		aliceIdentity: a.curvePub,
+		aliceIdentity: a.identity.pub,
 		aliceBase:     key.Curve25519Public(base),
 		bobOneTime:    theirOneTimeKey,
 		r:             ratchet.NewAlice(shared[:], ratchetKey),
@@ -429,12 +465,16 @@ func (a *Account) NewInboundSession(m *PreKeyMessage, opts *InboundOptions) (*Se
 	if err != nil {
 		return nil, nil, err
 	}
+	identityKey, err := a.identity.x25519()
+	if err != nil {
+		return nil, nil, err
+	}
 	var shared [96]byte
 	defer clear(shared[:])
 	for i, dh := range [3]struct {
 		priv *ecdh.PrivateKey
 		pub  key.Curve25519
-	}{{priv, identity}, {a.curve, m.BaseKey}, {priv, m.BaseKey}} {
+	}{{priv, identity}, {identityKey, m.BaseKey}, {priv, m.BaseKey}} {
 		s, err := key.X25519(dh.priv, dh.pub)
 		if err != nil {
 			return nil, nil, fmt.Errorf("olm: %w", err)
@@ -470,5 +510,5 @@ func (a Account) Format(f fmt.State, _ rune) {
 		}
 	}
 	fmt.Fprintf(f, "olm.Account{curve25519: %s, ed25519: %s, one-time keys: %d, fallback keys: %d}",
-		a.curvePub, a.signing.Public(), len(a.otks), nf)
+		a.identity.pub, a.signing.Public(), len(a.otks), nf)
 }

@@ -89,9 +89,7 @@ func (a *Account) DehydrateFrom(rand io.Reader, dkey *[DehydratedDeviceKeySize]b
 	n := len(a.otks)
 	b := wire.NewBuilder(make([]byte, 0, 4+32+32+4+32*n+1+32+chacha20poly1305.Overhead))
 	b.AddUint32(dehydratedVersion)
-	priv := a.curve.Bytes()
-	b.AddBytes(priv)
-	clear(priv)
+	b.AddBytes(a.identity.priv[:])
 	b.AddBytes(seed)
 	b.AddUint32(uint32(n))
 	for i := range a.otks {
@@ -185,10 +183,8 @@ func parseDehydrated(pt []byte) (*Account, error) {
 	if a.signing, err = key.NewSigningKey(seed); err != nil {
 		return bad(err.Error())
 	}
-	if a.curve, err = key.NewCurve25519PrivateKey(priv); err != nil {
-		return bad(err.Error())
-	}
-	a.curvePub = key.Curve25519Public(a.curve)
+	copy(a.identity.priv[:], priv)
+	a.identity.derivePublic()
 	a.otks = make([]oneTimeKey, n)
 	for i := range a.otks {
 		k := &a.otks[i]

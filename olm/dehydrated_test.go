@@ -351,7 +351,7 @@ func TestRehydrateInvalidPlaintext(t *testing.T) {
 func TestDehydratedRedaction(t *testing.T) {
 	a, _ := Rehydrate(elementKey(), &elementDehydrated.device)
 	seed, _ := a.signing.Seed()
-	priv := a.curve.Bytes()
+	priv := a.identity.priv[:]
 	out := fmt.Sprintf("%v %+v %#v %s %x", a, *a, a, a, a)
 	for _, secret := range [][]byte{seed, priv, a.otks[0].priv[:], a.fallback.priv[:]} {
 		for _, form := range []string{fmt.Sprintf("%x", secret[:8]), base64.RawStdEncoding.EncodeToString(secret)[:12], fmt.Sprint(secret[:4])} {

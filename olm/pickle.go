@@ -69,9 +69,7 @@ func (a *Account) appendState(dst []byte) []byte {
 		b.AddBytes(exp[:])
 		clear(exp[:])
 	}
-	priv := a.curve.Bytes()
-	b.AddBytes(priv)
-	clear(priv)
+	b.AddBytes(a.identity.priv[:])
 	b.AddUint32(a.lastID)
 	b.AddUint32(uint32(len(a.otks)))
 	for i := range a.otks {
@@ -156,10 +154,8 @@ func parseAccountState(pt []byte) (*Account, error) {
 	if !rd.ReadBytes(&priv, 32) || !rd.ReadUint32(&a.lastID) || !rd.ReadUint32(&n) {
 		return bad("truncated")
 	}
-	if a.curve, err = key.NewCurve25519PrivateKey(priv); err != nil {
-		return bad(err.Error())
-	}
-	a.curvePub = key.Curve25519Public(a.curve)
+	copy(a.identity.priv[:], priv)
+	a.identity.derivePublic()
 	if n > MaxOneTimeKeys || int(n) > rd.Len()/69 {
 		return bad(fmt.Sprintf("%d one-time keys", n))
 	}
@@ -204,7 +200,7 @@ func (s *Session) Pickle(pickleKey *[PickleKeySize]byte) (string, error) {
 // plaintext is versioned: u8 version 1 ‖ u8 received-message ‖ I_A 32 ‖
 // E_A 32 ‖ E_B 32 ‖ the ratchet state (ratchet.Ratchet.AppendState).
 func (s *Session) PickleFrom(rand io.Reader, pickleKey *[PickleKeySize]byte) (string, error) {
-	pt := s.appendState(nil)
+	pt := s.appendState(make([]byte, 0, sessionPickleCap))
 	defer clear(pt)
 	out, err := pickle.Seal(pickleKey, kindSession, pt, rand)
 	if err != nil {
@@ -212,6 +208,11 @@ func (s *Session) PickleFrom(rand io.Reader, pickleKey *[PickleKeySize]byte) (st
 	}
 	return out, nil
 }
+
+// sessionPickleCap is the initial capacity for a session's pickle
+// plaintext: enough for a session with a few receiver chains and skipped
+// keys, so that serialising it allocates once.
+const sessionPickleCap = 512
 
 func (s *Session) appendState(dst []byte) []byte {
 	b := wire.NewBuilder(dst)

@@ -31,9 +31,10 @@ const (
 // derives its IV from the key, so equal states give equal pickles; prefer
 // Pickle for storage and use this for migration and interoperability.
 func (a *Account) PickleLibolm(pickleKey []byte) string {
-	pt := a.appendLibolm(nil)
-	defer clear(pt)
-	return pickle.SealLibolm(pickleKey, pt)
+	// Sized for the whole plaintext and for encrypting it in place.
+	n := min(len(a.otks), libolmMaxOneTimeKeys)
+	pt := a.appendLibolm(make([]byte, 0, pickle.LibolmCap(4+32+64+32+32+4+n*libolmKeySize+1+2*libolmKeySize+4)))
+	return pickle.SealLibolmInPlace(pickleKey, pt) // consumes pt
 }
 
 func (a *Account) appendLibolm(dst []byte) []byte {
@@ -44,10 +45,8 @@ func (a *Account) appendLibolm(dst []byte) []byte {
 	exp := a.signing.Expanded()
 	b.AddBytes(exp[:])
 	clear(exp[:])
-	b.AddBytes(a.curvePub[:])
-	priv := a.curve.Bytes()
-	b.AddBytes(priv)
-	clear(priv)
+	b.AddBytes(a.identity.pub[:])
+	b.AddBytes(a.identity.priv[:])
 	// libolm lists one-time keys newest first.
 	n := min(len(a.otks), libolmMaxOneTimeKeys)
 	b.AddUint32(uint32(n))
@@ -67,6 +66,9 @@ func (a *Account) appendLibolm(dst []byte) []byte {
 	b.AddUint32(a.lastID)
 	return b.Bytes()
 }
+
+// libolmKeySize is the size of one key in a libolm account pickle.
+const libolmKeySize = 4 + 1 + 32 + 32
 
 func addLibolmKey(b *wire.Builder, k *oneTimeKey) {
 	b.AddUint32(uint32(k.id))
@@ -94,7 +96,13 @@ func readLibolmKey(rd *wire.Reader, k *oneTimeKey) error {
 // stored truncated, and libolm itself tells users to consider such
 // accounts compromised. More than 100 one-time keys (which libolm would
 // silently overwrite) and trailing bytes are rejected, and every stored
-// public key must match its private key. Every error wraps ErrBadPickle.
+// Curve25519 key (identity, one-time, fallback) must match its private key
+// when a session first uses it, so that loading costs no scalar
+// multiplication (libolm itself never checks). The Ed25519 public key is
+// taken as stored, and signatures are made with the key derived from the
+// private half, so a pickle whose halves disagree makes signatures that
+// do not verify under IdentityKeys; Account.CheckIdentityKeys finds that
+// case. Every error wraps ErrBadPickle.
 func UnpickleLibolmAccount(pickleKey []byte, p string) (*Account, error) {
 	pt, err := pickle.OpenLibolm(pickleKey, p)
 	if err != nil {
@@ -129,18 +137,21 @@ func parseLibolmAccount(pt []byte) (*Account, error) {
 	}
 	a := new(Account)
 	var err error
-	if a.signing, err = key.NewExpandedSigningKey(exp); err != nil {
+	// The stored Ed25519 public key is trusted (the pickle authenticated):
+	// deriving it would cost a scalar multiplication per load, more than
+	// the rest of the load together. Signatures never hash it; see
+	// key.NewExpandedSigningKeyWithPublic.
+	if a.signing, err = key.NewExpandedSigningKeyWithPublic(exp, edPub); err != nil {
 		return bad("%v", err)
 	}
-	if a.signing.Public() != edPub {
-		return bad("Ed25519 public key does not match its private key")
-	}
-	if a.curve, err = key.NewCurve25519PrivateKey(curvePriv); err != nil {
-		return bad("%v", err)
-	}
-	if a.curvePub = key.Curve25519Public(a.curve); a.curvePub != curvePub {
+	// The identity key's halves are checked against each other when it is
+	// first used, as for one-time keys (oneTimeKey.x25519); an all-zero
+	// public half, which that check would skip, is refused here.
+	if curvePub == (key.Curve25519{}) {
 		return bad("Curve25519 public key does not match its private key")
 	}
+	copy(a.identity.priv[:], curvePriv)
+	a.identity.pub = curvePub
 	var n uint32
 	if !rd.ReadUint32(&n) || n > libolmMaxOneTimeKeys {
 		return bad("bad one-time key count")
@@ -224,15 +235,14 @@ func readLibolmFallbackV3(rd *wire.Reader, k *oneTimeKey) error {
 // 40 skipped message keys for all chains; if the session holds more, the
 // newest chains' keys are kept. See Account.PickleLibolm about the IV.
 func (s *Session) PickleLibolm(pickleKey []byte) string {
-	b := wire.NewBuilder(nil)
+	b := wire.NewBuilder(make([]byte, 0, sessionPickleCap))
 	b.AddUint32(libolmSessionVersion)
 	b.AddBool(s.received)
 	b.AddBytes(s.aliceIdentity[:])
 	b.AddBytes(s.aliceBase[:])
 	b.AddBytes(s.bobOneTime[:])
 	pt := s.r.AppendLibolmState(b.Bytes())
-	defer clear(pt)
-	return pickle.SealLibolm(pickleKey, pt)
+	return pickle.SealLibolmInPlace(pickleKey, pt) // consumes pt
 }
 
 // UnpickleLibolmSession imports a libolm session pickle (version 1, and

@@ -449,7 +449,7 @@ func TestSessionRedaction(t *testing.T) {
 		st := s.r.AppendState(nil)
 		secrets = append(secrets, st[:32]) // root key
 	}
-	secrets = append(secrets, d.alice.curve.Bytes(), d.bob.curve.Bytes())
+	secrets = append(secrets, d.alice.identity.priv[:], d.bob.identity.priv[:])
 	seed, _ := d.alice.signing.Seed()
 	exp := d.alice.signing.Expanded()
 	secrets = append(secrets, seed, exp[:32], exp[32:])

@@ -76,7 +76,8 @@ func CiphertextLen(n int) int { return n/BlockSize*BlockSize + BlockSize }
 
 // Encrypt appends the AES-256-CBC encryption of the PKCS#7-padded
 // plaintext to dst and returns the extended slice. dst and plaintext may
-// not overlap.
+// not overlap, except exactly: plaintext may be dst[len(dst):] with the
+// capacity for the ciphertext, which is then encrypted in place.
 func (k *Keys) Encrypt(dst, plaintext []byte) []byte {
 	n := CiphertextLen(len(plaintext))
 	ret, out := sliceForAppend(dst, n)

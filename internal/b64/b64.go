@@ -30,7 +30,20 @@ var (
 )
 
 // Encode returns the unpadded standard base64 encoding of b.
-func Encode(b []byte) string { return raw.EncodeToString(b) }
+func Encode(b []byte) string {
+	// One allocation, not EncodeToString's two (a buffer, then its copy
+	// as a string): encode through a stack buffer into a sized Builder.
+	var sb strings.Builder
+	sb.Grow(raw.EncodedLen(len(b)))
+	var chunk [1024]byte
+	for len(b) > 0 {
+		n := min(len(b), len(chunk)/4*3) // whole 3-byte groups until the end
+		raw.Encode(chunk[:], b[:n])
+		sb.Write(chunk[:raw.EncodedLen(n)])
+		b = b[n:]
+	}
+	return sb.String()
+}
 
 // AppendEncode appends the unpadded standard base64 encoding of src to dst.
 func AppendEncode(dst, src []byte) []byte { return raw.AppendEncode(dst, src) }
@@ -42,7 +55,7 @@ func EncodedLen(n int) int { return raw.EncodedLen(n) }
 func Decode(s string) ([]byte, error) {
 	// encoding/base64 silently skips '\r' and '\n'; Matrix values never
 	// contain them, and accepting them would give one value many encodings.
-	if strings.ContainsAny(s, "\r\n") {
+	if strings.IndexByte(s, '\n') >= 0 || strings.IndexByte(s, '\r') >= 0 {
 		return nil, ErrInvalid
 	}
 	enc := raw

@@ -83,7 +83,8 @@ func Open(key *[KeySize]byte, kind string, pickle string) ([]byte, error) {
 		return nil, fmt.Errorf("%w: unknown version %d", ErrFormat, buf[0])
 	}
 	nonce, sealed := buf[1:1+nonceSize], buf[1+nonceSize:]
-	out, err := newGCM(key).Open(nil, nonce, sealed, []byte(aadPrefix+kind))
+	// Decrypted in place: the plaintext overwrites the ciphertext.
+	out, err := newGCM(key).Open(sealed[:0], nonce, sealed, []byte(aadPrefix+kind))
 	if err != nil {
 		return nil, ErrDecrypt
 	}
@@ -103,13 +104,31 @@ func newGCM(key *[KeySize]byte) cipher.AEAD {
 }
 
 // SealLibolm encrypts plaintext in libolm's pickle envelope under a pickle
-// key of any length.
+// key of any length. plaintext is not changed.
 func SealLibolm(key, plaintext []byte) string {
+	return SealLibolmInPlace(key, append(make([]byte, 0, LibolmCap(len(plaintext))), plaintext...))
+}
+
+// SealLibolmInPlace is SealLibolm for a plaintext its caller gives up: it
+// is encrypted in place when it has the capacity for the ciphertext and
+// tag ([LibolmCap]), which saves a copy of a large account, and its
+// contents are lost either way.
+func SealLibolmInPlace(key, plaintext []byte) string {
 	k := aessha2.Derive(key, aessha2.InfoPickle)
-	buf := k.Encrypt(make([]byte, 0, aessha2.CiphertextLen(len(plaintext))+aessha2.TagSize), plaintext)
+	var buf []byte
+	if cap(plaintext) >= LibolmCap(len(plaintext)) {
+		buf = k.Encrypt(plaintext[:0], plaintext)
+	} else {
+		buf = k.Encrypt(make([]byte, 0, LibolmCap(len(plaintext))), plaintext)
+		clear(plaintext)
+	}
 	buf = k.AppendTag(buf, buf)
 	return b64.Encode(buf)
 }
+
+// LibolmCap is the capacity a plaintext of n bytes needs for
+// SealLibolmInPlace to encrypt it in place.
+func LibolmCap(n int) int { return aessha2.CiphertextLen(n) + aessha2.TagSize }
 
 // OpenLibolm decrypts a libolm pickle under key, verifying its MAC first.
 func OpenLibolm(key []byte, pickle string) ([]byte, error) {
@@ -128,7 +147,7 @@ func OpenLibolm(key []byte, pickle string) ([]byte, error) {
 	if !k.Verify(ct, tag) {
 		return nil, ErrDecrypt
 	}
-	out, err := k.Decrypt(nil, ct)
+	out, err := k.Decrypt(ct[:0], ct) // in place
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrFormat, err)
 	}

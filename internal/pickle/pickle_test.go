@@ -99,3 +99,36 @@ func FuzzOpen(f *testing.F) {
 		_, _ = OpenLibolm([]byte("secret_key"), s)
 	})
 }
+
+// TestSealLibolmInPlace: the in-place form gives the same pickle as
+// SealLibolm whether or not the plaintext has room, leaves no plaintext
+// behind in either case, and SealLibolm leaves its input alone.
+func TestSealLibolmInPlace(t *testing.T) {
+	key := []byte("key")
+	for _, n := range []int{0, 1, 15, 16, 17, 100} {
+		pt := bytes.Repeat([]byte{0xa5}, n)
+		orig := bytes.Clone(pt)
+		want := SealLibolm(key, pt)
+		if !bytes.Equal(pt, orig) {
+			t.Fatalf("n=%d: SealLibolm changed its input", n)
+		}
+		for _, room := range []bool{false, true} {
+			var c []byte
+			if room {
+				c = append(make([]byte, 0, LibolmCap(n)), orig...)
+			} else {
+				c = bytes.Clone(orig)
+			}
+			if got := SealLibolmInPlace(key, c); got != want {
+				t.Fatalf("n=%d room=%v: %q, want %q", n, room, got, want)
+			}
+			if n > 0 && bytes.Contains(c, orig) {
+				t.Fatalf("n=%d room=%v: the plaintext survived", n, room)
+			}
+		}
+		got, err := OpenLibolm(key, want)
+		if err != nil || !bytes.Equal(got, orig) {
+			t.Fatalf("n=%d: OpenLibolm = %x, %v", n, got, err)
+		}
+	}
+}
