@@ -1,7 +1,9 @@
 package megolm
 
 import (
+	"context"
 	"fmt"
+	"runtime"
 	"testing"
 )
 
@@ -61,5 +63,49 @@ func BenchmarkDecryptFreshAt1M(b *testing.B) {
 		if _, _, err := in.Decrypt(nil, msg); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkDecryptAll decrypts 2,000 messages of 100 sessions (20 each,
+// interleaved as in a sync of many rooms) with one worker and with
+// GOMAXPROCS workers: the ratio is how far DecryptAll scales.
+func BenchmarkDecryptAll(b *testing.B) {
+	const nSessions, perSession = 100, 20
+	var keys []*SessionKey
+	var raw [][]byte
+	var owner []int
+	outs := make([]*OutboundSession, nSessions)
+	for i := range outs {
+		outs[i], _ = NewOutboundSession(nil)
+		keys = append(keys, outs[i].SessionKey())
+	}
+	pt := make([]byte, 200)
+	for range perSession {
+		for s, o := range outs {
+			raw = append(raw, o.Encrypt(nil, pt))
+			owner = append(owner, s)
+		}
+	}
+	for _, workers := range []int{1, runtime.GOMAXPROCS(0)} {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			msgs := make([]BulkMessage, len(raw))
+			b.ReportAllocs()
+			for b.Loop() {
+				b.StopTimer()
+				ins := make([]*InboundSession, nSessions)
+				for i, k := range keys {
+					ins[i], _ = NewInboundSession(k)
+				}
+				for i := range msgs {
+					msgs[i] = BulkMessage{ins[owner[i]], raw[i]}
+				}
+				b.StartTimer()
+				for _, r := range DecryptAllWorkers(context.Background(), msgs, workers) {
+					if r.Err != nil {
+						b.Fatal(r.Err)
+					}
+				}
+			}
+		})
 	}
 }

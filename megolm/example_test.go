@@ -1,6 +1,7 @@
 package megolm_test
 
 import (
+	"context"
 	"fmt"
 	"log"
 
@@ -103,4 +104,35 @@ func ExampleInboundSession_Merge() {
 	// Output:
 	// backup vs room key: better
 	// first known index: 0 verified: true
+}
+
+// After a sync, decrypt the new events of every room at once; results come
+// back in the order of the input.
+func ExampleDecryptAll() {
+	var msgs []megolm.BulkMessage
+	for _, room := range []string{"Station 3", "Radiologie"} {
+		sender, err := megolm.NewOutboundSession(nil)
+		if err != nil {
+			log.Fatal(err)
+		}
+		in, err := megolm.NewInboundSession(sender.SessionKey())
+		if err != nil {
+			log.Fatal(err)
+		}
+		for i := range 2 {
+			ct := sender.Encrypt(nil, fmt.Appendf(nil, "%s: event %d", room, i))
+			msgs = append(msgs, megolm.BulkMessage{Session: in, Message: ct})
+		}
+	}
+	for _, r := range megolm.DecryptAll(context.Background(), msgs) {
+		if r.Err != nil {
+			log.Fatal(r.Err)
+		}
+		fmt.Printf("index %d: %s\n", r.Index, r.Plaintext)
+	}
+	// Output:
+	// index 0: Station 3: event 0
+	// index 1: Station 3: event 1
+	// index 0: Radiologie: event 0
+	// index 1: Radiologie: event 1
 }

@@ -1,0 +1,103 @@
+package megolm
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+)
+
+// BulkMessage is one message for [DecryptAll]: a binary Megolm message and
+// the session to decrypt it with.
+type BulkMessage struct {
+	Session *InboundSession
+	Message []byte
+}
+
+// BulkResult is the outcome of one message of [DecryptAll]: what
+// [InboundSession.Decrypt] returned for it.
+type BulkResult struct {
+	Plaintext []byte
+	Index     uint32
+	Err       error
+}
+
+// ErrNoSession is the error of a [BulkMessage] without a session.
+var ErrNoSession = errors.New("megolm: no session given for the message")
+
+// DecryptAll decrypts many messages, of many sessions, with
+// runtime.GOMAXPROCS(0) workers, and returns one result per message in
+// input order (for example the timeline of every room after a sync).
+//
+// The results, and the state every session is left in, are exactly those
+// of calling Decrypt on each message in input order: each session's
+// messages are decrypted by one worker, in input order, while different
+// sessions are decrypted in parallel. So the work spreads over the workers
+// only as far as there are sessions: the messages of a single session are
+// decrypted one after another. A failing message does not stop the
+// others. If ctx is cancelled, messages not yet started get ctx.Err().
+//
+// DecryptAll moves the sessions' latest ratchets, as Decrypt does: no
+// session may be used elsewhere until it returns. Sessions are told apart
+// by pointer; a [InboundSession.Clone] is a session of its own.
+func DecryptAll(ctx context.Context, msgs []BulkMessage) []BulkResult {
+	return DecryptAllWorkers(ctx, msgs, runtime.GOMAXPROCS(0))
+}
+
+// DecryptAllWorkers is DecryptAll with an explicit number of workers (at
+// least 1; values below are raised to 1).
+func DecryptAllWorkers(ctx context.Context, msgs []BulkMessage, workers int) []BulkResult {
+	results := make([]BulkResult, len(msgs))
+	// Group the message positions by session, keeping input order within
+	// each group.
+	groupOf := make(map[*InboundSession]int)
+	var groups [][]int
+	for i, m := range msgs {
+		if m.Session == nil {
+			results[i].Err = ErrNoSession
+			continue
+		}
+		g, ok := groupOf[m.Session]
+		if !ok {
+			g = len(groups)
+			groupOf[m.Session] = g
+			groups = append(groups, nil)
+		}
+		groups[g] = append(groups[g], i)
+	}
+	// Largest groups first, so that a big session does not start last and
+	// leave the other workers idle at the end.
+	slices.SortStableFunc(groups, func(a, b []int) int { return cmp.Compare(len(b), len(a)) })
+
+	var next atomic.Int64
+	work := func() {
+		for {
+			g := int(next.Add(1)) - 1
+			if g >= len(groups) {
+				return
+			}
+			for _, i := range groups[g] {
+				r := &results[i]
+				if err := ctx.Err(); err != nil {
+					r.Err = err
+					continue
+				}
+				r.Plaintext, r.Index, r.Err = msgs[i].Session.Decrypt(nil, msgs[i].Message)
+			}
+		}
+	}
+	workers = max(1, min(workers, len(groups)))
+	if workers == 1 {
+		work()
+		return results
+	}
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(work)
+	}
+	wg.Wait()
+	return results
+}
