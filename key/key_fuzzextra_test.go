@@ -21,6 +21,9 @@ func FuzzVerifyStrict(f *testing.F) {
 	var idSig [64]byte
 	idSig[0] = 1
 	f.Add(id[:], msg, idSig[:])
+	for _, v := range speccheck {
+		f.Add(unhex(v.pub), unhex(v.msg), unhex(v.sig))
+	}
 	f.Fuzz(func(t *testing.T, pk, msg, sg []byte) {
 		if len(pk) != 32 || len(sg) != 64 {
 			return
