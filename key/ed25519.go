@@ -1,6 +1,7 @@
 package key
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/sha512"
 	"crypto/subtle"
@@ -160,8 +161,8 @@ func isSmallOrderEncoding(b []byte) bool {
 // signs with either; signatures from a seed equal crypto/ed25519's, and
 // signatures from an expanded key equal libolm's. The public key is
 // computed once, when the key is made, except for keys made by
-// [NewExpandedSigningKeyWithPublic], which compute it before their first
-// signature.
+// [NewSigningKeyWithPublic] and [NewExpandedSigningKeyWithPublic], which
+// compute it before their first signature.
 //
 // A SigningKey is secret. Printing it with fmt shows only the public key.
 // It is safe for concurrent use.
@@ -175,6 +176,9 @@ type SigningKey struct {
 	// the first signature; Sign hashes that key, never a stored one. It
 	// is a pointer so that a SigningKey value can be copied (Format).
 	derived *derivedPublic
+	// seed is the seed of a key made by NewSigningKeyWithPublic (std is
+	// nil for it: crypto/ed25519 would hash the stored public key).
+	seed *[SigningKeySeedSize]byte
 }
 
 type derivedPublic struct {
@@ -240,6 +244,24 @@ func NewExpandedSigningKeyWithPublic(expanded []byte, public Ed25519) (*SigningK
 	}
 	k := &SigningKey{public: public, derived: new(derivedPublic)}
 	k.setExpanded(expanded[:32], expanded[32:])
+	return k, nil
+}
+
+// NewSigningKeyWithPublic is [NewSigningKey] for a seed read back from
+// authenticated storage together with its public key (sicher's own account
+// pickle): like [NewExpandedSigningKeyWithPublic], it trusts public for
+// [SigningKey.Public], costs no scalar multiplication, and signs with the
+// public key it derives before its first signature. Its signatures equal
+// crypto/ed25519's for the seed.
+func NewSigningKeyWithPublic(seed []byte, public Ed25519) (*SigningKey, error) {
+	if len(seed) != SigningKeySeedSize {
+		return nil, fmt.Errorf("key: Ed25519 seed is %d bytes, want %d", len(seed), SigningKeySeedSize)
+	}
+	k := &SigningKey{public: public, derived: new(derivedPublic), seed: new([SigningKeySeedSize]byte)}
+	copy(k.seed[:], seed)
+	h := sha512.Sum512(seed)
+	k.setExpanded(h[:32], h[32:])
+	clear(h[:])
 	return k, nil
 }
 
@@ -317,10 +339,13 @@ func (k *SigningKey) Sign(msg []byte) Ed25519Signature {
 // Seed returns a copy of the 32-byte seed, or false for a key known only in
 // libolm's expanded form. The copy is secret and the caller's to wipe.
 func (k *SigningKey) Seed() ([]byte, bool) {
-	if k.std == nil {
-		return nil, false
+	switch {
+	case k.std != nil:
+		return k.std.Seed(), true
+	case k.seed != nil:
+		return bytes.Clone(k.seed[:]), true
 	}
-	return k.std.Seed(), true
+	return nil, false
 }
 
 // Expanded returns libolm's 64-byte expanded form (clamped scalar ‖

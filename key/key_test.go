@@ -517,3 +517,25 @@ func TestExpandedSigningKeyWithPublic(t *testing.T) {
 		t.Fatal("a 63-byte expanded key was accepted")
 	}
 }
+
+// TestSigningKeyWithPublic: a seed key made with its stored public half
+// signs as crypto/ed25519 does and reports its seed.
+func TestSigningKeyWithPublic(t *testing.T) {
+	for _, v := range rfc8032 {
+		seed := unhex(v.secret)
+		k, err := NewSigningKeyWithPublic(seed, Ed25519(unhex(v.public)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := unhex(v.msg)
+		if sig := k.Sign(msg); !bytes.Equal(sig[:], unhex(v.sig)) || k.CheckPublic() != nil {
+			t.Fatalf("signature %x, want %s", sig, v.sig)
+		}
+		if s, ok := k.Seed(); !ok || !bytes.Equal(s, seed) {
+			t.Fatal("Seed")
+		}
+	}
+	if _, err := NewSigningKeyWithPublic(make([]byte, 31), Ed25519{}); err == nil {
+		t.Fatal("a 31-byte seed was accepted")
+	}
+}

@@ -1,6 +1,7 @@
 package olm
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"testing"
@@ -315,5 +316,67 @@ func TestKeyIDExhaustion(t *testing.T) {
 	}
 	if pickledAccount(t, a) != before {
 		t.Fatal("failed generation changed the account")
+	}
+}
+
+// TestAccountPickleVersions: version 1 of the own account format (no
+// public keys stored) still loads, to the same account, in both Ed25519
+// forms; version 2 takes the stored public keys, and CheckIdentityKeys
+// finds a stored key that does not match.
+func TestAccountPickleVersions(t *testing.T) {
+	rand := &streamReader{seed: 15}
+	seedForm, _ := NewAccountFrom(rand)
+	seedForm.GenerateOneTimeKeysFrom(rand, 3)
+	expandedForm, err := UnpickleLibolmAccount(nil, seedForm.PickleLibolm(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []*Account{seedForm, expandedForm} {
+		v2 := a.appendState(nil)
+		keyLen := key.SigningKeySeedSize
+		if v2[1] == ed25519Expanded {
+			keyLen = key.ExpandedSigningKeySize
+		}
+		if v2[0] != 2 {
+			t.Fatalf("version %d written", v2[0])
+		}
+		// v1 = v2 without the two public keys.
+		edPubAt := 2 + keyLen
+		curvePubAt := edPubAt + 32 + 32
+		var v1 []byte
+		v1 = append(v1, 1)
+		v1 = append(v1, v2[1:edPubAt]...)
+		v1 = append(v1, v2[edPubAt+32:curvePubAt]...)
+		v1 = append(v1, v2[curvePubAt+32:]...)
+		for _, pt := range [][]byte{v1, v2} {
+			b, err := parseAccountState(bytes.Clone(pt))
+			if err != nil {
+				t.Fatalf("version %d: %v", pt[0], err)
+			}
+			if pickledAccount(t, b) != pickledAccount(t, a) || b.Sign([]byte("m")) != a.Sign([]byte("m")) || b.CheckIdentityKeys() != nil {
+				t.Fatalf("version %d: another account", pt[0])
+			}
+			seed, ok := b.signing.Seed()
+			want, wantOK := a.signing.Seed()
+			if ok != wantOK || !bytes.Equal(seed, want) {
+				t.Fatalf("version %d: seed %x %v, want %x %v", pt[0], seed, ok, want, wantOK)
+			}
+		}
+		for _, at := range []int{edPubAt, curvePubAt} {
+			bad := bytes.Clone(v2)
+			bad[at+1] ^= 1
+			b, err := parseAccountState(bad)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !errors.Is(b.CheckIdentityKeys(), ErrBadPickle) {
+				t.Fatalf("a wrong stored public key at %d passed CheckIdentityKeys", at)
+			}
+		}
+		zero := bytes.Clone(v2)
+		clear(zero[curvePubAt : curvePubAt+32])
+		if _, err := parseAccountState(zero); !errors.Is(err, ErrBadPickle) {
+			t.Fatalf("an all-zero Curve25519 public key: %v", err)
+		}
 	}
 }

@@ -23,7 +23,9 @@ const (
 
 // Versions of the plaintexts inside sicher's own pickles.
 const (
-	accountPickleVersion = 1
+	// Version 2 of the account stores the identity keys' public halves
+	// too, so that loading derives neither; version 1 is still read.
+	accountPickleVersion = 2
 	sessionPickleVersion = 1
 )
 
@@ -42,12 +44,13 @@ func (a *Account) Pickle(pickleKey *[PickleKeySize]byte) (string, error) {
 // PickleFrom is Pickle with the 12-byte nonce read from rand. The
 // plaintext is versioned:
 //
-//	u8 version 1 ‖ u8 Ed25519 form (0 seed 32 | 1 libolm expanded 64) ‖ key
-//	‖ Curve25519 private 32 ‖ u32 last key id ‖ u32 one-time key count
+//	u8 version 2 ‖ u8 Ed25519 form (0 seed 32 | 1 libolm expanded 64) ‖ key
+//	‖ Ed25519 public 32 ‖ Curve25519 private 32 ‖ Curve25519 public 32
+//	‖ u32 last key id ‖ u32 one-time key count
 //	‖ per key (ascending id): u32 id ‖ u8 published ‖ private 32 ‖ public 32
 //	‖ u8 fallback count (0..2) ‖ per key (current first): same shape
 func (a *Account) PickleFrom(rand io.Reader, pickleKey *[PickleKeySize]byte) (string, error) {
-	pt := a.appendState(make([]byte, 0, 110+len(a.otks)*69+2*69))
+	pt := a.appendState(make([]byte, 0, 174+len(a.otks)*69+2*69))
 	defer clear(pt)
 	s, err := pickle.Seal(pickleKey, kindAccount, pt, rand)
 	if err != nil {
@@ -69,7 +72,10 @@ func (a *Account) appendState(dst []byte) []byte {
 		b.AddBytes(exp[:])
 		clear(exp[:])
 	}
+	pub := a.signing.Public()
+	b.AddBytes(pub[:])
 	b.AddBytes(a.identity.priv[:])
+	b.AddBytes(a.identity.pub[:])
 	b.AddUint32(a.lastID)
 	b.AddUint32(uint32(len(a.otks)))
 	for i := range a.otks {
@@ -122,40 +128,61 @@ func parseAccountState(pt []byte) (*Account, error) {
 	if !rd.ReadUint8(&version) {
 		return bad("empty")
 	}
-	if version != accountPickleVersion {
+	if version != 1 && version != accountPickleVersion {
 		return bad(fmt.Sprintf("unknown version %d", version))
 	}
+	// Version 1 stored no public keys: they are derived. Version 2's are
+	// taken as stored and checked on first use, as for libolm pickles
+	// (see Account.CheckIdentityKeys).
+	withPublic := version == 2
 	if !rd.ReadUint8(&form) {
+		return bad("truncated")
+	}
+	var priv []byte
+	switch form {
+	case ed25519Seed:
+		if !rd.ReadBytes(&priv, key.SigningKeySeedSize) {
+			return bad("truncated")
+		}
+	case ed25519Expanded:
+		if !rd.ReadBytes(&priv, key.ExpandedSigningKeySize) {
+			return bad("truncated")
+		}
+	default:
+		return bad(fmt.Sprintf("unknown Ed25519 key form %d", form))
+	}
+	var edPub key.Ed25519
+	if withPublic && !rd.CopyBytes(edPub[:]) {
 		return bad("truncated")
 	}
 	a := new(Account)
 	var err error
-	switch form {
-	case ed25519Seed:
-		var seed []byte
-		if !rd.ReadBytes(&seed, key.SigningKeySeedSize) {
-			return bad("truncated")
-		}
-		a.signing, err = key.NewSigningKey(seed)
-	case ed25519Expanded:
-		var exp []byte
-		if !rd.ReadBytes(&exp, key.ExpandedSigningKeySize) {
-			return bad("truncated")
-		}
-		a.signing, err = key.NewExpandedSigningKey(exp)
+	switch {
+	case form == ed25519Seed && withPublic:
+		a.signing, err = key.NewSigningKeyWithPublic(priv, edPub)
+	case form == ed25519Seed:
+		a.signing, err = key.NewSigningKey(priv)
+	case withPublic:
+		a.signing, err = key.NewExpandedSigningKeyWithPublic(priv, edPub)
 	default:
-		return bad(fmt.Sprintf("unknown Ed25519 key form %d", form))
+		a.signing, err = key.NewExpandedSigningKey(priv)
 	}
 	if err != nil {
 		return bad(err.Error())
 	}
-	var priv []byte
-	var n uint32
-	if !rd.ReadBytes(&priv, 32) || !rd.ReadUint32(&a.lastID) || !rd.ReadUint32(&n) {
+	if !rd.CopyBytes(a.identity.priv[:]) || withPublic && !rd.CopyBytes(a.identity.pub[:]) {
 		return bad("truncated")
 	}
-	copy(a.identity.priv[:], priv)
-	a.identity.derivePublic()
+	switch {
+	case !withPublic:
+		a.identity.derivePublic()
+	case a.identity.pub == key.Curve25519{}:
+		return bad("Curve25519 public key does not match its private key")
+	}
+	var n uint32
+	if !rd.ReadUint32(&a.lastID) || !rd.ReadUint32(&n) {
+		return bad("truncated")
+	}
 	if n > MaxOneTimeKeys || int(n) > rd.Len()/69 {
 		return bad(fmt.Sprintf("%d one-time keys", n))
 	}
