@@ -5,8 +5,8 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
+
+	"github.com/sicher-go/sicher/internal/parallel"
 )
 
 // Result is the outcome of decrypting one entry in DecryptAll: the
@@ -29,36 +29,13 @@ func (k *DecryptionKey) DecryptAll(ctx context.Context, entries []EncryptedSessi
 // least 1; values below are raised to 1).
 func (k *DecryptionKey) DecryptAllWorkers(ctx context.Context, entries []EncryptedSessionData, workers int) []Result {
 	results := make([]Result, len(entries))
-	workers = max(1, min(workers, len(entries)))
-	// Workers claim small batches from a shared counter: cheap to
-	// coordinate, and a slow entry does not hold up a fixed share.
-	const batch = 16
-	var next atomic.Int64
-	work := func() {
-		for {
-			start := int(next.Add(batch)) - batch
-			if start >= len(entries) {
-				return
-			}
-			end := min(start+batch, len(entries))
-			for i := start; i < end; i++ {
-				if err := ctx.Err(); err != nil {
-					results[i].Err = err
-					continue
-				}
-				results[i].Session, results[i].Err = k.DecryptSession(entries[i])
-			}
+	parallel.For(len(entries), workers, 16, func(i int) {
+		if err := ctx.Err(); err != nil {
+			results[i].Err = err
+			return
 		}
-	}
-	if workers == 1 {
-		work()
-		return results
-	}
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(work)
-	}
-	wg.Wait()
+		results[i].Session, results[i].Err = k.DecryptSession(entries[i])
+	})
 	return results
 }
 

@@ -6,8 +6,8 @@ import (
 	"errors"
 	"runtime"
 	"slices"
-	"sync"
-	"sync/atomic"
+
+	"github.com/sicher-go/sicher/internal/parallel"
 )
 
 // BulkMessage is one message for [DecryptAll]: a binary Megolm message and
@@ -72,32 +72,15 @@ func DecryptAllWorkers(ctx context.Context, msgs []BulkMessage, workers int) []B
 	// leave the other workers idle at the end.
 	slices.SortStableFunc(groups, func(a, b []int) int { return cmp.Compare(len(b), len(a)) })
 
-	var next atomic.Int64
-	work := func() {
-		for {
-			g := int(next.Add(1)) - 1
-			if g >= len(groups) {
-				return
+	parallel.For(len(groups), workers, 1, func(g int) {
+		for _, i := range groups[g] {
+			r := &results[i]
+			if err := ctx.Err(); err != nil {
+				r.Err = err
+				continue
 			}
-			for _, i := range groups[g] {
-				r := &results[i]
-				if err := ctx.Err(); err != nil {
-					r.Err = err
-					continue
-				}
-				r.Plaintext, r.Index, r.Err = msgs[i].Session.Decrypt(nil, msgs[i].Message)
-			}
+			r.Plaintext, r.Index, r.Err = msgs[i].Session.Decrypt(nil, msgs[i].Message)
 		}
-	}
-	workers = max(1, min(workers, len(groups)))
-	if workers == 1 {
-		work()
-		return results
-	}
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(work)
-	}
-	wg.Wait()
+	})
 	return results
 }
