@@ -186,10 +186,10 @@ func (k *DecryptionKey) Decrypt(d EncryptedSessionData) ([]byte, error) {
 	}
 	keys := aessha2.Derive(secret[:], aessha2.InfoBackup)
 	clear(secret[:])
-	if !keys.Verify(nil, d.MAC[:]) {
+	pt, err := keys.Open(nil, nil, d.MAC[:], d.Ciphertext)
+	if errors.Is(err, aessha2.ErrAuthentication) {
 		return nil, ErrBadMAC
 	}
-	pt, err := keys.Decrypt(nil, d.Ciphertext)
 	if err != nil {
 		return nil, ErrDecrypt
 	}

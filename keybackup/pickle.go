@@ -54,7 +54,7 @@ func (k *DecryptionKey) Pickle(pickleKey *[PickleKeySize]byte, r io.Reader) (str
 	}
 	pt := k.appendPlain(make([]byte, 0, pickle.LibolmCap(64)))
 	defer clear(pt)
-	s, err := pickle.Seal(pickleKey, pickleKind, pt, r)
+	s, err := pickle.Seal(r, pickleKey, pickleKind, pt[0], pt[1:])
 	if err != nil {
 		return "", fmt.Errorf("keybackup: %w", err)
 	}
@@ -64,10 +64,12 @@ func (k *DecryptionKey) Pickle(pickleKey *[PickleKeySize]byte, r io.Reader) (str
 // Unpickle restores a decryption key from Pickle's output. Errors wrap
 // ErrPickle.
 func Unpickle(pickleKey *[PickleKeySize]byte, p string) (*DecryptionKey, error) {
-	pt, err := pickle.Open(pickleKey, pickleKind, p)
+	version, body, err := pickle.Open(pickleKey, pickleKind, p)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrPickle, err)
 	}
+	pt := append([]byte{version}, body...) // TODO(api-v1): parse by version
+	clear(body)
 	defer clear(pt)
 	return parsePlain(pt)
 }

@@ -1,8 +1,10 @@
 package megolm
 
 import (
+	"errors"
 	"fmt"
 
+	"github.com/sicher-go/sicher/internal/aessha2"
 	"github.com/sicher-go/sicher/key"
 )
 
@@ -141,10 +143,10 @@ func (s *InboundSession) decrypt(dst []byte, m *Message) ([]byte, uint32, error)
 	}
 	defer r.wipe()
 	keys := r.keys()
-	if !keys.Verify(m.macInput(), m.MAC[:]) {
+	out, err := keys.Open(dst, m.macInput(), m.MAC[:], m.Ciphertext)
+	if errors.Is(err, aessha2.ErrAuthentication) {
 		return nil, 0, ErrBadMAC
 	}
-	out, err := keys.Decrypt(dst, m.Ciphertext)
 	if err != nil {
 		return nil, 0, fmt.Errorf("%w: authenticated ciphertext has bad length or padding", ErrMalformedMessage)
 	}

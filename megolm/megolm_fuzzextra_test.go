@@ -109,13 +109,13 @@ func FuzzPickleStable(f *testing.F) {
 	in2, _ := ImportInboundSession(in.ExportAtFirstKnownIndex())
 	for _, s := range []*InboundSession{in, in2} {
 		p, _ := s.PickleFrom(securitytest.ZeroReader{}, &testPickleKey)
-		pt, _ := pickle.Open(&testPickleKey, inboundPickleKind, p)
+		pt, _ := pickle.OpenRaw(&testPickleKey, inboundPickleKind, p)
 		f.Add(uint8(0), pt)
 		lpt, _ := pickle.OpenLibolm(fuzzLibolmKey, s.PickleLibolm(fuzzLibolmKey))
 		f.Add(uint8(2), lpt)
 	}
 	p, _ := out.PickleFrom(securitytest.ZeroReader{}, &testPickleKey)
-	pt, _ := pickle.Open(&testPickleKey, outboundPickleKind, p)
+	pt, _ := pickle.OpenRaw(&testPickleKey, outboundPickleKind, p)
 	f.Add(uint8(1), pt)
 	lpt, _ := pickle.OpenLibolm(fuzzLibolmKey, out.PickleLibolm(fuzzLibolmKey))
 	f.Add(uint8(3), lpt)
@@ -125,12 +125,12 @@ func FuzzPickleStable(f *testing.F) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			return pickle.Open(&testPickleKey, map[bool]string{true: inboundPickleKind, false: outboundPickleKind}[kind%4 == 0], p)
+			return pickle.OpenRaw(&testPickleKey, map[bool]string{true: inboundPickleKind, false: outboundPickleKind}[kind%4 == 0], p)
 		}
 		switch kind % 4 {
 		case 0:
 			encode = func(pt []byte) ([]byte, error) {
-				p, _ := pickle.Seal(&testPickleKey, inboundPickleKind, pt, securitytest.ZeroReader{})
+				p, _ := pickle.SealRaw(securitytest.ZeroReader{}, &testPickleKey, inboundPickleKind, pt)
 				s, err := UnpickleInboundSession(&testPickleKey, p)
 				if err != nil {
 					return nil, err
@@ -139,7 +139,7 @@ func FuzzPickleStable(f *testing.F) {
 			}
 		case 1:
 			encode = func(pt []byte) ([]byte, error) {
-				p, _ := pickle.Seal(&testPickleKey, outboundPickleKind, pt, securitytest.ZeroReader{})
+				p, _ := pickle.SealRaw(securitytest.ZeroReader{}, &testPickleKey, outboundPickleKind, pt)
 				s, err := UnpickleOutboundSession(&testPickleKey, p)
 				if err != nil {
 					return nil, err

@@ -51,16 +51,18 @@ func (s *OutboundSession) PickleFrom(rnd io.Reader, k *[PickleKeySize]byte) (str
 	}
 	pt := w.Bytes()
 	defer clear(pt)
-	return pickle.Seal(k, outboundPickleKind, pt, rnd)
+	return pickle.Seal(rnd, k, outboundPickleKind, pt[0], pt[1:])
 }
 
 // UnpickleOutboundSession restores a session pickled by
 // [OutboundSession.Pickle] under the same key. Errors wrap [ErrBadPickle].
 func UnpickleOutboundSession(k *[PickleKeySize]byte, p string) (*OutboundSession, error) {
-	pt, err := pickle.Open(k, outboundPickleKind, p)
+	v0, body, err := pickle.Open(k, outboundPickleKind, p)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadPickle, err)
 	}
+	pt := append([]byte{v0}, body...) // TODO(api-v1): parse by version
+	clear(body)
 	defer clear(pt)
 	r := wire.Reader(pt)
 	var version uint32
@@ -112,16 +114,18 @@ func (s *InboundSession) PickleFrom(rnd io.Reader, k *[PickleKeySize]byte) (stri
 	w.AddBool(s.verified)
 	pt := w.Bytes()
 	defer clear(pt)
-	return pickle.Seal(k, inboundPickleKind, pt, rnd)
+	return pickle.Seal(rnd, k, inboundPickleKind, pt[0], pt[1:])
 }
 
 // UnpickleInboundSession restores a session pickled by
 // [InboundSession.Pickle] under the same key. Errors wrap [ErrBadPickle].
 func UnpickleInboundSession(k *[PickleKeySize]byte, p string) (*InboundSession, error) {
-	pt, err := pickle.Open(k, inboundPickleKind, p)
+	v0, body, err := pickle.Open(k, inboundPickleKind, p)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadPickle, err)
 	}
+	pt := append([]byte{v0}, body...) // TODO(api-v1): parse by version
+	clear(body)
 	defer clear(pt)
 	r := wire.Reader(pt)
 	var version uint32

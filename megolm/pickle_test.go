@@ -139,7 +139,7 @@ func TestPickleInvalid(t *testing.T) {
 		return w.Bytes()
 	}
 	seal := func(kind string, pt []byte) string {
-		s, err := pickle.Seal(&testPickleKey, kind, pt, bytes.NewReader(make([]byte, 64)))
+		s, err := pickle.SealRaw(bytes.NewReader(make([]byte, 64)), &testPickleKey, kind, pt)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -161,7 +161,6 @@ func TestPickleInvalid(t *testing.T) {
 		"short seed":     outPT(1, 1, 31, nil),
 		"short expanded": outPT(1, 2, 63, nil),
 		"trailing":       outPT(1, 1, 32, []byte{0}),
-		"empty":          nil,
 	}
 	for name, pt := range outCases {
 		if _, err := UnpickleOutboundSession(&testPickleKey, seal(outboundPickleKind, pt)); !errors.Is(err, ErrBadPickle) {
@@ -221,7 +220,6 @@ func TestLibolmPickleVersions(t *testing.T) {
 		"v3":             body(3, true, 1, nil),
 		"v2 trailing":    body(2, true, 1, []byte{0}),
 		"v2 bad flag":    body(2, true, 7, nil),
-		"empty":          nil,
 		"version only":   body(2, true, 0, nil)[:4],
 		"latest < first": func() []byte { b := body(2, true, 1, nil); b[4+128+3] = 10; return b }(),
 	} {

@@ -52,7 +52,7 @@ func (a *Account) Pickle(pickleKey *[PickleKeySize]byte) (string, error) {
 func (a *Account) PickleFrom(rand io.Reader, pickleKey *[PickleKeySize]byte) (string, error) {
 	pt := a.appendState(make([]byte, 0, 174+len(a.otks)*69+2*69))
 	defer clear(pt)
-	s, err := pickle.Seal(pickleKey, kindAccount, pt, rand)
+	s, err := pickle.Seal(rand, pickleKey, kindAccount, pt[0], pt[1:])
 	if err != nil {
 		return "", fmt.Errorf("olm: %w", err)
 	}
@@ -111,10 +111,12 @@ func readKey(rd *wire.Reader, k *oneTimeKey) bool {
 // UnpickleAccount decrypts and parses an account pickled by
 // Account.Pickle. Every error wraps ErrBadPickle.
 func UnpickleAccount(pickleKey *[PickleKeySize]byte, s string) (*Account, error) {
-	pt, err := pickle.Open(pickleKey, kindAccount, s)
+	version, body, err := pickle.Open(pickleKey, kindAccount, s)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadPickle, err)
 	}
+	pt := append([]byte{version}, body...) // TODO(api-v1): parse by version
+	clear(body)
 	defer clear(pt)
 	return parseAccountState(pt)
 }
@@ -229,7 +231,7 @@ func (s *Session) Pickle(pickleKey *[PickleKeySize]byte) (string, error) {
 func (s *Session) PickleFrom(rand io.Reader, pickleKey *[PickleKeySize]byte) (string, error) {
 	pt := s.appendState(make([]byte, 0, sessionPickleCap))
 	defer clear(pt)
-	out, err := pickle.Seal(pickleKey, kindSession, pt, rand)
+	out, err := pickle.Seal(rand, pickleKey, kindSession, pt[0], pt[1:])
 	if err != nil {
 		return "", fmt.Errorf("olm: %w", err)
 	}
@@ -254,10 +256,12 @@ func (s *Session) appendState(dst []byte) []byte {
 // UnpickleSession decrypts and parses a session pickled by
 // Session.Pickle. Every error wraps ErrBadPickle.
 func UnpickleSession(pickleKey *[PickleKeySize]byte, p string) (*Session, error) {
-	pt, err := pickle.Open(pickleKey, kindSession, p)
+	version, body, err := pickle.Open(pickleKey, kindSession, p)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadPickle, err)
 	}
+	pt := append([]byte{version}, body...) // TODO(api-v1): parse by version
+	clear(body)
 	defer clear(pt)
 	return parseSessionState(pt)
 }

@@ -218,10 +218,7 @@ func open(dst []byte, mk *ratchet.MessageKey, m *Message) ([]byte, error) {
 	keys := aessha2.Derive(kb[:], aessha2.InfoOlm)
 	clear(kb[:])
 	n := len(m.raw) - MACSize
-	if !keys.Verify(m.raw[:n], m.raw[n:]) {
-		return nil, ErrAuthentication
-	}
-	pt, err := keys.Decrypt(dst, m.Ciphertext)
+	pt, err := keys.Open(dst, m.raw[:n], m.raw[n:], m.Ciphertext)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrAuthentication, err)
 	}

@@ -144,7 +144,7 @@ func seeds(f *testing.F, object string) (libolmSeeds, ownSeeds [][]byte) {
 		if err != nil {
 			f.Fatal(err)
 		}
-		pt, err := pickle.Open(&fuzzKey, u.kind, own)
+		pt, err := pickle.OpenRaw(&fuzzKey, u.kind, own)
 		if err != nil {
 			f.Fatalf("%s: the package's pickle kind is no longer %q: %v", object, u.kind, err)
 		}
@@ -218,7 +218,10 @@ func fuzzOwn(f *testing.F, object string) {
 	}
 	u := unpicklers[object]
 	f.Fuzz(func(t *testing.T, pt []byte) {
-		p, err := pickle.Seal(&fuzzKey, u.kind, pt, bytes.NewReader(make([]byte, 64)))
+		if len(pt) == 0 {
+			return // every plaintext starts with the object's version
+		}
+		p, err := pickle.SealRaw(bytes.NewReader(make([]byte, 64)), &fuzzKey, u.kind, pt)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,10 +6,11 @@
 // authenticated with HMAC-SHA-256, truncated to [TagSize] bytes in every v1
 // format.
 //
-// Callers verify the tag over the raw received bytes with [Keys.Verify]
-// first and only then call [Keys.Decrypt]; padding is checked strictly
-// (1..16 bytes, all equal), which cannot become a padding oracle because
-// only authenticated ciphertexts are ever unpadded.
+// [Keys.Open] is the only way to decrypt: it verifies the tag over the
+// authenticated bytes first and decrypts only if it matches, the shape of
+// crypto/cipher.AEAD's Open. Padding is checked strictly (1..16 bytes, all
+// equal), which cannot become a padding oracle because only authenticated
+// ciphertexts are ever unpadded.
 //
 // Keys values are secret.
 package aessha2
@@ -34,19 +35,20 @@ const (
 )
 
 const (
-	// TagSize is the truncated MAC length of every v1 format.
+	// TagSize is the truncated MAC length of every v1 format, and the
+	// shortest tag Open accepts: an empty or short tag never verifies.
 	TagSize = 8
-	// MinTagSize is the shortest tag Verify accepts: an empty or short tag
-	// must never verify.
-	MinTagSize = 8
 	// BlockSize is the AES block size; ciphertexts are a non-zero multiple.
 	BlockSize = aes.BlockSize
 )
 
-// ErrBadPadding is returned by Decrypt for a ciphertext whose length or
-// PKCS#7 padding is wrong. Callers only decrypt authenticated ciphertexts,
-// so reaching it means the sender encrypted garbage.
-var ErrBadPadding = errors.New("aessha2: invalid ciphertext length or padding")
+var (
+	// ErrAuthentication is returned by Open when the tag does not match.
+	ErrAuthentication = errors.New("message authentication failed")
+	// ErrBadPadding is returned by Open for an authenticated ciphertext
+	// whose length or PKCS#7 padding is wrong: the sender encrypted garbage.
+	ErrBadPadding = errors.New("invalid ciphertext length or padding")
+)
 
 // zeroIV is the IV handed to crypto/cipher; see Encrypt.
 var zeroIV [BlockSize]byte
@@ -99,10 +101,24 @@ func (k *Keys) Encrypt(dst, plaintext []byte) []byte {
 	return ret
 }
 
-// Decrypt appends the decryption of an authenticated ciphertext to dst,
-// removing the padding, and returns the extended slice. It never modifies
-// ciphertext. Call it only after Verify succeeded.
-func (k *Keys) Decrypt(dst, ciphertext []byte) ([]byte, error) {
+// Open verifies that tag is the MAC of authenticated (or a prefix of it of
+// at least TagSize bytes) and only then appends the decryption of
+// ciphertext to dst, removing the padding, and returns the extended slice.
+// authenticated is whatever the format MACs: the whole message before the
+// tag for Olm and Megolm, the ciphertext for libolm pickles, nothing for
+// key backup v1 (libolm's MAC of the empty string). ciphertext is never
+// modified unless dst[len(dst):] is exactly ciphertext (in-place
+// decryption). Errors are ErrAuthentication and ErrBadPadding.
+func (k *Keys) Open(dst, authenticated, tag, ciphertext []byte) ([]byte, error) {
+	if !k.verify(authenticated, tag) {
+		return nil, ErrAuthentication
+	}
+	return k.decrypt(dst, ciphertext)
+}
+
+// decrypt appends the decryption of an authenticated ciphertext to dst,
+// removing the padding, and returns the extended slice.
+func (k *Keys) decrypt(dst, ciphertext []byte) ([]byte, error) {
 	if len(ciphertext) == 0 || len(ciphertext)%BlockSize != 0 {
 		return nil, ErrBadPadding
 	}
@@ -141,11 +157,11 @@ func (k *Keys) AppendTag(dst, msg []byte) []byte {
 	return append(dst, mac[:TagSize]...)
 }
 
-// Verify reports, in constant time, whether tag is MAC(msg) or a prefix of
-// it of at least MinTagSize bytes. An empty, short or over-long tag is
-// always rejected.
-func (k *Keys) Verify(msg, tag []byte) bool {
-	if len(tag) < MinTagSize || len(tag) > hmacsha256.Size {
+// verify reports, in constant time, whether tag is MAC(msg) or a prefix of
+// it of at least TagSize bytes. An empty, short or over-long tag is always
+// rejected.
+func (k *Keys) verify(msg, tag []byte) bool {
+	if len(tag) < TagSize || len(tag) > hmacsha256.Size {
 		return false
 	}
 	mac := k.MAC(msg)

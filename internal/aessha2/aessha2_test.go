@@ -52,7 +52,7 @@ func TestAESCBCZeroBlock(t *testing.T) {
 	if !bytes.Equal(ct, want) {
 		t.Fatalf("ciphertext = %x, want %x", ct, want)
 	}
-	pt, err := k.Decrypt(nil, ct)
+	pt, err := k.decrypt(nil, ct)
 	if err != nil || !bytes.Equal(pt, make([]byte, 16)) {
 		t.Fatalf("Decrypt = %x, %v", pt, err)
 	}
@@ -80,8 +80,8 @@ func TestVerifyTagLengths(t *testing.T) {
 		} else {
 			tag = append(mac[:], 0)
 		}
-		want := n >= MinTagSize && n <= 32
-		if got := k.Verify(msg, tag); got != want {
+		want := n >= TagSize && n <= 32
+		if got := k.verify(msg, tag); got != want {
 			t.Errorf("Verify with a %d-byte tag = %v, want %v", n, got, want)
 		}
 	}
@@ -89,11 +89,11 @@ func TestVerifyTagLengths(t *testing.T) {
 	for i := range tag {
 		bad := bytes.Clone(tag)
 		bad[i] ^= 1
-		if k.Verify(msg, bad) {
+		if k.verify(msg, bad) {
 			t.Errorf("Verify accepted a tag with byte %d flipped", i)
 		}
 	}
-	if k.Verify(append(msg, 0), tag) {
+	if k.verify(append(msg, 0), tag) {
 		t.Error("Verify accepted a tag for a longer message")
 	}
 }
@@ -108,7 +108,7 @@ func TestRoundTripAndAppend(t *testing.T) {
 			t.Fatalf("n=%d: Encrypt did not append %d bytes", n, CiphertextLen(n))
 		}
 		body := bytes.Clone(ct[len(prefix):])
-		got, err := k.Decrypt(bytes.Clone(prefix), body)
+		got, err := k.decrypt(bytes.Clone(prefix), body)
 		if err != nil || !bytes.Equal(got[len(prefix):], pt) || !bytes.HasPrefix(got, prefix) {
 			t.Fatalf("n=%d: Decrypt = %x, %v", n, got, err)
 		}
@@ -120,10 +120,10 @@ func TestRoundTripAndAppend(t *testing.T) {
 
 func TestDecryptBadPadding(t *testing.T) {
 	k := Derive([]byte("secret"), InfoOlm)
-	if _, err := k.Decrypt(nil, nil); err != ErrBadPadding {
+	if _, err := k.decrypt(nil, nil); err != ErrBadPadding {
 		t.Errorf("empty ciphertext: %v", err)
 	}
-	if _, err := k.Decrypt(nil, make([]byte, 15)); err != ErrBadPadding {
+	if _, err := k.decrypt(nil, make([]byte, 15)); err != ErrBadPadding {
 		t.Errorf("15-byte ciphertext: %v", err)
 	}
 	// Encrypt raw blocks with chosen "padding" and check each is rejected.
@@ -134,7 +134,7 @@ func TestDecryptBadPadding(t *testing.T) {
 		append(bytes.Repeat([]byte{'a'}, 13), 2, 3, 3), // inconsistent
 	} {
 		ct := k.Encrypt(nil, last)[:16] // first block encrypts exactly `last`
-		if pt, err := k.Decrypt(nil, ct); err != ErrBadPadding || pt != nil {
+		if pt, err := k.decrypt(nil, ct); err != ErrBadPadding || pt != nil {
 			t.Errorf("padding %x: Decrypt = %x, %v", last[13:], pt, err)
 		}
 	}
@@ -186,14 +186,14 @@ func TestAllocations(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { Derive(secret, InfoOlm) }); n != 0 {
 		t.Errorf("Derive: %v allocations, want 0", n)
 	}
-	if n := testing.AllocsPerRun(100, func() { k.Verify(ct[:100], ct[100:108]) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { k.verify(ct[:100], ct[100:108]) }); n != 0 {
 		t.Errorf("Verify: %v allocations, want 0", n)
 	}
 	// crypto/aes and crypto/cipher allocate the block and the CBC mode.
 	if n := testing.AllocsPerRun(100, func() { k.Encrypt(dst[:0], pt) }); n > 2 {
 		t.Errorf("Encrypt into a large enough dst: %v allocations, want ≤ 2", n)
 	}
-	if n := testing.AllocsPerRun(100, func() { k.Decrypt(dst[:0], ct) }); n > 2 {
+	if n := testing.AllocsPerRun(100, func() { k.decrypt(dst[:0], ct) }); n > 2 {
 		t.Errorf("Decrypt into a large enough dst: %v allocations, want ≤ 2", n)
 	}
 }
@@ -208,5 +208,32 @@ func BenchmarkSeal1KiB(b *testing.B) {
 		k := Derive(secret, InfoMegolm)
 		out := k.Encrypt(dst[:0], pt)
 		k.AppendTag(out, out)
+	}
+}
+
+func TestOpenVerifiesFirst(t *testing.T) {
+	k := Derive([]byte("secret"), InfoOlm)
+	header := []byte("header")
+	ct := k.Encrypt(nil, []byte("plaintext"))
+	msg := append(bytes.Clone(header), ct...)
+	tag := k.AppendTag(nil, msg)
+	pt, err := k.Open(nil, msg, tag, ct)
+	if err != nil || string(pt) != "plaintext" {
+		t.Fatalf("Open = %q, %v", pt, err)
+	}
+	for i := range tag {
+		bad := bytes.Clone(tag)
+		bad[i] ^= 1
+		if pt, err := k.Open(nil, msg, bad, ct); err != ErrAuthentication || pt != nil {
+			t.Fatalf("tag byte %d flipped: Open = %q, %v", i, pt, err)
+		}
+	}
+	if _, err := k.Open(nil, msg, nil, ct); err != ErrAuthentication {
+		t.Fatalf("empty tag: %v", err)
+	}
+	// A ciphertext that authenticates but pads badly is the sender's garbage.
+	garbage := make([]byte, BlockSize)
+	if _, err := k.Open(nil, nil, k.AppendTag(nil, nil), garbage); err != ErrBadPadding && err != nil {
+		t.Fatalf("garbage: %v", err)
 	}
 }

@@ -1,9 +1,11 @@
 // Package pickle implements the two envelopes sicher stores state in.
 //
 // [Seal] and [Open] are sicher's own format, used for every object by
-// default: a version byte, a random 12-byte nonce and AES-256-GCM under a
-// 32-byte key, with the object kind as additional data (so an account
-// pickle cannot be opened as a session), encoded as unpadded base64. A
+// default: an envelope version byte, a random 12-byte nonce and AES-256-GCM
+// under a 32-byte key, with the object kind as additional data (so an
+// account pickle cannot be opened as a session), encoded as unpadded
+// base64. The plaintext is the object's own u8 version followed by its
+// body; each package parses its bodies with a switch on that version. A
 // random nonce means two pickles of the same state differ and no IV is
 // ever reused.
 //
@@ -23,6 +25,7 @@ package pickle
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	cryptorand "crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -40,55 +43,91 @@ const KeySize = 32
 const MaxEncodedLen = 16 << 20
 
 const (
-	version   = 1
-	nonceSize = 12
-	tagSize   = 16
-	aadPrefix = "sicher pickle v1 "
+	// envelopeVersion is the first byte of every own-format pickle; it
+	// names this envelope (GCM, 12-byte nonce, aadPrefix), not the object
+	// inside, whose version is the first plaintext byte (see versions.go).
+	envelopeVersion = 1
+	nonceSize       = 12
+	tagSize         = 16
+	aadPrefix       = "sicher pickle v1 "
 )
 
 var (
 	// ErrDecrypt is returned when a pickle does not authenticate: a wrong
 	// key, a pickle of another kind, or corrupted data.
-	ErrDecrypt = errors.New("pickle: wrong key or corrupted pickle")
+	ErrDecrypt = errors.New("wrong pickle key or corrupted pickle")
 	// ErrFormat is returned when the text is not a pickle at all.
-	ErrFormat = errors.New("pickle: malformed pickle")
+	ErrFormat = errors.New("malformed pickle")
 )
 
-// Seal encrypts plaintext under key for an object of the given kind,
-// reading the nonce from rand.
-func Seal(key *[KeySize]byte, kind string, plaintext []byte, rand io.Reader) (string, error) {
-	aead := newGCM(key)
-	buf := make([]byte, 1+nonceSize, 1+nonceSize+len(plaintext)+tagSize)
-	buf[0] = version
-	if _, err := io.ReadFull(rand, buf[1:]); err != nil {
-		return "", fmt.Errorf("pickle: reading randomness: %w", err)
+// Seal encrypts an object's body under key, with the object's kind as
+// additional data and its version as the first plaintext byte, reading the
+// nonce from rand (crypto/rand if nil). body is not changed.
+func Seal(rand io.Reader, key *[KeySize]byte, kind string, version uint8, body []byte) (string, error) {
+	if rand == nil {
+		rand = cryptorand.Reader
 	}
-	buf = aead.Seal(buf, buf[1:], plaintext, []byte(aadPrefix+kind))
+	aead := newGCM(key)
+	const head = 1 + nonceSize
+	buf := make([]byte, head+1+len(body), head+1+len(body)+tagSize)
+	buf[0] = envelopeVersion
+	if _, err := io.ReadFull(rand, buf[1:head]); err != nil {
+		return "", fmt.Errorf("reading randomness: %w", err)
+	}
+	pt := buf[head:]
+	pt[0] = version
+	copy(pt[1:], body)
+	// Sealed in place: the ciphertext overwrites the plaintext copy.
+	buf = aead.Seal(buf[:head], buf[1:head], pt, []byte(aadPrefix+kind))
 	return b64.Encode(buf), nil
 }
 
-// Open decrypts a pickle made by Seal for the same kind and key.
-func Open(key *[KeySize]byte, kind string, pickle string) ([]byte, error) {
+// Open decrypts a pickle made by Seal for the same kind and key, and
+// returns the object's version and body. Errors wrap ErrFormat or are
+// ErrDecrypt.
+func Open(key *[KeySize]byte, kind string, pickle string) (version uint8, body []byte, err error) {
 	if len(pickle) > MaxEncodedLen {
-		return nil, fmt.Errorf("%w: %d characters", ErrFormat, len(pickle))
+		return 0, nil, fmt.Errorf("%w: %d characters", ErrFormat, len(pickle))
 	}
 	buf, err := b64.Decode(pickle)
 	if err != nil {
-		return nil, fmt.Errorf("%w: not base64", ErrFormat)
+		return 0, nil, fmt.Errorf("%w: not base64", ErrFormat)
 	}
 	if len(buf) < 1+nonceSize+tagSize {
-		return nil, fmt.Errorf("%w: too short", ErrFormat)
+		return 0, nil, fmt.Errorf("%w: too short", ErrFormat)
 	}
-	if buf[0] != version {
-		return nil, fmt.Errorf("%w: unknown version %d", ErrFormat, buf[0])
+	if buf[0] != envelopeVersion {
+		return 0, nil, fmt.Errorf("%w: unknown envelope version %d", ErrFormat, buf[0])
 	}
 	nonce, sealed := buf[1:1+nonceSize], buf[1+nonceSize:]
 	// Decrypted in place: the plaintext overwrites the ciphertext.
 	out, err := newGCM(key).Open(sealed[:0], nonce, sealed, []byte(aadPrefix+kind))
 	if err != nil {
-		return nil, ErrDecrypt
+		return 0, nil, ErrDecrypt
 	}
-	return out, nil
+	if len(out) == 0 {
+		return 0, nil, fmt.Errorf("%w: no object version", ErrFormat)
+	}
+	return out[0], out[1:], nil
+}
+
+// SealRaw is Seal of a whole plaintext whose first byte is the object's
+// version, for fuzzers that mutate the plaintext as one string.
+func SealRaw(rand io.Reader, key *[KeySize]byte, kind string, plaintext []byte) (string, error) {
+	if len(plaintext) == 0 {
+		return "", fmt.Errorf("%w: no object version", ErrFormat)
+	}
+	return Seal(rand, key, kind, plaintext[0], plaintext[1:])
+}
+
+// OpenRaw is Open returning the whole plaintext, the version byte first.
+func OpenRaw(key *[KeySize]byte, kind string, pickle string) ([]byte, error) {
+	v, body, err := Open(key, kind, pickle)
+	if err != nil {
+		return nil, err
+	}
+	// body is the rest of the decrypted buffer, just after the version.
+	return append([]byte{v}, body...), nil
 }
 
 func newGCM(key *[KeySize]byte) cipher.AEAD {
@@ -144,10 +183,10 @@ func OpenLibolm(key []byte, pickle string) ([]byte, error) {
 	}
 	ct, tag := buf[:len(buf)-aessha2.TagSize], buf[len(buf)-aessha2.TagSize:]
 	k := aessha2.Derive(key, aessha2.InfoPickle)
-	if !k.Verify(ct, tag) {
+	out, err := k.Open(ct[:0], ct, tag, ct) // in place, after the MAC
+	if errors.Is(err, aessha2.ErrAuthentication) {
 		return nil, ErrDecrypt
 	}
-	out, err := k.Decrypt(ct[:0], ct) // in place
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrFormat, err)
 	}

@@ -54,46 +54,48 @@ func TestLibolmEmptyKey(t *testing.T) {
 func TestOwnFormat(t *testing.T) {
 	var key [KeySize]byte
 	key[0] = 1
-	p1, err := Seal(&key, "olm.Account", []byte("state"), rand.Reader)
+	p1, err := Seal(rand.Reader, &key, "olm.Account", 7, []byte("state"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	p2, _ := Seal(&key, "olm.Account", []byte("state"), rand.Reader)
+	p2, _ := Seal(rand.Reader, &key, "olm.Account", 7, []byte("state"))
 	if p1 == p2 {
 		t.Fatal("two pickles of the same state are equal: nonce not random")
 	}
-	got, err := Open(&key, "olm.Account", p1)
-	if err != nil || string(got) != "state" {
-		t.Fatalf("Open = %q, %v", got, err)
+	v, got, err := Open(&key, "olm.Account", p1)
+	if err != nil || v != 7 || string(got) != "state" {
+		t.Fatalf("Open = %d %q, %v", v, got, err)
 	}
-	if _, err := Open(&key, "olm.Session", p1); !errors.Is(err, ErrDecrypt) {
+	if _, _, err := Open(&key, "olm.Session", p1); !errors.Is(err, ErrDecrypt) {
 		t.Fatalf("opened as another kind: %v", err)
 	}
 	other := key
 	other[31] = 9
-	if _, err := Open(&other, "olm.Account", p1); !errors.Is(err, ErrDecrypt) {
+	if _, _, err := Open(&other, "olm.Account", p1); !errors.Is(err, ErrDecrypt) {
 		t.Fatalf("opened with another key: %v", err)
 	}
 	for i := range len(p1) {
-		if _, err := Open(&key, "olm.Account", p1[:i]); err == nil {
+		if _, _, err := Open(&key, "olm.Account", p1[:i]); err == nil {
 			t.Errorf("%d-character prefix accepted", i)
 		}
 	}
-	if _, err := Open(&key, "olm.Account", strings.Repeat("A", MaxEncodedLen+4)); !errors.Is(err, ErrFormat) {
+	if _, _, err := Open(&key, "olm.Account", strings.Repeat("A", MaxEncodedLen+4)); !errors.Is(err, ErrFormat) {
 		t.Fatalf("oversized pickle: %v", err)
 	}
-	if _, err := Seal(&key, "x", nil, bytes.NewReader(nil)); err == nil {
+	if _, err := Seal(bytes.NewReader(nil), &key, "x", 1, nil); err == nil {
 		t.Fatal("Seal without randomness succeeded")
 	}
 }
 
 func FuzzOpen(f *testing.F) {
 	var key [KeySize]byte
-	p, _ := Seal(&key, "k", []byte("seed"), rand.Reader)
+	p, _ := Seal(rand.Reader, &key, "k", 1, []byte("seed"))
 	f.Add(p)
 	f.Add("qx37WTQrjZLz5tId/uBX9B3/okqAbV1ofl9UnHKno1eipByCpXleAAlAZoJgYnCDOQZDQWzo3luTSfkF9pU1mOILCbbouubs6TVeDyPfgGD9i86J8irHjA")
 	f.Fuzz(func(t *testing.T, s string) {
-		if out, err := Open(&key, "k", s); err == nil && string(out) != "seed" {
+		// The second seed was sealed before the object version was split
+		// out: its whole plaintext "seed" reads as version 's', body "eed".
+		if v, out, err := Open(&key, "k", s); err == nil && string(append([]byte{v}, out...)) != "\x01seed" && string(append([]byte{v}, out...)) != "seed" {
 			t.Fatalf("forged own pickle: %q", out)
 		}
 		_, _ = OpenLibolm([]byte("secret_key"), s)
