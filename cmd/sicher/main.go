@@ -7,7 +7,7 @@
 //	sicher attachment     encrypt|decrypt an encrypted attachment (EncryptedFile v2)
 //	sicher keyexport      decrypt|encrypt a MEGOLM SESSION DATA key export file
 //	sicher recovery-key   generate|check|from-passphrase
-//	sicher version        print the version
+//	sicher version        print the release (and the VCS revision, if the build recorded one)
 //	sicher peer           JSON-lines interop driver on stdin/stdout (docs/peer.md)
 //	sicher help           list the commands
 //
@@ -23,11 +23,37 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"sort"
+
+	"github.com/sicher-go/sicher"
 )
 
-// version is the version of sicher this binary was built from.
-const version = "0.1.0-dev"
+// version is the release of the sicher library this binary was built from.
+const version = sicher.Version
+
+// vcsRevision returns the version control revision the binary was built
+// from, with "-dirty" if the work tree had changes, or "" when the build
+// recorded none (go run, go test, a build outside a checkout).
+func vcsRevision() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return ""
+	}
+	var rev, modified string
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			modified = s.Value
+		}
+	}
+	if rev != "" && modified == "true" {
+		rev += "-dirty"
+	}
+	return rev
+}
 
 // command is one subcommand of the sicher tool.
 type command struct {
@@ -66,6 +92,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 func runVersion(_ []string, _ io.Reader, stdout, _ io.Writer) int {
 	fmt.Fprintf(stdout, "sicher %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	if rev := vcsRevision(); rev != "" {
+		fmt.Fprintf(stdout, "revision %s\n", rev)
+	}
 	return 0
 }
 

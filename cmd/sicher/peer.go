@@ -396,7 +396,7 @@ func marshalNoEscape(v any) ([]byte, error) {
 
 func init() {
 	register("ping", func(*peer, *request) (result, error) {
-		return result{"implementation": "sicher", "version": version, "go": runtime.Version()}, nil
+		return result{"implementation": "sicher", "version": version, "revision": vcsRevision(), "go": runtime.Version()}, nil
 	})
 	register("version", func(*peer, *request) (result, error) {
 		return result{"version": version, "go": runtime.Version()}, nil
