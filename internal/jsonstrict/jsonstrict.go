@@ -37,6 +37,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"unicode"
 	"unicode/utf8"
 
@@ -101,13 +102,13 @@ type span struct{ start, end int }
 // frame is an open array or object.
 type frame struct {
 	object     bool
-	firstName  int                 // index in checker.spans of the object's first name
-	namesStart int                 // length of checker.names when the object opened
-	set        map[string]struct{} // folded names, once the object is large
+	firstName  int // index in checker.spans of the object's first name
+	namesStart int // length of checker.names when the object opened
 }
 
-// linearNames is the member count up to which names are compared one by
-// one; larger objects switch to a map.
+// linearNames is the member count up to which each name is compared with
+// the ones before it as it is read; a larger object's names are sorted
+// and compared once, when it closes. Neither allocates per name.
 const linearNames = 16
 
 type checker struct {
@@ -121,7 +122,13 @@ func check(data []byte, canonical bool) error {
 	// Duplicates are this pass's to find: exact ones are equal under
 	// folding too, and are reported the same way.
 	dec := jsontext.NewDecoder(bytes.NewBuffer(data), jsontext.AllowDuplicateNames(true))
-	var c checker
+	scratch := make([]byte, 0, 256)
+	c := checker{
+		names:   scratch[:0:192],
+		unquote: scratch[192:192],
+		spans:   make([]span, 0, 32),
+		frames:  make([]frame, 0, 8),
+	}
 	for {
 		kind := dec.PeekKind()
 		switch kind {
@@ -139,6 +146,9 @@ func check(data []byte, canonical bool) error {
 			}
 			f := c.frames[len(c.frames)-1]
 			c.frames = c.frames[:len(c.frames)-1]
+			if err := c.checkSorted(f); err != nil {
+				return err
+			}
 			c.spans, c.names = c.spans[:f.firstName], c.names[:f.namesStart]
 		case 0:
 			_, err := dec.ReadToken()
@@ -187,8 +197,8 @@ func syntaxError(err error) error {
 	return fmt.Errorf("%w: %w", ErrSyntax, err)
 }
 
-// addName records the quoted member name q in the innermost object, or
-// reports it as a duplicate under folding.
+// addName records the quoted member name q in the innermost object and,
+// while the object is small, compares it with the names before it.
 func (c *checker) addName(q jsontext.Value) error {
 	var err error
 	if c.unquote, err = jsontext.AppendUnquote(c.unquote[:0], q); err != nil {
@@ -197,29 +207,36 @@ func (c *checker) addName(q jsontext.Value) error {
 	start := len(c.names)
 	c.names = AppendFold(c.names, c.unquote)
 	folded := c.names[start:]
-	f := &c.frames[len(c.frames)-1]
-	if f.set == nil {
-		for _, s := range c.spans[f.firstName:] {
+	f := c.frames[len(c.frames)-1]
+	if prev := c.spans[f.firstName:]; len(prev) < linearNames {
+		for _, s := range prev {
 			if bytes.Equal(c.names[s.start:s.end], folded) {
 				return fmt.Errorf("%w: %q", ErrDuplicateName, c.unquote)
 			}
 		}
-		c.spans = append(c.spans, span{start, len(c.names)})
-		if len(c.spans)-f.firstName == linearNames {
-			f.set = make(map[string]struct{}, 2*linearNames)
-			for _, s := range c.spans[f.firstName:] {
-				f.set[string(c.names[s.start:s.end])] = struct{}{}
-			}
-		}
+	}
+	c.spans = append(c.spans, span{start, len(c.names)})
+	return nil
+}
+
+// checkSorted compares the names of a closing object that grew past
+// linearNames, after sorting them.
+func (c *checker) checkSorted(f frame) error {
+	spans := c.spans[f.firstName:]
+	if len(spans) <= linearNames {
 		return nil
 	}
-	if _, dup := f.set[string(folded)]; dup {
-		return fmt.Errorf("%w: %q", ErrDuplicateName, c.unquote)
+	slices.SortFunc(spans, c.compare)
+	for i := 1; i < len(spans); i++ {
+		if a := c.names[spans[i].start:spans[i].end]; bytes.Equal(c.names[spans[i-1].start:spans[i-1].end], a) {
+			return fmt.Errorf("%w: %q (folded)", ErrDuplicateName, a)
+		}
 	}
-	f.set[string(folded)] = struct{}{}
-	// A large object's names live in its map only.
-	c.names = c.names[:start]
 	return nil
+}
+
+func (c *checker) compare(a, b span) int {
+	return bytes.Compare(c.names[a.start:a.end], c.names[b.start:b.end])
 }
 
 // AppendFold appends to dst a form of name in which two names are equal
