@@ -116,19 +116,19 @@ type checker struct {
 	spans   []span
 	frames  []frame
 	unquote []byte // scratch for the decoded name
+
+	namesBuf   [192]byte
+	unquoteBuf [64]byte
+	spansBuf   [32]span
+	framesBuf  [8]frame
 }
 
 func check(data []byte, canonical bool) error {
 	// Duplicates are this pass's to find: exact ones are equal under
 	// folding too, and are reported the same way.
 	dec := jsontext.NewDecoder(bytes.NewBuffer(data), jsontext.AllowDuplicateNames(true))
-	scratch := make([]byte, 0, 256)
-	c := checker{
-		names:   scratch[:0:192],
-		unquote: scratch[192:192],
-		spans:   make([]span, 0, 32),
-		frames:  make([]frame, 0, 8),
-	}
+	c := new(checker) // one allocation: the scratch of typical input
+	c.names, c.unquote, c.spans, c.frames = c.namesBuf[:0], c.unquoteBuf[:0], c.spansBuf[:0], c.framesBuf[:0]
 	for {
 		kind := dec.PeekKind()
 		switch kind {
@@ -176,7 +176,7 @@ func check(data []byte, canonical bool) error {
 					if len(lit) > 40 {
 						lit = lit[:40]
 					}
-					return fmt.Errorf("%w: %s (integers in [-(2^53)+1, 2^53-1] only)", ErrNumber, lit)
+					return fmt.Errorf("%w: %s (integers in [-(2^53)+1, 2^53-1] only)", ErrNumber, string(lit))
 				}
 			}
 		}
@@ -211,7 +211,7 @@ func (c *checker) addName(q jsontext.Value) error {
 	if prev := c.spans[f.firstName:]; len(prev) < linearNames {
 		for _, s := range prev {
 			if bytes.Equal(c.names[s.start:s.end], folded) {
-				return fmt.Errorf("%w: %q", ErrDuplicateName, c.unquote)
+				return fmt.Errorf("%w: %q", ErrDuplicateName, string(c.unquote))
 			}
 		}
 	}
@@ -229,7 +229,7 @@ func (c *checker) checkSorted(f frame) error {
 	slices.SortFunc(spans, c.compare)
 	for i := 1; i < len(spans); i++ {
 		if a := c.names[spans[i].start:spans[i].end]; bytes.Equal(c.names[spans[i-1].start:spans[i-1].end], a) {
-			return fmt.Errorf("%w: %q (folded)", ErrDuplicateName, a)
+			return fmt.Errorf("%w: %q (folded)", ErrDuplicateName, string(a))
 		}
 	}
 	return nil
