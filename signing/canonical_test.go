@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/sicher-go/sicher/internal/jsonstrict"
 )
 
 // Spec appendices, "Canonical JSON": every example the spec gives.
@@ -394,8 +396,16 @@ func FuzzCanonical(f *testing.F) {
 	for _, s := range seeds {
 		f.Add([]byte(s))
 	}
+	for _, s := range []string{`{"user_id":1,"uſer_id":2}`, `{"keys":{},"\u212aeys":{}}`, `[{"a":1,"A":2}]`, `{"ǅ":1,"ǆ":2}`} {
+		f.Add([]byte(s))
+	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		out, err := Canonical(in)
+		// The encoder and the strict decoder fold names alike: what one
+		// accepts has no case-folded duplicate for the other either.
+		if strictErr := jsonstrict.CheckNames(in); err == nil && strictErr != nil {
+			t.Fatalf("Canonical accepted what the strict decoder refuses: %v", strictErr)
+		}
 		if err != nil {
 			return
 		}
