@@ -179,3 +179,14 @@ func TestCheckNamesAllocs(t *testing.T) {
 		t.Errorf("CheckNames allocates %v times for %d bytes but %v for %d", s, len(small), l, len(large))
 	}
 }
+
+var benchDeviceKeys = []byte(`{"algorithms":["m.olm.v1.curve25519-aes-sha2","m.megolm.v1.aes-sha2"],"device_id":"JLAFKJWSCS","keys":{"curve25519:JLAFKJWSCS":"3C5BFWi2Y8MaVvjM8M22DBmh24PmgR0nPvJOIArzgyI","ed25519:JLAFKJWSCS":"lEuiRJBit0IG6nUf5pUzWTUEsRVVe/HJkoKuEww9ULI"},"signatures":{"@alice:example.com":{"ed25519:JLAFKJWSCS":"dSO80A01XiigH3uBiDVx/EjzaoycHcjq9lfQX0uWsqxl2giMIiSPR8a4d291W1ihKJL/a+myXS367WT6NAIcBA"}},"user_id":"@alice:example.com","unsigned":{"device_display_name":"Alice's mobile phone"}}`)
+
+func BenchmarkCheckNames(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := CheckNames(benchDeviceKeys); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
