@@ -399,7 +399,7 @@ func (s *demoStory) devices() {
 	obj["keys"].(map[string]any)["curve25519:BOBPHONE"] = s.alice.acct.Curve25519().String()
 	forged, _ := json.Marshal(obj)
 	_, err := signing.VerifyDeviceKeys(forged, demoBob, "BOBPHONE")
-	s.refused("device keys with a Curve25519 key swapped by the server are refused", err, signing.ErrBadSignature)
+	s.refused("device keys with a Curve25519 key swapped by the server are refused", err, signing.ErrAuthentication)
 }
 
 func (s *demoStory) olmAndRoomKey() {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/sicher-go/sicher/internal/b64"
 	"github.com/sicher-go/sicher/key"
+	"github.com/sicher-go/sicher/signing"
 )
 
 // maxPeerLine bounds one request line.
@@ -72,6 +73,10 @@ func errorType(err error) string {
 	var pe *peerError
 	if errors.As(err, &pe) {
 		return "PeerError"
+	}
+	var ne *signing.NumberError
+	if errors.As(err, &ne) {
+		return "CanonicalJSONNumber"
 	}
 	for _, c := range peerErrors {
 		if errors.Is(err, c.err) {

@@ -425,13 +425,12 @@ func init() {
 		{event.ErrNoSession, "NoSession"},
 		{event.ErrAuthentication, "BadMessageMAC"},
 		{event.ErrMalformed, "BadEventFormat"},
-		{signing.ErrNumber, "CanonicalJSONNumber"},
-		{signing.ErrInvalidJSON, "InvalidJSON"},
+		// *signing.NumberError ("CanonicalJSONNumber") is matched in
+		// errorType; ErrNotSigned and ErrChain wrap ErrAuthentication.
 		{signing.ErrNotSigned, "NotSigned"},
-		{signing.ErrBadSignature, "BadSignature"},
-		{signing.ErrDeviceKeys, "BadDeviceKeys"},
-		{signing.ErrCrossSigningKey, "BadCrossSigningKey"},
 		{signing.ErrChain, "CrossSigningChain"},
+		{signing.ErrAuthentication, "BadSignature"},
+		{signing.ErrMalformed, "InvalidJSON"},
 	} {
 		registerErrorClass(c.err, c.class)
 	}
