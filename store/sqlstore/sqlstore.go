@@ -32,6 +32,7 @@ package sqlstore
 import (
 	"bytes"
 	"context"
+	"crypto/subtle"
 	"database/sql"
 	"encoding/binary"
 	"errors"
@@ -356,7 +357,7 @@ func (s *Store) Update(ctx context.Context, owner store.Owner, fn func(store.Tx)
 func (s *Store) Rekey(ctx context.Context, oldKey, newKey Key) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if oldKey != s.sealer.key {
+	if subtle.ConstantTimeCompare(oldKey.b[:], s.sealer.key.b[:]) != 1 {
 		return fmt.Errorf("%w: %s: the old key given to Rekey is not the store's key", ErrWrongKey, s.name)
 	}
 	old, next := &sealer{key: oldKey}, &sealer{key: newKey}
