@@ -608,7 +608,7 @@ func (s *demoStory) verification() {
 		"from_device": s.alice.id, "method": sas.MethodSAS, "transaction_id": txn,
 		"key_agreement_protocols":      []string{sas.KeyAgreementHKDFSHA256},
 		"hashes":                       []string{sas.HashSHA256},
-		"message_authentication_codes": []string{sas.NameHKDFHMACSHA256V2},
+		"message_authentication_codes": []string{sas.HKDFHMACSHA256V2.String()},
 		"short_authentication_string":  []string{sas.SASDecimal, sas.SASEmoji},
 	})
 	s.must("build m.key.verification.start", err)
@@ -620,10 +620,10 @@ func (s *demoStory) verification() {
 	s.must("Bob picks the methods", err)
 	s.say("Alice starts; Bob accepts %s with %s", agreed.KeyAgreementProtocol, agreed.MessageAuthenticationCode)
 
-	bob, err := sas.New(s.rand)
+	bob, err := sas.NewFrom(s.rand)
 	s.must("Bob's SAS key", err)
 	commitment := sas.Commitment(bob.PublicKey(), start)
-	alice, err := sas.New(s.rand)
+	alice, err := sas.NewFrom(s.rand)
 	s.must("Alice's SAS key", err)
 	bobSide, err := bob.SetTheirKey(alice.PublicKey())
 	s.must("Bob receives Alice's key", err)
@@ -642,7 +642,7 @@ func (s *demoStory) verification() {
 	s.expect("both devices show the same 3 numbers", ad == bd, "Alice %v, Bob %v", ad, bd)
 
 	// A man in the middle with his own keys cannot make the emoji match.
-	eve1, err := sas.New(s.rand)
+	eve1, err := sas.NewFrom(s.rand)
 	s.must("Mallory's key", err)
 	mitmAlice, err := alice.SetTheirKey(eve1.PublicKey())
 	s.must("Alice receives Mallory's key", err)
@@ -652,7 +652,7 @@ func (s *demoStory) verification() {
 		mitmAlice.Emoji(sas.SASInfo(aliceDev, alice.PublicKey(), bobDev, eve1.PublicKey(), txn)) !=
 			mitmBob.Emoji(sas.SASInfo(aliceDev, eve1.PublicKey(), bobDev, bob.PublicKey(), txn)), "emoji match")
 
-	method, err := agreed.MACMethod()
+	method, err := sas.ParseMACMethod(agreed.MessageAuthenticationCode)
 	s.must("MAC method", err)
 	aliceKeyID := "ed25519:" + s.alice.id
 	bobKeyID := "ed25519:" + s.bobPhone.id
@@ -666,7 +666,7 @@ func (s *demoStory) verification() {
 	_, err = aliceSide.VerifyKeys(method, bobDev, aliceDev, txn, macB, map[string]string{bobKeyID: s.bobKeys.Ed25519.String()})
 	s.check("Alice checks the MAC of Bob's device key: BOBPHONE is verified", err)
 	_, err = aliceSide.VerifyKeys(method, bobDev, aliceDev, txn, macB, map[string]string{bobKeyID: s.bobLaptop.acct.Ed25519().String()})
-	s.refused("a MAC over another device's key is refused", err, sas.ErrMACMismatch)
+	s.refused("a MAC over another device's key is refused", err, sas.ErrAuthentication)
 }
 
 func (s *demoStory) backup() {

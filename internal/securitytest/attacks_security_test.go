@@ -316,7 +316,7 @@ func hexBytes(h string) []byte {
 func TestRegressionLowOrderX25519Everywhere(t *testing.T) {
 	r := seeded("low order")
 	acct := must(olm.NewAccountFrom(r))
-	s := must(sas.New(r))
+	s := must(sas.NewFrom(r))
 	dk := must(keybackup.GenerateDecryptionKey(r))
 	good := acct.Curve25519()
 	for _, lo := range LowOrder() {
@@ -471,7 +471,7 @@ func TestRegressionShortMACs(t *testing.T) {
 		}
 	}
 
-	a, b := must(sas.New(r)), must(sas.New(r))
+	a, b := must(sas.NewFrom(r)), must(sas.NewFrom(r))
 	ea := must(a.SetTheirKey(b.PublicKey()))
 	eb := must(b.SetTheirKey(a.PublicKey()))
 	devA := sas.Device{UserID: "@a:x", DeviceID: "A"}

@@ -166,8 +166,8 @@ func catalogue(t *testing.T) []secretCase {
 	)
 
 	// sas
-	s1 := must(sas.New(r))
-	s2 := must(sas.New(r))
+	s1 := must(sas.NewFrom(r))
+	s2 := must(sas.NewFrom(r))
 	est := must(s1.SetTheirKey(s2.PublicKey()))
 	p1, p2 := s1.PublicKey(), s2.PublicKey()
 	cs = append(cs,
