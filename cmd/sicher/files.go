@@ -680,7 +680,7 @@ func checkKey(dk *keybackup.DecryptionKey, t *targetFlags) (string, error) {
 			return "", errors.New("the key description has no iv and mac, so it cannot check a key")
 		}
 		if err := sk.Check(d); err != nil {
-			if errors.Is(err, secretstorage.ErrWrongKey) {
+			if errors.Is(err, secretstorage.ErrAuthentication) {
 				return "", fmt.Errorf("wrong recovery key for this secret storage key (%w)", err)
 			}
 			return "", err
@@ -862,7 +862,7 @@ func runRecoveryKeyFromPassphrase(args []string, _ io.Reader, stdout, stderr io.
 				return err
 			}
 			if err := sk.Check(d); err != nil {
-				if errors.Is(err, secretstorage.ErrWrongKey) {
+				if errors.Is(err, secretstorage.ErrAuthentication) {
 					return fmt.Errorf("wrong passphrase for this secret storage key (%w)", err)
 				}
 				return err

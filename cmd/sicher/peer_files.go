@@ -122,7 +122,7 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
-		enc, err := k.Encrypt(name, secret, nil)
+		enc, err := k.Encrypt(name, secret)
 		if err != nil {
 			return nil, err
 		}
@@ -158,9 +158,8 @@ func init() {
 	registerErrorClass(keyexport.ErrTooShort, "BadExportFile")
 	registerErrorClass(keyexport.ErrUnsupportedVersion, "UnsupportedVersion")
 	registerErrorClass(keyexport.ErrBadRounds, "BadExportFile")
-	registerErrorClass(secretstorage.ErrBadMAC, "BadMessageMAC")
+	registerErrorClass(secretstorage.ErrAuthentication, "BadMessageMAC")
 	registerErrorClass(secretstorage.ErrMalformed, "BadMessageFormat")
-	registerErrorClass(secretstorage.ErrWrongKey, "WrongKey")
 }
 
 // secretArgs reads key_b64 (32 bytes) and name.

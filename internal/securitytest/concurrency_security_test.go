@@ -142,14 +142,14 @@ func TestConcurrentDocumentedSafe(t *testing.T) {
 		return err
 	})
 
-	ssk := must(secretstorage.NewKey(r))
-	ed := must(ssk.Encrypt("m.test", []byte("secret"), r))
+	ssk := must(secretstorage.NewKeyFromBytes(readN(r, 32)))
+	ed := must(ssk.Encrypt("m.test", []byte("secret")))
 	hammer(t, "secretstorage.Key", func(g, i int) error {
 		pt, err := ssk.Decrypt("m.test", ed)
 		if err != nil || string(pt) != "secret" {
 			return fmt.Errorf("decrypt: %q %v", pt, err)
 		}
-		if _, err := ssk.Encrypt("m.other", pt, nil); err != nil {
+		if _, err := ssk.Encrypt("m.other", pt); err != nil {
 			return err
 		}
 		return nil

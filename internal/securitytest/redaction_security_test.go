@@ -176,7 +176,7 @@ func catalogue(t *testing.T) []secretCase {
 	)
 
 	// secretstorage, attachment, keyexport, internal/aessha2
-	ssk := must(secretstorage.NewKey(r))
+	ssk := must(secretstorage.NewKeyFromBytes(readN(r, 32)))
 	_, ef, err := attachment.Encrypt([]byte("attachment"), r)
 	if err != nil {
 		t.Fatal(err)
