@@ -164,7 +164,7 @@ func inspectInputs(t *testing.T) map[string]string {
 		"origin_server_ts": 1700000000000, "content": json.RawMessage(megolmContent),
 	})
 
-	ct, f, err := attachment.Encrypt([]byte("%PDF-1.7 Befund"), rnd)
+	ct, f, err := attachment.EncryptFrom(rnd, []byte("%PDF-1.7 Befund"))
 	must(err)
 	_ = ct
 	f.URL = "mxc://example.org/befund"

@@ -18,7 +18,7 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
-		ct, f, err := attachment.Encrypt(pt, nil)
+		ct, f, err := attachment.Encrypt(pt)
 		if err != nil {
 			return nil, err
 		}
@@ -150,9 +150,9 @@ func init() {
 		return res, nil
 	})
 
-	registerErrorClass(attachment.ErrHashMismatch, "HashMismatch")
+	registerErrorClass(attachment.ErrAuthentication, "HashMismatch")
 	registerErrorClass(attachment.ErrUnsupportedVersion, "UnsupportedVersion")
-	registerErrorClass(attachment.ErrInvalidFile, "BadEncryptedFile")
+	registerErrorClass(attachment.ErrMalformed, "BadEncryptedFile")
 	registerErrorClass(keyexport.ErrBadMAC, "BadMessageMAC")
 	registerErrorClass(keyexport.ErrNotExportFile, "BadExportFile")
 	registerErrorClass(keyexport.ErrTooShort, "BadExportFile")

@@ -156,7 +156,7 @@ func TestConcurrentDocumentedSafe(t *testing.T) {
 	})
 
 	plain := bytes.Repeat([]byte("attachment "), 1000)
-	ct, ef, err := attachment.Encrypt(plain, r)
+	ct, ef, err := attachment.EncryptFrom(r, plain)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -177,7 +177,7 @@ func catalogue(t *testing.T) []secretCase {
 
 	// secretstorage, attachment, keyexport, internal/aessha2
 	ssk := must(secretstorage.NewKeyFromBytes(readN(r, 32)))
-	_, ef, err := attachment.Encrypt([]byte("attachment"), r)
+	_, ef, err := attachment.EncryptFrom(r, []byte("attachment"))
 	if err != nil {
 		t.Fatal(err)
 	}
