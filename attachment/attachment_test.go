@@ -21,7 +21,7 @@ import (
 
 // realDecrypt is the attachment vector of matrix-rust-sdk
 // crates/matrix-sdk-crypto/src/file_encryption/attachments.rs, test
-// real_decrypt (reference matrix-e2ee-formats.md §14.8).
+// real_decrypt.
 const realDecryptInfo = `{
   "v": "v2",
   "key": {"kty": "oct", "key_ops": ["encrypt", "decrypt"], "alg": "A256CTR",
@@ -95,7 +95,8 @@ func TestRealDecryptVector(t *testing.T) {
 }
 
 // TestSpecExample parses the EncryptedFile of the spec's "Sending encrypted
-// attachments" example (reference §14.10).
+// attachments" example,
+// https://spec.matrix.org/v1.19/client-server-api/#sending-encrypted-attachments.
 func TestSpecExample(t *testing.T) {
 	const example = `{
       "hashes": {"sha256": "fdSLu/YkRx3Wyh3KQabP3rd6+SFiKg5lsJZQHtkSAYA"},

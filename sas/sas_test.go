@@ -61,8 +61,8 @@ func pair(t testing.TB) (*Established, *Established) {
 }
 
 // Vectors: libolm test_sas.cpp (public keys), python/tests/sas_test.py
-// test_cross_language_mac (V14, the buggy MAC), and the derived vectors of
-// libolm-and-vodozemac.md §3.4, re-run here through python3-olm 3.2.13.
+// test_cross_language_mac (V14, the buggy MAC), and derived vectors
+// computed with python3-olm 3.2.13 (libolm's Python binding).
 func TestLibolmRFC7748Vectors(t *testing.T) {
 	a, b := newFixed(t, alicePrivHex), newFixed(t, bobPrivHex)
 	if a.PublicKey().String() != alicePub || b.PublicKey().String() != bobPub {
@@ -100,10 +100,10 @@ func TestLibolmRFC7748Vectors(t *testing.T) {
 	}
 }
 
-// The m.sas.v1 flow of matrix-e2ee-formats.md §14.9 (computed from the spec
-// algorithm there). The SAS bytes and all three MACs were re-checked here
-// against libolm 3.2.13 (python3-olm); the reference's long-KDF value
-// (m2nzBfmU…) is the correctly encoded HMAC, while libolm's
+// An m.sas.v1 flow computed from the algorithm of the spec's "Short
+// Authentication String (SAS) verification" section. The SAS bytes and all
+// three MACs were re-checked against libolm 3.2.13 (python3-olm). The
+// correctly encoded long-KDF HMAC would be m2nzBfmU…, while libolm's
 // olm_sas_calculate_mac_long_kdf emits the in-place-encoded m2nzevmU…,
 // which is what this package reproduces. The commitment was re-checked
 // with Python's hashlib.

@@ -28,7 +28,7 @@ func mustHex(t testing.TB, s string) []byte {
 }
 
 // Vectors from matrix-rust-sdk crates/matrix-sdk-crypto/src/secret_storage.rs
-// tests (reference matrix-e2ee-formats.md §14.7).
+// tests.
 
 // TestPassphraseVector: from_account_data_and_passphrase. The key check of
 // the stored description passes only if both the m.pbkdf2 derivation and
@@ -48,8 +48,8 @@ func TestPassphraseVector(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// [self] value of the reference, computed by an independent Python
-	// implementation; the check below is the real external proof.
+	// Computed by an independent Python implementation (hashlib); the key
+	// check below is the real external proof.
 	if want := mustHex(t, "397aff44a04238741cff9b76b38126073c34bf25599fa9969287f01ccf77559f"); !bytes.Equal(k.key[:], want) {
 		t.Fatalf("key %x", k.key)
 	}
@@ -178,9 +178,8 @@ func TestServerChosenIterationCount(t *testing.T) {
 	}
 }
 
-// TestZeroKeyCheck: an all-zero key and IV give the check MAC of the
-// reference §14.7 ([self], computed by an independent Python
-// implementation of §9.3).
+// TestZeroKeyCheck: an all-zero key and IV give this check MAC (computed
+// by an independent Python implementation of the spec's key check).
 func TestZeroKeyCheck(t *testing.T) {
 	var k Key
 	var iv [ivSize]byte

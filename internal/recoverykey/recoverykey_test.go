@@ -17,8 +17,8 @@ func mustHex(t testing.TB, s string) []byte {
 	return b
 }
 
-// Vectors from matrix-e2ee-formats.md §14.3 (matrix-rust-sdk / matrix-js-sdk
-// tests; the first key is the RFC 7748 Alice private key).
+// Vectors from matrix-rust-sdk and matrix-js-sdk recovery key tests (the
+// first key is the RFC 7748 Alice private key).
 const (
 	aliceHex = "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a"
 	aliceRK  = "EsTc LW2K PGiF wKEA 3As5 g5c4 BXwk qeeJ ZJV8 Q9fu gUMN UE4d"
@@ -58,7 +58,7 @@ func TestDecodeErrors(t *testing.T) {
 		in   string
 		want error
 	}{
-		// §14.3
+		// matrix-rust-sdk / matrix-js-sdk
 		{"EsTc LW2K PGiF wKEA 3As5 g5c4 BXwk qeeJ ZJV8 Q9fu gUMN UE4e", ErrBadParity},
 		{"EsTpRvZTnjck8YrhRAtwXLS84Nr2r9S9LGAWDaExVAPBvLRk", ErrBadParity},
 		{"AATpRvZTnjck8YrhRAtwXLS84Nr2r9S9LGAWDaExVAPBvLRk", ErrBadPrefix},
