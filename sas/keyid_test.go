@@ -123,3 +123,33 @@ func TestLogRedaction(t *testing.T) {
 		}
 	}
 }
+
+// FuzzVerifyKeys decodes arbitrary MAC event content and verifies it: no
+// panic, and every failure is an authentication failure, no known key, or
+// JSON the strict decoder refused.
+func FuzzVerifyKeys(f *testing.F) {
+	ea, eb := pair(f)
+	alice := Device{"@alice:example.org", "ALICEDEV"}
+	bob := Device{"@bob:example.org", "BOBDEV"}
+	keys := map[string]string{"ed25519:ALICEDEV": "lEuiRJBit0IG6nUf5pUzWTUEsRVVe/HJkoKuEww9ULI"}
+	c, err := ea.MACKeys(HKDFHMACSHA256V2, alice, bob, "txn", keys)
+	if err != nil {
+		f.Fatal(err)
+	}
+	js, _ := json.Marshal(c)
+	f.Add(js)
+	f.Add([]byte(`{"mac":{"ed25519:A,ed25519:B":"x"},"keys":"y"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var got MACContent
+		if err := json.Unmarshal(data, &got); err != nil {
+			return
+		}
+		ids, err := eb.VerifyKeys(HKDFHMACSHA256V2, alice, bob, "txn", got, keys)
+		if err != nil && !errors.Is(err, ErrAuthentication) && !errors.Is(err, ErrNoKnownKeys) {
+			t.Fatalf("unexpected error class: %v", err)
+		}
+		if err == nil && (len(ids) != 1 || ids[0] != "ed25519:ALICEDEV") {
+			t.Fatalf("verified %v", ids)
+		}
+	})
+}
