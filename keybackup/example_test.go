@@ -68,5 +68,5 @@ func ExampleParseRecoveryKey() {
 	fmt.Println(err)
 	// Output:
 	// hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo <nil>
-	// keybackup: recoverykey: parity check failed
+	// keybackup: recovery key parity check failed
 }

@@ -7,9 +7,8 @@ import (
 	"github.com/sicher-go/sicher/internal/recoverykey"
 )
 
-// Errors of ParseRecoveryKey and DecryptionKeyFromPassphrase (the
-// messages start with "recoverykey:", the codec shared with secret
-// storage).
+// Errors of ParseRecoveryKey and DecryptionKeyFromPassphrase, shared with
+// secret storage's recovery keys and passphrases.
 var (
 	// ErrRecoveryKeyCharacter: a character outside the base58 alphabet.
 	ErrRecoveryKeyCharacter = recoverykey.ErrBadCharacter
@@ -72,7 +71,9 @@ func (k *DecryptionKey) RecoveryKey() RecoveryKey { return RecoveryKey{k.Bytes()
 // iterations in auth_data.private_key_salt and private_key_iterations;
 // current clients keep the key in secret storage instead.
 func DecryptionKeyFromPassphrase(passphrase, salt string, iterations int) (*DecryptionKey, error) {
-	b, err := recoverykey.FromPassphrase(passphrase, salt, iterations, KeySize*8)
+	// The iteration floor (recoverykey.MinIterations) is not applied here
+	// yet: legacy backups carry their own count; the ceiling is.
+	b, err := recoverykey.FromPassphrase(passphrase, salt, iterations, KeySize*8, true)
 	if err != nil {
 		return nil, fmt.Errorf("keybackup: %w", err)
 	}

@@ -608,7 +608,7 @@ func (s *demoStory) verification() {
 		"from_device": s.alice.id, "method": sas.MethodSAS, "transaction_id": txn,
 		"key_agreement_protocols":      []string{sas.KeyAgreementHKDFSHA256},
 		"hashes":                       []string{sas.HashSHA256},
-		"message_authentication_codes": []string{sas.NameHKDFHMACSHA256V2},
+		"message_authentication_codes": []string{sas.HKDFHMACSHA256V2.String()},
 		"short_authentication_string":  []string{sas.SASDecimal, sas.SASEmoji},
 	})
 	s.must("build m.key.verification.start", err)
@@ -620,10 +620,10 @@ func (s *demoStory) verification() {
 	s.must("Bob picks the methods", err)
 	s.say("Alice starts; Bob accepts %s with %s", agreed.KeyAgreementProtocol, agreed.MessageAuthenticationCode)
 
-	bob, err := sas.New(s.rand)
+	bob, err := sas.NewFrom(s.rand)
 	s.must("Bob's SAS key", err)
 	commitment := sas.Commitment(bob.PublicKey(), start)
-	alice, err := sas.New(s.rand)
+	alice, err := sas.NewFrom(s.rand)
 	s.must("Alice's SAS key", err)
 	bobSide, err := bob.SetTheirKey(alice.PublicKey())
 	s.must("Bob receives Alice's key", err)
@@ -642,7 +642,7 @@ func (s *demoStory) verification() {
 	s.expect("both devices show the same 3 numbers", ad == bd, "Alice %v, Bob %v", ad, bd)
 
 	// A man in the middle with his own keys cannot make the emoji match.
-	eve1, err := sas.New(s.rand)
+	eve1, err := sas.NewFrom(s.rand)
 	s.must("Mallory's key", err)
 	mitmAlice, err := alice.SetTheirKey(eve1.PublicKey())
 	s.must("Alice receives Mallory's key", err)
@@ -652,7 +652,7 @@ func (s *demoStory) verification() {
 		mitmAlice.Emoji(sas.SASInfo(aliceDev, alice.PublicKey(), bobDev, eve1.PublicKey(), txn)) !=
 			mitmBob.Emoji(sas.SASInfo(aliceDev, eve1.PublicKey(), bobDev, bob.PublicKey(), txn)), "emoji match")
 
-	method, err := agreed.MACMethod()
+	method, err := sas.ParseMACMethod(agreed.MessageAuthenticationCode)
 	s.must("MAC method", err)
 	aliceKeyID := "ed25519:" + s.alice.id
 	bobKeyID := "ed25519:" + s.bobPhone.id
@@ -666,7 +666,7 @@ func (s *demoStory) verification() {
 	_, err = aliceSide.VerifyKeys(method, bobDev, aliceDev, txn, macB, map[string]string{bobKeyID: s.bobKeys.Ed25519.String()})
 	s.check("Alice checks the MAC of Bob's device key: BOBPHONE is verified", err)
 	_, err = aliceSide.VerifyKeys(method, bobDev, aliceDev, txn, macB, map[string]string{bobKeyID: s.bobLaptop.acct.Ed25519().String()})
-	s.refused("a MAC over another device's key is refused", err, sas.ErrMACMismatch)
+	s.refused("a MAC over another device's key is refused", err, sas.ErrAuthentication)
 }
 
 func (s *demoStory) backup() {
@@ -802,7 +802,7 @@ func demoDocument(size int64) io.Reader {
 func (s *demoStory) document() {
 	s.step(fmt.Sprintf("Alice sends an encrypted %s document; Bob decrypts it and verifies its hash", humanBytes(s.size)))
 	plainHash := sha256.New()
-	enc, err := attachment.NewEncryptingReader(io.TeeReader(demoDocument(s.size), plainHash), s.rand)
+	enc, err := attachment.NewEncryptingReader(io.TeeReader(demoDocument(s.size), plainHash))
 	s.must("start encrypting", err)
 	var upload bytes.Buffer
 	upload.Grow(int(s.size))
@@ -842,7 +842,7 @@ func (s *demoStory) document() {
 	s.expect("Bob's tablet reads the same EncryptedFile Alice sent", f.Equal(file), "differs")
 
 	decrypt := func(ct []byte) ([]byte, error) {
-		r, err := attachment.NewDecryptingReader(bytes.NewReader(ct), f, nil)
+		r, err := attachment.NewUnverifiedReader(bytes.NewReader(ct), f, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -865,7 +865,7 @@ func (s *demoStory) document() {
 		b[len(b)/2] ^= 1
 		_, err = decrypt(b)
 		b[len(b)/2] ^= 1
-		s.refused("a download with one bit flipped by the media server is refused", err, attachment.ErrHashMismatch)
+		s.refused("a download with one bit flipped by the media server is refused", err, attachment.ErrAuthentication)
 	}
 }
 

@@ -184,7 +184,7 @@ func runAttachmentEncrypt(args []string, stdin io.Reader, stdout, stderr io.Writ
 	defer in.Close()
 	p := newProgress(stderr, "encrypting", size, "")
 	defer p.finish()
-	enc, err := attachment.NewEncryptingReader(progressReader{in, p}, nil)
+	enc, err := attachment.NewEncryptingReader(progressReader{in, p})
 	if err != nil {
 		return fail(stderr, c, err)
 	}
@@ -264,7 +264,7 @@ func runAttachmentDecrypt(args []string, stdin io.Reader, stdout, stderr io.Writ
 	defer p.finish()
 	src := progressReader{in, p}
 	if *outPath == "" || *outPath == "-" {
-		vr, err := attachment.NewVerifiedReader(src, f, nil, opts)
+		vr, err := attachment.NewDecryptingReader(src, f, nil, opts)
 		if err != nil {
 			return fail(stderr, c, explainAttachment(err))
 		}
@@ -274,7 +274,7 @@ func runAttachmentDecrypt(args []string, stdin io.Reader, stdout, stderr io.Writ
 		}
 		return exitOK
 	}
-	dr, err := attachment.NewDecryptingReader(src, f, opts)
+	dr, err := attachment.NewUnverifiedReader(src, f, opts)
 	if err != nil {
 		return fail(stderr, c, explainAttachment(err))
 	}
@@ -313,7 +313,7 @@ func findEncryptedFile(raw []byte) (*attachment.EncryptedFile, error) {
 
 func explainAttachment(err error) error {
 	switch {
-	case errors.Is(err, attachment.ErrHashMismatch):
+	case errors.Is(err, attachment.ErrAuthentication):
 		return fmt.Errorf("%w: the download is corrupted or is not the file the event describes; no plaintext was kept", err)
 	case errors.Is(err, attachment.ErrUnsupportedVersion):
 		return fmt.Errorf("%w (try --allow-legacy for files of very old clients)", err)
@@ -680,7 +680,7 @@ func checkKey(dk *keybackup.DecryptionKey, t *targetFlags) (string, error) {
 			return "", errors.New("the key description has no iv and mac, so it cannot check a key")
 		}
 		if err := sk.Check(d); err != nil {
-			if errors.Is(err, secretstorage.ErrWrongKey) {
+			if errors.Is(err, secretstorage.ErrAuthentication) {
 				return "", fmt.Errorf("wrong recovery key for this secret storage key (%w)", err)
 			}
 			return "", err
@@ -862,7 +862,7 @@ func runRecoveryKeyFromPassphrase(args []string, _ io.Reader, stdout, stderr io.
 				return err
 			}
 			if err := sk.Check(d); err != nil {
-				if errors.Is(err, secretstorage.ErrWrongKey) {
+				if errors.Is(err, secretstorage.ErrAuthentication) {
 					return fmt.Errorf("wrong passphrase for this secret storage key (%w)", err)
 				}
 				return err

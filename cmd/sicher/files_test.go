@@ -499,12 +499,12 @@ func TestRecoveryKey(t *testing.T) {
 	otherAlg := writeFile(t, dir, "other.json", []byte(`{"algorithm":"org.example.other","auth_data":{"public_key":"`+gen.PublicKey+`"}}`))
 	b := rk.DecryptionKey().Bytes()
 	sk, _ := secretstorage.NewKeyFromBytes(b[:])
-	desc, _ := sk.Description("Wiederherstellung", nil, nil)
+	desc, _ := sk.Description("Wiederherstellung", nil)
 	descJSON, _ := json.Marshal(desc)
 	goodDesc := writeFile(t, dir, "desc.json", descJSON)
 	ob := other.Bytes()
 	osk, _ := secretstorage.NewKeyFromBytes(ob[:])
-	odesc, _ := osk.Description("", nil, nil)
+	odesc, _ := osk.Description("", nil)
 	odescJSON, _ := json.Marshal(odesc)
 	badDesc := writeFile(t, dir, "odesc.json", odescJSON)
 
@@ -586,14 +586,14 @@ func TestRecoveryKeyFromPassphrase(t *testing.T) {
 
 	authData := writeFile(t, dir, "auth.json", []byte(`{"public_key":"`+wk.PublicKey().String()+`","private_key_salt":"`+salt+`","private_key_iterations":10}`))
 	noSalt := writeFile(t, dir, "nosalt.json", []byte(`{"public_key":"`+wk.PublicKey().String()+`"}`))
-	sk, info, err := secretstorage.NewPassphraseKey(pass, 20, nil)
+	sk, info, err := secretstorage.NewPassphraseKey(pass, 100_000)
 	if err != nil {
 		t.Fatal(err)
 	}
-	desc, _ := sk.Description("", info, nil)
+	desc, _ := sk.Description("", info)
 	descJSON, _ := json.Marshal(desc)
 	descFile := writeFile(t, dir, "desc.json", descJSON)
-	noPassDesc, _ := sk.Description("", nil, nil)
+	noPassDesc, _ := sk.Description("", nil)
 	noPassJSON, _ := json.Marshal(noPassDesc)
 	noPassFile := writeFile(t, dir, "nopass.json", noPassJSON)
 	for _, tc := range []struct {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
@@ -163,7 +164,7 @@ func inspectInputs(t *testing.T) map[string]string {
 		"origin_server_ts": 1700000000000, "content": json.RawMessage(megolmContent),
 	})
 
-	ct, f, err := attachment.Encrypt([]byte("%PDF-1.7 Befund"), rnd)
+	ct, f, err := attachment.EncryptFrom(rnd, []byte("%PDF-1.7 Befund"))
 	must(err)
 	_ = ct
 	f.URL = "mxc://example.org/befund"
@@ -211,16 +212,15 @@ func inspectInputs(t *testing.T) map[string]string {
 	for _, name := range []string{"account", "session", "inbound_group_session", "outbound_group_session"} {
 		in["libolm_"+name+".pickle"] = libolmPickle(t, name)["pickle"].(string) + "\n"
 	}
-	sskey, err := secretstorage.NewKey(rnd)
+	sskey, err := secretstorage.NewKeyFromBytes(readN(rnd, 32))
 	must(err)
-	desc, err := sskey.Description("Wiederherstellungsschlüssel", nil, rnd)
+	desc, err := sskey.Description("Wiederherstellungsschlüssel", nil)
 	must(err)
 	in["ssss_key_description.json"] = js(desc)
-	_, pinfo, err := secretstorage.NewPassphraseKey("Sommer im Garten", 10, rnd)
-	must(err)
+	pinfo := &secretstorage.PassphraseInfo{Algorithm: secretstorage.PassphraseAlgorithm, Salt: "U19EiSXIvnslKwT1gtJkp29TvDbduVJq", Iterations: 10}
 	in["ssss_key_description_passphrase.json"] = js(secretstorage.KeyDescription{Algorithm: secretstorage.Algorithm, Passphrase: pinfo})
 	bkBytes := bk.Bytes()
-	secret, err := sskey.Encrypt(secretstorage.SecretMegolmBackup, bkBytes[:], rnd)
+	secret, err := sskey.Encrypt(secretstorage.SecretMegolmBackup, bkBytes[:])
 	must(err)
 	in["ssss_secret.json"] = js(secretstorage.SecretContent{Encrypted: map[string]secretstorage.EncryptedData{"KEYID": *secret}})
 	in["backup_version.json"] = js(map[string]any{
@@ -467,4 +467,13 @@ func TestInspectTruncatedMessages(t *testing.T) {
 			}
 		}
 	}
+}
+
+// readN reads n bytes from r, for keys made from a seeded reader.
+func readN(r io.Reader, n int) []byte {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		panic(err)
+	}
+	return b
 }

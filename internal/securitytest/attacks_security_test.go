@@ -9,6 +9,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"io"
 	"io/fs"
 	"math/big"
 	"os"
@@ -316,7 +317,7 @@ func hexBytes(h string) []byte {
 func TestRegressionLowOrderX25519Everywhere(t *testing.T) {
 	r := seeded("low order")
 	acct := must(olm.NewAccountFrom(r))
-	s := must(sas.New(r))
+	s := must(sas.NewFrom(r))
 	dk := must(keybackup.GenerateDecryptionKey(r))
 	good := acct.Curve25519()
 	for _, lo := range LowOrder() {
@@ -461,8 +462,8 @@ func TestRegressionShortMACs(t *testing.T) {
 		}
 	}
 
-	ssk := must(secretstorage.NewKey(r))
-	ed := must(ssk.Encrypt("m.test", []byte("secret"), r))
+	ssk := must(secretstorage.NewKeyFromBytes(readN(r, 32)))
+	ed := must(ssk.Encrypt("m.test", []byte("secret")))
 	for _, mac := range []string{"", "AA", ed.MAC[:len(ed.MAC)/2], ed.MAC[:len(ed.MAC)-2], ed.MAC + "AAAA"} {
 		bad := *ed
 		bad.MAC = mac
@@ -471,7 +472,7 @@ func TestRegressionShortMACs(t *testing.T) {
 		}
 	}
 
-	a, b := must(sas.New(r)), must(sas.New(r))
+	a, b := must(sas.NewFrom(r)), must(sas.NewFrom(r))
 	ea := must(a.SetTheirKey(b.PublicKey()))
 	eb := must(b.SetTheirKey(a.PublicKey()))
 	devA := sas.Device{UserID: "@a:x", DeviceID: "A"}
@@ -503,4 +504,13 @@ func TestRegressionShortMACs(t *testing.T) {
 			t.Errorf("sas: key MAC %v accepted", bad.MAC)
 		}
 	}
+}
+
+// readN reads n bytes from r, for keys made from a seeded reader.
+func readN(r io.Reader, n int) []byte {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		panic(err)
+	}
+	return b
 }

@@ -122,7 +122,7 @@ func TestConcurrentDocumentedSafe(t *testing.T) {
 		return pks.PublicKey().Verify(msg, pks.Sign(msg))
 	})
 
-	s1, s2 := must(sas.New(r)), must(sas.New(r))
+	s1, s2 := must(sas.NewFrom(r)), must(sas.NewFrom(r))
 	e2 := must(s2.SetTheirKey(s1.PublicKey()))
 	devA, devB := sas.Device{UserID: "@a:x", DeviceID: "A"}, sas.Device{UserID: "@b:x", DeviceID: "B"}
 	keys := map[string]string{"ed25519:A": "AAAA"}
@@ -131,7 +131,7 @@ func TestConcurrentDocumentedSafe(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if e1.ShortAuthBytes("info") != e2.ShortAuthBytes("info") {
+		if e1.Emoji("info") != e2.Emoji("info") {
 			return fmt.Errorf("short auth strings differ")
 		}
 		mc, err := e1.MACKeys(sas.HKDFHMACSHA256V2, devA, devB, "txn", keys)
@@ -142,21 +142,21 @@ func TestConcurrentDocumentedSafe(t *testing.T) {
 		return err
 	})
 
-	ssk := must(secretstorage.NewKey(r))
-	ed := must(ssk.Encrypt("m.test", []byte("secret"), r))
+	ssk := must(secretstorage.NewKeyFromBytes(readN(r, 32)))
+	ed := must(ssk.Encrypt("m.test", []byte("secret")))
 	hammer(t, "secretstorage.Key", func(g, i int) error {
 		pt, err := ssk.Decrypt("m.test", ed)
 		if err != nil || string(pt) != "secret" {
 			return fmt.Errorf("decrypt: %q %v", pt, err)
 		}
-		if _, err := ssk.Encrypt("m.other", pt, nil); err != nil {
+		if _, err := ssk.Encrypt("m.other", pt); err != nil {
 			return err
 		}
 		return nil
 	})
 
 	plain := bytes.Repeat([]byte("attachment "), 1000)
-	ct, ef, err := attachment.Encrypt(plain, r)
+	ct, ef, err := attachment.EncryptFrom(r, plain)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -166,8 +166,8 @@ func catalogue(t *testing.T) []secretCase {
 	)
 
 	// sas
-	s1 := must(sas.New(r))
-	s2 := must(sas.New(r))
+	s1 := must(sas.NewFrom(r))
+	s2 := must(sas.NewFrom(r))
 	est := must(s1.SetTheirKey(s2.PublicKey()))
 	p1, p2 := s1.PublicKey(), s2.PublicKey()
 	cs = append(cs,
@@ -176,8 +176,8 @@ func catalogue(t *testing.T) []secretCase {
 	)
 
 	// secretstorage, attachment, keyexport, internal/aessha2
-	ssk := must(secretstorage.NewKey(r))
-	_, ef, err := attachment.Encrypt([]byte("attachment"), r)
+	ssk := must(secretstorage.NewKeyFromBytes(readN(r, 32)))
+	_, ef, err := attachment.EncryptFrom(r, []byte("attachment"))
 	if err != nil {
 		t.Fatal(err)
 	}

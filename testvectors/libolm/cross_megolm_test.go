@@ -239,7 +239,7 @@ func TestCrossSAS(t *testing.T) {
 			t.Fatal(err)
 		}
 		lb, _ := libolm.NewSAS(b)
-		sa, err := sas.New(bytes.NewReader(a))
+		sa, err := sas.NewFrom(bytes.NewReader(a))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -249,7 +249,7 @@ func TestCrossSAS(t *testing.T) {
 		if err := la.SetTheirKey(lb.PublicKey()); err != nil {
 			t.Fatal(err)
 		}
-		sbPub, _ := sas.New(bytes.NewReader(b))
+		sbPub, _ := sas.NewFrom(bytes.NewReader(b))
 		est, err := sa.SetTheirKey(sbPub.PublicKey())
 		if err != nil {
 			t.Fatal(err)
@@ -262,7 +262,7 @@ func TestCrossSAS(t *testing.T) {
 			t.Fatalf("bytes differ: %v", err)
 		}
 		six, _ := la.GenerateBytes([]byte(info), 6)
-		if est.ShortAuthBytes(info) != [6]byte(six) {
+		if got, err := est.Bytes(info, 6); err != nil || !bytes.Equal(got, six) {
 			t.Fatal("short auth bytes differ")
 		}
 		input := r.bytes(r.intn(300))
