@@ -72,10 +72,10 @@ func FuzzDecodeMessage(f *testing.F) {
 	}
 	f.Add("Aw")
 	f.Fuzz(func(t *testing.T, s string) {
-		m, err := DecodeMessage(s)
+		m, err := decodeMessage(s)
 		if err != nil {
-			if !errors.Is(err, ErrMalformedMessage) {
-				t.Fatalf("error does not wrap ErrMalformedMessage: %v", err)
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error does not wrap ErrMalformed: %v", err)
 			}
 			return
 		}
@@ -84,10 +84,10 @@ func FuzzDecodeMessage(f *testing.F) {
 			t.Fatalf("DecodeMessage accepted %q, which is not base64", s)
 		}
 		m2, err := ParseMessage(raw)
-		if err != nil || m2.Index != m.Index || !bytes.Equal(m2.Bytes(), m.Bytes()) {
+		if err != nil || m2.Index() != m.Index() || !bytes.Equal(m2.Bytes(), m.Bytes()) {
 			t.Fatalf("binary form differs: %v", err)
 		}
-		m3, err := DecodeMessage(m.String())
+		m3, err := decodeMessage(m.String())
 		if err != nil || !bytes.Equal(m3.Bytes(), m.Bytes()) {
 			t.Fatalf("String does not round-trip: %v", err)
 		}
@@ -111,13 +111,13 @@ func FuzzPickleStable(f *testing.F) {
 		p, _ := s.PickleFrom(securitytest.ZeroReader{}, &testPickleKey)
 		pt, _ := pickle.OpenRaw(&testPickleKey, inboundPickleKind, p)
 		f.Add(uint8(0), pt)
-		lpt, _ := pickle.OpenLibolm(fuzzLibolmKey, s.PickleLibolm(fuzzLibolmKey))
+		lpt, _ := pickle.OpenLibolm(fuzzLibolmKey, mustPickleLibolm(f, s, fuzzLibolmKey))
 		f.Add(uint8(2), lpt)
 	}
 	p, _ := out.PickleFrom(securitytest.ZeroReader{}, &testPickleKey)
 	pt, _ := pickle.OpenRaw(&testPickleKey, outboundPickleKind, p)
 	f.Add(uint8(1), pt)
-	lpt, _ := pickle.OpenLibolm(fuzzLibolmKey, out.PickleLibolm(fuzzLibolmKey))
+	lpt, _ := pickle.OpenLibolm(fuzzLibolmKey, mustPickleLibolm(f, out, fuzzLibolmKey))
 	f.Add(uint8(3), lpt)
 	f.Fuzz(func(t *testing.T, kind uint8, b []byte) {
 		var encode func(pt []byte) ([]byte, error)
@@ -152,7 +152,7 @@ func FuzzPickleStable(f *testing.F) {
 				if err != nil {
 					return nil, err
 				}
-				return pickle.OpenLibolm(fuzzLibolmKey, s.PickleLibolm(fuzzLibolmKey))
+				return pickle.OpenLibolm(fuzzLibolmKey, mustPickleLibolm(t, s, fuzzLibolmKey))
 			}
 		case 3:
 			encode = func(pt []byte) ([]byte, error) {
@@ -160,7 +160,7 @@ func FuzzPickleStable(f *testing.F) {
 				if err != nil {
 					return nil, err
 				}
-				return pickle.OpenLibolm(fuzzLibolmKey, s.PickleLibolm(fuzzLibolmKey))
+				return pickle.OpenLibolm(fuzzLibolmKey, mustPickleLibolm(t, s, fuzzLibolmKey))
 			}
 		}
 		e1, err := encode(b)

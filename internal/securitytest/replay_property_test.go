@@ -29,7 +29,7 @@ func TestPropertyMegolmReplays(t *testing.T) {
 	for sched := range n {
 		rng := rand.New(rand.NewPCG(0x5ec0_0308, uint64(sched)))
 		r := seeded(fmt.Sprintf("replay %d", sched))
-		out := must(megolm.NewOutboundSession(r))
+		out := must(megolm.NewOutboundSessionFrom(r))
 		const room = "!ward:hospital.example"
 		type sent struct {
 			content []byte
