@@ -14,7 +14,7 @@ func BenchmarkEncrypt(b *testing.B) {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			out := newTestOutbound(b, 'b')
 			pt := make([]byte, n)
-			buf := make([]byte, 0, MessageLen(0xffffffff, n))
+			buf := make([]byte, 0, messageLen(0xffffffff, n))
 			b.SetBytes(int64(n))
 			b.ReportAllocs()
 			for b.Loop() {

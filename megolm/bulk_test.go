@@ -16,7 +16,7 @@ import (
 func bulkFixture(t *testing.T, rng *rand.Rand, nSessions, perSession int) (ins []*InboundSession, msgs []BulkMessage) {
 	t.Helper()
 	for s := range nSessions {
-		out, err := NewOutboundSessionFrom(bytes.NewReader(bytes.Repeat([]byte{byte(s + 1)}, RandomSize+32)))
+		out, err := NewOutboundSessionFrom(bytes.NewReader(bytes.Repeat([]byte{byte(s + 1)}, randomSize+32)))
 		if err != nil {
 			t.Fatal(err)
 		}

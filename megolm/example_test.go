@@ -96,14 +96,12 @@ func ExampleInboundSession_Merge() {
 		log.Fatal(err)
 	}
 
-	fmt.Println("backup vs room key:", fromBackup.Compare(fromRoomKey))
 	merged, err := fromBackup.Merge(fromRoomKey)
 	if err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println("first known index:", merged.FirstKnownIndex(), "verified:", merged.IsVerified())
 	// Output:
-	// backup vs room key: better
 	// first known index: 0 verified: true
 }
 

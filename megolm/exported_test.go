@@ -31,7 +31,7 @@ func TestExportedSessionRoundTrip(t *testing.T) {
 		t.Errorf("ClaimedEd25519 = %v, %v", c, ok)
 	}
 	s, err := got.InboundSession()
-	if err != nil || s.IsVerified() || s.Compare(in) != Equal {
+	if err != nil || s.IsVerified() || s.compare(in) != equal {
 		t.Errorf("InboundSession = %v, %v", s, err)
 	}
 	b2, _ := got.MarshalSecretJSON()

@@ -119,7 +119,7 @@ func TestTextMarshalling(t *testing.T) {
 	if bytes.Contains(b, []byte(sk.Base64())) || bytes.Contains(b, []byte(sk.exported().Base64())) {
 		t.Fatalf("encoding/json wrote a secret key: %s", b)
 	}
-	in := fmt.Sprintf(`{"session_key":%q,"exported":%q,"ciphertext":%q}`, sk.Base64(), sk.exported().Base64(), m.String())
+	in := fmt.Sprintf(`{"session_key":%q,"exported":%q,"ciphertext":%q}`, sk.Base64(), sk.exported().Base64(), b64.Encode(m.raw))
 	var got content
 	if err := json.Unmarshal([]byte(in), &got); err != nil {
 		t.Fatal(err)

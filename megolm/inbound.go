@@ -190,45 +190,45 @@ func (s *InboundSession) AdvanceTo(index uint32) bool {
 	return true
 }
 
-// Ordering is the result of [InboundSession.Compare].
-type Ordering int
+// ordering is the result of compare.
+type ordering int
 
-// The results of Compare, as vodozemac's SessionOrdering.
+// The results of compare, as vodozemac's SessionOrdering.
 const (
-	// Unconnected: different sessions (other signing key), or ratchets that
-	// do not derive from each other.
-	Unconnected Ordering = iota
-	// Equal: the same session with the same first known index.
-	Equal
-	// Better: the same session, and this copy knows earlier indices.
-	Better
-	// Worse: the same session, and the other copy knows earlier indices.
-	Worse
+	// unconnected: different sessions (other signing key), or ratchets
+	// that do not derive from each other.
+	unconnected ordering = iota
+	// equal: the same session with the same first known index.
+	equal
+	// better: the same session, and this copy knows earlier indices.
+	better
+	// worse: the same session, and the other copy knows earlier indices.
+	worse
 )
 
 // String returns "equal", "better", "worse" or "unconnected".
-func (o Ordering) String() string {
+func (o ordering) String() string {
 	switch o {
-	case Equal:
+	case equal:
 		return "equal"
-	case Better:
+	case better:
 		return "better"
-	case Worse:
+	case worse:
 		return "worse"
 	default:
 		return "unconnected"
 	}
 }
 
-// Compare tells how s relates to other, a copy of the session from another
-// source (vodozemac's compare): Unconnected unless both have the same
+// compare tells how s relates to other, a copy of the session from another
+// source (vodozemac's compare): unconnected unless both have the same
 // signing key and the ratchet with the higher first known index is the other
 // one's ratchet advanced to that index (checked in constant time); then
-// Equal, Better (s has the lower first known index) or Worse. The
+// equal, better (s has the lower first known index) or worse. The
 // verification flags are not compared. Neither session changes.
-func (s *InboundSession) Compare(other *InboundSession) Ordering {
+func (s *InboundSession) compare(other *InboundSession) ordering {
 	if s.signingKey != other.signingKey {
-		return Unconnected
+		return unconnected
 	}
 	a, b := s.initial, other.initial
 	defer a.wipe()
@@ -240,30 +240,32 @@ func (s *InboundSession) Compare(other *InboundSession) Ordering {
 		b.advanceTo(a.counter)
 	}
 	if !a.equal(&b) {
-		return Unconnected
+		return unconnected
 	}
 	switch {
 	case s.initial.counter < other.initial.counter:
-		return Better
+		return better
 	case s.initial.counter > other.initial.counter:
-		return Worse
+		return worse
 	default:
-		return Equal
+		return equal
 	}
 }
 
 // Merge combines two copies of one session (vodozemac's merge): it returns
-// a new session holding the better copy's ratchets (s's when Equal), and
+// a new session holding the ratchets of the copy that knows the earlier
+// indices (s's when both start at the same index), and
 // verified if either copy was, so that an unverified backup copy with an
 // earlier index and a verified copy from m.room_key combine into the best
-// of both. It returns [ErrUnconnected] for unconnected sessions. Neither
-// session changes.
+// of both. It returns [ErrUnconnected] for copies that are not the same
+// session: different signing keys, or ratchets that do not derive from each
+// other (checked in constant time). Neither session changes.
 func (s *InboundSession) Merge(other *InboundSession) (*InboundSession, error) {
 	var merged InboundSession
-	switch s.Compare(other) {
-	case Equal, Better:
+	switch s.compare(other) {
+	case equal, better:
 		merged = *s
-	case Worse:
+	case worse:
 		merged = *other
 	default:
 		return nil, ErrUnconnected

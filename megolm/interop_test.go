@@ -206,7 +206,7 @@ func makeSicherTranscript(t *testing.T) sicherTranscript {
 	var tr sicherTranscript
 	tr.Source = "sicher megolm (TestSicherTranscript, SICHER_WRITE_TRANSCRIPT=1)"
 	for _, n := range []uint32{0, 1, 255, 256, 65535, 65536, 1 << 24, 0xffffffff} {
-		rnd := make([]byte, RandomSize)
+		rnd := make([]byte, randomSize)
 		h := sha3.NewSHAKE128()
 		fmt.Fprintf(h, "sicher megolm reverse %d", n)
 		h.Read(rnd)

@@ -124,7 +124,7 @@ func TestBoundsHostileIndex(t *testing.T) {
 	}
 	forged := bytes.Clone(m)
 	forged[len(forged)-1] ^= 1
-	before, _ := in.PickleFrom(securitytest.ZeroReader{}, &testPickleKey)
+	before, _ := in.pickleFrom(securitytest.ZeroReader{}, &testPickleKey)
 	n := securitytest.AllocBytes(20, func() {
 		if _, _, err := in.Decrypt(nil, forged); !errors.Is(err, ErrAuthentication) {
 			t.Fatalf("forged: %v", err)
@@ -133,7 +133,7 @@ func TestBoundsHostileIndex(t *testing.T) {
 	if n > 512 {
 		t.Errorf("refusing a forged message allocates %d bytes", n)
 	}
-	if after, _ := in.PickleFrom(securitytest.ZeroReader{}, &testPickleKey); after != before {
+	if after, _ := in.pickleFrom(securitytest.ZeroReader{}, &testPickleKey); after != before {
 		t.Error("forged message changed the session")
 	}
 }

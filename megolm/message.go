@@ -114,26 +114,15 @@ func (m *Message) Version() uint8 { return m.raw[0] }
 // Index returns the message index: the sender's ratchet counter.
 func (m *Message) Index() uint32 { return m.index }
 
-// Ciphertext returns a copy of the AES-256-CBC ciphertext.
-func (m *Message) Ciphertext() []byte { return append([]byte(nil), m.ciphertext...) }
-
 // MAC returns a copy of the truncated HMAC-SHA-256 tag.
 func (m *Message) MAC() []byte { return append([]byte(nil), m.mac()...) }
 
-// Signature returns the Ed25519 signature by the session's signing key.
-func (m *Message) Signature() key.Ed25519Signature { return key.Ed25519Signature(m.signature()) }
-
-// Bytes returns a copy of the message as it was parsed.
+// Bytes returns a copy of the message as it was parsed (its base64 is the
+// "ciphertext" of an m.room.encrypted event).
 func (m *Message) Bytes() []byte { return append([]byte(nil), m.raw...) }
 
 func (m *Message) mac() []byte       { return m.raw[len(m.raw)-trailerSize : len(m.raw)-signatureSize] }
 func (m *Message) signature() []byte { return m.raw[len(m.raw)-signatureSize:] }
-
-// String returns the unpadded base64 form carried in room events.
-func (m *Message) String() string { return b64.Encode(m.raw) }
-
-// MarshalText implements encoding.TextMarshaler (unpadded base64).
-func (m *Message) MarshalText() ([]byte, error) { return b64.AppendEncode(nil, m.raw), nil }
 
 // UnmarshalText implements encoding.TextUnmarshaler: it decodes base64
 // (unpadded or padded) and parses the message as [ParseMessage] does.
@@ -165,8 +154,3 @@ func messageLen(index uint32, n int) int {
 	return 1 + wire.VarintFieldLen(fieldIndex, uint64(index)) +
 		wire.BytesFieldLen(fieldCiphertext, aessha2.CiphertextLen(n)) + trailerSize
 }
-
-// MessageLen returns the length in bytes of the binary message that
-// encrypting n plaintext bytes at index produces (for sizing the dst of
-// [OutboundSession.Encrypt]).
-func MessageLen(index uint32, n int) int { return messageLen(index, n) }

@@ -12,10 +12,10 @@ import (
 	"github.com/sicher-go/sicher/key"
 )
 
-// RandomSize is the number of random bytes a new outbound session reads:
+// randomSize is the number of random bytes a new outbound session reads:
 // 128 for the ratchet, then a 32-byte Ed25519 seed (libolm's
 // olm_init_outbound_group_session_random_length, in libolm's order).
-const RandomSize = ratchetSize + key.SigningKeySeedSize
+const randomSize = ratchetSize + key.SigningKeySeedSize
 
 // OutboundSession is the sending side of a Megolm session: a ratchet at the
 // index of the next message and the Ed25519 key that signs every message.
@@ -31,13 +31,13 @@ type OutboundSession struct {
 	signing *key.SigningKey
 }
 
-// NewOutboundSession creates a session at index 0 from [RandomSize] bytes
+// NewOutboundSession creates a session at index 0 from 160 bytes
 // of crypto/rand. The error wraps the reader's, should it fail.
 func NewOutboundSession() (*OutboundSession, error) {
 	return NewOutboundSessionFrom(rand.Reader)
 }
 
-// NewOutboundSessionFrom is [NewOutboundSession] reading its [RandomSize]
+// NewOutboundSessionFrom is [NewOutboundSession] reading its [randomSize]
 // bytes from rand (nil means crypto/rand): the ratchet first, then the
 // signing key's seed, exactly as libolm consumes them, so a libolm
 // transcript with the same random bytes replays byte for byte.
@@ -45,7 +45,7 @@ func NewOutboundSessionFrom(rand io.Reader) (*OutboundSession, error) {
 	if rand == nil {
 		return NewOutboundSession()
 	}
-	var buf [RandomSize]byte
+	var buf [randomSize]byte
 	defer clear(buf[:])
 	if _, err := io.ReadFull(rand, buf[:]); err != nil {
 		return nil, fmt.Errorf("megolm: reading randomness: %w", err)

@@ -37,12 +37,12 @@ var legacyVersion = []byte{0, 0, 1}
 // secret only as far as pickleKey is; keep pickleKey secret. For libolm's
 // format see [OutboundSession.PickleLibolm].
 func (s *OutboundSession) Pickle(pickleKey *[PickleKeySize]byte) (string, error) {
-	return s.PickleFrom(nil, pickleKey)
+	return s.pickleFrom(nil, pickleKey)
 }
 
-// PickleFrom is [OutboundSession.Pickle] reading the 12-byte nonce from
-// rand (nil means crypto/rand), for reproducible test pickles.
-func (s *OutboundSession) PickleFrom(rand io.Reader, pickleKey *[PickleKeySize]byte) (string, error) {
+// pickleFrom is Pickle reading the 12-byte nonce from rand (nil means
+// crypto/rand), for reproducible test pickles.
+func (s *OutboundSession) pickleFrom(rand io.Reader, pickleKey *[PickleKeySize]byte) (string, error) {
 	w := wire.NewBuilder(make([]byte, 0, ratchetSize+4+1+key.ExpandedSigningKeySize))
 	appendRatchet(w, &s.r)
 	if seed, ok := s.signing.Seed(); ok {
@@ -134,12 +134,12 @@ func parseOutbound(r *wire.Reader, legacy bool) (*OutboundSession, error) {
 // Pickle serialises the session (both ratchets, the signing key and the
 // verification flag) in sicher's own format; see [OutboundSession.Pickle].
 func (s *InboundSession) Pickle(pickleKey *[PickleKeySize]byte) (string, error) {
-	return s.PickleFrom(nil, pickleKey)
+	return s.pickleFrom(nil, pickleKey)
 }
 
-// PickleFrom is [InboundSession.Pickle] reading the 12-byte nonce from rand
-// (nil means crypto/rand), for reproducible test pickles.
-func (s *InboundSession) PickleFrom(rand io.Reader, pickleKey *[PickleKeySize]byte) (string, error) {
+// pickleFrom is Pickle reading the 12-byte nonce from rand (nil means
+// crypto/rand), for reproducible test pickles.
+func (s *InboundSession) pickleFrom(rand io.Reader, pickleKey *[PickleKeySize]byte) (string, error) {
 	w := wire.NewBuilder(make([]byte, 0, 2*(ratchetSize+4)+key.Ed25519Size+1))
 	appendRatchet(w, &s.initial)
 	appendRatchet(w, &s.latest)

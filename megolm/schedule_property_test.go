@@ -46,7 +46,7 @@ func (zeroNonce) Read(p []byte) (int, error) { clear(p); return len(p), nil }
 
 func inboundPickle(t *testing.T, s *InboundSession) string {
 	t.Helper()
-	p, err := s.PickleFrom(zeroNonce{}, &testPickleKey)
+	p, err := s.pickleFrom(zeroNonce{}, &testPickleKey)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -162,7 +162,7 @@ func TestExportImportV5(t *testing.T) {
 // newTestOutbound makes an outbound session from a fixed byte pattern.
 func newTestOutbound(t testing.TB, tag byte) *OutboundSession {
 	t.Helper()
-	rnd := bytes.Repeat([]byte{tag}, RandomSize)
+	rnd := bytes.Repeat([]byte{tag}, randomSize)
 	for i := range rnd {
 		rnd[i] ^= byte(i)
 	}
@@ -190,8 +190,8 @@ func TestRoundTrip(t *testing.T) {
 			t.Fatal("Encrypt did not append")
 		}
 		msg = msg[6:]
-		if len(msg) != MessageLen(uint32(i), len(pt)) {
-			t.Fatalf("message %d: %d bytes, MessageLen says %d", i, len(msg), MessageLen(uint32(i), len(pt)))
+		if len(msg) != messageLen(uint32(i), len(pt)) {
+			t.Fatalf("message %d: %d bytes, MessageLen says %d", i, len(msg), messageLen(uint32(i), len(pt)))
 		}
 		got, idx, err := in.Decrypt([]byte("x"), msg)
 		if err != nil || idx != uint32(i) || !bytes.Equal(got[1:], pt) || got[0] != 'x' {
@@ -333,19 +333,19 @@ func TestCompareMerge(t *testing.T) {
 	cases := []struct {
 		name string
 		a, b *InboundSession
-		want Ordering
+		want ordering
 	}{
-		{"same", at0, at0, Equal},
-		{"import vs verified", imp0, at0, Equal},
-		{"earlier is better", at0, at5, Better},
-		{"later is worse", at5, at0, Worse},
-		{"other session", at0, otherS, Unconnected},
-		{"forged ratchet", at0, &forged, Unconnected},
-		{"forged ratchet, later", at5, &forged, Unconnected},
+		{"same", at0, at0, equal},
+		{"import vs verified", imp0, at0, equal},
+		{"earlier is better", at0, at5, better},
+		{"later is worse", at5, at0, worse},
+		{"other session", at0, otherS, unconnected},
+		{"forged ratchet", at0, &forged, unconnected},
+		{"forged ratchet, later", at5, &forged, unconnected},
 	}
 	for _, c := range cases {
 		before := [2]InboundSession{*c.a, *c.b}
-		if got := c.a.Compare(c.b); got != c.want {
+		if got := c.a.compare(c.b); got != c.want {
 			t.Errorf("%s: Compare = %v, want %v", c.name, got, c.want)
 		}
 		if !sameState(&before[0], c.a) || !sameState(&before[1], c.b) {

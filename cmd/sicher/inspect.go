@@ -349,12 +349,13 @@ func describeMegolmMessage(m *megolm.Message, n int, sessionID *key.Ed25519) *re
 	r := newReport("megolm.message", fmt.Sprintf("Megolm message, %d bytes", n))
 	r.add("version", 3)
 	r.add("message index", m.Index())
-	r.add("ciphertext", fmt.Sprintf("%d bytes (%s)", len(m.Ciphertext()), aesBlocks(len(m.Ciphertext()))))
+	ct := megolmCiphertextLen(m.Bytes())
+	r.add("ciphertext", fmt.Sprintf("%d bytes (%s)", ct, aesBlocks(ct)))
 	r.add("mac", "8 bytes (truncated HMAC-SHA-256; needs the session at this index)")
 	r.add("signature", "64 bytes (Ed25519 by the session's signing key, which is its session id)")
 	if sessionID != nil {
 		raw := m.Bytes()
-		sig := m.Signature()
+		sig := key.Ed25519Signature(raw[len(raw)-key.Ed25519SignatureSize:])
 		if err := sessionID.Verify(raw[:len(raw)-len(sig)], sig); err != nil {
 			r.add("signature check", "FAILS under session_id "+sessionID.String())
 			r.note("the ciphertext was not made by this session: a wrong session_id or a tampered ciphertext")
@@ -1073,4 +1074,18 @@ func parseExportedKeyText(s string) (*megolm.ExportedSessionKey, error) {
 		return nil, err
 	}
 	return k, nil
+}
+
+// megolmCiphertextLen returns the length of the (last) ciphertext field of
+// a parsed Megolm message: version, fields, then MAC (8) and signature (64).
+func megolmCiphertextLen(raw []byte) int {
+	r := wire.Reader(raw[1 : len(raw)-8-key.Ed25519SignatureSize])
+	var f wire.Field
+	n := 0
+	for !r.Empty() && r.ReadField(&f) {
+		if f.IsBytes(2) {
+			n = len(f.Bytes)
+		}
+	}
+	return n
 }

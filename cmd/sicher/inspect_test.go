@@ -200,10 +200,10 @@ func inspectInputs(t *testing.T) map[string]string {
 	p, err = as.PickleFrom(rnd, &pk)
 	must(err)
 	in["sicher_session.pickle"] = p + "\n"
-	p, err = inbound.PickleFrom(rnd, &pk)
+	p, err = inbound.Pickle(&pk)
 	must(err)
 	in["sicher_inbound.pickle"] = p + "\n"
-	p, err = out.PickleFrom(rnd, &pk)
+	p, err = out.Pickle(&pk)
 	must(err)
 	in["sicher_outbound.pickle"] = p + "\n"
 

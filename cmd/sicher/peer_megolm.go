@@ -59,8 +59,8 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
-			if len(b) != megolm.RandomSize {
-				return nil, errPeer("argument \"random_b64\" must hold %d bytes, not %d", megolm.RandomSize, len(b))
+			if len(b) != megolmRandomSize {
+				return nil, errPeer("argument \"random_b64\" must hold %d bytes, not %d", megolmRandomSize, len(b))
 			}
 			rnd = bytes.NewReader(b)
 		}
@@ -264,3 +264,8 @@ func groupError(err, malformed error) error {
 	}
 	return err
 }
+
+// megolmRandomSize is what megolm.NewOutboundSessionFrom reads: the
+// 128-byte ratchet, then the 32-byte Ed25519 seed (libolm's
+// olm_init_outbound_group_session_random_length).
+const megolmRandomSize = 128 + 32
