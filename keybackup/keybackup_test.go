@@ -63,7 +63,7 @@ func mustParse(t testing.TB, eph, ct, mac string) EncryptedSessionData {
 // V8 (libolm tests/test_pk.cpp, "Public Key Encryption/Decryption"):
 // decrypt a fixed message, and encrypt with Bob's key as the ephemeral
 // randomness to the same ciphertext. The MAC over the ciphertext instead
-// of the empty string (0YKKo6yL6p8, libolm-and-vodozemac.md §3.4) must be
+// of the empty string (0YKKo6yL6p8; libolm src/pk.cpp MACs the empty string) must be
 // rejected, as libolm rejects it (checked live in TestLibolmLive's fixed
 // cases).
 func TestLibolmV8(t *testing.T) {
@@ -190,8 +190,8 @@ func TestOwnPickle(t *testing.T) {
 	}
 }
 
-// The spec-level chain of matrix-e2ee-formats.md §14.3, §14.5 and §14.6
-// (matrix-js-sdk spec/integ/crypto/megolm-backup.spec.ts): recovery key ->
+// The chain of matrix-js-sdk spec/integ/crypto/megolm-backup.spec.ts and the
+// spec's recovery key example: recovery key ->
 // backup key -> session_data -> exported Megolm session key -> decrypted
 // room event.
 func TestSpecBackupToMegolmChain(t *testing.T) {
@@ -640,7 +640,8 @@ func TestRecoveryKey(t *testing.T) {
 			t.Errorf("ParseRecoveryKey(%q) = %v", tc.in, err)
 		}
 	}
-	// m.pbkdf2 with the matrix-rust-sdk vector (reference §14.7).
+	// m.pbkdf2 with the matrix-rust-sdk vector (crates/matrix-sdk-crypto,
+	// backups tests).
 	pk, err := DecryptionKeyFromPassphrase("It's a secret to everybody", "IuLnH7S85YtZmkkBJKwNUKxWF42g9O1H", 10)
 	if err != nil {
 		t.Fatal(err)

@@ -14,9 +14,8 @@ import (
 func seeded(seed byte) *rand.ChaCha8 { return rand.NewChaCha8([32]byte{seed}) }
 
 // reactVectors are the key export files of matrix-react-sdk
-// test/utils/MegolmExportEncryption-test.js (reference
-// matrix-e2ee-formats.md §14.4), with the salt, IV and rounds their bodies
-// carry.
+// test/utils/MegolmExportEncryption-test.js, with the salt, IV and rounds
+// their bodies carry.
 var reactVectors = []struct {
 	plaintext, passphrase string
 	body                  []string

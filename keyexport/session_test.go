@@ -15,8 +15,7 @@ import (
 )
 
 // jsSDKSessionKey is the exported session key of matrix-js-sdk
-// spec/integ/crypto/megolm-backup.spec.ts (reference §14.5, §14.6), with
-// its session ID.
+// spec/integ/crypto/megolm-backup.spec.ts, with its session ID.
 const (
 	jsSDKSessionKey = "AQAAAAA+rPPVHcT/tDMBb6ffG42SvM8DKBjCiQfOhmd1GhMa5YE8i0FZDNuytN/1wk8F10oAW5Cqh7IZ3IUIEjaw6ExA1XZby9dyAgJ1rAjwFuN6b8+qhZUbaAeuL4SzMvOGdvYyI3aVsSPwPKoptWzBvy+N9wMR75o7E5RYDQPmd0/OoqPttYUoz/poBJnH3bJT7EHb81p5HbdFsqNNCqfvkfCn"
 	jsSDKSessionID  = "o+21hSjP+mgEmcfdslPsQdvzWnkdt0Wyo00Kp++R8Kc"

@@ -10,7 +10,7 @@ import (
 	"github.com/sicher-go/sicher/internal/securitytest"
 )
 
-// Fuzz targets added by the robustness work (issue 8): mutation of
+// Fuzz targets for robustness: mutation of
 // authentic messages, the base64 message form, and the stability of every
 // pickle parser (parse -> encode -> parse), own and libolm formats.
 

@@ -13,7 +13,7 @@ import (
 	"github.com/sicher-go/sicher/internal/wire"
 )
 
-// Known-attack regressions and resource bounds for Megolm (issue 8). The
+// Known-attack regressions and resource bounds for Megolm. The
 // owners' tests cover the rest and are not repeated: version 4 (session
 // config v2) and version 2 refused, 1 MiB bound: TestParseInvalid; tamper
 // of every byte region: TestTamper; imports unverified under fuzzing:

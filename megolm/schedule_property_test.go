@@ -10,8 +10,7 @@ import (
 	"testing"
 )
 
-// Randomised state-safety property test for Megolm (issue 8, "State-safety
-// properties"). Each schedule creates an outbound session, encrypts a run
+// Randomised state-safety property test for Megolm. Each schedule creates an outbound session, encrypts a run
 // of messages and hands them, in random order and with repeats, to a
 // changing set of inbound sessions: made from the signed session key at
 // a random index, imported from exports at random indices (unverified),
