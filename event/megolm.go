@@ -227,7 +227,7 @@ func DecryptMegolm(s *megolm.InboundSession, content []byte, p MegolmDecryptPara
 	if p.Sender != "" && p.SessionSender != "" && p.Sender != p.SessionSender {
 		return nil, fmt.Errorf("%w: event from %s in a session %s shared", ErrWrongSender, p.Sender, p.SessionSender)
 	}
-	if len(c.Ciphertext) > b64.EncodedLen(megolm.MaxMessageSize)+2 {
+	if len(c.Ciphertext) > b64.EncodedLen(maxMegolmMessage)+2 {
 		return nil, malformed("Megolm ciphertext of %d characters", len(c.Ciphertext))
 	}
 	msg, err := b64.Decode(c.Ciphertext)
@@ -395,3 +395,8 @@ func (g *ReplayGuard) Restore(entries []ReplayEntry) {
 		}
 	}
 }
+
+// maxMegolmMessage bounds the decoded Megolm message, as megolm.ParseMessage
+// does (1 MiB, far above Matrix's 64 KiB event limit), so that hostile
+// base64 is refused before it is decoded.
+const maxMegolmMessage = 1 << 20

@@ -26,9 +26,9 @@ const (
 	minMessageSize = 1 + 2 + 2 + trailerSize
 )
 
-// MaxMessageSize bounds the messages ParseMessage and Decrypt accept: 1 MiB
+// maxMessageSize bounds the messages ParseMessage and Decrypt accept: 1 MiB
 // of binary message, far above Matrix's 64 KiB event limit.
-const MaxMessageSize = 1 << 20
+const maxMessageSize = 1 << 20
 
 // Message is a parsed Megolm message (megolm.md "Message format"):
 //
@@ -70,7 +70,7 @@ func parseMessage(b []byte, m *Message) error {
 		return fmt.Errorf("%w: %w: version 4 (vodozemac session config v2)", ErrMalformed, ErrUnsupportedVersion)
 	case b[0] != messageVersion:
 		return fmt.Errorf("%w: %w: version %d", ErrMalformed, ErrUnsupportedVersion, b[0])
-	case len(b) > MaxMessageSize:
+	case len(b) > maxMessageSize:
 		return fmt.Errorf("%w: %d bytes", ErrMalformed, len(b))
 	case len(b) < minMessageSize:
 		return fmt.Errorf("%w: %d bytes is too short", ErrMalformed, len(b))
@@ -127,7 +127,7 @@ func (m *Message) signature() []byte { return m.raw[len(m.raw)-signatureSize:] }
 // UnmarshalText implements encoding.TextUnmarshaler: it decodes base64
 // (unpadded or padded) and parses the message as [ParseMessage] does.
 func (m *Message) UnmarshalText(text []byte) error {
-	if len(text) > b64.EncodedLen(MaxMessageSize)+2 {
+	if len(text) > b64.EncodedLen(maxMessageSize)+2 {
 		return fmt.Errorf("%w: %d characters", ErrMalformed, len(text))
 	}
 	b, err := b64.Decode(string(text))

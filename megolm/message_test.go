@@ -76,7 +76,7 @@ func TestParseMessageInvalid(t *testing.T) {
 		{"wire type 5", buildMessage(3, func(w *wire.Builder) { w.AddVarintField(1, 5); w.AddBytesField(2, ct); w.AddUint8(3<<3 | 5) }), ErrMalformed},
 		{"length past end", buildMessage(3, func(w *wire.Builder) { w.AddVarintField(1, 5); w.AddUvarint(2<<3 | 2); w.AddUvarint(200) }), ErrMalformed},
 		{"truncated varint", buildMessage(3, func(w *wire.Builder) { w.AddBytesField(2, ct); w.AddUint8(0x08); w.AddUint8(0x80) }), ErrMalformed},
-		{"too long", append([]byte{3}, make([]byte, MaxMessageSize)...), ErrMalformed},
+		{"too long", append([]byte{3}, make([]byte, maxMessageSize)...), ErrMalformed},
 		{"version 3 alone", []byte{3}, ErrMalformed},
 	}
 	for _, c := range cases {
