@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"os"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/sicher-go/sicher/internal/securitytest"
+	"github.com/sicher-go/sicher/key"
 )
 
 // TestUnpickleLegacy: a DecryptionKey pickle written before objects
@@ -68,5 +71,25 @@ func TestRedactionSlogJSON(t *testing.T) {
 			}
 		}
 		securitytest.CheckRedacted(t, name, v, secret)
+	}
+}
+
+// TestRandomness: a nil reader means crypto/rand, and a failing reader
+// gives an error that wraps the reader's, never a panic.
+func TestRandomness(t *testing.T) {
+	k := aliceKey(t)
+	if _, err := EncryptFrom(nil, k.PublicKey(), []byte("x")); err != nil {
+		t.Errorf("EncryptFrom(nil): %v", err)
+	}
+	s := newTestSession(t, key.Curve25519{1}, key.Ed25519{2})
+	if _, err := EncryptSessionFrom(nil, k.PublicKey(), s); err != nil {
+		t.Errorf("EncryptSessionFrom(nil): %v", err)
+	}
+	boom := errors.New("reader failed")
+	if _, err := EncryptFrom(iotest.ErrReader(boom), k.PublicKey(), []byte("x")); !errors.Is(err, boom) {
+		t.Errorf("EncryptFrom with a failing reader: %v", err)
+	}
+	if _, err := EncryptSessionFrom(iotest.ErrReader(boom), k.PublicKey(), s); !errors.Is(err, boom) {
+		t.Errorf("EncryptSessionFrom with a failing reader: %v", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 )
 
@@ -301,5 +302,18 @@ func TestRegressionPBKDF2IterationBomb(t *testing.T) {
 	}
 	if _, err := Encrypt(nil, "p", &Options{Rounds: 1, InsecureAllowLowRounds: true}); err != nil {
 		t.Errorf("Encrypt with InsecureAllowLowRounds: %v", err)
+	}
+}
+
+// TestRandomness: a nil reader means crypto/rand, and a failing reader
+// gives an error that wraps the reader's, never a panic.
+func TestRandomness(t *testing.T) {
+	opts := &Options{Rounds: 1, InsecureAllowLowRounds: true}
+	if _, err := EncryptFrom(nil, []byte("x"), "p", opts); err != nil {
+		t.Errorf("EncryptFrom(nil): %v", err)
+	}
+	boom := errors.New("reader failed")
+	if _, err := EncryptFrom(iotest.ErrReader(boom), []byte("x"), "p", opts); !errors.Is(err, boom) {
+		t.Errorf("EncryptFrom with a failing reader: %v", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/sicher-go/sicher/key"
 )
@@ -92,5 +93,24 @@ func TestParseExportedSession(t *testing.T) {
 	}
 	if _, err := new(ExportedSession).MarshalSecretJSON(); !errors.Is(err, ErrMalformed) {
 		t.Errorf("MarshalSecretJSON without a key: %v", err)
+	}
+}
+
+// TestRandomness: a nil reader means crypto/rand, and a failing reader
+// gives an error that wraps the reader's, never a panic.
+func TestRandomness(t *testing.T) {
+	if s, err := NewOutboundSessionFrom(nil); err != nil || s == nil {
+		t.Fatalf("NewOutboundSessionFrom(nil) = %v, %v", s, err)
+	}
+	boom := errors.New("reader failed")
+	if _, err := NewOutboundSessionFrom(iotest.ErrReader(boom)); !errors.Is(err, boom) {
+		t.Errorf("failing reader: %v", err)
+	}
+	if _, err := NewOutboundSessionFrom(bytes.NewReader(make([]byte, randomSize-1))); err == nil {
+		t.Error("short reader accepted")
+	}
+	out := newTestOutbound(t, 'R')
+	if _, err := out.pickleFrom(iotest.ErrReader(boom), &testPickleKey); !errors.Is(err, boom) {
+		t.Errorf("pickle with a failing reader: %v", err)
 	}
 }
