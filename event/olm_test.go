@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"github.com/sicher-go/sicher/internal/b64"
 	"maps"
 	"strings"
 	"testing"
@@ -383,7 +384,7 @@ func TestOlmEnvelopeErrors(t *testing.T) {
 // CVE-2022-39251: a room key must not be accepted unless it arrived
 // Olm-encrypted.
 func TestRoomKeyOnlyOverOlm(t *testing.T) {
-	out, _ := megolm.NewOutboundSession(nil)
+	out, _ := megolm.NewOutboundSession()
 	rk, _ := RoomKeyContent("!r:x", out, false)
 	// An OlmEvent built by hand is not an Olm-decrypted event.
 	for _, ev := range []*OlmEvent{nil, {Type: TypeRoomKey, Content: rk}, {Type: TypeForwardedRoomKey, Content: rk}} {
@@ -404,7 +405,7 @@ func TestRoomKeyOnlyOverOlm(t *testing.T) {
 	in, _ := megolm.NewInboundSession(out.SessionKey())
 	for _, typ := range []string{TypeRoomKey, TypeForwardedRoomKey, TypeDummy, TypeRoomKeyWithheld, "m.secret.send"} {
 		pt, _ := json.Marshal(map[string]any{"type": typ, "content": json.RawMessage(rk), "room_id": "!r:x"})
-		content, _ := json.Marshal(MegolmContent{Algorithm: AlgorithmMegolm, Ciphertext: out.EncryptBase64(pt), SessionID: out.SessionID()})
+		content, _ := json.Marshal(MegolmContent{Algorithm: AlgorithmMegolm, Ciphertext: b64.Encode(out.Encrypt(nil, pt)), SessionID: out.SessionID()})
 		if _, err := DecryptMegolm(in, content, MegolmDecryptParams{RoomID: "!r:x"}); !errors.Is(err, ErrNotOlmEncrypted) {
 			t.Errorf("DecryptMegolm(%s): %v", typ, err)
 		}

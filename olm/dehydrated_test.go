@@ -455,7 +455,7 @@ func TestWasmRehydratesSicherDevice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	group, err := megolm.NewOutboundSession(detRand(26))
+	group, err := megolm.NewOutboundSessionFrom(detRand(26))
 	if err != nil {
 		t.Fatal(err)
 	}

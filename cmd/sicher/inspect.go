@@ -22,6 +22,7 @@ import (
 	"github.com/sicher-go/sicher/attachment"
 	"github.com/sicher-go/sicher/event"
 	"github.com/sicher-go/sicher/internal/pickle"
+	"github.com/sicher-go/sicher/internal/recoverykey"
 	"github.com/sicher-go/sicher/internal/wire"
 	"github.com/sicher-go/sicher/key"
 	"github.com/sicher-go/sicher/keybackup"
@@ -240,7 +241,7 @@ func inspectBinary(text string, b []byte, pickleKey []byte) *report {
 				candidates = append(candidates, describeOlmMessage(m, len(b)))
 			}
 		case 2:
-			if k, err := megolm.SessionKeyFromBytes(b); err == nil {
+			if k, err := megolm.ParseSessionKey(b); err == nil {
 				candidates = append(candidates, describeSessionKey(k))
 			} else if len(b) == 229 {
 				r := newReport("megolm.session_key", "Megolm session key (229 bytes), INVALID")
@@ -249,7 +250,7 @@ func inspectBinary(text string, b []byte, pickleKey []byte) *report {
 				candidates = append(candidates, r)
 			}
 		case 1:
-			if k, err := megolm.ExportedSessionKeyFromBytes(b); err == nil {
+			if k, err := megolm.ParseExportedSessionKey(b); err == nil {
 				candidates = append(candidates, describeExportedKey(k))
 			}
 		}
@@ -347,13 +348,15 @@ func describeOlmMessage(m *olm.Message, n int) *report {
 func describeMegolmMessage(m *megolm.Message, n int, sessionID *key.Ed25519) *report {
 	r := newReport("megolm.message", fmt.Sprintf("Megolm message, %d bytes", n))
 	r.add("version", 3)
-	r.add("message index", m.Index)
-	r.add("ciphertext", fmt.Sprintf("%d bytes (%s)", len(m.Ciphertext), aesBlocks(len(m.Ciphertext))))
+	r.add("message index", m.Index())
+	ct := megolmCiphertextLen(m.Bytes())
+	r.add("ciphertext", fmt.Sprintf("%d bytes (%s)", ct, aesBlocks(ct)))
 	r.add("mac", "8 bytes (truncated HMAC-SHA-256; needs the session at this index)")
 	r.add("signature", "64 bytes (Ed25519 by the session's signing key, which is its session id)")
 	if sessionID != nil {
 		raw := m.Bytes()
-		if err := sessionID.Verify(raw[:len(raw)-len(m.Signature)], m.Signature); err != nil {
+		sig := key.Ed25519Signature(raw[len(raw)-key.Ed25519SignatureSize:])
+		if err := sessionID.Verify(raw[:len(raw)-len(sig)], sig); err != nil {
 			r.add("signature check", "FAILS under session_id "+sessionID.String())
 			r.note("the ciphertext was not made by this session: a wrong session_id or a tampered ciphertext")
 			r.Invalid = true
@@ -406,7 +409,7 @@ func inspectRecoveryKey(text string) *report {
 	}
 	rk, err := keybackup.ParseRecoveryKey(text)
 	if err != nil {
-		if errors.Is(err, keybackup.ErrRecoveryKeyPrefix) && !strings.HasPrefix(compact, "Es") {
+		if errors.Is(err, recoverykey.ErrBadPrefix) && !strings.HasPrefix(compact, "Es") {
 			return nil // base58 of something else; let base64 have a go
 		}
 		r := newReport("recovery_key", "recovery key, INVALID")
@@ -439,25 +442,25 @@ func parseKeyExport(file []byte) (*keyExportHeader, error) {
 	text := strings.TrimSpace(string(file))
 	body, ok := strings.CutPrefix(text, keyexport.Header)
 	if !ok {
-		return nil, fmt.Errorf("%w: no %q line", keyexport.ErrNotExportFile, keyexport.Header)
+		return nil, fmt.Errorf("%w: no %q line", keyexport.ErrMalformed, keyexport.Header)
 	}
 	body, ok = strings.CutSuffix(strings.TrimSpace(body), keyexport.Footer)
 	if !ok {
-		return nil, fmt.Errorf("%w: no %q line (truncated?)", keyexport.ErrNotExportFile, keyexport.Footer)
+		return nil, fmt.Errorf("%w: no %q line (truncated?)", keyexport.ErrMalformed, keyexport.Footer)
 	}
 	raw, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(body), ""))
 	if err != nil {
 		if raw, err = decodeLenient(strings.Join(strings.Fields(body), "")); err != nil {
-			return nil, fmt.Errorf("%w: bad base64", keyexport.ErrNotExportFile)
+			return nil, fmt.Errorf("%w: bad base64", keyexport.ErrMalformed)
 		}
 	}
-	if len(raw) < keyexport.MinSize {
-		return nil, fmt.Errorf("%w: %d bytes, at least %d needed", keyexport.ErrTooShort, len(raw), keyexport.MinSize)
+	if len(raw) < keyExportMinSize {
+		return nil, fmt.Errorf("%w: %d bytes, at least %d needed", keyexport.ErrMalformed, len(raw), keyExportMinSize)
 	}
 	h := &keyExportHeader{Salt: make([]byte, 16), IV: make([]byte, 16)}
 	r := wire.Reader(raw)
 	if !r.ReadUint8(&h.Version) || !r.CopyBytes(h.Salt) || !r.CopyBytes(h.IV) || !r.ReadUint32(&h.Rounds) {
-		return nil, fmt.Errorf("%w: truncated header", keyexport.ErrTooShort)
+		return nil, fmt.Errorf("%w: truncated header", keyexport.ErrMalformed)
 	}
 	if h.Version != keyexport.Version {
 		return nil, fmt.Errorf("%w: 0x%02x", keyexport.ErrUnsupportedVersion, h.Version)
@@ -648,8 +651,8 @@ func inspectMegolmContent(in []byte) *report {
 	if c.RelatesTo != nil {
 		r.add("m.relates_to", string(*c.RelatesTo))
 	}
-	m, err := megolm.DecodeMessage(c.Ciphertext)
-	if err != nil {
+	m := new(megolm.Message)
+	if err := m.UnmarshalText([]byte(c.Ciphertext)); err != nil {
 		p := newReport("megolm.message", "Megolm message, INVALID")
 		p.add("error", err.Error())
 		p.Invalid = true
@@ -658,7 +661,7 @@ func inspectMegolmContent(in []byte) *report {
 	}
 	sid := c.SessionID
 	r.part(describeMegolmMessage(m, len(m.Bytes()), &sid))
-	r.note("to decrypt, a device needs session %s at index %d or earlier", short(c.SessionID.String()), m.Index)
+	r.note("to decrypt, a device needs session %s at index %d or earlier", short(c.SessionID.String()), m.Index())
 	return r
 }
 
@@ -707,7 +710,7 @@ func inspectBackupEntry(in []byte) *report {
 	r.add("first message index", e.FirstMessageIndex)
 	r.add("forwarded count", e.ForwardedCount)
 	r.add("is verified", e.IsVerified)
-	r.add("ephemeral key", e.SessionData.EphemeralString())
+	r.add("ephemeral key", e.SessionData.Ephemeral.String())
 	r.add("ciphertext", fmt.Sprintf("%d bytes (AES-256-CBC)", len(e.SessionData.Ciphertext)))
 	r.add("mac", "8 bytes (over the empty string: it does not authenticate the ciphertext)")
 	return r
@@ -756,13 +759,13 @@ func inspectRoomKey(in []byte) *report {
 		r.add("sender key", c.SenderKey)
 	}
 	var p *report
-	if k, err := megolm.ParseSessionKey(c.SessionKey); err == nil {
+	if k, err := parseSessionKeyText(c.SessionKey); err == nil {
 		p = describeSessionKey(k)
 		if k.SessionID().String() != c.SessionID {
 			r.note("the session key's id %s is not the session_id field", k.SessionID())
 			r.Invalid = true
 		}
-	} else if k, err2 := megolm.ParseExportedSessionKey(c.SessionKey); err2 == nil {
+	} else if k, err2 := parseExportedKeyText(c.SessionKey); err2 == nil {
 		p = describeExportedKey(k)
 		if k.SessionID().String() != c.SessionID {
 			r.note("the session key's id %s is not the session_id field", k.SessionID())
@@ -1051,4 +1054,38 @@ func describeOutbound(r *report, s *megolm.OutboundSession) *report {
 	r.add("next message index", s.MessageIndex())
 	r.note("the ratchet and signing key are not printed")
 	return r
+}
+
+// keyExportMinSize is the smallest binary key export file: version, salt,
+// IV and round count, then the MAC around an empty ciphertext.
+const keyExportMinSize = 1 + 16 + 16 + 4 + 32
+
+func parseSessionKeyText(s string) (*megolm.SessionKey, error) {
+	k := new(megolm.SessionKey)
+	if err := k.UnmarshalText([]byte(s)); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+func parseExportedKeyText(s string) (*megolm.ExportedSessionKey, error) {
+	k := new(megolm.ExportedSessionKey)
+	if err := k.UnmarshalText([]byte(s)); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// megolmCiphertextLen returns the length of the (last) ciphertext field of
+// a parsed Megolm message: version, fields, then MAC (8) and signature (64).
+func megolmCiphertextLen(raw []byte) int {
+	r := wire.Reader(raw[1 : len(raw)-8-key.Ed25519SignatureSize])
+	var f wire.Field
+	n := 0
+	for !r.Empty() && r.ReadField(&f) {
+		if f.IsBytes(2) {
+			n = len(f.Bytes)
+		}
+	}
+	return n
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"flag"
@@ -120,12 +121,12 @@ func inspectInputs(t *testing.T) map[string]string {
 	in["olm_message.b64"] = unpadded(reply.Body) + "\n"
 	in["olm_wrong_type.json"] = js(olm.EncryptedMessage{Type: olm.TypeMessage, Body: pre.Body})
 
-	out, err := megolm.NewOutboundSession(rnd)
+	out, err := megolm.NewOutboundSessionFrom(rnd)
 	must(err)
 	inbound, err := megolm.NewInboundSession(out.SessionKey())
 	must(err)
 	in["session_key.b64"] = out.SessionKey().Base64() + "\n"
-	in["megolm_message.b64"] = out.EncryptBase64([]byte("Befund ist da")) + "\n"
+	in["megolm_message.b64"] = base64.RawStdEncoding.EncodeToString(out.Encrypt(nil, []byte("Befund ist da"))) + "\n"
 	exp, err := inbound.Export(1)
 	must(err)
 	in["exported_session_key.b64"] = exp.Base64() + "\n"
@@ -156,7 +157,7 @@ func inspectInputs(t *testing.T) map[string]string {
 		&event.MegolmEncryptOptions{SenderKey: &ck, DeviceID: "ALICEPHONE"})
 	must(err)
 	in["megolm_content.json"] = string(megolmContent) + "\n"
-	other, err := megolm.NewOutboundSession(rnd)
+	other, err := megolm.NewOutboundSessionFrom(rnd)
 	must(err)
 	in["megolm_content_wrong_session.json"] = strings.Replace(string(megolmContent), out.SessionID().String(), other.SessionID().String(), 1) + "\n"
 	in["megolm_event.json"] = js(map[string]any{
@@ -175,19 +176,19 @@ func inspectInputs(t *testing.T) map[string]string {
 	must(err)
 	in["key_export.txt"] = string(nio)
 	in["key_export_truncated.txt"] = string(nio[:300]) + "\n"
-	list, err := keyexport.MarshalSessions([]*keyexport.Session{
-		keyexport.FromInboundSession(inbound, room, alice.Curve25519(), alice.Ed25519()),
+	list, err := keyexport.MarshalSessions([]*megolm.ExportedSession{
+		megolm.NewExportedSession(inbound.ExportAtFirstKnownIndex(), room, alice.Curve25519(), alice.Ed25519()),
 	})
 	must(err)
 	in["session_list.json"] = string(list) + "\n"
 
-	bk, err := keybackup.GenerateDecryptionKey(rnd)
+	bk, err := newBackupKeyFrom(rnd)
 	must(err)
 	in["recovery_key.txt"] = bk.RecoveryKey().Encode() + "\n"
 	typo := []byte(bk.RecoveryKey().Encode())
 	typo[10] = map[bool]byte{true: 'x', false: 'y'}[typo[10] != 'x']
 	in["recovery_key_typo.txt"] = string(typo) + "\n"
-	enc, err := keybackup.EncryptSession(bk.PublicKey(), keybackup.NewSessionData(alice.Curve25519(), alice.Ed25519(), exp.Bytes()), rnd)
+	enc, err := keybackup.EncryptSessionFrom(rnd, bk.PublicKey(), megolm.NewExportedSession(exp, "", alice.Curve25519(), alice.Ed25519()))
 	must(err)
 	in["backup_entry.json"] = js(keybackup.KeyBackupData{FirstMessageIndex: 1, IsVerified: false, SessionData: enc})
 
@@ -200,10 +201,10 @@ func inspectInputs(t *testing.T) map[string]string {
 	p, err = as.PickleFrom(rnd, &pk)
 	must(err)
 	in["sicher_session.pickle"] = p + "\n"
-	p, err = inbound.PickleFrom(rnd, &pk)
+	p, err = inbound.Pickle(&pk)
 	must(err)
 	in["sicher_inbound.pickle"] = p + "\n"
-	p, err = out.PickleFrom(rnd, &pk)
+	p, err = out.Pickle(&pk)
 	must(err)
 	in["sicher_outbound.pickle"] = p + "\n"
 

@@ -86,7 +86,7 @@ func init() {
 		if width == 0 {
 			width = -1 // one line
 		}
-		file, err := keyexport.Encrypt(pt, pass, &keyexport.Options{Rounds: int(rounds), LineWidth: width})
+		file, err := keyexport.Encrypt(pt, pass, &keyexport.Options{Rounds: int(rounds), LineWidth: width, InsecureAllowLowRounds: true})
 		if err != nil {
 			return nil, err
 		}
@@ -153,9 +153,8 @@ func init() {
 	registerErrorClass(attachment.ErrAuthentication, "HashMismatch")
 	registerErrorClass(attachment.ErrUnsupportedVersion, "UnsupportedVersion")
 	registerErrorClass(attachment.ErrMalformed, "BadEncryptedFile")
-	registerErrorClass(keyexport.ErrBadMAC, "BadMessageMAC")
-	registerErrorClass(keyexport.ErrNotExportFile, "BadExportFile")
-	registerErrorClass(keyexport.ErrTooShort, "BadExportFile")
+	registerErrorClass(keyexport.ErrAuthentication, "BadMessageMAC")
+	registerErrorClass(keyexport.ErrMalformed, "BadExportFile")
 	registerErrorClass(keyexport.ErrUnsupportedVersion, "UnsupportedVersion")
 	registerErrorClass(keyexport.ErrBadRounds, "BadExportFile")
 	registerErrorClass(secretstorage.ErrAuthentication, "BadMessageMAC")

@@ -220,10 +220,6 @@ func init() {
 		return result{"private_key_b64": b64Out(b[:]), "public_key": k.PublicKey().String()}, nil
 	})
 
-	registerErrorClass(keybackup.ErrRecoveryKeyCharacter, "BadRecoveryKeyCharacter")
-	registerErrorClass(keybackup.ErrRecoveryKeyLength, "BadRecoveryKeyLength")
-	registerErrorClass(keybackup.ErrRecoveryKeyPrefix, "BadRecoveryKeyPrefix")
-	registerErrorClass(keybackup.ErrRecoveryKeyParity, "BadRecoveryKeyParity")
 	registerErrorClass(sas.ErrUnknownMethod, "UnknownMethod")
 	registerErrorClass(sas.ErrAuthentication, "BadMessageMAC")
 }

@@ -23,7 +23,7 @@ func Example_readme() {
 
 	// Alice opens an Olm session to Bob and sends him her room key.
 	toBob, _ := alice.NewOutboundSession(bob.Curve25519(), otk)
-	room, _ := megolm.NewOutboundSession(nil)
+	room, _ := megolm.NewOutboundSession()
 	msg, _ := toBob.Encrypt(room.SessionKey().Bytes())
 
 	// Bob's end of the session is made from the pre-key message.
@@ -32,7 +32,7 @@ func Example_readme() {
 	if err != nil {
 		panic(err)
 	}
-	sk, _ := megolm.SessionKeyFromBytes(roomKey)
+	sk, _ := megolm.ParseSessionKey(roomKey)
 	inbound, _ := megolm.NewInboundSession(sk)
 
 	// Alice writes to the room; Bob reads.

@@ -16,7 +16,6 @@ import (
 	"github.com/sicher-go/sicher/internal/aessha2"
 	"github.com/sicher-go/sicher/key"
 	"github.com/sicher-go/sicher/keybackup"
-	"github.com/sicher-go/sicher/keyexport"
 	"github.com/sicher-go/sicher/megolm"
 	"github.com/sicher-go/sicher/olm"
 	"github.com/sicher-go/sicher/ratchet"
@@ -129,7 +128,7 @@ func catalogue(t *testing.T) []secretCase {
 	)
 
 	// megolm
-	out := must(megolm.NewOutboundSession(r))
+	out := must(megolm.NewOutboundSessionFrom(r))
 	in := must(megolm.NewInboundSession(out.SessionKey()))
 	msg := out.Encrypt(nil, []byte("room message"))
 	if _, _, err := in.Decrypt(nil, msg); err != nil {
@@ -151,18 +150,15 @@ func catalogue(t *testing.T) []secretCase {
 	cs = append(cs, secretCase{"key.SigningKey", sk, [][]byte{skPub[:]}, true, nil})
 
 	// keybackup
-	dk := must(keybackup.GenerateDecryptionKey(r))
+	dk := must(keybackup.NewDecryptionKey(readN(r, keybackup.KeySize)))
 	dkPub := dk.PublicKey()
 	rec := dk.RecoveryKey()
-	pks := must(keybackup.GeneratePkSigning(r))
-	pksPub := pks.PublicKey()
 	sender, claimed := key.Curve25519{1, 1, 1}, key.Ed25519{2, 2, 2}
-	sd := keybackup.NewSessionData(sender, claimed, exp.Bytes())
+	sd := megolm.NewExportedSession(exp, "", sender, claimed)
 	cs = append(cs,
 		secretCase{"keybackup.DecryptionKey", dk, [][]byte{dkPub[:]}, true, nil},
 		secretCase{"keybackup.RecoveryKey", &rec, nil, true, nil},
-		secretCase{"keybackup.PkSigning", pks, [][]byte{pksPub[:]}, true, nil},
-		secretCase{"keybackup.SessionData", sd, [][]byte{sender[:], claimed[:]}, false, nil},
+		secretCase{"megolm.ExportedSession", sd, [][]byte{sender[:], claimed[:]}, false, nil},
 	)
 
 	// sas
@@ -181,7 +177,7 @@ func catalogue(t *testing.T) []secretCase {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kes := keyexport.NewSession(exp, "!room:example.org", sender, claimed)
+	kes := megolm.NewExportedSession(exp, "!room:example.org", sender, claimed)
 	aesKeys := aessha2.Derive([]byte("secret input keying material"), aessha2.InfoOlm)
 
 	// event: a room key and a forwarded room key over Olm, a room event
@@ -223,7 +219,7 @@ func catalogue(t *testing.T) []secretCase {
 	cs = append(cs,
 		secretCase{"secretstorage.Key", ssk, nil, true, nil},
 		secretCase{"attachment.EncryptedFile", ef, [][]byte{ef.IV[:], ef.SHA256[:]}, false, nil},
-		secretCase{"keyexport.Session", kes, append(mpub, sender[:], claimed[:]), false, nil},
+		secretCase{"megolm.ExportedSession with a room", kes, append(mpub, sender[:], claimed[:]), false, nil},
 		secretCase{"aessha2.Keys", &aesKeys, nil, true, nil},
 		secretCase{"event.OlmEvent (m.room_key)", rkEvent, nil, false, [][]byte{rkSecret}},
 		secretCase{"event.OlmEvent (m.forwarded_room_key)", fwdEvent, nil, false, [][]byte{fwdSecret}},
