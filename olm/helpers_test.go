@@ -1,7 +1,10 @@
 package olm
 
 import (
+	"testing"
+
 	"fmt"
+	"github.com/sicher-go/sicher/internal/pickle"
 
 	"github.com/sicher-go/sicher/key"
 )
@@ -51,3 +54,21 @@ func preKeySessionID(m *PreKeyMessage) (string, bool) {
 
 // sameSigningKey reports whether two signing keys sign identically.
 func sameSigningKey(a, b *key.SigningKey) bool { return a.Expanded() == b.Expanded() }
+
+// kindOf returns the pickle kind of "account" or "session".
+func kindOf(object string) string {
+	if object == "account" {
+		return pickle.KindOlmAccount
+	}
+	return pickle.KindOlmSession
+}
+
+// sealRaw seals a pickle plaintext (version byte first).
+func sealRaw(t testing.TB, pk *[PickleKeySize]byte, kind string, pt []byte) string {
+	t.Helper()
+	s, err := pickle.SealRaw(zeroReader{}, pk, kind, pt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
