@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// FuzzVerifyStrict (issue 8) checks Ed25519 verification against
+// FuzzVerifyStrict checks Ed25519 verification against
 // crypto/ed25519: sicher accepts exactly what crypto/ed25519 accepts, minus
 // small-order public keys and small-order R. Whatever Ed25519.Verify
 // accepts, the key passes Check and NewVerifier, and the Verifier agrees

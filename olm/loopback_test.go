@@ -11,8 +11,8 @@ import (
 // MockRandom('A', 0), B = MockRandom('B', 0x80); A and B create accounts,
 // B creates 42 one-time keys, A starts a session to B's newest one
 // (AAAAKg) and sends "Hello, World", B creates the inbound session and
-// decrypts, and replies "Hello, World". The expected values are reference
-// libolm-and-vodozemac.md §3.4 (run through Debian libolm 3.2.13).
+// decrypts, and replies "Hello, World". The expected values are what
+// Debian's libolm 3.2.13 produces for the same randomness.
 func TestLoopbackLibolm(t *testing.T) {
 	const (
 		wantACurve   = "3i6dF5tK4UMB+RSgHR1g6Hi9hSKpp0z8alUrYyn9dUw"

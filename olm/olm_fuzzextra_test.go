@@ -9,7 +9,7 @@ import (
 	"github.com/sicher-go/sicher/key"
 )
 
-// Fuzz targets added by the robustness work (issue 8): account inbound
+// Fuzz targets added by the robustness work: account inbound
 // session creation, mutation of authentic messages, and the stability of
 // every pickle parser (parse -> encode -> parse).
 

@@ -13,7 +13,7 @@ import (
 	"github.com/sicher-go/sicher/key"
 )
 
-// Known-attack regressions and resource bounds for Olm (issue 8). Tests the
+// Known-attack regressions and resource bounds for Olm. Tests the
 // owners already wrote are referenced, not repeated:
 //   - low-order keys in the 3DH (both sides) and as a ratchet key of a
 //     normal message: TestNonContributoryKeys (session_test.go);

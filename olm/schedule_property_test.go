@@ -13,8 +13,7 @@ import (
 	"github.com/sicher-go/sicher/key"
 )
 
-// Randomised state-safety property test for Olm (issue 8, "State-safety
-// properties"). Each schedule sets up Alice and Bob, then runs a random
+// Randomised state-safety property test for Olm. Each schedule sets up Alice and Bob, then runs a random
 // sequence of actions: either side sends (so ratchet steps interleave with
 // messages in flight), a message in flight is delivered (in any order),
 // dropped, delivered again (replay), delivered tampered (a flipped bit,
