@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"slices"
 	"strings"
@@ -65,6 +66,11 @@ func (m *MessageKey) Bytes() [32]byte { return m.key }
 // Format redacts the key for every verb.
 func (m MessageKey) Format(f fmt.State, _ rune) {
 	fmt.Fprintf(f, "ratchet.MessageKey{index: %d, key: REDACTED}", m.index)
+}
+
+// LogValue implements slog.LogValuer: the index only.
+func (m MessageKey) LogValue() slog.Value {
+	return slog.StringValue(fmt.Sprintf("ratchet.MessageKey{index: %d, key: REDACTED}", m.index))
 }
 
 // chainKey is C_{i,j}: the key and its index j.
@@ -383,3 +389,6 @@ func (r *Ratchet) Describe() string {
 func (r Ratchet) Format(f fmt.State, _ rune) {
 	fmt.Fprintf(f, "ratchet.Ratchet{%s}", r.Describe())
 }
+
+// LogValue implements slog.LogValuer with what Format prints.
+func (r Ratchet) LogValue() slog.Value { return slog.StringValue("ratchet.Ratchet{" + r.Describe() + "}") }
