@@ -391,4 +391,6 @@ func (r Ratchet) Format(f fmt.State, _ rune) {
 }
 
 // LogValue implements slog.LogValuer with what Format prints.
-func (r Ratchet) LogValue() slog.Value { return slog.StringValue("ratchet.Ratchet{" + r.Describe() + "}") }
+func (r Ratchet) LogValue() slog.Value {
+	return slog.StringValue("ratchet.Ratchet{" + r.Describe() + "}")
+}
