@@ -59,7 +59,7 @@ func TestCompatOlmWithLibolm(t *testing.T) {
 	_, bobID, _ := bob.IdentityKeys()
 	otk := firstOTK(bob)
 	s := must(alice.NewOutboundSession(must(key.ParseCurve25519(string(bobID))), must(key.ParseCurve25519(string(otk)))))
-	m := must(s.Encrypt([]byte("hello libolm")))
+	m := must(s.Encrypt(nil, []byte("hello libolm")))
 	body := base64.RawStdEncoding.EncodeToString(m.Body)
 	bs := must(bob.NewInboundSession(body))
 	if pt, err := bs.Decrypt(body, id.OlmMsgType(m.Type)); err != nil || string(pt) != "hello libolm" {
@@ -67,7 +67,7 @@ func TestCompatOlmWithLibolm(t *testing.T) {
 	}
 	typ, reply, _ := bs.Encrypt(payload(1024))
 	raw := must(base64.RawStdEncoding.DecodeString(string(reply)))
-	if pt, err := s.Decrypt(olm.EncryptedMessage{Type: olm.MessageType(typ), Body: raw}); err != nil || !bytes.Equal(pt, payload(1024)) {
+	if pt, err := s.Decrypt(nil, olm.EncryptedMessage{Type: int(typ), Body: raw}); err != nil || !bytes.Equal(pt, payload(1024)) {
 		t.Fatalf("sicher cannot decrypt libolm's reply: %v", err)
 	}
 	// libolm's account pickle in sicher

@@ -138,7 +138,7 @@ func TestLibolmPickles(t *testing.T) {
 			t.Fatalf("index %d: outbound: %v", v.Index, err)
 		}
 		want := v.outboundAt(t)
-		if o.r != want.r || o.SessionID() != want.SessionID() || !o.signing.Equal(want.signing) {
+		if o.r != want.r || o.SessionID() != want.SessionID() || !(o.signing.Expanded() == want.signing.Expanded()) {
 			t.Errorf("index %d: libolm outbound pickle restored a different session", v.Index)
 		}
 		if _, ok := o.signing.Seed(); ok {

@@ -490,7 +490,7 @@ func TestNonPointSigningKeyRefusedOnDecrypt(t *testing.T) {
 	var notPoint key.Ed25519
 	for y := byte(2); ; y++ {
 		notPoint[0] = y
-		if notPoint.Check() != nil && !notPoint.SmallOrder() {
+		if _, err := key.NewVerifier(notPoint); err != nil && !notPoint.SmallOrder() {
 			break
 		}
 	}

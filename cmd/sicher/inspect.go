@@ -8,6 +8,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
@@ -230,7 +231,7 @@ func inspectBinary(text string, b []byte, pickleKey []byte) *report {
 	var candidates []*report
 	if len(b) > 0 {
 		switch b[0] {
-		case olm.ProtocolVersion:
+		case olmVersion:
 			if m, err := olm.ParsePreKeyMessage(b); err == nil {
 				candidates = append(candidates, describePreKey(m, len(b)))
 			}
@@ -313,29 +314,41 @@ func unpadded(b []byte) string { return base64.RawStdEncoding.EncodeToString(b) 
 
 func describePreKey(m *olm.PreKeyMessage, n int) *report {
 	r := newReport("olm.prekey_message", fmt.Sprintf("Olm pre-key message (type 0), %d bytes", n))
-	r.add("version", olm.ProtocolVersion)
+	r.add("version", m.Version())
 	r.add("one-time key", m.OneTimeKey.String())
 	r.add("base key", m.BaseKey.String())
-	if m.HasIdentityKey() {
+	if m.IdentityKey != (key.Curve25519{}) {
 		r.add("identity key", m.IdentityKey.String())
+		// The session id: SHA-256(I_A ‖ E_A ‖ E_B), as olm.Session.ID.
+		h := sha256.New()
+		h.Write(m.IdentityKey[:])
+		h.Write(m.BaseKey[:])
+		h.Write(m.OneTimeKey[:])
+		r.add("session id", unpadded(h.Sum(nil)))
 	} else {
 		r.add("identity key", "(absent)")
 	}
-	if id, ok := m.SessionID(); ok {
-		r.add("session id", id)
-	}
-	r.part(describeOlmMessage(m.Message, len(m.Message.Bytes())))
+	r.part(describeOlmMessage(m.Message, 0))
 	r.note("the recipient must still hold the one-time (or fallback) key above, or have a session with this id")
 	return r
 }
 
+// olmVersion is the version byte of Olm v1 messages.
+const olmVersion = 3
+
+// describeOlmMessage describes a normal Olm message of n bytes (0: inside a
+// pre-key message).
 func describeOlmMessage(m *olm.Message, n int) *report {
-	r := newReport("olm.message", fmt.Sprintf("Olm message (type 1), %d bytes", n))
-	r.add("version", olm.ProtocolVersion)
+	title := "Olm message (type 1)"
+	if n > 0 {
+		title = fmt.Sprintf("Olm message (type 1), %d bytes", n)
+	}
+	r := newReport("olm.message", title)
+	r.add("version", m.Version())
 	r.add("ratchet key", m.RatchetKey.String())
 	r.add("chain index", m.Index)
 	r.add("ciphertext", fmt.Sprintf("%d bytes (%s)", len(m.Ciphertext), aesBlocks(len(m.Ciphertext))))
-	r.add("mac", fmt.Sprintf("%d bytes (truncated HMAC-SHA-256; only the session can check it)", olm.MACSize))
+	r.add("mac", "8 bytes (truncated HMAC-SHA-256; only the session can check it)")
 	if len(m.Ciphertext)%16 != 0 {
 		r.note("the ciphertext is not a whole number of AES blocks: this message cannot decrypt")
 		r.Invalid = true
@@ -1020,14 +1033,12 @@ func openLibolmPickle(k []byte, text string) *report {
 }
 
 func describeAccount(r *report, a *olm.Account) *report {
-	ik := a.IdentityKeys()
-	r.add("curve25519", ik.Curve25519.String()).add("ed25519", ik.Ed25519.String())
+	r.add("curve25519", a.Curve25519().String()).add("ed25519", a.Ed25519().String())
 	r.add("one-time keys", fmt.Sprintf("%d stored, %d unpublished", a.StoredOneTimeKeys(), len(a.OneTimeKeys())))
-	if fk, ok := a.FallbackKey(); ok {
-		_, unpublished := a.UnpublishedFallbackKey()
-		r.add("fallback key", fmt.Sprintf("%s (id %s, published %v)", fk.Key, fk.ID, !unpublished))
+	if fk, ok := a.UnpublishedFallbackKey(); ok {
+		r.add("fallback key", fmt.Sprintf("%s (id %s, unpublished)", fk.Key, fk.ID))
 	} else {
-		r.add("fallback key", "none")
+		r.add("fallback key", "none unpublished")
 	}
 	r.note("private keys are not printed")
 	return r
@@ -1036,7 +1047,7 @@ func describeAccount(r *report, a *olm.Account) *report {
 func describeOlmSession(r *report, s *olm.Session) *report {
 	r.add("session id", s.ID())
 	r.add("received a message", s.HasReceivedMessage())
-	r.add("state", s.Describe())
+	r.add("state", fmt.Sprint(s))
 	r.note("chain and message keys are not printed")
 	return r
 }

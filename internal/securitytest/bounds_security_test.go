@@ -70,7 +70,7 @@ func boundCases() []boundCase {
 		{"olm.UnpickleSession", true, pickle.MaxEncodedLen, func(s string) { olm.UnpickleSession(&pk, s) }, nil},
 		{"olm.UnpickleLibolmSession", true, pickle.MaxEncodedLen, func(s string) { olm.UnpickleLibolmSession(nil, s) }, nil},
 		{"olm.Rehydrate", true, 0, func(s string) {
-			var dkey [olm.DehydratedDeviceKeySize]byte
+			var dkey [32]byte
 			olm.Rehydrate(&dkey, &olm.DehydratedDevice{DevicePickle: s, Nonce: "AAAAAAAAAAAAAAAA"})
 		}, nil},
 		{"keybackup.ParseRecoveryKey", true, 0, func(s string) { keybackup.ParseRecoveryKey(s) }, nil},

@@ -14,11 +14,11 @@ import (
 	"github.com/sicher-go/sicher/attachment"
 	"github.com/sicher-go/sicher/event"
 	"github.com/sicher-go/sicher/internal/aessha2"
+	"github.com/sicher-go/sicher/internal/ratchet"
 	"github.com/sicher-go/sicher/key"
 	"github.com/sicher-go/sicher/keybackup"
 	"github.com/sicher-go/sicher/megolm"
 	"github.com/sicher-go/sicher/olm"
-	"github.com/sicher-go/sicher/ratchet"
 	"github.com/sicher-go/sicher/sas"
 	"github.com/sicher-go/sicher/secretstorage"
 )
@@ -79,17 +79,17 @@ func catalogue(t *testing.T) []secretCase {
 		t.Fatal(err)
 	}
 	as := must(alice.NewOutboundSessionFrom(r, bob.Curve25519(), otks[0].Key))
-	m1 := must(as.EncryptFrom(r, []byte("hello")))
+	m1 := must(as.EncryptFrom(r, nil, []byte("hello")))
 	pk := must(olm.ParsePreKeyMessage(m1.Body))
 	bs, _, err := bob.NewInboundSession(pk, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m2 := must(bs.EncryptFrom(r, []byte("reply")))
-	if _, err := as.Decrypt(m2); err != nil {
+	m2 := must(bs.EncryptFrom(r, nil, []byte("reply")))
+	if _, err := as.Decrypt(nil, m2); err != nil {
 		t.Fatal(err)
 	}
-	m3 := must(as.EncryptFrom(r, []byte("again")))
+	m3 := must(as.EncryptFrom(r, nil, []byte("again")))
 	wire := bytes.Join([][]byte{m1.Body, m2.Body, m3.Body}, nil)
 	var accPublic [][]byte
 	for _, a := range []*olm.Account{alice, bob} {
@@ -117,7 +117,7 @@ func catalogue(t *testing.T) []secretCase {
 	shared := make([]byte, 96)
 	r.Read(shared)
 	rt := ratchet.NewAlice(shared, priv)
-	rk, mk, err := rt.Encrypt(r)
+	rk, mk, err := rt.NextMessageKey(r)
 	if err != nil {
 		t.Fatal(err)
 	}
