@@ -205,6 +205,32 @@ func NewExpandedSigningKey(expanded []byte) (*SigningKey, error) {
 	return k, nil
 }
 
+// NewSigningKeyWithPublic makes a signing key from a 32-byte seed or a
+// 64-byte expanded key and its public key, without deriving the public key
+// (a scalar multiplication). It is for keys read back from authenticated
+// storage that sicher wrote itself, such as its own pickles: public is
+// trusted, not checked. A wrong public key cannot reveal the private key;
+// it makes every signature invalid.
+func NewSigningKeyWithPublic(priv []byte, public Ed25519) (*SigningKey, error) {
+	k := new(SigningKey)
+	switch len(priv) {
+	case SigningKeySeedSize:
+		std := make(ed25519.PrivateKey, ed25519.PrivateKeySize)
+		copy(std, priv)
+		copy(std[SigningKeySeedSize:], public[:])
+		k.std = std
+		h := sha512.Sum512(priv)
+		k.setExpanded(h[:32], h[32:])
+		clear(h[:])
+	case ExpandedSigningKeySize:
+		k.setExpanded(priv[:32], priv[32:])
+	default:
+		return nil, fmt.Errorf("key: Ed25519 private key is %d bytes, want %d or %d", len(priv), SigningKeySeedSize, ExpandedSigningKeySize)
+	}
+	k.public = public
+	return k, nil
+}
+
 func (k *SigningKey) setExpanded(scalar, prefix []byte) {
 	copy(k.clamp[:], scalar)
 	// libolm stores the scalar already clamped; clamping is idempotent, and

@@ -486,3 +486,24 @@ func checkKey(k Ed25519) error {
 	_, err := NewVerifier(k)
 	return err
 }
+
+func TestNewSigningKeyWithPublic(t *testing.T) {
+	seed := bytes.Repeat([]byte{7}, SigningKeySeedSize)
+	k, err := NewSigningKey(seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp := k.Expanded()
+	for _, priv := range [][]byte{seed, exp[:]} {
+		k2, err := NewSigningKeyWithPublic(priv, k.Public())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k2.Public() != k.Public() || k2.Sign([]byte("m")) != k.Sign([]byte("m")) {
+			t.Fatalf("%d-byte key: another key", len(priv))
+		}
+	}
+	if _, err := NewSigningKeyWithPublic(seed[:31], k.Public()); err == nil {
+		t.Fatal("a 31-byte key was accepted")
+	}
+}
