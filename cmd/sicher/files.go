@@ -19,9 +19,11 @@ import (
 	"text/tabwriter"
 
 	"github.com/sicher-go/sicher/attachment"
+	"github.com/sicher-go/sicher/internal/recoverykey"
 	"github.com/sicher-go/sicher/key"
 	"github.com/sicher-go/sicher/keybackup"
 	"github.com/sicher-go/sicher/keyexport"
+	"github.com/sicher-go/sicher/megolm"
 	"github.com/sicher-go/sicher/secretstorage"
 )
 
@@ -184,7 +186,7 @@ func runAttachmentEncrypt(args []string, stdin io.Reader, stdout, stderr io.Writ
 	defer in.Close()
 	p := newProgress(stderr, "encrypting", size, "")
 	defer p.finish()
-	enc, err := attachment.NewEncryptingReader(progressReader{in, p}, nil)
+	enc, err := attachment.NewEncryptingReader(progressReader{in, p})
 	if err != nil {
 		return fail(stderr, c, err)
 	}
@@ -264,7 +266,7 @@ func runAttachmentDecrypt(args []string, stdin io.Reader, stdout, stderr io.Writ
 	defer p.finish()
 	src := progressReader{in, p}
 	if *outPath == "" || *outPath == "-" {
-		vr, err := attachment.NewVerifiedReader(src, f, nil, opts)
+		vr, err := attachment.NewDecryptingReader(src, f, nil, opts)
 		if err != nil {
 			return fail(stderr, c, explainAttachment(err))
 		}
@@ -274,7 +276,7 @@ func runAttachmentDecrypt(args []string, stdin io.Reader, stdout, stderr io.Writ
 		}
 		return exitOK
 	}
-	dr, err := attachment.NewDecryptingReader(src, f, opts)
+	dr, err := attachment.NewUnverifiedReader(src, f, opts)
 	if err != nil {
 		return fail(stderr, c, explainAttachment(err))
 	}
@@ -313,7 +315,7 @@ func findEncryptedFile(raw []byte) (*attachment.EncryptedFile, error) {
 
 func explainAttachment(err error) error {
 	switch {
-	case errors.Is(err, attachment.ErrHashMismatch):
+	case errors.Is(err, attachment.ErrAuthentication):
 		return fmt.Errorf("%w: the download is corrupted or is not the file the event describes; no plaintext was kept", err)
 	case errors.Is(err, attachment.ErrUnsupportedVersion):
 		return fmt.Errorf("%w (try --allow-legacy for files of very old clients)", err)
@@ -397,7 +399,7 @@ func runKeyExportDecrypt(args []string, stdin io.Reader, stdout, stderr io.Write
 		return err
 	})
 	if err != nil {
-		if errors.Is(err, keyexport.ErrBadMAC) {
+		if errors.Is(err, keyexport.ErrAuthentication) {
 			err = fmt.Errorf("wrong passphrase, or the file is corrupted (%w)", err)
 		}
 		return fail(stderr, c, err)
@@ -427,7 +429,7 @@ func runKeyExportDecrypt(args []string, stdin io.Reader, stdout, stderr io.Write
 }
 
 // listSessions prints a table of exported sessions without their keys.
-func listSessions(stdout, stderr io.Writer, sessions []*keyexport.Session) {
+func listSessions(stdout, stderr io.Writer, sessions []*megolm.ExportedSession) {
 	p := newProgress(stderr, "reading sessions", int64(len(sessions)), "sessions")
 	type row struct{ room, sid, line string }
 	rows := make([]row, 0, len(sessions))
@@ -498,7 +500,9 @@ func runKeyExportEncrypt(args []string, stdin io.Reader, stdout, stderr io.Write
 	var file []byte
 	err = whileWorking(stderr, fmt.Sprintf("deriving keys (%d PBKDF2-SHA-512 rounds)", *rounds), func() error {
 		var err error
-		file, err = keyexport.Encrypt(plain, passphrase, &keyexport.Options{Rounds: *rounds})
+		// The user chose the round count: below keyexport.MinRounds is
+		// their call (tests use few rounds).
+		file, err = keyexport.Encrypt(plain, passphrase, &keyexport.Options{Rounds: *rounds, InsecureAllowLowRounds: true})
 		return err
 	})
 	if err != nil {
@@ -567,7 +571,7 @@ func runRecoveryKeyGenerate(args []string, _ io.Reader, stdout, stderr io.Writer
 	if fs.NArg() != 0 {
 		return usageError(stderr, c, "unexpected argument %q (generate takes no arguments)", fs.Arg(0))
 	}
-	k, err := keybackup.GenerateDecryptionKey(rand.Reader)
+	k, err := keybackup.GenerateDecryptionKey()
 	if err != nil {
 		return fail(stderr, c, err)
 	}
@@ -680,7 +684,7 @@ func checkKey(dk *keybackup.DecryptionKey, t *targetFlags) (string, error) {
 			return "", errors.New("the key description has no iv and mac, so it cannot check a key")
 		}
 		if err := sk.Check(d); err != nil {
-			if errors.Is(err, secretstorage.ErrWrongKey) {
+			if errors.Is(err, secretstorage.ErrAuthentication) {
 				return "", fmt.Errorf("wrong recovery key for this secret storage key (%w)", err)
 			}
 			return "", err
@@ -765,13 +769,13 @@ func readRecoveryKey(file string, stdin io.Reader, stderr io.Writer) (string, er
 func explainRecoveryKey(err error) error {
 	var hint string
 	switch {
-	case errors.Is(err, keybackup.ErrRecoveryKeyCharacter):
+	case errors.Is(err, recoverykey.ErrBadCharacter):
 		hint = "a character is not base58 (0, O, I and l do not occur in recovery keys)"
-	case errors.Is(err, keybackup.ErrRecoveryKeyLength):
+	case errors.Is(err, recoverykey.ErrBadLength):
 		hint = "it is too short or too long (a recovery key has 48 characters)"
-	case errors.Is(err, keybackup.ErrRecoveryKeyPrefix):
+	case errors.Is(err, recoverykey.ErrBadPrefix):
 		hint = "it is not a recovery key (wrong prefix)"
-	case errors.Is(err, keybackup.ErrRecoveryKeyParity):
+	case errors.Is(err, recoverykey.ErrBadParity):
 		hint = "the parity check failed: a character is mistyped"
 	default:
 		return err
@@ -862,7 +866,7 @@ func runRecoveryKeyFromPassphrase(args []string, _ io.Reader, stdout, stderr io.
 				return err
 			}
 			if err := sk.Check(d); err != nil {
-				if errors.Is(err, secretstorage.ErrWrongKey) {
+				if errors.Is(err, secretstorage.ErrAuthentication) {
 					return fmt.Errorf("wrong passphrase for this secret storage key (%w)", err)
 				}
 				return err

@@ -8,6 +8,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
@@ -22,6 +23,7 @@ import (
 	"github.com/sicher-go/sicher/attachment"
 	"github.com/sicher-go/sicher/event"
 	"github.com/sicher-go/sicher/internal/pickle"
+	"github.com/sicher-go/sicher/internal/recoverykey"
 	"github.com/sicher-go/sicher/internal/wire"
 	"github.com/sicher-go/sicher/key"
 	"github.com/sicher-go/sicher/keybackup"
@@ -229,7 +231,7 @@ func inspectBinary(text string, b []byte, pickleKey []byte) *report {
 	var candidates []*report
 	if len(b) > 0 {
 		switch b[0] {
-		case olm.ProtocolVersion:
+		case olmVersion:
 			if m, err := olm.ParsePreKeyMessage(b); err == nil {
 				candidates = append(candidates, describePreKey(m, len(b)))
 			}
@@ -240,7 +242,7 @@ func inspectBinary(text string, b []byte, pickleKey []byte) *report {
 				candidates = append(candidates, describeOlmMessage(m, len(b)))
 			}
 		case 2:
-			if k, err := megolm.SessionKeyFromBytes(b); err == nil {
+			if k, err := megolm.ParseSessionKey(b); err == nil {
 				candidates = append(candidates, describeSessionKey(k))
 			} else if len(b) == 229 {
 				r := newReport("megolm.session_key", "Megolm session key (229 bytes), INVALID")
@@ -249,7 +251,7 @@ func inspectBinary(text string, b []byte, pickleKey []byte) *report {
 				candidates = append(candidates, r)
 			}
 		case 1:
-			if k, err := megolm.ExportedSessionKeyFromBytes(b); err == nil {
+			if k, err := megolm.ParseExportedSessionKey(b); err == nil {
 				candidates = append(candidates, describeExportedKey(k))
 			}
 		}
@@ -312,29 +314,41 @@ func unpadded(b []byte) string { return base64.RawStdEncoding.EncodeToString(b) 
 
 func describePreKey(m *olm.PreKeyMessage, n int) *report {
 	r := newReport("olm.prekey_message", fmt.Sprintf("Olm pre-key message (type 0), %d bytes", n))
-	r.add("version", olm.ProtocolVersion)
+	r.add("version", m.Version())
 	r.add("one-time key", m.OneTimeKey.String())
 	r.add("base key", m.BaseKey.String())
-	if m.HasIdentityKey() {
+	if m.IdentityKey != (key.Curve25519{}) {
 		r.add("identity key", m.IdentityKey.String())
+		// The session id: SHA-256(I_A ‖ E_A ‖ E_B), as olm.Session.ID.
+		h := sha256.New()
+		h.Write(m.IdentityKey[:])
+		h.Write(m.BaseKey[:])
+		h.Write(m.OneTimeKey[:])
+		r.add("session id", unpadded(h.Sum(nil)))
 	} else {
 		r.add("identity key", "(absent)")
 	}
-	if id, ok := m.SessionID(); ok {
-		r.add("session id", id)
-	}
-	r.part(describeOlmMessage(m.Message, len(m.Message.Bytes())))
+	r.part(describeOlmMessage(m.Message, 0))
 	r.note("the recipient must still hold the one-time (or fallback) key above, or have a session with this id")
 	return r
 }
 
+// olmVersion is the version byte of Olm v1 messages.
+const olmVersion = 3
+
+// describeOlmMessage describes a normal Olm message of n bytes (0: inside a
+// pre-key message).
 func describeOlmMessage(m *olm.Message, n int) *report {
-	r := newReport("olm.message", fmt.Sprintf("Olm message (type 1), %d bytes", n))
-	r.add("version", olm.ProtocolVersion)
+	title := "Olm message (type 1)"
+	if n > 0 {
+		title = fmt.Sprintf("Olm message (type 1), %d bytes", n)
+	}
+	r := newReport("olm.message", title)
+	r.add("version", m.Version())
 	r.add("ratchet key", m.RatchetKey.String())
 	r.add("chain index", m.Index)
 	r.add("ciphertext", fmt.Sprintf("%d bytes (%s)", len(m.Ciphertext), aesBlocks(len(m.Ciphertext))))
-	r.add("mac", fmt.Sprintf("%d bytes (truncated HMAC-SHA-256; only the session can check it)", olm.MACSize))
+	r.add("mac", "8 bytes (truncated HMAC-SHA-256; only the session can check it)")
 	if len(m.Ciphertext)%16 != 0 {
 		r.note("the ciphertext is not a whole number of AES blocks: this message cannot decrypt")
 		r.Invalid = true
@@ -347,13 +361,15 @@ func describeOlmMessage(m *olm.Message, n int) *report {
 func describeMegolmMessage(m *megolm.Message, n int, sessionID *key.Ed25519) *report {
 	r := newReport("megolm.message", fmt.Sprintf("Megolm message, %d bytes", n))
 	r.add("version", 3)
-	r.add("message index", m.Index)
-	r.add("ciphertext", fmt.Sprintf("%d bytes (%s)", len(m.Ciphertext), aesBlocks(len(m.Ciphertext))))
+	r.add("message index", m.Index())
+	ct := megolmCiphertextLen(m.Bytes())
+	r.add("ciphertext", fmt.Sprintf("%d bytes (%s)", ct, aesBlocks(ct)))
 	r.add("mac", "8 bytes (truncated HMAC-SHA-256; needs the session at this index)")
 	r.add("signature", "64 bytes (Ed25519 by the session's signing key, which is its session id)")
 	if sessionID != nil {
 		raw := m.Bytes()
-		if err := sessionID.Verify(raw[:len(raw)-len(m.Signature)], m.Signature); err != nil {
+		sig := key.Ed25519Signature(raw[len(raw)-key.Ed25519SignatureSize:])
+		if err := sessionID.Verify(raw[:len(raw)-len(sig)], sig); err != nil {
 			r.add("signature check", "FAILS under session_id "+sessionID.String())
 			r.note("the ciphertext was not made by this session: a wrong session_id or a tampered ciphertext")
 			r.Invalid = true
@@ -406,7 +422,7 @@ func inspectRecoveryKey(text string) *report {
 	}
 	rk, err := keybackup.ParseRecoveryKey(text)
 	if err != nil {
-		if errors.Is(err, keybackup.ErrRecoveryKeyPrefix) && !strings.HasPrefix(compact, "Es") {
+		if errors.Is(err, recoverykey.ErrBadPrefix) && !strings.HasPrefix(compact, "Es") {
 			return nil // base58 of something else; let base64 have a go
 		}
 		r := newReport("recovery_key", "recovery key, INVALID")
@@ -439,25 +455,25 @@ func parseKeyExport(file []byte) (*keyExportHeader, error) {
 	text := strings.TrimSpace(string(file))
 	body, ok := strings.CutPrefix(text, keyexport.Header)
 	if !ok {
-		return nil, fmt.Errorf("%w: no %q line", keyexport.ErrNotExportFile, keyexport.Header)
+		return nil, fmt.Errorf("%w: no %q line", keyexport.ErrMalformed, keyexport.Header)
 	}
 	body, ok = strings.CutSuffix(strings.TrimSpace(body), keyexport.Footer)
 	if !ok {
-		return nil, fmt.Errorf("%w: no %q line (truncated?)", keyexport.ErrNotExportFile, keyexport.Footer)
+		return nil, fmt.Errorf("%w: no %q line (truncated?)", keyexport.ErrMalformed, keyexport.Footer)
 	}
 	raw, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(body), ""))
 	if err != nil {
 		if raw, err = decodeLenient(strings.Join(strings.Fields(body), "")); err != nil {
-			return nil, fmt.Errorf("%w: bad base64", keyexport.ErrNotExportFile)
+			return nil, fmt.Errorf("%w: bad base64", keyexport.ErrMalformed)
 		}
 	}
-	if len(raw) < keyexport.MinSize {
-		return nil, fmt.Errorf("%w: %d bytes, at least %d needed", keyexport.ErrTooShort, len(raw), keyexport.MinSize)
+	if len(raw) < keyExportMinSize {
+		return nil, fmt.Errorf("%w: %d bytes, at least %d needed", keyexport.ErrMalformed, len(raw), keyExportMinSize)
 	}
 	h := &keyExportHeader{Salt: make([]byte, 16), IV: make([]byte, 16)}
 	r := wire.Reader(raw)
 	if !r.ReadUint8(&h.Version) || !r.CopyBytes(h.Salt) || !r.CopyBytes(h.IV) || !r.ReadUint32(&h.Rounds) {
-		return nil, fmt.Errorf("%w: truncated header", keyexport.ErrTooShort)
+		return nil, fmt.Errorf("%w: truncated header", keyexport.ErrMalformed)
 	}
 	if h.Version != keyexport.Version {
 		return nil, fmt.Errorf("%w: 0x%02x", keyexport.ErrUnsupportedVersion, h.Version)
@@ -648,8 +664,8 @@ func inspectMegolmContent(in []byte) *report {
 	if c.RelatesTo != nil {
 		r.add("m.relates_to", string(*c.RelatesTo))
 	}
-	m, err := megolm.DecodeMessage(c.Ciphertext)
-	if err != nil {
+	m := new(megolm.Message)
+	if err := m.UnmarshalText([]byte(c.Ciphertext)); err != nil {
 		p := newReport("megolm.message", "Megolm message, INVALID")
 		p.add("error", err.Error())
 		p.Invalid = true
@@ -658,7 +674,7 @@ func inspectMegolmContent(in []byte) *report {
 	}
 	sid := c.SessionID
 	r.part(describeMegolmMessage(m, len(m.Bytes()), &sid))
-	r.note("to decrypt, a device needs session %s at index %d or earlier", short(c.SessionID.String()), m.Index)
+	r.note("to decrypt, a device needs session %s at index %d or earlier", short(c.SessionID.String()), m.Index())
 	return r
 }
 
@@ -707,7 +723,7 @@ func inspectBackupEntry(in []byte) *report {
 	r.add("first message index", e.FirstMessageIndex)
 	r.add("forwarded count", e.ForwardedCount)
 	r.add("is verified", e.IsVerified)
-	r.add("ephemeral key", e.SessionData.EphemeralString())
+	r.add("ephemeral key", e.SessionData.Ephemeral.String())
 	r.add("ciphertext", fmt.Sprintf("%d bytes (AES-256-CBC)", len(e.SessionData.Ciphertext)))
 	r.add("mac", "8 bytes (over the empty string: it does not authenticate the ciphertext)")
 	return r
@@ -756,13 +772,13 @@ func inspectRoomKey(in []byte) *report {
 		r.add("sender key", c.SenderKey)
 	}
 	var p *report
-	if k, err := megolm.ParseSessionKey(c.SessionKey); err == nil {
+	if k, err := parseSessionKeyText(c.SessionKey); err == nil {
 		p = describeSessionKey(k)
 		if k.SessionID().String() != c.SessionID {
 			r.note("the session key's id %s is not the session_id field", k.SessionID())
 			r.Invalid = true
 		}
-	} else if k, err2 := megolm.ParseExportedSessionKey(c.SessionKey); err2 == nil {
+	} else if k, err2 := parseExportedKeyText(c.SessionKey); err2 == nil {
 		p = describeExportedKey(k)
 		if k.SessionID().String() != c.SessionID {
 			r.note("the session key's id %s is not the session_id field", k.SessionID())
@@ -1017,14 +1033,12 @@ func openLibolmPickle(k []byte, text string) *report {
 }
 
 func describeAccount(r *report, a *olm.Account) *report {
-	ik := a.IdentityKeys()
-	r.add("curve25519", ik.Curve25519.String()).add("ed25519", ik.Ed25519.String())
+	r.add("curve25519", a.Curve25519().String()).add("ed25519", a.Ed25519().String())
 	r.add("one-time keys", fmt.Sprintf("%d stored, %d unpublished", a.StoredOneTimeKeys(), len(a.OneTimeKeys())))
-	if fk, ok := a.FallbackKey(); ok {
-		_, unpublished := a.UnpublishedFallbackKey()
-		r.add("fallback key", fmt.Sprintf("%s (id %s, published %v)", fk.Key, fk.ID, !unpublished))
+	if fk, ok := a.UnpublishedFallbackKey(); ok {
+		r.add("fallback key", fmt.Sprintf("%s (id %s, unpublished)", fk.Key, fk.ID))
 	} else {
-		r.add("fallback key", "none")
+		r.add("fallback key", "none unpublished")
 	}
 	r.note("private keys are not printed")
 	return r
@@ -1033,7 +1047,7 @@ func describeAccount(r *report, a *olm.Account) *report {
 func describeOlmSession(r *report, s *olm.Session) *report {
 	r.add("session id", s.ID())
 	r.add("received a message", s.HasReceivedMessage())
-	r.add("state", s.Describe())
+	r.add("state", fmt.Sprint(s))
 	r.note("chain and message keys are not printed")
 	return r
 }
@@ -1051,4 +1065,38 @@ func describeOutbound(r *report, s *megolm.OutboundSession) *report {
 	r.add("next message index", s.MessageIndex())
 	r.note("the ratchet and signing key are not printed")
 	return r
+}
+
+// keyExportMinSize is the smallest binary key export file: version, salt,
+// IV and round count, then the MAC around an empty ciphertext.
+const keyExportMinSize = 1 + 16 + 16 + 4 + 32
+
+func parseSessionKeyText(s string) (*megolm.SessionKey, error) {
+	k := new(megolm.SessionKey)
+	if err := k.UnmarshalText([]byte(s)); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+func parseExportedKeyText(s string) (*megolm.ExportedSessionKey, error) {
+	k := new(megolm.ExportedSessionKey)
+	if err := k.UnmarshalText([]byte(s)); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// megolmCiphertextLen returns the length of the (last) ciphertext field of
+// a parsed Megolm message: version, fields, then MAC (8) and signature (64).
+func megolmCiphertextLen(raw []byte) int {
+	r := wire.Reader(raw[1 : len(raw)-8-key.Ed25519SignatureSize])
+	var f wire.Field
+	n := 0
+	for !r.Empty() && r.ReadField(&f) {
+		if f.IsBytes(2) {
+			n = len(f.Bytes)
+		}
+	}
+	return n
 }

@@ -18,7 +18,7 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
-		ct, f, err := attachment.Encrypt(pt, nil)
+		ct, f, err := attachment.Encrypt(pt)
 		if err != nil {
 			return nil, err
 		}
@@ -86,7 +86,7 @@ func init() {
 		if width == 0 {
 			width = -1 // one line
 		}
-		file, err := keyexport.Encrypt(pt, pass, &keyexport.Options{Rounds: int(rounds), LineWidth: width})
+		file, err := keyexport.Encrypt(pt, pass, &keyexport.Options{Rounds: int(rounds), LineWidth: width, InsecureAllowLowRounds: true})
 		if err != nil {
 			return nil, err
 		}
@@ -122,7 +122,7 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
-		enc, err := k.Encrypt(name, secret, nil)
+		enc, err := k.Encrypt(name, secret)
 		if err != nil {
 			return nil, err
 		}
@@ -150,17 +150,15 @@ func init() {
 		return res, nil
 	})
 
-	registerErrorClass(attachment.ErrHashMismatch, "HashMismatch")
+	registerErrorClass(attachment.ErrAuthentication, "HashMismatch")
 	registerErrorClass(attachment.ErrUnsupportedVersion, "UnsupportedVersion")
-	registerErrorClass(attachment.ErrInvalidFile, "BadEncryptedFile")
-	registerErrorClass(keyexport.ErrBadMAC, "BadMessageMAC")
-	registerErrorClass(keyexport.ErrNotExportFile, "BadExportFile")
-	registerErrorClass(keyexport.ErrTooShort, "BadExportFile")
+	registerErrorClass(attachment.ErrMalformed, "BadEncryptedFile")
+	registerErrorClass(keyexport.ErrAuthentication, "BadMessageMAC")
+	registerErrorClass(keyexport.ErrMalformed, "BadExportFile")
 	registerErrorClass(keyexport.ErrUnsupportedVersion, "UnsupportedVersion")
 	registerErrorClass(keyexport.ErrBadRounds, "BadExportFile")
-	registerErrorClass(secretstorage.ErrBadMAC, "BadMessageMAC")
+	registerErrorClass(secretstorage.ErrAuthentication, "BadMessageMAC")
 	registerErrorClass(secretstorage.ErrMalformed, "BadMessageFormat")
-	registerErrorClass(secretstorage.ErrWrongKey, "WrongKey")
 }
 
 // secretArgs reads key_b64 (32 bytes) and name.

@@ -243,8 +243,7 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
-			ids := a.IdentityKeys()
-			if params.SenderDeviceKeys, err = signing.NewDeviceKeys(params.Sender, dev, nil, ids.Curve25519, ids.Ed25519, a); err != nil {
+			if params.SenderDeviceKeys, err = signing.NewDeviceKeys(params.Sender, dev, nil, a.Curve25519(), a.Ed25519(), a); err != nil {
 				return nil, err
 			}
 		}

@@ -7,8 +7,12 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"math"
+	"strings"
 
+	"github.com/sicher-go/sicher/internal/b64"
 	"github.com/sicher-go/sicher/megolm"
 )
 
@@ -55,17 +59,17 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
-			if len(b) != megolm.RandomSize {
-				return nil, errPeer("argument \"random_b64\" must hold %d bytes, not %d", megolm.RandomSize, len(b))
+			if len(b) != megolmRandomSize {
+				return nil, errPeer("argument \"random_b64\" must hold %d bytes, not %d", megolmRandomSize, len(b))
 			}
 			rnd = bytes.NewReader(b)
 		}
 		var s *megolm.OutboundSession
 		var err error
 		if rnd != nil {
-			s, err = megolm.NewOutboundSession(rnd)
+			s, err = megolm.NewOutboundSessionFrom(rnd)
 		} else {
-			s, err = megolm.NewOutboundSession(nil)
+			s, err = megolm.NewOutboundSession()
 		}
 		if err != nil {
 			return nil, err
@@ -96,7 +100,7 @@ func init() {
 		}
 		index := s.MessageIndex()
 		return result{
-			"ciphertext":    s.EncryptBase64(pt),
+			"ciphertext":    b64.Encode(s.Encrypt(nil, pt)),
 			"message_index": index,
 			"session_id":    s.SessionID().String(),
 		}, nil
@@ -107,9 +111,9 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
-		k, err := megolm.ParseSessionKey(ks)
-		if err != nil {
-			return nil, err
+		k := new(megolm.SessionKey)
+		if err := k.UnmarshalText([]byte(ks)); err != nil {
+			return nil, groupError(err, errPeerBadSessionKey)
 		}
 		s, err := megolm.NewInboundSession(k)
 		if err != nil {
@@ -127,9 +131,9 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
-		k, err := megolm.ParseExportedSessionKey(ks)
-		if err != nil {
-			return nil, err
+		k := new(megolm.ExportedSessionKey)
+		if err := k.UnmarshalText([]byte(ks)); err != nil {
+			return nil, groupError(err, errPeerBadSessionKey)
 		}
 		s, err := megolm.ImportInboundSession(k)
 		if err != nil {
@@ -159,9 +163,13 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
-		pt, index, err := s.DecryptBase64(ct)
+		m := new(megolm.Message)
+		if err := m.UnmarshalText([]byte(ct)); err != nil {
+			return nil, groupError(err, nil)
+		}
+		pt, index, err := s.Decrypt(nil, m.Bytes())
 		if err != nil {
-			return nil, err
+			return nil, groupError(err, nil)
 		}
 		res := result{"message_index": index}
 		addPlaintext(res, "plaintext", pt)
@@ -199,9 +207,11 @@ func init() {
 		}
 		switch s := p.objects[h].(type) {
 		case *megolm.OutboundSession:
-			return result{"pickle": s.PickleLibolm([]byte(pass))}, nil
+			pk, err := s.PickleLibolm([]byte(pass))
+			return result{"pickle": pk}, err
 		case *megolm.InboundSession:
-			return result{"pickle": s.PickleLibolm([]byte(pass))}, nil
+			pk, err := s.PickleLibolm([]byte(pass))
+			return result{"pickle": pk}, err
 		case nil:
 			return nil, errPeer("unknown handle %q in \"session\"", h)
 		default:
@@ -225,12 +235,37 @@ func init() {
 		return withHandle(inboundInfo(s), h), nil
 	})
 
-	registerErrorClass(megolm.ErrUnknownMessageIndex, "UnknownMessageIndex")
-	registerErrorClass(megolm.ErrBadSignature, "BadSignature")
-	registerErrorClass(megolm.ErrBadMAC, "BadMessageMAC")
+	registerErrorClass(errPeerBadSignature, "BadSignature")
+	registerErrorClass(errPeerBadSessionKey, "BadSessionKey")
+	registerErrorClass(megolm.ErrUnknownIndex, "UnknownMessageIndex")
+	registerErrorClass(megolm.ErrAuthentication, "BadMessageMAC")
 	registerErrorClass(megolm.ErrUnsupportedVersion, "BadMessageVersion")
-	registerErrorClass(megolm.ErrMalformedMessage, "BadMessageFormat")
-	registerErrorClass(megolm.ErrMalformedSessionKey, "BadSessionKey")
+	registerErrorClass(megolm.ErrMalformed, "BadMessageFormat")
 	registerErrorClass(megolm.ErrUnconnected, "UnconnectedSessions")
 	registerErrorClass(megolm.ErrBadPickle, "BadPickle")
 }
+
+// megolm reports a failed signature and a failed MAC as one error,
+// megolm.ErrAuthentication, and every parse failure as megolm.ErrMalformed;
+// the peer protocol names libolm's finer classes, so the commands classify.
+var (
+	errPeerBadSignature  = errors.New("bad signature")
+	errPeerBadSessionKey = errors.New("bad session key")
+)
+
+// groupError adds the peer's class to a megolm error: BadSignature for a
+// signature that fails, malformed for other malformed input (if not nil).
+func groupError(err, malformed error) error {
+	switch {
+	case errors.Is(err, megolm.ErrAuthentication) && strings.Contains(err.Error(), "signature"):
+		return fmt.Errorf("%w: %w", errPeerBadSignature, err)
+	case malformed != nil && errors.Is(err, megolm.ErrMalformed):
+		return fmt.Errorf("%w: %w", malformed, err)
+	}
+	return err
+}
+
+// megolmRandomSize is what megolm.NewOutboundSessionFrom reads: the
+// 128-byte ratchet, then the 32-byte Ed25519 seed (libolm's
+// olm_init_outbound_group_session_random_length).
+const megolmRandomSize = 128 + 32

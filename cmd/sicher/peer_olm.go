@@ -5,6 +5,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 
 	"github.com/sicher-go/sicher/internal/b64"
 	"github.com/sicher-go/sicher/key"
@@ -21,17 +22,34 @@ type peerSession struct {
 	pendingPlaintext []byte
 }
 
-func oneTimeKeysResult(a *olm.Account) olm.OneTimeKeys { return a.OneTimeKeys() }
-
-func fallbackKeyResult(a *olm.Account) olm.OneTimeKeys {
-	if k, ok := a.UnpublishedFallbackKey(); ok {
-		return olm.OneTimeKeys{k}
+// libolmKeys is libolm's JSON form of a list of one-time or fallback keys:
+// {"curve25519": {"<key id>": "<key>", ...}}.
+func libolmKeys(ks []olm.OneTimeKey) map[string]map[string]key.Curve25519 {
+	m := make(map[string]key.Curve25519, len(ks))
+	for _, k := range ks {
+		m[k.ID.String()] = k.Key
 	}
-	return olm.OneTimeKeys{}
+	return map[string]map[string]key.Curve25519{"curve25519": m}
+}
+
+func oneTimeKeysResult(a *olm.Account) map[string]map[string]key.Curve25519 {
+	return libolmKeys(a.OneTimeKeys())
+}
+
+func fallbackKeyResult(a *olm.Account) map[string]map[string]key.Curve25519 {
+	if k, ok := a.UnpublishedFallbackKey(); ok {
+		return libolmKeys([]olm.OneTimeKey{k})
+	}
+	return libolmKeys(nil)
+}
+
+// identityKeysResult is libolm's JSON form of an account's identity keys.
+func identityKeysResult(a *olm.Account) map[string]string {
+	return map[string]string{"curve25519": a.Curve25519().String(), "ed25519": a.Ed25519().String()}
 }
 
 func accountResult(a *olm.Account) result {
-	return result{"identity_keys": a.IdentityKeys(), "one_time_keys": oneTimeKeysResult(a)}
+	return result{"identity_keys": identityKeysResult(a), "one_time_keys": oneTimeKeysResult(a)}
 }
 
 // curveArg parses a Curve25519 public key argument.
@@ -52,7 +70,7 @@ func bodyArg(r *request) ([]byte, error) {
 	return b64.Decode(s)
 }
 
-func typeArg(r *request, def int64) (olm.MessageType, error) {
+func typeArg(r *request, def int64) (int, error) {
 	t, err := r.optInt("type", def)
 	if err != nil {
 		return 0, err
@@ -60,7 +78,7 @@ func typeArg(r *request, def int64) (olm.MessageType, error) {
 	if t != int64(olm.TypePreKey) && t != int64(olm.TypeMessage) {
 		return 0, errPeer("argument \"type\" must be 0 or 1")
 	}
-	return olm.MessageType(t), nil
+	return int(t), nil
 }
 
 func init() {
@@ -105,7 +123,7 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
-		return result{"identity_keys": a.IdentityKeys()}, nil
+		return result{"identity_keys": identityKeysResult(a)}, nil
 	})
 
 	register("account_generate_one_time_keys", func(p *peer, r *request) (result, error) {
@@ -145,11 +163,12 @@ func init() {
 	})
 
 	register("account_max_one_time_keys", func(p *peer, r *request) (result, error) {
-		a, err := object[*olm.Account](p, r, "account")
-		if err != nil {
+		if _, err := object[*olm.Account](p, r, "account"); err != nil {
 			return nil, err
 		}
-		return result{"max_one_time_keys": a.MaxNumberOfOneTimeKeys()}, nil
+		// vodozemac's max_number_of_one_time_keys: how many to keep
+		// published (olm.MaxOneTimeKeys documents it).
+		return result{"max_one_time_keys": 50}, nil
 	})
 
 	register("account_generate_fallback_key", func(p *peer, r *request) (result, error) {
@@ -315,7 +334,7 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
-		m, err := s.s.Encrypt(pt)
+		m, err := s.s.Encrypt(nil, pt)
 		if err != nil {
 			return nil, err
 		}
@@ -341,7 +360,7 @@ func init() {
 			s.pendingBody, s.pendingPlaintext = nil, nil
 			return res, nil
 		}
-		pt, err := s.s.Decrypt(olm.EncryptedMessage{Type: t, Body: body})
+		pt, err := s.s.Decrypt(nil, olm.EncryptedMessage{Type: t, Body: body})
 		if err != nil {
 			return nil, err
 		}
@@ -381,7 +400,7 @@ func init() {
 		return result{
 			"session_id":           s.s.ID(),
 			"has_received_message": s.s.HasReceivedMessage(),
-			"describe":             s.s.Describe(),
+			"describe":             fmt.Sprint(s.s),
 		}, nil
 	})
 
@@ -403,6 +422,21 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
+			// libolm's pickle does not store the peer: bind the session
+			// to the keys the caller names, if it names them.
+			if r.has("our_identity_key") || r.has("their_identity_key") {
+				ours, err := curveArg(r, "our_identity_key")
+				if err != nil {
+					return nil, err
+				}
+				theirs, err := curveArg(r, "their_identity_key")
+				if err != nil {
+					return nil, err
+				}
+				if err := s.BindPeer(ours, theirs); err != nil {
+					return nil, err
+				}
+			}
 			return &peerSession{s: s}, nil
 		})
 		if err != nil {
@@ -416,9 +450,8 @@ func init() {
 	registerErrorClass(olm.ErrUnknownMessageIndex, "UnknownMessageIndex")
 	registerErrorClass(olm.ErrMessageGap, "TooBigMessageGap")
 	registerErrorClass(olm.ErrUnsupportedVersion, "BadMessageVersion")
-	registerErrorClass(olm.ErrMalformedMessage, "BadMessageFormat")
+	registerErrorClass(olm.ErrMalformed, "BadMessageFormat")
 	registerErrorClass(olm.ErrUnknownOneTimeKey, "BadMessageKeyID")
 	registerErrorClass(olm.ErrIdentityKeyMismatch, "MismatchedIdentityKey")
 	registerErrorClass(olm.ErrBadPickle, "BadPickle")
-	registerErrorClass(olm.ErrTooManyKeys, "TooManyKeys")
 }

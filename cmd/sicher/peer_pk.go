@@ -6,7 +6,10 @@ package main
 // the passphrase as libolm's pickle key.
 
 import (
+	"crypto/rand"
+	"fmt"
 	"github.com/sicher-go/sicher/internal/b64"
+	"github.com/sicher-go/sicher/internal/recoverykey"
 	"github.com/sicher-go/sicher/key"
 	"github.com/sicher-go/sicher/keybackup"
 )
@@ -28,7 +31,7 @@ func init() {
 			if k, err = keybackup.NewDecryptionKey(b); err != nil {
 				return nil, err
 			}
-		} else if k, err = keybackup.GenerateDecryptionKey(nil); err != nil {
+		} else if k, err = keybackup.GenerateDecryptionKey(); err != nil {
 			return nil, err
 		}
 		h, err := p.put(r, "pk_decryption", k)
@@ -60,11 +63,11 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
-		d, err := keybackup.Encrypt(pub, pt, nil)
+		d, err := keybackup.Encrypt(pub, pt)
 		if err != nil {
 			return nil, err
 		}
-		return result{"ciphertext": d.CiphertextString(), "mac": d.MACString(), "ephemeral": d.EphemeralString()}, nil
+		return result{"ciphertext": b64.Encode(d.Ciphertext), "mac": b64.Encode(d.MAC[:]), "ephemeral": d.Ephemeral.String()}, nil
 	})
 
 	register("pk_decrypt", func(p *peer, r *request) (result, error) {
@@ -100,7 +103,8 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
-		return result{"pickle": k.PickleLibolm([]byte(pass))}, nil
+		pk, err := k.PickleLibolm([]byte(pass))
+		return result{"pickle": pk}, err
 	})
 
 	register("pk_unpickle", func(p *peer, r *request) (result, error) {
@@ -112,30 +116,31 @@ func init() {
 	})
 
 	register("pk_signing_create", func(p *peer, r *request) (result, error) {
-		var s *keybackup.PkSigning
+		// libolm's PkSigning is key.SigningKey: an Ed25519 key from a seed.
+		var s *key.SigningKey
 		var err error
 		if r.has("seed_b64") {
 			b, err := r.bytesB64("seed_b64")
 			if err != nil {
 				return nil, err
 			}
-			if s, err = keybackup.NewPkSigning(b); err != nil {
-				return nil, err
+			if s, err = key.NewSigningKey(b); err != nil {
+				return nil, fmt.Errorf("%w: seed: %w", keybackup.ErrMalformed, err)
 			}
-		} else if s, err = keybackup.GeneratePkSigning(nil); err != nil {
+		} else if s, err = key.GenerateSigningKey(rand.Reader); err != nil {
 			return nil, err
 		}
 		h, err := p.put(r, "pk_signing", s)
 		if err != nil {
 			return nil, err
 		}
-		seed := s.Seed()
+		seed, _ := s.Seed()
 		defer clear(seed)
-		return result{"handle": h, "public_key": s.PublicKey().String(), "seed_b64": b64Out(seed)}, nil
+		return result{"handle": h, "public_key": s.Public().String(), "seed_b64": b64Out(seed)}, nil
 	})
 
 	register("pk_sign", func(p *peer, r *request) (result, error) {
-		s, err := object[*keybackup.PkSigning](p, r, "signer")
+		s, err := object[*key.SigningKey](p, r, "signer")
 		if err != nil {
 			return nil, err
 		}
@@ -143,11 +148,17 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
-		return result{"signature": s.Sign(msg).String(), "public_key": s.PublicKey().String()}, nil
+		return result{"signature": s.Sign(msg).String(), "public_key": s.Public().String()}, nil
 	})
 
-	registerErrorClass(keybackup.ErrBadMAC, "BadMessageMAC")
+	// keybackup reports a bad recovery key as ErrMalformed; the codec's
+	// error inside it names the check, so these come first.
+	registerErrorClass(recoverykey.ErrBadCharacter, "BadRecoveryKeyCharacter")
+	registerErrorClass(recoverykey.ErrBadLength, "BadRecoveryKeyLength")
+	registerErrorClass(recoverykey.ErrBadPrefix, "BadRecoveryKeyPrefix")
+	registerErrorClass(recoverykey.ErrBadParity, "BadRecoveryKeyParity")
+	registerErrorClass(keybackup.ErrAuthentication, "BadMessageMAC")
 	registerErrorClass(keybackup.ErrDecrypt, "BadMessageDecryption")
-	registerErrorClass(keybackup.ErrPickle, "BadPickle")
+	registerErrorClass(keybackup.ErrBadPickle, "BadPickle")
 	registerErrorClass(keybackup.ErrMalformed, "BadMessageFormat")
 }

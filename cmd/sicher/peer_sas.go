@@ -85,11 +85,11 @@ func init() {
 			if len(b) != 32 {
 				return nil, errPeer("argument %q must hold 32 bytes, not %d", arg, len(b))
 			}
-			s, err = sas.New(bytes.NewReader(b))
+			s, err = sas.NewFrom(bytes.NewReader(b))
 			if err != nil {
 				return nil, err
 			}
-		} else if s, err = sas.New(nil); err != nil {
+		} else if s, err = sas.New(); err != nil {
 			return nil, err
 		}
 		ps := &peerSAS{s: s}
@@ -168,17 +168,21 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
-		b := e.ShortAuthBytes(info)
-		idx := sas.EmojiIndices(b)
+		b, err := e.Bytes(info, 6)
+		if err != nil {
+			return nil, err
+		}
+		var idx []int
 		var names, german, emoji []string
-		for _, em := range sas.EmojiFromBytes(b) {
+		for _, em := range e.Emoji(info) {
+			idx = append(idx, em.Number)
 			names = append(names, em.Description)
 			german = append(german, em.German)
 			emoji = append(emoji, em.Emoji)
 		}
 		return result{
 			"bytes_b64":      b64Out(b[:]),
-			"decimals":       sas.DecimalsFromBytes(b),
+			"decimals":       e.Decimals(info),
 			"emoji_indices":  idx,
 			"emoji":          emoji,
 			"emoji_names":    names,
@@ -216,11 +220,6 @@ func init() {
 		return result{"private_key_b64": b64Out(b[:]), "public_key": k.PublicKey().String()}, nil
 	})
 
-	registerErrorClass(keybackup.ErrRecoveryKeyCharacter, "BadRecoveryKeyCharacter")
-	registerErrorClass(keybackup.ErrRecoveryKeyLength, "BadRecoveryKeyLength")
-	registerErrorClass(keybackup.ErrRecoveryKeyPrefix, "BadRecoveryKeyPrefix")
-	registerErrorClass(keybackup.ErrRecoveryKeyParity, "BadRecoveryKeyParity")
-	registerErrorClass(sas.ErrBadLength, "InvalidLength")
 	registerErrorClass(sas.ErrUnknownMethod, "UnknownMethod")
-	registerErrorClass(sas.ErrMACMismatch, "BadMessageMAC")
+	registerErrorClass(sas.ErrAuthentication, "BadMessageMAC")
 }

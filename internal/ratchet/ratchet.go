@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"slices"
 	"strings"
@@ -67,6 +68,11 @@ func (m MessageKey) Format(f fmt.State, _ rune) {
 	fmt.Fprintf(f, "ratchet.MessageKey{index: %d, key: REDACTED}", m.index)
 }
 
+// LogValue implements slog.LogValuer: the index only.
+func (m MessageKey) LogValue() slog.Value {
+	return slog.StringValue(fmt.Sprintf("ratchet.MessageKey{index: %d, key: REDACTED}", m.index))
+}
+
 // chainKey is C_{i,j}: the key and its index j.
 type chainKey struct {
 	key   [32]byte
@@ -114,16 +120,20 @@ type senderChain struct {
 // for concurrent use. The zero value is not usable: make one with
 // [NewAlice], [NewBob] or [ParseState].
 type Ratchet struct {
-	root      [32]byte
+	root      rootKey
 	sender    *senderChain    // nil until we start a chain (Bob) and after each receiving step
 	receivers []receiverChain // newest first, at most MaxReceiverChains
 }
 
+// rootKey is the root key R_i (olm.md "Advancing the root key"). It is
+// secret.
+type rootKey [32]byte
+
 // kdf expands secret with HKDF-SHA-256 into a root key and a chain key.
-func kdf(secret, salt []byte, info string) ([32]byte, chainKey) {
+func kdf(secret, salt []byte, info string) (rootKey, chainKey) {
 	var b [64]byte
 	hmacsha256.HKDF(b[:], salt, secret, info)
-	var root [32]byte
+	var root rootKey
 	var ck chainKey
 	copy(root[:], b[:32])
 	copy(ck.key[:], b[32:])
@@ -153,27 +163,23 @@ func NewBob(shared []byte, theirRatchet key.Curve25519) *Ratchet {
 	}
 }
 
-// NeedsRandom reports whether the next Encrypt starts a new sending chain
-// and so reads 32 bytes from its rand.
-func (r *Ratchet) NeedsRandom() bool { return r.sender == nil }
-
-// Encrypt returns our current ratchet key and the key for the next message
+// NextMessageKey returns our current ratchet key and the key for the next message
 // we send, and advances the sending chain. If there is no sending chain
 // (first message after a receiving step, or Bob's first message), it reads
 // 32 bytes from rand for a new ratchet key and steps the root key first.
 // On error the ratchet is unchanged.
-func (r *Ratchet) Encrypt(rand io.Reader) (key.Curve25519, MessageKey, error) {
+func (r *Ratchet) NextMessageKey(rand io.Reader) (key.Curve25519, MessageKey, error) {
 	if r.sender == nil {
 		if len(r.receivers) == 0 {
 			panic("ratchet: internal error: no sending and no receiving chain")
 		}
 		priv, err := key.GenerateCurve25519(rand)
 		if err != nil {
-			return key.Curve25519{}, MessageKey{}, fmt.Errorf("ratchet: %w", err)
+			return key.Curve25519{}, MessageKey{}, err
 		}
 		shared, err := key.X25519(priv, r.receivers[0].ratchetKey)
 		if err != nil {
-			return key.Curve25519{}, MessageKey{}, fmt.Errorf("ratchet: %w", err)
+			return key.Curve25519{}, MessageKey{}, err
 		}
 		root, ck := kdf(shared[:], r.root[:], infoRatchet)
 		clear(shared[:])
@@ -189,7 +195,7 @@ func (r *Ratchet) Encrypt(rand io.Reader) (key.Curve25519, MessageKey, error) {
 	return r.sender.pub, mk, nil
 }
 
-// Decrypt finds or derives the key of message index on the peer's chain
+// Receive finds or derives the key of message index on the peer's chain
 // theirRatchet and calls open with it. Only if open returns nil is the
 // ratchet updated (chain advanced, skipped keys stored or used up, a new
 // receiver chain and root key adopted); if anything fails, the ratchet is
@@ -197,7 +203,7 @@ func (r *Ratchet) Encrypt(rand io.Reader) (key.Curve25519, MessageKey, error) {
 //
 // The gap limit is checked before any key is derived, and a new chain's
 // root step rejects a low-order ratchet key with key.ErrNonContributory.
-func (r *Ratchet) Decrypt(theirRatchet key.Curve25519, index uint32, open func(MessageKey) error) error {
+func (r *Ratchet) Receive(theirRatchet key.Curve25519, index uint32, open func(MessageKey) error) error {
 	if index == math.MaxUint32 {
 		// A chain cannot advance past the last index.
 		return fmt.Errorf("%w: index %d", ErrMessageGap, index)
@@ -241,7 +247,7 @@ func (r *Ratchet) Decrypt(theirRatchet key.Curve25519, index uint32, open func(M
 	}
 	shared, err := key.X25519(r.sender.priv, theirRatchet)
 	if err != nil {
-		return fmt.Errorf("ratchet: %w", err)
+		return err
 	}
 	root, ck := kdf(shared[:], r.root[:], infoRatchet)
 	clear(shared[:])
@@ -332,15 +338,6 @@ func (s *senderChain) wipe() {
 	s.priv = nil
 }
 
-// SendingRatchetKey returns our current ratchet public key, or false if we
-// have no sending chain.
-func (r *Ratchet) SendingRatchetKey() (key.Curve25519, bool) {
-	if r.sender == nil {
-		return key.Curve25519{}, false
-	}
-	return r.sender.pub, true
-}
-
 // Equal reports in constant time whether r and other hold the same state.
 func (r *Ratchet) Equal(other *Ratchet) bool {
 	a, b := r.AppendState(nil), other.AppendState(nil)
@@ -391,4 +388,9 @@ func (r *Ratchet) Describe() string {
 // receiver so that a Ratchet value is redacted too.
 func (r Ratchet) Format(f fmt.State, _ rune) {
 	fmt.Fprintf(f, "ratchet.Ratchet{%s}", r.Describe())
+}
+
+// LogValue implements slog.LogValuer with what Format prints.
+func (r Ratchet) LogValue() slog.Value {
+	return slog.StringValue("ratchet.Ratchet{" + r.Describe() + "}")
 }

@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// FuzzStateStable (issue 8): both state parsers are stable: whatever
+// FuzzStateStable: both state parsers are stable: whatever
 // parses encodes to bytes that parse and encode to the same bytes again
 // (parse -> encode -> parse is a fixed point), and every refusal wraps
 // ErrBadState.

@@ -3,10 +3,10 @@
 // "Advancing the chain key", "Creating a message key"; libolm
 // src/ratchet.cpp; vodozemac src/olm/session).
 //
-// This is the low-level engine. Most users never call it: package olm
-// performs the 3DH handshake, encodes messages and drives a [Ratchet] for
-// them. It is public so that tools can inspect and test the ratchet on its
-// own.
+// This is the low-level engine behind package olm, which performs the 3DH
+// handshake, encodes messages and drives a [Ratchet] for them. The steps
+// are named as in vodozemac: [Ratchet.NextMessageKey] for sending,
+// [Ratchet.Receive] for receiving.
 //
 // # Keys
 //
@@ -32,7 +32,7 @@
 //
 // # Commit after authentication
 //
-// [Ratchet.Decrypt] derives everything a message needs on copies, hands the
+// [Ratchet.Receive] derives everything a message needs on copies, hands the
 // message key to the caller's open function (which verifies the MAC and
 // the padding), and changes the ratchet only if open succeeds. A message
 // that fails in any way leaves the state exactly as it was.

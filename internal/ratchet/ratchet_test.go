@@ -61,7 +61,7 @@ type sent struct {
 
 func send(t testing.TB, r *Ratchet, rand *counterReader) sent {
 	t.Helper()
-	rk, mk, err := r.Encrypt(rand)
+	rk, mk, err := r.NextMessageKey(rand)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func expect(m sent) func(MessageKey) error {
 	}
 }
 
-func receive(r *Ratchet, m sent) error { return r.Decrypt(m.ratchetKey, m.mk.index, expect(m)) }
+func receive(r *Ratchet, m sent) error { return r.Receive(m.ratchetKey, m.mk.index, expect(m)) }
 
 func mustReceive(t testing.TB, r *Ratchet, m sent) {
 	t.Helper()
@@ -127,8 +127,8 @@ func TestChainKnownAnswer(t *testing.T) {
 func TestConversation(t *testing.T) {
 	rand := &counterReader{}
 	alice, bob := pair(t, rand)
-	if alice.NeedsRandom() || !bob.NeedsRandom() {
-		t.Fatal("NeedsRandom: Alice starts with a sending chain, Bob without")
+	if alice.sender == nil || bob.sender != nil {
+		t.Fatal("Alice starts with a sending chain, Bob without")
 	}
 	for round := range 10 {
 		for range round % 3 {
@@ -146,18 +146,18 @@ func TestConversation(t *testing.T) {
 func TestEncryptDrawsRandomOnlyForNewChain(t *testing.T) {
 	rand := &counterReader{}
 	alice, bob := pair(t, rand)
-	if _, _, err := alice.Encrypt(failReader{}); err != nil {
+	if _, _, err := alice.NextMessageKey(failReader{}); err != nil {
 		t.Fatalf("Alice's first chain needs no randomness: %v", err)
 	}
 	m := send(t, alice, rand)
 	mustReceive(t, bob, m)
 	unchanged(t, bob, "failed Encrypt", func() {
-		if _, _, err := bob.Encrypt(failReader{}); err == nil {
+		if _, _, err := bob.NextMessageKey(failReader{}); err == nil {
 			t.Fatal("Bob's first message needs 32 random bytes")
 		}
 	})
 	mustReceive(t, alice, send(t, bob, rand))
-	if _, _, err := bob.Encrypt(failReader{}); err != nil {
+	if _, _, err := bob.NextMessageKey(failReader{}); err != nil {
 		t.Fatalf("second message on a chain needs no randomness: %v", err)
 	}
 }
@@ -245,11 +245,11 @@ func TestGapCheckedBeforeDerivation(t *testing.T) {
 	alice, bob := pair(t, rand)
 	m := send(t, alice, rand)
 	called := false
-	err := bob.Decrypt(m.ratchetKey, 1<<32-2, func(MessageKey) error { called = true; return nil })
+	err := bob.Receive(m.ratchetKey, 1<<32-2, func(MessageKey) error { called = true; return nil })
 	if !errors.Is(err, ErrMessageGap) || called {
 		t.Fatalf("err %v, open called %v", err, called)
 	}
-	if err := bob.Decrypt(m.ratchetKey, 1<<32-1, func(MessageKey) error { called = true; return nil }); err == nil || called {
+	if err := bob.Receive(m.ratchetKey, 1<<32-1, func(MessageKey) error { called = true; return nil }); err == nil || called {
 		t.Fatalf("index 2^32-1: %v", err)
 	}
 }
@@ -327,20 +327,20 @@ func TestFailedOpenLeavesStateUnchanged(t *testing.T) {
 	ms := []sent{send(t, alice, rand), send(t, alice, rand), send(t, alice, rand)}
 	for _, m := range []sent{ms[2], ms[0]} { // a gap, then in order
 		unchanged(t, bob, "failed open", func() {
-			if err := bob.Decrypt(m.ratchetKey, m.mk.index, fail); err != boom {
+			if err := bob.Receive(m.ratchetKey, m.mk.index, fail); err != boom {
 				t.Fatalf("got %v", err)
 			}
 		})
 	}
 	mustReceive(t, bob, ms[2])
 	unchanged(t, bob, "failed open of a skipped key", func() {
-		if err := bob.Decrypt(ms[0].ratchetKey, 0, fail); err != boom {
+		if err := bob.Receive(ms[0].ratchetKey, 0, fail); err != boom {
 			t.Fatal(err)
 		}
 	})
 	m := send(t, bob, rand)
 	unchanged(t, alice, "failed open on a new chain", func() {
-		if err := alice.Decrypt(m.ratchetKey, 0, fail); err != boom {
+		if err := alice.Receive(m.ratchetKey, 0, fail); err != boom {
 			t.Fatal(err)
 		}
 	})
@@ -367,7 +367,7 @@ func TestNonContributoryRatchetKey(t *testing.T) {
 		var k key.Curve25519
 		hex.Decode(k[:], []byte(h))
 		unchanged(t, alice, "low-order ratchet key", func() {
-			err := alice.Decrypt(k, 0, func(MessageKey) error { t.Fatal("open called"); return nil })
+			err := alice.Receive(k, 0, func(MessageKey) error { t.Fatal("open called"); return nil })
 			if !errors.Is(err, key.ErrNonContributory) {
 				t.Errorf("%s: %v", h, err)
 			}
@@ -376,7 +376,7 @@ func TestNonContributoryRatchetKey(t *testing.T) {
 	// A low-order key as the peer's newest chain fails our next sending step.
 	bob2 := NewBob(make([]byte, 96), key.Curve25519{})
 	unchanged(t, bob2, "Encrypt against a low-order key", func() {
-		if _, _, err := bob2.Encrypt(rand); !errors.Is(err, key.ErrNonContributory) {
+		if _, _, err := bob2.NextMessageKey(rand); !errors.Is(err, key.ErrNonContributory) {
 			t.Errorf("Encrypt: %v", err)
 		}
 	})
@@ -471,7 +471,7 @@ func TestParseStateLimits(t *testing.T) {
 		{"6 receiver chains", append(append([]byte{}, root...), 0, 6)},
 		{"41 skipped keys", append(append(append(append([]byte{}, root...), 0, 1), make([]byte, 68)...), 41)},
 	} {
-		if _, err := ParseState(tc.state); !errors.Is(err, ErrBadState) {
+		if _, err := ParseState(append([]byte{StateVersion}, tc.state...)); !errors.Is(err, ErrBadState) {
 			t.Errorf("%s: %v", tc.name, err)
 		}
 	}
@@ -518,8 +518,8 @@ func TestDecryptAllocations(t *testing.T) {
 	alice, bob := pair(t, rand)
 	noop := func(MessageKey) error { return nil }
 	n := testing.AllocsPerRun(100, func() {
-		rk, mk, _ := alice.Encrypt(rand)
-		if err := bob.Decrypt(rk, mk.index, noop); err != nil {
+		rk, mk, _ := alice.NextMessageKey(rand)
+		if err := bob.Receive(rk, mk.index, noop); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -551,8 +551,8 @@ func FuzzParseState(f *testing.F) {
 		}
 		// A parsed state can be used without panics.
 		r.Describe()
-		r.Decrypt(key.Curve25519{9}, 3, func(MessageKey) error { return nil })
-		r.Encrypt(rand)
+		r.Receive(key.Curve25519{9}, 3, func(MessageKey) error { return nil })
+		r.NextMessageKey(rand)
 	})
 }
 
@@ -571,8 +571,8 @@ func BenchmarkEncryptDecryptOneChain(b *testing.B) {
 	noop := func(MessageKey) error { return nil }
 	b.ReportAllocs()
 	for b.Loop() {
-		rk, mk, _ := alice.Encrypt(rand)
-		if err := bob.Decrypt(rk, mk.index, noop); err != nil {
+		rk, mk, _ := alice.NextMessageKey(rand)
+		if err := bob.Receive(rk, mk.index, noop); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -585,11 +585,11 @@ func BenchmarkRatchetStepPingPong(b *testing.B) {
 	from, to := alice, bob
 	b.ReportAllocs()
 	for b.Loop() {
-		rk, mk, err := from.Encrypt(rand)
+		rk, mk, err := from.NextMessageKey(rand)
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := to.Decrypt(rk, mk.index, noop); err != nil {
+		if err := to.Receive(rk, mk.index, noop); err != nil {
 			b.Fatal(err)
 		}
 		from, to = to, from
@@ -600,14 +600,14 @@ func BenchmarkGap2000(b *testing.B) {
 	rand := &counterReader{}
 	alice, bob := pair(b, rand)
 	for range MaxMessageGap {
-		alice.Encrypt(rand)
+		alice.NextMessageKey(rand)
 	}
-	rk, mk, _ := alice.Encrypt(rand)
+	rk, mk, _ := alice.NextMessageKey(rand)
 	noop := func(MessageKey) error { return nil }
 	b.ReportAllocs()
 	for b.Loop() {
 		r, _ := ParseState(bob.AppendState(nil))
-		if err := r.Decrypt(rk, mk.index, noop); err != nil {
+		if err := r.Receive(rk, mk.index, noop); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -618,7 +618,7 @@ func TestChainExhausted(t *testing.T) {
 	alice, _ := pair(t, rand)
 	alice.sender.chain.index = 1<<32 - 1
 	unchanged(t, alice, "exhausted chain", func() {
-		if _, _, err := alice.Encrypt(rand); !errors.Is(err, ErrChainExhausted) {
+		if _, _, err := alice.NextMessageKey(rand); !errors.Is(err, ErrChainExhausted) {
 			t.Fatalf("got %v", err)
 		}
 	})
@@ -643,5 +643,25 @@ func TestCloneIsIndependent(t *testing.T) {
 	})
 	if c.Equal(bob) {
 		t.Fatal("clone did not change")
+	}
+}
+
+// TestParseStateVersions: the version byte is required and checked, and
+// the unversioned layout of olm session pickles version 1 still parses.
+func TestParseStateVersions(t *testing.T) {
+	alice, _ := pair(t, &counterReader{})
+	st := alice.AppendState(nil)
+	if st[0] != StateVersion {
+		t.Fatalf("version %d written", st[0])
+	}
+	r, err := ParseUnversionedState(st[1:])
+	if err != nil || !r.Equal(alice) {
+		t.Fatalf("unversioned state: %v", err)
+	}
+	for _, v := range []byte{0, 2, 255} {
+		bad := append([]byte{v}, st[1:]...)
+		if _, err := ParseState(bad); !errors.Is(err, ErrBadState) {
+			t.Errorf("version %d: %v", v, err)
+		}
 	}
 }

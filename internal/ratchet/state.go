@@ -12,15 +12,21 @@ import (
 // that is truncated, over a limit, or inconsistent.
 var ErrBadState = errors.New("ratchet: malformed ratchet state")
 
+// StateVersion is the version byte that starts the state AppendState
+// writes. Version 1 is the layout below; olm session pickles of version 1
+// stored that layout without the byte (see ParseUnversionedState).
+const StateVersion = 1
+
 // AppendState appends the complete ratchet state in sicher's layout and
 // returns the extended slice. The result is secret: package olm encrypts
 // it inside its pickles. The layout (all integers big-endian):
 //
-//	root key 32 ‖ u8 has-sender ‖ [our ratchet private key 32 ‖ chain key 32 ‖ u32 index]
+//	u8 version 1 ‖ root key 32 ‖ u8 has-sender ‖ [our ratchet private key 32 ‖ chain key 32 ‖ u32 index]
 //	‖ u8 receiver count ‖ per chain (newest first): their ratchet key 32 ‖ chain key 32
 //	‖ u32 index ‖ u8 skipped count ‖ per skipped key (oldest first): u32 index ‖ key 32
 func (r *Ratchet) AppendState(dst []byte) []byte {
 	b := wire.NewBuilder(dst)
+	b.AddUint8(StateVersion)
 	b.AddBytes(r.root[:])
 	b.AddBool(r.sender != nil)
 	if r.sender != nil {
@@ -45,10 +51,26 @@ func (r *Ratchet) AppendState(dst []byte) []byte {
 	return b.Bytes()
 }
 
-// ParseState parses state written by AppendState. It rejects trailing
-// bytes, counts over the limits, and a state with neither a sending nor a
-// receiving chain.
+// ParseState parses state written by AppendState, of any version. It
+// rejects an unknown version, trailing bytes, counts over the limits, and
+// a state with neither a sending nor a receiving chain.
 func ParseState(state []byte) (*Ratchet, error) {
+	if len(state) == 0 {
+		return nil, fmt.Errorf("%w: empty", ErrBadState)
+	}
+	switch state[0] {
+	case 1:
+		return parseV1(state[1:])
+	default:
+		return nil, fmt.Errorf("%w: unknown version %d", ErrBadState, state[0])
+	}
+}
+
+// ParseUnversionedState parses the version 1 layout without its version
+// byte, as olm session pickles of version 1 stored it.
+func ParseUnversionedState(state []byte) (*Ratchet, error) { return parseV1(state) }
+
+func parseV1(state []byte) (*Ratchet, error) {
 	rd := wire.Reader(state)
 	r := new(Ratchet)
 	var hasSender bool

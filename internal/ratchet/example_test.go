@@ -4,8 +4,8 @@ import (
 	"crypto/rand"
 	"fmt"
 
+	"github.com/sicher-go/sicher/internal/ratchet"
 	"github.com/sicher-go/sicher/key"
-	"github.com/sicher-go/sicher/ratchet"
 )
 
 // Alice and Bob drive the Double Ratchet directly, with a shared secret
@@ -22,11 +22,11 @@ func Example() {
 	bob := ratchet.NewBob(shared, key.Curve25519Public(t0))
 
 	deliver := func(from, to *ratchet.Ratchet, name string) {
-		ratchetKey, sent, err := from.Encrypt(rand.Reader)
+		ratchetKey, sent, err := from.NextMessageKey(rand.Reader)
 		if err != nil {
 			panic(err)
 		}
-		err = to.Decrypt(ratchetKey, sent.Index(), func(got ratchet.MessageKey) error {
+		err = to.Receive(ratchetKey, sent.Index(), func(got ratchet.MessageKey) error {
 			if got.Bytes() != sent.Bytes() {
 				return fmt.Errorf("keys differ")
 			}
