@@ -20,6 +20,7 @@ type backend struct {
 	name string
 	open func(ctx context.Context, key Key) (*Store, error)
 	raw  *sql.DB // direct access, to damage rows
+	dsn  string  // PostgreSQL: the DSN of the test's schema
 }
 
 func sqliteBackend(t *testing.T) *backend {
@@ -78,7 +79,7 @@ func postgresBackend(t testing.TB) *backend {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { raw.Close() })
-	return &backend{name: "PostgreSQL", raw: raw, open: func(ctx context.Context, key Key) (*Store, error) { return OpenPostgres(ctx, sdsn, key) }}
+	return &backend{name: "PostgreSQL", raw: raw, dsn: sdsn, open: func(ctx context.Context, key Key) (*Store, error) { return OpenPostgres(ctx, sdsn, key) }}
 }
 
 func withSearchPath(t testing.TB, dsn, schema string) string {
