@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,15 +29,16 @@ const (
 	nTables
 )
 
-// memData is one immutable snapshot: a transaction that writes a table clones that table's map
-// first, and Update publishes the new snapshot when the transaction succeeds.
+// memData is one immutable snapshot: a persistent tree per table. A transaction writes new
+// trees that share every unchanged node, and Update publishes them when it succeeds.
 type memData struct {
-	tables [nTables]map[string]any
+	tables [nTables]*node
 }
 
 // Memory is the in-memory Store, for tests and short-lived tools: a full implementation with
 // the same semantics as the SQL store, but nothing survives the process and nothing is sealed.
-// Readers see immutable snapshots; writers are serialised by a mutex. It is safe for
+// Readers see immutable snapshots (persistent trees, copied on write); writers are serialised
+// by a mutex. It is safe for
 // concurrent use.
 type Memory struct {
 	mu     sync.Mutex // serialises Update
@@ -49,11 +49,7 @@ type Memory struct {
 // NewMemory returns an empty in-memory store.
 func NewMemory() *Memory {
 	m := new(Memory)
-	d := new(memData)
-	for i := range d.tables {
-		d.tables[i] = map[string]any{}
-	}
-	m.data.Store(d)
+	m.data.Store(new(memData))
 	return m
 }
 
@@ -101,7 +97,6 @@ func (m *Memory) Close() error {
 type memTx struct {
 	owner    Owner
 	data     memData
-	dirty    [nTables]bool
 	writable bool
 }
 
@@ -114,40 +109,25 @@ func (tx *memTx) prefix() string {
 }
 
 func (tx *memTx) get(t int, k string) (any, bool) {
-	v, ok := tx.data.tables[t][k]
-	return v, ok
+	return tx.data.tables[t].get(k)
 }
 
 func (tx *memTx) put(t int, k string, v any) error {
 	if !tx.writable {
 		return ErrReadOnly
 	}
-	if !tx.dirty[t] {
-		tx.data.tables[t] = maps.Clone(tx.data.tables[t])
-		tx.dirty[t] = true
-	}
 	if v == nil {
-		delete(tx.data.tables[t], k)
+		tx.data.tables[t] = tx.data.tables[t].remove(k)
 	} else {
-		tx.data.tables[t][k] = v
+		tx.data.tables[t] = tx.data.tables[t].insert(k, v, priority(k))
 	}
 	return nil
 }
 
 // scan returns the values of table t under prefix p, in key order.
 func scan[V any](tx *memTx, t int, p string) []V {
-	p = tx.prefix() + p
-	var keys []string
-	for k := range tx.data.tables[t] {
-		if strings.HasPrefix(k, p) {
-			keys = append(keys, k)
-		}
-	}
-	slices.Sort(keys)
-	out := make([]V, 0, len(keys))
-	for _, k := range keys {
-		out = append(out, tx.data.tables[t][k].(V))
-	}
+	var out []V
+	tx.data.tables[t].each(tx.prefix()+p, func(v any) { out = append(out, v.(V)) })
 	return out
 }
 
