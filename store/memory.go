@@ -354,15 +354,15 @@ func (tx *memTx) RecordReplay(_ context.Context, r *Replay) error {
 	}
 	k := tx.key(r.RoomID, r.SessionID, strconv.FormatUint(uint64(r.Index), 10))
 	if v, ok := tx.get(tReplay, k); ok {
-		return ReplayError(v.(*Replay), r)
+		return CheckReplay(v.(*Replay), r)
 	}
 	c := *r
 	return tx.put(tReplay, k, &c)
 }
 
-// ReplayError returns nil if have and want record the same event, and an error matching
+// CheckReplay returns nil if have and want record the same event, and an error matching
 // ErrReplay otherwise. Implementations of Tx.RecordReplay call it with the stored record.
-func ReplayError(have, want *Replay) error {
+func CheckReplay(have, want *Replay) error {
 	if have.EventID == want.EventID && have.OriginServerTS == want.OriginServerTS {
 		return nil
 	}

@@ -566,7 +566,7 @@ func (t *sqlTx) RecordReplay(ctx context.Context, r *store.Replay) error {
 	if err != nil {
 		return err
 	}
-	return store.ReplayError(&have, r)
+	return store.CheckReplay(&have, r)
 }
 
 func (t *sqlTx) Secret(ctx context.Context, name string) (store.Secret, error) {
