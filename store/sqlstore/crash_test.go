@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -36,7 +37,10 @@ import (
 //   - no message was decrypted twice,
 //   - every acknowledged operation is still in the store.
 
-const crashChildEnv = "SICHER_STORE_CRASH_CHILD"
+const (
+	crashChildEnv = "SICHER_STORE_CRASH_CHILD"
+	crashReady    = "SICHER-CRASH-CHILD-READY"
+)
 
 var (
 	crashAlice  = store.Owner{UserID: "@alice:example.org", DeviceID: "ALICE"}
@@ -65,13 +69,28 @@ func TestCrashSafety(t *testing.T) {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.v")
 		cmd.Env = append(os.Environ(), crashChildEnv+"="+path, "SICHER_STORE_CRASH_ACKS="+acks, fmt.Sprintf("SICHER_STORE_CRASH_SEED=%d", i))
 		var out strings.Builder
-		cmd.Stdout, cmd.Stderr = &out, &out
+		cmd.Stderr = &out
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(time.Duration(100+rand.IntN(300)) * time.Millisecond)
+		// Start the clock when the child has opened the store, so every child works for a while
+		// however slowly the machine starts processes.
+		var head strings.Builder
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() && !strings.Contains(sc.Text(), crashReady) {
+			head.WriteString(sc.Text() + "\n")
+		}
+		copied := make(chan struct{})
+		go func() { io.Copy(&head, stdout); close(copied) }()
+		time.Sleep(time.Duration(20+rand.IntN(250)) * time.Millisecond)
 		cmd.Process.Signal(syscall.SIGKILL)
-		err := cmd.Wait()
+		<-copied
+		err = cmd.Wait()
+		out.WriteString(head.String())
 		var ee *exec.ExitError
 		if errors.As(err, &ee) && ee.Sys().(syscall.WaitStatus).Signaled() {
 			killed++
@@ -253,6 +272,7 @@ func TestCrashChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	fmt.Println(crashReady)
 	c := &crashClient{t: t, s: s, ack: ack}
 	for {
 		switch r := rng.IntN(10); {

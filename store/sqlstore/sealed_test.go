@@ -238,6 +238,10 @@ func TestRekey(t *testing.T) {
 		if !errors.Is(err, ErrWrongKey) {
 			t.Errorf("Update by a handle with the old key = %v, want ErrWrongKey", err)
 		}
+		err = other.View(ctx, o, func(tx store.Tx) error { _, err := tx.Account(ctx); return err })
+		if !errors.Is(err, ErrWrongKey) {
+			t.Errorf("View by a handle with the old key = %v, want ErrWrongKey", err)
+		}
 		s.Close()
 		if _, err := b.open(ctx, oldKey); !errors.Is(err, ErrWrongKey) {
 			t.Errorf("open with the old key after Rekey = %v", err)

@@ -316,11 +316,28 @@ func (s *Store) View(ctx context.Context, owner store.Owner, fn func(store.Tx) e
 		return s.wrap("begin", err)
 	}
 	defer tx.Rollback()
+	if err := s.checkKey(ctx, tx); err != nil {
+		return err
+	}
 	return fn(&sqlTx{s: s, tx: tx, owner: owner})
 }
 
+// checkKey fails with ErrWrongKey if the store was re-keyed (by another process) since this
+// handle opened it: rows sealed under the new key would not open, and rows this handle wrote
+// would not open for the others.
+func (s *Store) checkKey(ctx context.Context, tx *sql.Tx) error {
+	var check []byte
+	if err := tx.QueryRowContext(ctx, s.d.q("SELECT value FROM sicher_meta WHERE name = ?"), "key_check").Scan(&check); err != nil {
+		return s.wrap("read key check", err)
+	}
+	if !bytes.Equal(check, s.check) {
+		return fmt.Errorf("%w: %s was re-keyed since it was opened", ErrWrongKey, s.name)
+	}
+	return nil
+}
+
 // Update runs fn in a read-write transaction and commits it if fn returns nil. If another
-// process re-keyed the store since it was opened, Update fails with ErrWrongKey.
+// process re-keyed the store since it was opened, Update (like View) fails with ErrWrongKey.
 func (s *Store) Update(ctx context.Context, owner store.Owner, fn func(store.Tx) error) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -334,12 +351,8 @@ func (s *Store) Update(ctx context.Context, owner store.Owner, fn func(store.Tx)
 			return s.wrap("lock", err)
 		}
 	}
-	var check []byte
-	if err := tx.QueryRowContext(ctx, s.d.q("SELECT value FROM sicher_meta WHERE name = ?"), "key_check").Scan(&check); err != nil {
-		return s.wrap("read key check", err)
-	}
-	if !bytes.Equal(check, s.check) {
-		return fmt.Errorf("%w: %s was re-keyed since it was opened", ErrWrongKey, s.name)
+	if err := s.checkKey(ctx, tx); err != nil {
+		return err
 	}
 	if err := fn(&sqlTx{s: s, tx: tx, owner: owner, writable: true}); err != nil {
 		return err
