@@ -272,6 +272,11 @@ func TestNotAStore(t *testing.T) {
 	if _, err := OpenSQLite(ctx, text, GenerateKey()); !errors.Is(err, ErrNotStore) {
 		t.Errorf("a text file: %v, want ErrNotStore", err)
 	}
+	short := filepath.Join(dir, "short.txt")
+	os.WriteFile(short, []byte("hello"), 0o600)
+	if _, err := OpenSQLite(ctx, short, GenerateKey()); !errors.Is(err, ErrNotStore) {
+		t.Errorf("a 5-byte text file: %v, want ErrNotStore", err)
+	}
 	other := filepath.Join(dir, "other.db")
 	db := openRawSQLite(t, other)
 	if _, err := db.Exec("CREATE TABLE messages (id INTEGER PRIMARY KEY, body TEXT); INSERT INTO messages (body) VALUES ('hi')"); err != nil {

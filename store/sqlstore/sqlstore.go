@@ -152,11 +152,13 @@ func checkSQLiteFile(path string) error {
 		return nil
 	}
 	var h [100]byte
-	if _, err := io.ReadFull(f, h[:]); err != nil {
-		return fmt.Errorf("%w: %s: %d bytes, shorter than a SQLite header", ErrDamaged, path, fi.Size())
-	}
-	if !bytes.Equal(h[:16], []byte("SQLite format 3\x00")) {
+	n, _ := io.ReadFull(f, h[:])
+	magic := []byte("SQLite format 3\x00")
+	if !bytes.HasPrefix(h[:n], magic[:min(n, len(magic))]) {
 		return fmt.Errorf("%w: %s is not a SQLite database", ErrNotStore, path)
+	}
+	if n < len(h) {
+		return fmt.Errorf("%w: %s: %d bytes, shorter than a SQLite header", ErrDamaged, path, fi.Size())
 	}
 	pageSize := int64(binary.BigEndian.Uint16(h[16:18]))
 	if pageSize == 1 {
