@@ -1,3 +1,5 @@
+// Package newcomer is the TI-Messenger practice simulation a new user of sicher
+// writes from the docs alone: Example_tiMessenger tells the whole story.
 package newcomer_test
 
 import (
@@ -19,11 +21,7 @@ import (
 	"github.com/sicher-go/sicher/signing"
 )
 
-const (
-	alice = "@dr.alice:praxis.example"
-	bob   = "@bob:patient.example"
-	room  = "!sprechstunde:praxis.example"
-)
+const alice, bob, room = "@dr.alice:praxis.example", "@bob:patient.example", "!sprechstunde:praxis.example"
 
 // must stops the story at the first error: in an Example a panic fails the test.
 func must[T any](v T, err error) T {
@@ -33,22 +31,17 @@ func must[T any](v T, err error) T {
 	return v
 }
 
-func check(err error) {
-	if err != nil {
-		panic(err)
-	}
-}
+func check(err error)                            { must(0, err) }
+func must2[A, B any](a A, b B, err error) (A, B) { return a, must(b, err) }
 
-// server stands in for the homeserver: it stores what devices publish and
-// relays what they send. A real client talks to it over HTTPS.
+// server stands in for the homeserver, which a real client talks to over HTTPS.
 type server struct {
-	deviceKeys map[string]json.RawMessage   // "user device" → signed device_keys (/keys/query)
-	oneTime    map[string][]json.RawMessage // "user device" → signed one-time keys (/keys/claim)
-	devices    map[string][]string          // user → device IDs
-	timeline   []roomEvent
-	media      map[string][]byte
-	authData   json.RawMessage // the backup version's signed auth_data
-	backup     []byte          // GET /room_keys/keys
+	deviceKeys       map[string]json.RawMessage   // "user device" → signed device_keys (/keys/query)
+	oneTime          map[string][]json.RawMessage // "user device" → signed one-time keys (/keys/claim)
+	devices          map[string][]string          // user → device IDs
+	timeline         []roomEvent
+	media            map[string][]byte
+	authData, backup []byte // the backup version's signed auth_data; GET /room_keys/keys
 }
 
 type roomEvent struct {
@@ -57,12 +50,10 @@ type roomEvent struct {
 	content    []byte
 }
 
-var srv = &server{deviceKeys: map[string]json.RawMessage{}, oneTime: map[string][]json.RawMessage{},
-	devices: map[string][]string{}, media: map[string][]byte{}}
+var srv *server
 
-// query is /keys/query for one device, with the self-signature checked. A real
-// client also checks the device's cross-signing (signing.VerifyDevice) before
-// it trusts the device, and pins the keys it saw first.
+// query is /keys/query for one device, self-signature checked. A real client also checks
+// its cross-signing (signing.VerifyDevice) before trusting it, and pins the keys.
 func (s *server) query(user, id string) *signing.DeviceKeys {
 	return must(signing.VerifyDeviceKeys(s.deviceKeys[user+" "+id], user, id))
 }
@@ -71,10 +62,7 @@ func (s *server) query(user, id string) *signing.DeviceKeys {
 // claimer verifies its signature by the device's Ed25519 key.
 func (s *server) claim(dk *signing.DeviceKeys) key.Curve25519 {
 	k := dk.UserID + " " + dk.DeviceID
-	if len(s.oneTime[k]) == 0 {
-		panic("no one-time key left for " + k) // a real client would use the fallback key
-	}
-	raw := s.oneTime[k][0]
+	raw := s.oneTime[k][0] // when none are left, a real server hands out the fallback key
 	s.oneTime[k] = s.oneTime[k][1:]
 	return must(signing.VerifySignedKey(raw, dk.UserID, dk.DeviceID, dk.Ed25519)).Key
 }
@@ -91,8 +79,7 @@ func (s *server) byCurve(ck key.Curve25519, users ...string) *signing.DeviceKeys
 	panic("unknown device key " + ck.String())
 }
 
-// device is one client. Everything in it is written to its store as pickles
-// and read back by restart.
+// device is one client; restart writes all of it to its store as pickles and reads it back.
 type device struct {
 	user, id  string
 	pickleKey [olm.PickleKeySize]byte // a real client keeps it in the OS keyring
@@ -132,8 +119,7 @@ func newDevice(user, id string) *device {
 	return d
 }
 
-// restart writes the device's state as pickles and loads it into new objects,
-// as a client does when the app is killed and started again.
+// restart pickles the device's state and loads it into new objects, as an app restart does.
 func (d *device) restart() {
 	pk := &d.pickleKey
 	d.acct = must(olm.UnpickleAccount(pk, must(d.acct.Pickle(pk))))
@@ -157,23 +143,19 @@ func (d *device) restart() {
 	d.guard.Restore(entries)
 }
 
-// sendToDevice encrypts an event for one device over Olm (opening a session
-// with a claimed one-time key if there is none yet) and hands it to that
-// device, which decrypts and validates it. It returns what the receiver got.
+// sendToDevice encrypts an event for one device over Olm (opening a session with a
+// claimed one-time key if needed); that device decrypts and validates it.
 func sendToDevice(from, to *device, typ string, content json.RawMessage) *event.OlmEvent {
 	dk := srv.query(to.user, to.id)
 	if len(from.olm[dk.Curve25519]) == 0 {
-		s := must(from.acct.NewOutboundSession(dk.Curve25519, srv.claim(dk)))
-		from.olm[dk.Curve25519] = []*olm.Session{s}
+		from.olm[dk.Curve25519] = []*olm.Session{must(from.acct.NewOutboundSession(dk.Curve25519, srv.claim(dk)))}
 	}
-	wire, _, err := event.EncryptOlm(from.acct, from.olm[dk.Curve25519][0], event.OlmEncryptParams{
+	wire, _ := must2(event.EncryptOlm(from.acct, from.olm[dk.Curve25519][0], event.OlmEncryptParams{
 		Sender: from.user, Recipient: to.user, Type: typ, Content: content,
 		RecipientEd25519: dk.Ed25519, RecipientCurve25519: dk.Curve25519,
-	})
-	check(err)
+	}))
 
-	// The receiver sees only the sender's user ID and the content: it finds
-	// the sending device by the content's sender_key.
+	// The receiver knows only the sender's user ID: it finds the device by sender_key.
 	sender := srv.byCurve(must(event.ParseOlmContent(wire)).SenderKey, from.user)
 	ev := must(event.DecryptOlm(to.acct, wire, event.OlmDecryptParams{
 		Sender: from.user, OwnUserID: to.user, Sessions: to.olm[sender.Curve25519], SenderDevice: sender,
@@ -203,22 +185,16 @@ func (d *device) shareRoomKey(to ...*device) {
 	}
 }
 
-// say sends a room event to the timeline and returns its message index.
-func (d *device) say(typ string, content any) uint32 {
-	c, idx, err := event.EncryptMegolm(d.out, room, typ, must(json.Marshal(content)), nil)
-	check(err)
+// say sends a room event to the timeline.
+func (d *device) say(typ string, content any) {
+	c, _ := must2(event.EncryptMegolm(d.out, room, typ, must(json.Marshal(content)), nil))
 	n := len(srv.timeline)
 	srv.timeline = append(srv.timeline, roomEvent{fmt.Sprintf("$ev%d", n), d.user, 1700000000000 + int64(n), c})
-	return idx
 }
 
 // read decrypts a timeline event with the session its session_id names.
 func (d *device) read(ev roomEvent) (*event.RoomEvent, error) {
-	mc, err := event.ParseMegolmContent(ev.content)
-	if err != nil {
-		return nil, err
-	}
-	in, ok := d.rooms[mc.SessionID]
+	in, ok := d.rooms[must(event.ParseMegolmContent(ev.content)).SessionID]
 	if !ok {
 		return nil, event.ErrNoSession // a real client asks its other devices or the backup
 	}
@@ -234,16 +210,14 @@ type message struct {
 	File    json.RawMessage `json:"file,omitempty"`
 }
 
-func body(re *event.RoomEvent) message {
-	var m message
-	check(json.Unmarshal(re.Content, &m))
-	return m
-}
+func body(re *event.RoomEvent) (m message) { check(json.Unmarshal(re.Content, &m)); return m }
 
 // Dr. Alice (phone and laptop) and her patient Bob (phone) talk in an
 // encrypted room; Bob sends a photo, backs up his keys, and later reads the
 // history on a new tablet; Alice verifies her laptop with her phone by SAS.
 func Example_tiMessenger() {
+	srv = &server{deviceKeys: map[string]json.RawMessage{}, oneTime: map[string][]json.RawMessage{},
+		devices: map[string][]string{}, media: map[string][]byte{}}
 	alicePhone, aliceLaptop, bobPhone := newDevice(alice, "PHONE"), newDevice(alice, "LAPTOP"), newDevice(bob, "PHONE")
 
 	// 1. Alice's phone shares its room key with every device in the room.
@@ -261,14 +235,15 @@ func Example_tiMessenger() {
 			fmt.Printf("%s %s reads #%d from %s: %q\n", d.user, d.id, re.MessageIndex, ev.sender, body(re).Body)
 		}
 	}
-	// The server replays the first event under a new ID: the guard refuses it.
-	replayed := srv.timeline[0]
-	replayed.id = "$replayed"
-	_, err := bobPhone.read(replayed)
-	fmt.Println("replay refused:", errors.Is(err, event.ErrReplay))
+	// The server replays an event under a new ID, and claims Bob wrote another.
+	replayed, forged := srv.timeline[0], srv.timeline[1]
+	replayed.id, forged.sender = "$replayed", bob
+	_, err1 := bobPhone.read(replayed)
 	bobPhone.restart()
-	_, err = bobPhone.read(replayed)
-	fmt.Println("replay refused after restart:", errors.Is(err, event.ErrReplay))
+	_, err2 := bobPhone.read(replayed)
+	_, err := bobPhone.read(forged)
+	fmt.Println("refused: replay", errors.Is(err1, event.ErrReplay), "after restart", errors.Is(err2, event.ErrReplay),
+		"forged sender", errors.Is(err, event.ErrWrongSender))
 
 	// 3. Bob answers with a photo. His phone reuses its Olm session with
 	// Alice's phone and opens one with her laptop.
@@ -277,16 +252,16 @@ func Example_tiMessenger() {
 	ciphertext, file := must2(attachment.Encrypt(photo))
 	file.URL = "mxc://patient.example/roentgen"
 	srv.media[file.URL] = ciphertext // POST /_matrix/media/v3/upload
-	idx := bobPhone.say("m.room.message", message{MsgType: "m.image", Body: "roentgen.png", File: must(json.Marshal(file))})
-	fmt.Println("photo sent at index", idx)
+	bobPhone.say("m.room.message", message{MsgType: "m.image", Body: "roentgen.png", File: must(json.Marshal(file))})
 	for _, d := range []*device{alicePhone, aliceLaptop} {
 		d.restart()
-		m := body(must(d.read(srv.timeline[len(srv.timeline)-1])))
+		re := must(d.read(srv.timeline[len(srv.timeline)-1]))
+		m := body(re)
 		f := must(attachment.ParseEncryptedFile(m.File))
 		r := must(attachment.NewDecryptingReader(bytes.NewReader(srv.media[f.URL]), f, nil, nil))
 		got := must(io.ReadAll(r))
 		check(r.Close())
-		fmt.Printf("%s %s opens %s: %d bytes, same photo %v\n", d.user, d.id, m.Body, len(got), bytes.Equal(got, photo))
+		fmt.Printf("%s %s opens %s (#%d): %d bytes, same photo %v\n", d.user, d.id, m.Body, re.MessageIndex, len(got), bytes.Equal(got, photo))
 	}
 	srv.media[file.URL][100] ^= 1 // the media server corrupts the file
 	_, err = attachment.NewDecryptingReader(bytes.NewReader(srv.media[file.URL]), file, nil, nil)
@@ -320,34 +295,25 @@ func Example_tiMessenger() {
 	// @dr.alice:praxis.example LAPTOP reads #1 from @dr.alice:praxis.example: "Bitte morgen um 9 kommen."
 	// @bob:patient.example PHONE reads #0 from @dr.alice:praxis.example: "Ihr Befund ist da."
 	// @bob:patient.example PHONE reads #1 from @dr.alice:praxis.example: "Bitte morgen um 9 kommen."
-	// replay refused: true
-	// replay refused after restart: true
+	// refused: replay true after restart true forged sender true
 	// @bob:patient.example PHONE → @dr.alice:praxis.example PHONE: m.room_key, new Olm session false
 	// @bob:patient.example PHONE → @dr.alice:praxis.example LAPTOP: m.room_key, new Olm session true
-	// photo sent at index 0
-	// @dr.alice:praxis.example PHONE opens roentgen.png: 18000 bytes, same photo true
-	// @dr.alice:praxis.example LAPTOP opens roentgen.png: 18000 bytes, same photo true
+	// @dr.alice:praxis.example PHONE opens roentgen.png (#0): 18000 bytes, same photo true
+	// @dr.alice:praxis.example LAPTOP opens roentgen.png (#0): 18000 bytes, same photo true
 	// corrupted photo refused: true
 	// backup: 2 sessions uploaded
-	// backup: 2 sessions restored, auth_data signed by PHONE true
+	// backup: auth_data signed by PHONE and for this key: true
+	// backup: 2 sessions restored
 	// @bob:patient.example TABLET reads #0 from @dr.alice:praxis.example: "Ihr Befund ist da." (verified session false)
 	// @bob:patient.example TABLET reads #1 from @dr.alice:praxis.example: "Bitte morgen um 9 kommen." (verified session false)
 	// @bob:patient.example TABLET reads #0 from @bob:patient.example: "roentgen.png" (verified session false)
 	// mistyped recovery key refused: true
-	// SAS: both devices show the same 7 emoji: true
+	// SAS: same 7 emoji on both devices: true and with a man in the middle: false
 	// SAS: LAPTOP verified [ed25519:PHONE], PHONE verified [ed25519:LAPTOP]
-	// SAS: a man in the middle shows other emoji: true
 }
 
-func must2[A, B any](a A, b B, err error) (A, B) {
-	check(err)
-	return a, b
-}
-
-// makeBackup creates a backup version, uploads every inbound Megolm session
-// encrypted to it, and returns the recovery key the user writes down. (A real
-// client keeps the key in secret storage and signs auth_data with its
-// cross-signing master key too.)
+// makeBackup creates a backup, uploads every Megolm session encrypted to it and returns
+// the recovery key (a real client also keeps it in secret storage).
 func (d *device) makeBackup() string {
 	d.backup = must(keybackup.GenerateDecryptionKey())
 	auth := must(json.Marshal(keybackup.AuthData{PublicKey: d.backup.PublicKey()}))
@@ -374,10 +340,8 @@ func (d *device) restore(recoveryKey string) {
 	// Trust the backup only if a device we trust signed it (a real client
 	// checks the master key's signature); and only with the right key.
 	signer := srv.query(d.user, "PHONE")
-	signedOK := signing.Verify(srv.authData, d.user, signer.DeviceID, signer.Ed25519) == nil
-	if !d.backup.Matches(auth) || !signedOK {
-		panic("backup is not ours")
-	}
+	check(signing.Verify(srv.authData, d.user, signer.DeviceID, signer.Ed25519))
+	fmt.Println("backup: auth_data signed by", signer.DeviceID, "and for this key:", d.backup.Matches(auth))
 	var keys keybackup.RoomKeys
 	check(json.Unmarshal(srv.backup, &keys))
 	restored := d.backup.DecryptRoomKeys(context.Background(), keys)
@@ -393,7 +357,7 @@ func (d *device) restore(recoveryKey string) {
 		sender := srv.byCurve(r.Session.SenderKey, alice, bob) // the room's members
 		d.rooms[in.SessionID()] = &inbound{in, sender.UserID, r.Session.SenderKey, ed}
 	}
-	fmt.Printf("backup: %d sessions restored, auth_data signed by %s %v\n", len(restored), signer.DeviceID, signedOK)
+	fmt.Printf("backup: %d sessions restored\n", len(restored))
 }
 
 // verifySAS runs m.sas.v1 between two of a user's devices: start, accept
@@ -402,15 +366,23 @@ func (d *device) restore(recoveryKey string) {
 func verifySAS(starter, accepter *device) {
 	const txn = "sas-1"
 	sd, ad := sas.Device{UserID: starter.user, DeviceID: starter.id}, sas.Device{UserID: accepter.user, DeviceID: accepter.id}
-	start := must(signing.Marshal(map[string]any{"from_device": starter.id, "method": sas.MethodSAS,
-		"transaction_id": txn, "methods": sas.Supported()}))
+	start := must(signing.Marshal(struct { // m.key.verification.start, as sent
+		FromDevice    string `json:"from_device"`
+		Method        string `json:"method"`
+		TransactionID string `json:"transaction_id"`
+		sas.Methods
+	}{starter.id, sas.MethodSAS, txn, sas.Supported()}))
 	s, a := must(sas.New()), must(sas.New())
 	agreed := must(sas.Negotiate(sas.Supported(), sas.Supported()))
 	commitment := sas.Commitment(a.PublicKey(), start)
 	check(sas.VerifyCommitment(commitment, a.PublicKey(), start))
 	se, ae := must(s.SetTheirKey(a.PublicKey())), must(a.SetTheirKey(s.PublicKey()))
 	info := sas.SASInfo(sd, s.PublicKey(), ad, a.PublicKey(), txn)
-	fmt.Println("SAS: both devices show the same 7 emoji:", se.Emoji(info) == ae.Emoji(info))
+	// Mallory relays with her own key: the emoji differ (but for 2^-42).
+	mallory := must(sas.New())
+	me := must(s.SetTheirKey(mallory.PublicKey()))
+	fmt.Println("SAS: same 7 emoji on both devices:", se.Emoji(info) == ae.Emoji(info),
+		"and with a man in the middle:", me.Emoji(sas.SASInfo(sd, s.PublicKey(), ad, mallory.PublicKey(), txn)) == ae.Emoji(info))
 
 	// The users pressed "they match": each side MACs its device key; the other
 	// checks it against the keys it got from /keys/query.
@@ -424,9 +396,4 @@ func verifySAS(starter, accepter *device) {
 	byA := must(ae.VerifyKeys(m, sd, ad, txn, macKeys(se, sd, ad, starter), known(starter)))
 	byS := must(se.VerifyKeys(m, ad, sd, txn, macKeys(ae, ad, sd, accepter), known(accepter)))
 	fmt.Printf("SAS: %s verified %v, %s verified %v\n", accepter.id, byA, starter.id, byS)
-
-	// Mallory relays with her own key: the emoji differ (but for 2^-42).
-	mallory := must(sas.New())
-	me := must(s.SetTheirKey(mallory.PublicKey()))
-	fmt.Println("SAS: a man in the middle shows other emoji:", me.Emoji(sas.SASInfo(sd, s.PublicKey(), ad, mallory.PublicKey(), txn)) != ae.Emoji(info))
 }
