@@ -232,7 +232,7 @@ func Example_tiMessenger() {
 	for _, d := range []*device{alicePhone, aliceLaptop, bobPhone} {
 		for _, ev := range srv.timeline {
 			re := must(d.read(ev))
-			fmt.Printf("%s %s reads #%d from %s: %q\n", d.user, d.id, re.MessageIndex, ev.sender, body(re).Body)
+			fmt.Printf("%s %s reads #%d from %s: %q (verified session %v)\n", d.user, d.id, re.MessageIndex, ev.sender, body(re).Body, re.Verified)
 		}
 	}
 	// The server replays an event under a new ID, and claims Bob wrote another.
@@ -289,12 +289,12 @@ func Example_tiMessenger() {
 	// Output:
 	// @dr.alice:praxis.example PHONE → @dr.alice:praxis.example LAPTOP: m.room_key, new Olm session true
 	// @dr.alice:praxis.example PHONE → @bob:patient.example PHONE: m.room_key, new Olm session true
-	// @dr.alice:praxis.example PHONE reads #0 from @dr.alice:praxis.example: "Ihr Befund ist da."
-	// @dr.alice:praxis.example PHONE reads #1 from @dr.alice:praxis.example: "Bitte morgen um 9 kommen."
-	// @dr.alice:praxis.example LAPTOP reads #0 from @dr.alice:praxis.example: "Ihr Befund ist da."
-	// @dr.alice:praxis.example LAPTOP reads #1 from @dr.alice:praxis.example: "Bitte morgen um 9 kommen."
-	// @bob:patient.example PHONE reads #0 from @dr.alice:praxis.example: "Ihr Befund ist da."
-	// @bob:patient.example PHONE reads #1 from @dr.alice:praxis.example: "Bitte morgen um 9 kommen."
+	// @dr.alice:praxis.example PHONE reads #0 from @dr.alice:praxis.example: "Ihr Befund ist da." (verified session true)
+	// @dr.alice:praxis.example PHONE reads #1 from @dr.alice:praxis.example: "Bitte morgen um 9 kommen." (verified session true)
+	// @dr.alice:praxis.example LAPTOP reads #0 from @dr.alice:praxis.example: "Ihr Befund ist da." (verified session true)
+	// @dr.alice:praxis.example LAPTOP reads #1 from @dr.alice:praxis.example: "Bitte morgen um 9 kommen." (verified session true)
+	// @bob:patient.example PHONE reads #0 from @dr.alice:praxis.example: "Ihr Befund ist da." (verified session true)
+	// @bob:patient.example PHONE reads #1 from @dr.alice:praxis.example: "Bitte morgen um 9 kommen." (verified session true)
 	// refused: replay true after restart true forged sender true
 	// @bob:patient.example PHONE → @dr.alice:praxis.example PHONE: m.room_key, new Olm session false
 	// @bob:patient.example PHONE → @dr.alice:praxis.example LAPTOP: m.room_key, new Olm session true
@@ -362,7 +362,7 @@ func (d *device) restore(recoveryKey string) {
 
 // verifySAS runs m.sas.v1 between two of a user's devices: start, accept
 // with commitment, key exchange, emoji comparison, MACs of the device keys.
-// The events themselves (m.key.verification.*) are left to the client.
+// A real client sends these as m.key.verification.* events, then cross-signs the device.
 func verifySAS(starter, accepter *device) {
 	const txn = "sas-1"
 	sd, ad := sas.Device{UserID: starter.user, DeviceID: starter.id}, sas.Device{UserID: accepter.user, DeviceID: accepter.id}
