@@ -1052,3 +1052,11 @@ func describeOutbound(r *report, s *megolm.OutboundSession) *report {
 	r.note("the ratchet and signing key are not printed")
 	return r
 }
+
+// decodeLenient decodes base64 in any of its spellings: padded or not,
+// standard or URL-safe alphabet.
+func decodeLenient(s string) ([]byte, error) {
+	s = strings.TrimRight(s, "=")
+	s = strings.NewReplacer("-", "+", "_", "/").Replace(s)
+	return base64.RawStdEncoding.DecodeString(s)
+}

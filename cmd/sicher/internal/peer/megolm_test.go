@@ -1,4 +1,4 @@
-package main
+package peer
 
 import (
 	"encoding/base64"
@@ -157,7 +157,7 @@ func TestPeerMegolmVectors(t *testing.T) {
 
 func readMegolmTestdata(t *testing.T, name string, v any) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "megolm", "testdata", name))
+	b, err := os.ReadFile(filepath.Join("..", "..", "..", "..", "megolm", "testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
