@@ -1,0 +1,165 @@
+package main
+
+// sicher inspect, files: key export files and session lists, encrypted attachments, key backup entries and /room_keys/keys bodies.
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/sicher-go/sicher/attachment"
+	"github.com/sicher-go/sicher/internal/wire"
+	"github.com/sicher-go/sicher/keybackup"
+	"github.com/sicher-go/sicher/keyexport"
+)
+
+// keyExportHeader is the public part of a key export file.
+type keyExportHeader struct {
+	Version    uint8
+	Salt, IV   []byte
+	Rounds     uint32
+	Ciphertext int
+}
+
+// parseKeyExport decodes the armor and the fixed fields of a key export
+// file: version ‖ salt(16) ‖ IV(16) ‖ rounds(4, big-endian) ‖ ciphertext ‖
+// HMAC-SHA-256(32).
+func parseKeyExport(file []byte) (*keyExportHeader, error) {
+	text := strings.TrimSpace(string(file))
+	body, ok := strings.CutPrefix(text, keyexport.Header)
+	if !ok {
+		return nil, fmt.Errorf("%w: no %q line", keyexport.ErrNotExportFile, keyexport.Header)
+	}
+	body, ok = strings.CutSuffix(strings.TrimSpace(body), keyexport.Footer)
+	if !ok {
+		return nil, fmt.Errorf("%w: no %q line (truncated?)", keyexport.ErrNotExportFile, keyexport.Footer)
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(body), ""))
+	if err != nil {
+		if raw, err = decodeLenient(strings.Join(strings.Fields(body), "")); err != nil {
+			return nil, fmt.Errorf("%w: bad base64", keyexport.ErrNotExportFile)
+		}
+	}
+	if len(raw) < keyexport.MinSize {
+		return nil, fmt.Errorf("%w: %d bytes, at least %d needed", keyexport.ErrTooShort, len(raw), keyexport.MinSize)
+	}
+	h := &keyExportHeader{Salt: make([]byte, 16), IV: make([]byte, 16)}
+	r := wire.Reader(raw)
+	if !r.ReadUint8(&h.Version) || !r.CopyBytes(h.Salt) || !r.CopyBytes(h.IV) || !r.ReadUint32(&h.Rounds) {
+		return nil, fmt.Errorf("%w: truncated header", keyexport.ErrTooShort)
+	}
+	if h.Version != keyexport.Version {
+		return nil, fmt.Errorf("%w: 0x%02x", keyexport.ErrUnsupportedVersion, h.Version)
+	}
+	if h.Rounds == 0 {
+		return nil, fmt.Errorf("%w: 0", keyexport.ErrBadRounds)
+	}
+	h.Ciphertext = r.Len() - 32
+	return h, nil
+}
+
+func inspectKeyExport(file []byte) (*report, error) {
+	h, err := parseKeyExport(file)
+	if err != nil {
+		r := newReport("key_export", "key export file (MEGOLM SESSION DATA), INVALID")
+		r.add("error", err.Error())
+		r.Invalid = true
+		return r, nil
+	}
+	r := newReport("key_export", "key export file (MEGOLM SESSION DATA)")
+	r.add("version", h.Version)
+	r.add("salt", unpadded(h.Salt))
+	r.add("iv", unpadded(h.IV))
+	r.add("pbkdf2 rounds", h.Rounds)
+	r.add("ciphertext", fmt.Sprintf("%d bytes (AES-256-CTR)", h.Ciphertext))
+	r.add("mac", "32 bytes (HMAC-SHA-256; checked with the passphrase)")
+	if int64(h.Rounds) > keyexport.DefaultMaxRounds {
+		r.note("%d rounds is more than sicher accepts by default (%d): use keyexport decrypt --max-rounds", h.Rounds, keyexport.DefaultMaxRounds)
+	}
+	if h.Rounds < 100_000 {
+		r.note("fewer than 100000 rounds: the spec recommends more")
+	}
+	r.note("decrypt with: sicher keyexport decrypt --list FILE")
+	return r, nil
+}
+
+func inspectEncryptedFile(in []byte) *report {
+	f, err := attachment.ParseEncryptedFile(in)
+	if err != nil {
+		r := newReport("encrypted_file", "EncryptedFile, INVALID")
+		r.add("error", err.Error())
+		r.Invalid = true
+		return r
+	}
+	r := newReport("encrypted_file", "EncryptedFile (encrypted attachment)")
+	if f.URL != "" {
+		r.add("url", f.URL)
+	}
+	v := f.Version
+	if v == "" {
+		v = "(none: legacy v0)"
+	}
+	r.add("version", v)
+	if f.MimeType != "" {
+		r.add("mimetype", f.MimeType)
+	}
+	r.add("iv", unpadded(f.IV[:]))
+	r.add("sha256", unpadded(f.SHA256[:]))
+	r.add("key", "A256CTR JWK present (secret, not printed)")
+	if f.Version == attachment.Version2 && binary.BigEndian.Uint64(f.IV[8:]) != 0 {
+		r.note("v2 requires the low 64 bits of the IV to be zero; these are not")
+	}
+	if f.Version != attachment.Version2 {
+		r.note("legacy version: decrypt with --allow-legacy")
+	}
+	r.note("decrypt with: sicher attachment decrypt -j FILE.json CIPHERTEXT")
+	return r
+}
+
+func inspectBackupEntry(in []byte) *report {
+	var e keybackup.KeyBackupData
+	if err := json.Unmarshal(in, &e); err != nil {
+		r := newReport("key_backup_data", "key backup entry (KeyBackupData), INVALID")
+		r.add("error", err.Error())
+		r.Invalid = true
+		return r
+	}
+	r := newReport("key_backup_data", "key backup entry, m.megolm_backup.v1.curve25519-aes-sha2")
+	r.add("first message index", e.FirstMessageIndex)
+	r.add("forwarded count", e.ForwardedCount)
+	r.add("is verified", e.IsVerified)
+	r.add("ephemeral key", e.SessionData.EphemeralString())
+	r.add("ciphertext", fmt.Sprintf("%d bytes (AES-256-CBC)", len(e.SessionData.Ciphertext)))
+	r.add("mac", "8 bytes (over the empty string: it does not authenticate the ciphertext)")
+	return r
+}
+
+func inspectSessionList(in []byte) (*report, error) {
+	sessions, skipped, err := keyexport.ParseSessions(in)
+	if err != nil {
+		return nil, fmt.Errorf("not recognised: a JSON array, but not a session list: %w", err)
+	}
+	r := newReport("key_export.sessions", "decrypted key export (session list)")
+	r.add("sessions", len(sessions)).add("invalid entries", len(skipped))
+	rooms := map[string]int{}
+	for _, s := range sessions {
+		rooms[s.RoomID]++
+	}
+	names := make([]string, 0, len(rooms))
+	for n := range rooms {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		r.add("room "+n, fmt.Sprintf("%d sessions", rooms[n]))
+	}
+	for _, e := range skipped {
+		r.note("%v", e)
+	}
+	r.Invalid = len(skipped) > 0
+	r.note("the session keys in this list are secret (not printed)")
+	return r, nil
+}

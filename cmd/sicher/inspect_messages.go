@@ -1,0 +1,250 @@
+package main
+
+// sicher inspect, Olm and Megolm messages, session keys, m.room.encrypted contents and events.
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	"github.com/sicher-go/sicher/event"
+	"github.com/sicher-go/sicher/key"
+	"github.com/sicher-go/sicher/megolm"
+	"github.com/sicher-go/sicher/olm"
+)
+
+func describePreKey(m *olm.PreKeyMessage, n int) *report {
+	r := newReport("olm.prekey_message", fmt.Sprintf("Olm pre-key message (type 0), %d bytes", n))
+	r.add("version", olm.ProtocolVersion)
+	r.add("one-time key", m.OneTimeKey.String())
+	r.add("base key", m.BaseKey.String())
+	if m.HasIdentityKey() {
+		r.add("identity key", m.IdentityKey.String())
+	} else {
+		r.add("identity key", "(absent)")
+	}
+	if id, ok := m.SessionID(); ok {
+		r.add("session id", id)
+	}
+	r.part(describeOlmMessage(m.Message, len(m.Message.Bytes())))
+	r.note("the recipient must still hold the one-time (or fallback) key above, or have a session with this id")
+	return r
+}
+
+func describeOlmMessage(m *olm.Message, n int) *report {
+	r := newReport("olm.message", fmt.Sprintf("Olm message (type 1), %d bytes", n))
+	r.add("version", olm.ProtocolVersion)
+	r.add("ratchet key", m.RatchetKey.String())
+	r.add("chain index", m.Index)
+	r.add("ciphertext", fmt.Sprintf("%d bytes (%s)", len(m.Ciphertext), aesBlocks(len(m.Ciphertext))))
+	r.add("mac", fmt.Sprintf("%d bytes (truncated HMAC-SHA-256; only the session can check it)", olm.MACSize))
+	if len(m.Ciphertext)%16 != 0 {
+		r.note("the ciphertext is not a whole number of AES blocks: this message cannot decrypt")
+		r.Invalid = true
+	}
+	return r
+}
+
+// describeMegolmMessage describes a Megolm message; with sessionID (the
+// session's Ed25519 signing key) it also checks the signature.
+func describeMegolmMessage(m *megolm.Message, n int, sessionID *key.Ed25519) *report {
+	r := newReport("megolm.message", fmt.Sprintf("Megolm message, %d bytes", n))
+	r.add("version", 3)
+	r.add("message index", m.Index)
+	r.add("ciphertext", fmt.Sprintf("%d bytes (%s)", len(m.Ciphertext), aesBlocks(len(m.Ciphertext))))
+	r.add("mac", "8 bytes (truncated HMAC-SHA-256; needs the session at this index)")
+	r.add("signature", "64 bytes (Ed25519 by the session's signing key, which is its session id)")
+	if sessionID != nil {
+		raw := m.Bytes()
+		if err := sessionID.Verify(raw[:len(raw)-len(m.Signature)], m.Signature); err != nil {
+			r.add("signature check", "FAILS under session_id "+sessionID.String())
+			r.note("the ciphertext was not made by this session: a wrong session_id or a tampered ciphertext")
+			r.Invalid = true
+		} else {
+			r.add("signature check", "valid under session_id")
+		}
+	} else {
+		r.note("the session id (the signing key) is not part of the message; inspect the m.room.encrypted content to check the signature")
+	}
+	return r
+}
+
+func describeSessionKey(k *megolm.SessionKey) *report {
+	r := newReport("megolm.session_key", "Megolm session key (m.room_key session_key), 229 bytes")
+	r.add("version", 2)
+	r.add("first message index", k.Index())
+	r.add("session id", k.SessionID().String())
+	r.add("signature", "valid (by the session's signing key)")
+	r.note("it holds the ratchet: whoever has it reads the room from index %d on (not printed)", k.Index())
+	return r
+}
+
+func describeExportedKey(k *megolm.ExportedSessionKey) *report {
+	r := newReport("megolm.exported_session_key", "Megolm exported session key (forwarded/backup/export form), 165 bytes")
+	r.add("version", 1)
+	r.add("first message index", k.Index())
+	r.add("session id", k.SessionID().String())
+	r.add("signature", "none (exported keys are unsigned: sessions imported from them are unverified)")
+	r.note("it holds the ratchet: whoever has it reads the room from index %d on (not printed)", k.Index())
+	return r
+}
+
+func inspectEvent(obj map[string]json.RawMessage, pickleKey []byte) (*report, error) {
+	var typ, sender, id string
+	json.Unmarshal(obj["type"], &typ)
+	json.Unmarshal(obj["sender"], &sender)
+	json.Unmarshal(obj["event_id"], &id)
+	inner, err := inspectJSON(obj["content"], pickleKey, 1)
+	if err != nil {
+		return nil, fmt.Errorf("event of type %q: content: %w", typ, err)
+	}
+	r := newReport("event", fmt.Sprintf("event %s", typ))
+	if sender != "" {
+		r.add("sender", sender)
+	}
+	if id != "" {
+		r.add("event id", id)
+	}
+	var room string
+	if json.Unmarshal(obj["room_id"], &room) == nil && room != "" {
+		r.add("room id", room)
+	}
+	r.part(inner)
+	return r, nil
+}
+
+func inspectOlmJSON(in []byte) *report {
+	var m olm.EncryptedMessage
+	if err := json.Unmarshal(in, &m); err != nil {
+		r := newReport("olm.message", "Olm message JSON {type, body}, INVALID")
+		r.add("error", err.Error())
+		r.Invalid = true
+		return r
+	}
+	return describeOlmEncrypted(m)
+}
+
+func describeOlmEncrypted(m olm.EncryptedMessage) *report {
+	switch m.Type {
+	case olm.TypePreKey:
+		pm, err := olm.ParsePreKeyMessage(m.Body)
+		if err != nil {
+			r := newReport("olm.prekey_message", "Olm pre-key message (type 0), INVALID")
+			r.add("error", err.Error())
+			r.Invalid = true
+			return r
+		}
+		return describePreKey(pm, len(m.Body))
+	default:
+		om, err := olm.ParseMessage(m.Body)
+		if err != nil {
+			r := newReport("olm.message", "Olm message (type 1), INVALID")
+			r.add("error", err.Error())
+			if _, perr := olm.ParsePreKeyMessage(m.Body); perr == nil {
+				r.note("the body is a pre-key message: the type should be 0")
+			}
+			r.Invalid = true
+			return r
+		}
+		return describeOlmMessage(om, len(m.Body))
+	}
+}
+
+func inspectOlmContent(in []byte) *report {
+	c, err := event.ParseOlmContent(in)
+	if err != nil {
+		r := newReport("m.room.encrypted.olm", "m.room.encrypted content (Olm), INVALID")
+		r.add("error", err.Error())
+		r.Invalid = true
+		return r
+	}
+	r := newReport("m.room.encrypted.olm", "m.room.encrypted content, m.olm.v1.curve25519-aes-sha2 (to-device)")
+	r.add("sender key", c.SenderKey.String())
+	r.add("recipients", len(c.Ciphertext))
+	keys := make([]string, 0, len(c.Ciphertext))
+	for k := range c.Ciphertext {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		p := describeOlmEncrypted(c.Ciphertext[k])
+		p.Title = "for recipient key " + k + ": " + p.Title
+		r.part(p)
+	}
+	r.note("a device decrypts only the entry under its own Curve25519 identity key")
+	return r
+}
+
+func inspectMegolmContent(in []byte) *report {
+	c, err := event.ParseMegolmContent(in)
+	if err != nil {
+		r := newReport("m.room.encrypted.megolm", "m.room.encrypted content (Megolm), INVALID")
+		r.add("error", err.Error())
+		r.Invalid = true
+		return r
+	}
+	r := newReport("m.room.encrypted.megolm", "m.room.encrypted content, m.megolm.v1.aes-sha2 (room event)")
+	r.add("session id", c.SessionID.String())
+	if c.SenderKey != nil {
+		r.add("sender key", c.SenderKey.String()+" (deprecated field)")
+	}
+	if c.DeviceID != "" {
+		r.add("device id", c.DeviceID+" (deprecated field)")
+	}
+	if c.RelatesTo != nil {
+		r.add("m.relates_to", string(*c.RelatesTo))
+	}
+	m, err := megolm.DecodeMessage(c.Ciphertext)
+	if err != nil {
+		p := newReport("megolm.message", "Megolm message, INVALID")
+		p.add("error", err.Error())
+		p.Invalid = true
+		r.part(p)
+		return r
+	}
+	sid := c.SessionID
+	r.part(describeMegolmMessage(m, len(m.Bytes()), &sid))
+	r.note("to decrypt, a device needs session %s at index %d or earlier", short(c.SessionID.String()), m.Index)
+	return r
+}
+
+func inspectRoomKey(in []byte) *report {
+	var c struct {
+		Algorithm  string `json:"algorithm"`
+		RoomID     string `json:"room_id"`
+		SessionID  string `json:"session_id"`
+		SessionKey string `json:"session_key"`
+		SenderKey  string `json:"sender_key"`
+	}
+	if err := json.Unmarshal(in, &c); err != nil {
+		r := newReport("room_key", "room key, INVALID")
+		r.add("error", err.Error())
+		r.Invalid = true
+		return r
+	}
+	r := newReport("room_key", "room key content (m.room_key, m.forwarded_room_key or exported session)")
+	r.add("algorithm", c.Algorithm).add("room id", c.RoomID).add("session id", c.SessionID)
+	if c.SenderKey != "" {
+		r.add("sender key", c.SenderKey)
+	}
+	var p *report
+	if k, err := megolm.ParseSessionKey(c.SessionKey); err == nil {
+		p = describeSessionKey(k)
+		if k.SessionID().String() != c.SessionID {
+			r.note("the session key's id %s is not the session_id field", k.SessionID())
+			r.Invalid = true
+		}
+	} else if k, err2 := megolm.ParseExportedSessionKey(c.SessionKey); err2 == nil {
+		p = describeExportedKey(k)
+		if k.SessionID().String() != c.SessionID {
+			r.note("the session key's id %s is not the session_id field", k.SessionID())
+			r.Invalid = true
+		}
+	} else {
+		p = newReport("megolm.session_key", "session_key, INVALID")
+		p.add("error", err.Error())
+		p.Invalid = true
+	}
+	r.part(p)
+	return r
+}

@@ -1,0 +1,141 @@
+package main
+
+// sicher inspect, pickles: sicher and libolm pickles opened with a pickle key.
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"strings"
+
+	"github.com/sicher-go/sicher/internal/pickle"
+	"github.com/sicher-go/sicher/keybackup"
+	"github.com/sicher-go/sicher/megolm"
+	"github.com/sicher-go/sicher/olm"
+)
+
+// openPickle tries the pickle key on every kind of pickle sicher knows;
+// nil if none opens.
+func openPickle(text string, b []byte, pickleKey []byte) *report {
+	text = strings.Join(strings.Fields(text), "")
+	var key32 *[32]byte
+	switch {
+	case len(pickleKey) == 32:
+		key32 = (*[32]byte)(pickleKey)
+	default:
+		s := strings.TrimSpace(string(pickleKey))
+		if k, err := decodeLenient(s); err == nil && len(k) == 32 {
+			key32 = (*[32]byte)(k)
+		} else if k, err := hex.DecodeString(s); err == nil && len(k) == 32 {
+			key32 = (*[32]byte)(k)
+		}
+	}
+	if len(b) > 0 && b[0] == 1 && key32 != nil {
+		if r := openSicherPickle(key32, text); r != nil {
+			return r
+		}
+	}
+	keys := [][]byte{pickleKey}
+	if key32 != nil && !bytes.Equal(key32[:], pickleKey) {
+		keys = append(keys, key32[:])
+	}
+	for _, k := range keys {
+		if r := openLibolmPickle(k, text); r != nil {
+			return r
+		}
+	}
+	return nil
+}
+
+func openSicherPickle(k *[32]byte, text string) *report {
+	title := "sicher pickle (AES-256-GCM), opened: "
+	if a, err := olm.UnpickleAccount(k, text); err == nil {
+		return describeAccount(newReport("sicher.pickle.account", title+"Olm account"), a)
+	}
+	if s, err := olm.UnpickleSession(k, text); err == nil {
+		return describeOlmSession(newReport("sicher.pickle.session", title+"Olm session"), s)
+	}
+	if s, err := megolm.UnpickleInboundSession(k, text); err == nil {
+		return describeInbound(newReport("sicher.pickle.inbound_group_session", title+"Megolm inbound session"), s)
+	}
+	if s, err := megolm.UnpickleOutboundSession(k, text); err == nil {
+		return describeOutbound(newReport("sicher.pickle.outbound_group_session", title+"Megolm outbound session"), s)
+	}
+	if d, err := keybackup.Unpickle(k, text); err == nil {
+		r := newReport("sicher.pickle.pk_decryption", title+"backup decryption key (PkDecryption)")
+		r.add("public key", d.PublicKey().String())
+		return r
+	}
+	return nil
+}
+
+func openLibolmPickle(k []byte, text string) *report {
+	plain, err := pickle.OpenLibolm(k, text)
+	if err != nil {
+		return nil
+	}
+	var version uint32
+	if len(plain) >= 4 {
+		version = binary.BigEndian.Uint32(plain)
+	}
+	title := "libolm pickle, opened: "
+	if a, err := olm.UnpickleLibolmAccount(k, text); err == nil {
+		return describeAccount(newReport("libolm.pickle.account", title+"Olm account").add("pickle version", version), a)
+	}
+	if s, err := olm.UnpickleLibolmSession(k, text); err == nil {
+		return describeOlmSession(newReport("libolm.pickle.session", title+"Olm session").add("pickle version", version), s)
+	}
+	if s, err := megolm.UnpickleLibolmInboundSession(k, text); err == nil {
+		return describeInbound(newReport("libolm.pickle.inbound_group_session", title+"Megolm inbound session").add("pickle version", version), s)
+	}
+	if s, err := megolm.UnpickleLibolmOutboundSession(k, text); err == nil {
+		return describeOutbound(newReport("libolm.pickle.outbound_group_session", title+"Megolm outbound session").add("pickle version", version), s)
+	}
+	if d, err := keybackup.UnpickleLibolm(k, text); err == nil {
+		r := newReport("libolm.pickle.pk_decryption", title+"PkDecryption (backup key)").add("pickle version", version)
+		r.add("public key", d.PublicKey().String())
+		return r
+	}
+	r := newReport("libolm.pickle", "libolm pickle: the key is right (the MAC verifies) but the contents are not an object sicher reads")
+	r.add("pickle version", version).add("plaintext", fmt.Sprintf("%d bytes", len(plain)))
+	r.Invalid = true
+	return r
+}
+
+func describeAccount(r *report, a *olm.Account) *report {
+	ik := a.IdentityKeys()
+	r.add("curve25519", ik.Curve25519.String()).add("ed25519", ik.Ed25519.String())
+	r.add("one-time keys", fmt.Sprintf("%d stored, %d unpublished", a.StoredOneTimeKeys(), len(a.OneTimeKeys())))
+	if fk, ok := a.FallbackKey(); ok {
+		_, unpublished := a.UnpublishedFallbackKey()
+		r.add("fallback key", fmt.Sprintf("%s (id %s, published %v)", fk.Key, fk.ID, !unpublished))
+	} else {
+		r.add("fallback key", "none")
+	}
+	r.note("private keys are not printed")
+	return r
+}
+
+func describeOlmSession(r *report, s *olm.Session) *report {
+	r.add("session id", s.ID())
+	r.add("received a message", s.HasReceivedMessage())
+	r.add("state", s.Describe())
+	r.note("chain and message keys are not printed")
+	return r
+}
+
+func describeInbound(r *report, s *megolm.InboundSession) *report {
+	r.add("session id", s.SessionID().String())
+	r.add("first known index", s.FirstKnownIndex())
+	r.add("verified", s.IsVerified())
+	r.note("the ratchet is not printed")
+	return r
+}
+
+func describeOutbound(r *report, s *megolm.OutboundSession) *report {
+	r.add("session id", s.SessionID().String())
+	r.add("next message index", s.MessageIndex())
+	r.note("the ratchet and signing key are not printed")
+	return r
+}
