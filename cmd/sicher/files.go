@@ -379,7 +379,7 @@ func runKeyExportDecrypt(args []string, stdin io.Reader, stdout, stderr io.Write
 		return fail(stderr, c, err)
 	}
 	// Check the envelope before asking for a passphrase.
-	h, err := parseKeyExport(file)
+	h, err := keyExportHeader(file)
 	if err != nil {
 		return fail(stderr, c, err)
 	}

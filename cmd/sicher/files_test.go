@@ -645,16 +645,23 @@ func TestRecoveryKeyFromPassphrase(t *testing.T) {
 	}
 }
 
-func TestParseKeyExportHeader(t *testing.T) {
+func TestInspectKeyExportHeader(t *testing.T) {
 	file, _, _ := nioExport(t)
-	h, err := parseKeyExport(file)
-	if err != nil || h.Version != 1 || h.Rounds != 10000 || h.Ciphertext != 1110 {
-		t.Fatalf("%+v, %v", h, err)
+	r, err := inspectKeyExport(file)
+	if err != nil || r.Invalid {
+		t.Fatalf("%+v, %v", r, err)
 	}
-	// Every strict prefix of the armored text is refused.
+	got := map[string]any{}
+	for _, f := range r.Fields {
+		got[f.name] = f.value
+	}
+	if got["pbkdf2 rounds"] != uint32(10000) || got["ciphertext"] != "1110 bytes (AES-256-CTR)" {
+		t.Fatalf("fields %v", got)
+	}
+	// Every strict prefix of the armored text is reported invalid.
 	for n := range len(file) - 2 {
-		if _, err := parseKeyExport(file[:n]); err == nil {
-			t.Fatalf("prefix of %d bytes accepted", n)
+		if r, err := inspectKeyExport(file[:n]); err != nil || !r.Invalid {
+			t.Fatalf("prefix of %d bytes: %+v, %v", n, r, err)
 		}
 	}
 }

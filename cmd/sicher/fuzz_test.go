@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"github.com/sicher-go/sicher/keyexport"
 	"io"
 	"os"
 	"path/filepath"
@@ -44,17 +45,20 @@ func FuzzInspect(f *testing.F) {
 	})
 }
 
-// FuzzParseKeyExport: the header parser never panics, and whatever it
-// accepts has a non-negative ciphertext length.
+// FuzzParseKeyExport: describing a key export file never panics, and a
+// file it calls valid has a header keyexport.ParseHeader accepts.
 func FuzzParseKeyExport(f *testing.F) {
 	if b, err := os.ReadFile(filepath.Join("testdata", "inspect", "key_export.txt")); err == nil {
 		f.Add(b)
 	}
 	f.Add([]byte(reactExport))
 	f.Fuzz(func(t *testing.T, in []byte) {
-		h, err := parseKeyExport(in)
-		if err == nil && (h.Ciphertext < 0 || h.Rounds == 0 || h.Version != 1) {
-			t.Fatalf("accepted %+v", h)
+		r, err := inspectKeyExport(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h, err := keyexport.ParseHeader(in); !r.Invalid && (err != nil || h.CiphertextLen < 0 || h.Rounds == 0) {
+			t.Fatalf("valid report for %+v, %v", h, err)
 		}
 	})
 }

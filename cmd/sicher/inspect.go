@@ -18,8 +18,6 @@ import (
 
 	"github.com/sicher-go/sicher/event"
 	"github.com/sicher-go/sicher/keyexport"
-	"github.com/sicher-go/sicher/megolm"
-	"github.com/sicher-go/sicher/olm"
 	"github.com/sicher-go/sicher/secretstorage"
 )
 
@@ -213,36 +211,10 @@ func inspect(in []byte, pickleKey []byte) (*report, error) {
 	return inspectBinary(text, b, pickleKey), nil
 }
 
-// inspectBinary recognises the base64-decoded bytes b of text.
+// inspectBinary recognises the base64-decoded bytes b of text. Every
+// parser is tried: each checks its own version byte.
 func inspectBinary(text string, b []byte, pickleKey []byte) *report {
-	var candidates []*report
-	if len(b) > 0 {
-		switch b[0] {
-		case olm.ProtocolVersion:
-			if m, err := olm.ParsePreKeyMessage(b); err == nil {
-				candidates = append(candidates, describePreKey(m, len(b)))
-			}
-			if m, err := megolm.ParseMessage(b); err == nil {
-				candidates = append(candidates, describeMegolmMessage(m, len(b), nil))
-			}
-			if m, err := olm.ParseMessage(b); err == nil {
-				candidates = append(candidates, describeOlmMessage(m, len(b)))
-			}
-		case 2:
-			if k, err := megolm.SessionKeyFromBytes(b); err == nil {
-				candidates = append(candidates, describeSessionKey(k))
-			} else if len(b) == 229 {
-				r := newReport("megolm.session_key", "Megolm session key (229 bytes), INVALID")
-				r.add("error", err.Error())
-				r.Invalid = true
-				candidates = append(candidates, r)
-			}
-		case 1:
-			if k, err := megolm.ExportedSessionKeyFromBytes(b); err == nil {
-				candidates = append(candidates, describeExportedKey(k))
-			}
-		}
-	}
+	candidates := messageCandidates(b)
 	if pickleKey != nil {
 		if r := openPickle(text, b, pickleKey); r != nil {
 			return r
@@ -255,22 +227,8 @@ func inspectBinary(text string, b []byte, pickleKey []byte) *report {
 			return r
 		}
 	}
-	messages := len(candidates)
-	if len(b) > 0 && b[0] == 1 && len(b) >= 1+12+16 && messages == 0 {
-		r := newReport("sicher.pickle", "sicher pickle (AES-256-GCM envelope)")
-		r.add("version", 1).add("nonce", fmt.Sprintf("%d bytes", 12)).
-			add("ciphertext", fmt.Sprintf("%d bytes (state %d bytes + 16-byte GCM tag)", len(b)-13, len(b)-29))
-		r.note("the object kind (account, session, ...) is authenticated data: give --pickle-key-file to open and describe it")
-		candidates = append(candidates, r)
-	}
-	if len(b) >= 24 && (len(b)-8)%16 == 0 && messages == 0 {
-		r := newReport("libolm.pickle", "libolm pickle envelope (AES-256-CBC + truncated HMAC-SHA-256), probably")
-		r.add("ciphertext", fmt.Sprintf("%d bytes (%s)", len(b)-8, aesBlocks(len(b)-8))).add("mac", "8 bytes")
-		r.note("libolm pickles carry no header: any base64 of 16n+8 bytes looks like this")
-		if pickleKey == nil {
-			r.note("give --pickle-key-file or --pickle-key-prompt to open and describe it")
-		}
-		candidates = append(candidates, r)
+	if len(candidates) == 0 {
+		candidates = pickleCandidates(text, b, pickleKey)
 	}
 	if len(candidates) == 0 {
 		r := newReport("unknown", fmt.Sprintf("unrecognised binary data (%d bytes of base64)", len(b)))

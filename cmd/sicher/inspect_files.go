@@ -3,66 +3,20 @@ package main
 // sicher inspect, files: key export files and session lists, encrypted attachments, key backup entries and /room_keys/keys bodies.
 
 import (
-	"encoding/base64"
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
-	"strings"
 
 	"github.com/sicher-go/sicher/attachment"
-	"github.com/sicher-go/sicher/internal/wire"
 	"github.com/sicher-go/sicher/keybackup"
 	"github.com/sicher-go/sicher/keyexport"
 )
 
-// keyExportHeader is the public part of a key export file.
-type keyExportHeader struct {
-	Version    uint8
-	Salt, IV   []byte
-	Rounds     uint32
-	Ciphertext int
-}
-
-// parseKeyExport decodes the armor and the fixed fields of a key export
-// file: version ‖ salt(16) ‖ IV(16) ‖ rounds(4, big-endian) ‖ ciphertext ‖
-// HMAC-SHA-256(32).
-func parseKeyExport(file []byte) (*keyExportHeader, error) {
-	text := strings.TrimSpace(string(file))
-	body, ok := strings.CutPrefix(text, keyexport.Header)
-	if !ok {
-		return nil, fmt.Errorf("%w: no %q line", keyexport.ErrNotExportFile, keyexport.Header)
-	}
-	body, ok = strings.CutSuffix(strings.TrimSpace(body), keyexport.Footer)
-	if !ok {
-		return nil, fmt.Errorf("%w: no %q line (truncated?)", keyexport.ErrNotExportFile, keyexport.Footer)
-	}
-	raw, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(body), ""))
-	if err != nil {
-		if raw, err = decodeLenient(strings.Join(strings.Fields(body), "")); err != nil {
-			return nil, fmt.Errorf("%w: bad base64", keyexport.ErrNotExportFile)
-		}
-	}
-	if len(raw) < keyexport.MinSize {
-		return nil, fmt.Errorf("%w: %d bytes, at least %d needed", keyexport.ErrTooShort, len(raw), keyexport.MinSize)
-	}
-	h := &keyExportHeader{Salt: make([]byte, 16), IV: make([]byte, 16)}
-	r := wire.Reader(raw)
-	if !r.ReadUint8(&h.Version) || !r.CopyBytes(h.Salt) || !r.CopyBytes(h.IV) || !r.ReadUint32(&h.Rounds) {
-		return nil, fmt.Errorf("%w: truncated header", keyexport.ErrTooShort)
-	}
-	if h.Version != keyexport.Version {
-		return nil, fmt.Errorf("%w: 0x%02x", keyexport.ErrUnsupportedVersion, h.Version)
-	}
-	if h.Rounds == 0 {
-		return nil, fmt.Errorf("%w: 0", keyexport.ErrBadRounds)
-	}
-	h.Ciphertext = r.Len() - 32
-	return h, nil
-}
-
 func inspectKeyExport(file []byte) (*report, error) {
-	h, err := parseKeyExport(file)
+	h, err := keyExportHeader(file)
 	if err != nil {
 		r := newReport("key_export", "key export file (MEGOLM SESSION DATA), INVALID")
 		r.add("error", err.Error())
@@ -71,11 +25,15 @@ func inspectKeyExport(file []byte) (*report, error) {
 	}
 	r := newReport("key_export", "key export file (MEGOLM SESSION DATA)")
 	r.add("version", h.Version)
-	r.add("salt", unpadded(h.Salt))
-	r.add("iv", unpadded(h.IV))
+	r.add("salt", unpadded(h.Salt[:]))
+	r.add("iv", unpadded(h.IV[:]))
 	r.add("pbkdf2 rounds", h.Rounds)
-	r.add("ciphertext", fmt.Sprintf("%d bytes (AES-256-CTR)", h.Ciphertext))
+	r.add("ciphertext", fmt.Sprintf("%d bytes (AES-256-CTR)", h.CiphertextLen))
 	r.add("mac", "32 bytes (HMAC-SHA-256; checked with the passphrase)")
+	if h.Rounds == 0 {
+		r.note("0 rounds: no key can be derived, the file cannot decrypt")
+		r.Invalid = true
+	}
 	if int64(h.Rounds) > keyexport.DefaultMaxRounds {
 		r.note("%d rounds is more than sicher accepts by default (%d): use keyexport decrypt --max-rounds", h.Rounds, keyexport.DefaultMaxRounds)
 	}
@@ -162,4 +120,14 @@ func inspectSessionList(in []byte) (*report, error) {
 	r.Invalid = len(skipped) > 0
 	r.note("the session keys in this list are secret (not printed)")
 	return r, nil
+}
+
+// keyExportHeader is keyexport.ParseHeader with a hint for the most
+// common damage: a file cut short before its footer line.
+func keyExportHeader(file []byte) (*keyexport.FileHeader, error) {
+	h, err := keyexport.ParseHeader(file)
+	if errors.Is(err, keyexport.ErrNotExportFile) && bytes.Contains(file, []byte(keyexport.Header)) && !bytes.Contains(file, []byte(keyexport.Footer)) {
+		err = fmt.Errorf("%w (truncated?)", err)
+	}
+	return h, err
 }

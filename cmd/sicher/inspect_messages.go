@@ -4,6 +4,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 
@@ -13,9 +14,43 @@ import (
 	"github.com/sicher-go/sicher/olm"
 )
 
+// messageCandidates lists what the bytes b parse as: Olm and Megolm
+// messages, Megolm session keys.
+func messageCandidates(b []byte) []*report {
+	var out []*report
+	if m, err := olm.ParsePreKeyMessage(b); err == nil {
+		out = append(out, describePreKey(m, len(b)))
+	}
+	if m, err := megolm.ParseMessage(b); err == nil {
+		out = append(out, describeMegolmMessage(m, len(b), nil))
+	}
+	if m, err := olm.ParseMessage(b); err == nil {
+		out = append(out, describeOlmMessage(m, len(b)))
+	}
+	if k, err := megolm.SessionKeyFromBytes(b); err == nil {
+		out = append(out, describeSessionKey(k))
+	} else if errors.Is(err, megolm.ErrBadSignature) {
+		r := newReport("megolm.session_key", fmt.Sprintf("Megolm session key (%d bytes), INVALID", len(b)))
+		r.add("error", err.Error())
+		r.Invalid = true
+		out = append(out, r)
+	} else if k, err := megolm.ExportedSessionKeyFromBytes(b); err == nil {
+		out = append(out, describeExportedKey(k))
+	}
+	return out
+}
+
+// versionOf returns the version byte of a parsed message or key.
+func versionOf(raw []byte) byte {
+	if len(raw) == 0 {
+		return 0
+	}
+	return raw[0]
+}
+
 func describePreKey(m *olm.PreKeyMessage, n int) *report {
 	r := newReport("olm.prekey_message", fmt.Sprintf("Olm pre-key message (type 0), %d bytes", n))
-	r.add("version", olm.ProtocolVersion)
+	r.add("version", versionOf(m.Bytes()))
 	r.add("one-time key", m.OneTimeKey.String())
 	r.add("base key", m.BaseKey.String())
 	if m.HasIdentityKey() {
@@ -33,7 +68,7 @@ func describePreKey(m *olm.PreKeyMessage, n int) *report {
 
 func describeOlmMessage(m *olm.Message, n int) *report {
 	r := newReport("olm.message", fmt.Sprintf("Olm message (type 1), %d bytes", n))
-	r.add("version", olm.ProtocolVersion)
+	r.add("version", versionOf(m.Bytes()))
 	r.add("ratchet key", m.RatchetKey.String())
 	r.add("chain index", m.Index)
 	r.add("ciphertext", fmt.Sprintf("%d bytes (%s)", len(m.Ciphertext), aesBlocks(len(m.Ciphertext))))
@@ -49,11 +84,11 @@ func describeOlmMessage(m *olm.Message, n int) *report {
 // session's Ed25519 signing key) it also checks the signature.
 func describeMegolmMessage(m *megolm.Message, n int, sessionID *key.Ed25519) *report {
 	r := newReport("megolm.message", fmt.Sprintf("Megolm message, %d bytes", n))
-	r.add("version", 3)
+	r.add("version", versionOf(m.Bytes()))
 	r.add("message index", m.Index)
 	r.add("ciphertext", fmt.Sprintf("%d bytes (%s)", len(m.Ciphertext), aesBlocks(len(m.Ciphertext))))
-	r.add("mac", "8 bytes (truncated HMAC-SHA-256; needs the session at this index)")
-	r.add("signature", "64 bytes (Ed25519 by the session's signing key, which is its session id)")
+	r.add("mac", "truncated HMAC-SHA-256 (needs the session at this index)")
+	r.add("signature", fmt.Sprintf("%d bytes (Ed25519 by the session's signing key, which is its session id)", len(m.Signature)))
 	if sessionID != nil {
 		raw := m.Bytes()
 		if err := sessionID.Verify(raw[:len(raw)-len(m.Signature)], m.Signature); err != nil {
@@ -70,8 +105,10 @@ func describeMegolmMessage(m *megolm.Message, n int, sessionID *key.Ed25519) *re
 }
 
 func describeSessionKey(k *megolm.SessionKey) *report {
-	r := newReport("megolm.session_key", "Megolm session key (m.room_key session_key), 229 bytes")
-	r.add("version", 2)
+	b := k.Bytes()
+	defer clear(b)
+	r := newReport("megolm.session_key", fmt.Sprintf("Megolm session key (m.room_key session_key), %d bytes", len(b)))
+	r.add("version", versionOf(b))
 	r.add("first message index", k.Index())
 	r.add("session id", k.SessionID().String())
 	r.add("signature", "valid (by the session's signing key)")
@@ -80,8 +117,10 @@ func describeSessionKey(k *megolm.SessionKey) *report {
 }
 
 func describeExportedKey(k *megolm.ExportedSessionKey) *report {
-	r := newReport("megolm.exported_session_key", "Megolm exported session key (forwarded/backup/export form), 165 bytes")
-	r.add("version", 1)
+	b := k.Bytes()
+	defer clear(b)
+	r := newReport("megolm.exported_session_key", fmt.Sprintf("Megolm exported session key (forwarded/backup/export form), %d bytes", len(b)))
+	r.add("version", versionOf(b))
 	r.add("first message index", k.Index())
 	r.add("session id", k.SessionID().String())
 	r.add("signature", "none (exported keys are unsigned: sessions imported from them are unverified)")

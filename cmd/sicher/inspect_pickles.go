@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -14,6 +15,30 @@ import (
 	"github.com/sicher-go/sicher/megolm"
 	"github.com/sicher-go/sicher/olm"
 )
+
+// pickleCandidates lists the pickle envelopes b may be, without a key.
+func pickleCandidates(text string, b []byte, pickleKey []byte) []*report {
+	var out []*report
+	// Opening with a zero key tells a well-formed sicher envelope (it
+	// fails to authenticate) from anything else (it fails to parse).
+	var zero [32]byte
+	if _, _, err := pickle.Open(&zero, "", strings.Join(strings.Fields(text), "")); errors.Is(err, pickle.ErrDecrypt) {
+		r := newReport("sicher.pickle", "sicher pickle (AES-256-GCM envelope)")
+		r.add("version", versionOf(b)).add("length", fmt.Sprintf("%d bytes", len(b)))
+		r.note("the object kind (account, session, ...) is authenticated data: give --pickle-key-file to open and describe it")
+		out = append(out, r)
+	}
+	if len(b) >= 24 && (len(b)-8)%16 == 0 {
+		r := newReport("libolm.pickle", "libolm pickle envelope (AES-256-CBC + truncated HMAC-SHA-256), probably")
+		r.add("ciphertext", fmt.Sprintf("%d bytes (%s)", len(b)-8, aesBlocks(len(b)-8))).add("mac", "8 bytes")
+		r.note("libolm pickles carry no header: any base64 of 16n+8 bytes looks like this")
+		if pickleKey == nil {
+			r.note("give --pickle-key-file or --pickle-key-prompt to open and describe it")
+		}
+		out = append(out, r)
+	}
+	return out
+}
 
 // openPickle tries the pickle key on every kind of pickle sicher knows;
 // nil if none opens.
@@ -31,7 +56,7 @@ func openPickle(text string, b []byte, pickleKey []byte) *report {
 			key32 = (*[32]byte)(k)
 		}
 	}
-	if len(b) > 0 && b[0] == 1 && key32 != nil {
+	if key32 != nil {
 		if r := openSicherPickle(key32, text); r != nil {
 			return r
 		}
