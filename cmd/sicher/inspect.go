@@ -7,7 +7,6 @@ package main
 // describes a pickled account or session, without printing secrets.
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -38,7 +37,10 @@ arguments are joined with spaces), or "-" or nothing for stdin. It knows:
   EncryptedFile objects and m.file contents
   key export files (armored MEGOLM SESSION DATA) and decrypted session lists
   libolm and sicher pickles, recovery keys, device keys
-  key backup versions and entries, secret storage keys and secrets
+  cross-signing keys, /keys/device_signing/upload bodies and /keys/query
+    responses (users, devices, and which signatures verify)
+  key backup versions and entries, /room_keys/keys bodies
+  secret storage keys and secrets
 
 No key is needed and no secret is printed. Given a pickle key, it opens a
 pickle and describes the account or session inside (public keys, chains,
@@ -109,85 +111,6 @@ func inspectInput(args []string, stdin io.Reader) (in []byte, fromArgs bool, err
 		}
 	}
 	return []byte(strings.Join(args, " ")), true, nil
-}
-
-// report is the description of one recognised object.
-type report struct {
-	Format  string    `json:"format"` // a stable identifier, e.g. "olm.prekey_message"
-	Title   string    `json:"title"`
-	Fields  fields    `json:"fields"`
-	Parts   []*report `json:"parts,omitempty"`
-	Notes   []string  `json:"notes,omitempty"`
-	Invalid bool      `json:"invalid,omitempty"` // recognised, but fails a check
-}
-
-type field struct {
-	name  string
-	value any
-}
-
-// fields keep their order in JSON.
-type fields []field
-
-func (fs fields) MarshalJSON() ([]byte, error) {
-	var b bytes.Buffer
-	b.WriteByte('{')
-	for i, f := range fs {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		k, _ := json.Marshal(f.name)
-		v, err := json.Marshal(f.value)
-		if err != nil {
-			return nil, err
-		}
-		b.Write(k)
-		b.WriteByte(':')
-		b.Write(v)
-	}
-	b.WriteByte('}')
-	return b.Bytes(), nil
-}
-
-func newReport(format, title string) *report {
-	return &report{Format: format, Title: title, Fields: fields{}}
-}
-
-func (r *report) add(name string, value any) *report {
-	r.Fields = append(r.Fields, field{name, value})
-	return r
-}
-
-func (r *report) note(format string, args ...any) {
-	r.Notes = append(r.Notes, fmt.Sprintf(format, args...))
-}
-
-func (r *report) part(p *report) {
-	r.Parts = append(r.Parts, p)
-	if p.Invalid {
-		r.Invalid = true
-	}
-}
-
-func (r *report) write(w io.Writer, indent string) {
-	fmt.Fprintf(w, "%s%s\n", indent, r.Title)
-	width := 0
-	for _, f := range r.Fields {
-		width = max(width, len(f.name))
-	}
-	for _, f := range r.Fields {
-		v := f.value
-		if s, ok := v.([]string); ok {
-			v = strings.Join(s, ", ")
-		}
-		fmt.Fprintf(w, "%s  %-*s  %v\n", indent, width+1, f.name+":", v)
-	}
-	for _, n := range r.Notes {
-		fmt.Fprintf(w, "%s  note: %s\n", indent, n)
-	}
-	for _, p := range r.Parts {
-		p.write(w, indent+"  ")
-	}
 }
 
 // inspect recognises in.
@@ -288,8 +211,19 @@ func inspectJSON(in []byte, pickleKey []byte, depth int) (*report, error) {
 		return inspectEncryptedFile(in), nil
 	case obj["session_data"] != nil:
 		return inspectBackupEntry(in), nil
+	case obj["master_keys"] != nil || obj["self_signing_keys"] != nil || obj["user_signing_keys"] != nil ||
+		(obj["device_keys"] != nil && !isDeviceKeys(obj["device_keys"])):
+		return inspectKeysQuery(in), nil
 	case obj["device_keys"] != nil:
 		return inspectDeviceKeys(obj["device_keys"]), nil
+	case obj["master_key"] != nil || obj["self_signing_key"] != nil || obj["user_signing_key"] != nil:
+		return inspectDeviceSigningUpload(obj), nil
+	case obj["usage"] != nil && obj["keys"] != nil && obj["user_id"] != nil:
+		return inspectCrossSigningKey(in), nil
+	case obj["rooms"] != nil:
+		return inspectRoomKeys(in, true), nil
+	case obj["sessions"] != nil:
+		return inspectRoomKeys(in, false), nil
 	case obj["keys"] != nil && obj["device_id"] != nil:
 		return inspectDeviceKeys(in), nil
 	case obj["session_key"] != nil && obj["session_id"] != nil:
@@ -301,15 +235,9 @@ func inspectJSON(in []byte, pickleKey []byte, depth int) (*report, error) {
 	case str("algorithm") == secretstorage.Algorithm:
 		return inspectKeyDescription(in), nil
 	}
-	return nil, errors.New("not recognised: a JSON object, but not a message, event content, EncryptedFile, device keys, room key, backup or secret storage object")
+	return nil, errors.New("not recognised: a JSON object, but not a message, event content, EncryptedFile, device or cross-signing keys, room key, backup or secret storage object")
 }
 
-func invalid(format, title string, err error) *report {
-	r := newReport(format, title+", INVALID")
-	r.add("error", err.Error())
-	r.Invalid = true
-	return r
-}
 
 // decodeLenient decodes base64 in any of its spellings: padded or not,
 // standard or URL-safe alphabet.

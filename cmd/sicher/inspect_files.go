@@ -5,9 +5,11 @@ package main
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sicher-go/sicher/internal/jsonstrict"
+	"maps"
+	"slices"
 	"sort"
 
 	"github.com/sicher-go/sicher/attachment"
@@ -79,19 +81,68 @@ func inspectEncryptedFile(in []byte) *report {
 
 func inspectBackupEntry(in []byte) *report {
 	var e keybackup.KeyBackupData
-	if err := json.Unmarshal(in, &e); err != nil {
-		r := newReport("key_backup_data", "key backup entry (KeyBackupData), INVALID")
-		r.add("error", err.Error())
-		r.Invalid = true
-		return r
+	if err := jsonstrict.Unmarshal(in, &e); err != nil {
+		return invalid("key_backup_data", "key backup entry (KeyBackupData)", err)
 	}
-	r := newReport("key_backup_data", "key backup entry, m.megolm_backup.v1.curve25519-aes-sha2")
+	return describeBackupData("key backup entry, m.megolm_backup.v1.curve25519-aes-sha2", e)
+}
+
+// describeBackupData describes a KeyBackupData without its keys.
+func describeBackupData(title string, e keybackup.KeyBackupData) *report {
+	r := newReport("key_backup_data", title)
 	r.add("first message index", e.FirstMessageIndex)
 	r.add("forwarded count", e.ForwardedCount)
 	r.add("is verified", e.IsVerified)
 	r.add("ephemeral key", e.SessionData.EphemeralString())
 	r.add("ciphertext", fmt.Sprintf("%d bytes (AES-256-CBC)", len(e.SessionData.Ciphertext)))
-	r.add("mac", "8 bytes (over the empty string: it does not authenticate the ciphertext)")
+	r.add("mac", fmt.Sprintf("%d bytes (over the empty string: it does not authenticate the ciphertext)", len(e.SessionData.MAC)))
+	return r
+}
+
+// roomKeys is the body of PUT /room_keys/keys and the response of
+// GET /room_keys/keys (spec "Server-side key backups",
+// https://spec.matrix.org/v1.19/client-server-api/#put_matrixclientv3room_keyskeys).
+type roomKeys struct {
+	Rooms map[string]roomKeysRoom `json:"rooms"`
+}
+
+// roomKeysRoom is one room of it, and the body of /room_keys/keys/{roomId}.
+type roomKeysRoom struct {
+	Sessions map[string]keybackup.KeyBackupData `json:"sessions"`
+}
+
+// inspectRoomKeys describes a /room_keys/keys body: rooms, then sessions
+// with their backup metadata. room is "" for the whole body, or the
+// /room_keys/keys/{roomId} body's room (unknown).
+func inspectRoomKeys(in []byte, wholeBody bool) *report {
+	const title = "key backup sessions (/room_keys/keys)"
+	var body roomKeys
+	var err error
+	if wholeBody {
+		err = jsonstrict.Unmarshal(in, &body)
+	} else {
+		var room roomKeysRoom
+		err = jsonstrict.Unmarshal(in, &room)
+		body.Rooms = map[string]roomKeysRoom{"(the room of the request path)": room}
+	}
+	if err != nil {
+		return invalid("key_backup.room_keys", title, err)
+	}
+	r := newReport("key_backup.room_keys", title)
+	sessions := 0
+	for _, room := range body.Rooms {
+		sessions += len(room.Sessions)
+	}
+	r.add("rooms", len(body.Rooms)).add("sessions", sessions)
+	for _, id := range slices.Sorted(maps.Keys(body.Rooms)) {
+		room := body.Rooms[id]
+		p := newReport("key_backup.room", fmt.Sprintf("room %s, %d sessions", id, len(room.Sessions)))
+		for _, sid := range slices.Sorted(maps.Keys(room.Sessions)) {
+			p.part(describeBackupData("session "+sid, room.Sessions[sid]))
+		}
+		r.part(p)
+	}
+	r.note("session_data is encrypted to the backup key: decrypt with the recovery key (not printed here)")
 	return r
 }
 
