@@ -238,7 +238,6 @@ func inspectJSON(in []byte, pickleKey []byte, depth int) (*report, error) {
 	return nil, errors.New("not recognised: a JSON object, but not a message, event content, EncryptedFile, device or cross-signing keys, room key, backup or secret storage object")
 }
 
-
 // decodeLenient decodes base64 in any of its spellings: padded or not,
 // standard or URL-safe alphabet.
 func decodeLenient(s string) ([]byte, error) {

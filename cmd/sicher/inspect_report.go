@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-
 )
 
 // report is the description of one recognised object.
@@ -90,7 +89,6 @@ func (r *report) write(w io.Writer, indent string) {
 		p.write(w, indent+"  ")
 	}
 }
-
 
 func invalid(format, title string, err error) *report {
 	r := newReport(format, title+", INVALID")
