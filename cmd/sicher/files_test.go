@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math/big"
 	mrand "math/rand/v2"
@@ -119,7 +120,8 @@ func TestAttachmentRoundTrip(t *testing.T) {
 		in := writeFile(t, dir, "doc.pdf", plain)
 		js, enc, dec := filepath.Join(dir, "doc.json"), filepath.Join(dir, "doc.enc"), filepath.Join(dir, "doc.out")
 		out, errOut, code := runCLI(t, "", "attachment", "encrypt", "-j", js, "-o", enc, "--url", "mxc://example.org/doc", in)
-		if code != 0 || out != "" || errOut != "" {
+		wantErr := fmt.Sprintf("sicher: wrote %s of ciphertext to %s\nsicher: wrote the EncryptedFile JSON (it holds the key: secret) to %s\n", humanBytes(int64(size)), enc, js)
+		if code != 0 || out != "" || errOut != wantErr {
 			t.Fatalf("size %d: encrypt: exit %d, %q, %q", size, code, out, errOut)
 		}
 		if fi, err := os.Stat(js); err != nil || fi.Mode().Perm() != 0o600 {
