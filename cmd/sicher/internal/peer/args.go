@@ -169,10 +169,9 @@ func (o *jsonObject) setRaw(arg string, v json.RawMessage) error {
 }
 
 var (
-	dataType       = reflect.TypeFor[data]()
-	resolverType   = reflect.TypeFor[resolver]()
-	rawArgType     = reflect.TypeFor[rawArg]()
-	errWrongStruct = "peer: internal error: decode needs a pointer to a struct"
+	dataType     = reflect.TypeFor[data]()
+	resolverType = reflect.TypeFor[resolver]()
+	rawArgType   = reflect.TypeFor[rawArg]()
 )
 
 // decode fills the fields of *args from the request, as the package
@@ -180,7 +179,7 @@ var (
 func decode(p *peer, r *request, args any) error {
 	v := reflect.ValueOf(args)
 	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
-		panic(errWrongStruct)
+		panic("peer: internal error: decode needs a pointer to a struct")
 	}
 	v = v.Elem()
 	for i := range v.NumField() {

@@ -5,6 +5,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/sicher-go/sicher/key"
 )
 
 func TestPeerHandles(t *testing.T) {
@@ -78,5 +80,91 @@ func TestPeerDocumented(t *testing.T) {
 		if !strings.Contains(string(doc), "`"+name+"`") {
 			t.Errorf("peer command %q is not documented in docs/peer.md", name)
 		}
+	}
+}
+
+// TestDecode checks the argument decoder every handler uses: required and
+// optional arguments, types, handles, and the library's error classes for
+// values its parsers refuse.
+func TestDecode(t *testing.T) {
+	p := newPeer()
+	p.objects["acct"], p.kinds["acct"] = "not an account", "thing"
+	type args struct {
+		Name     string          `arg:"name"`
+		Count    int64           `arg:"count,optional"`
+		Flag     bool            `arg:"flag,optional"`
+		Key      *key.Curve25519 `arg:"key,optional"`
+		Thing    *ref[string]    `arg:"thing,optional"`
+		Text     data            `arg:"text,optional"`
+		Raw      rawB64          `arg:"raw_b64,optional"`
+		Object   jsonObject      `arg:"object,optional"`
+		Untagged json.RawMessage // not an argument
+	}
+	for _, c := range []struct {
+		req, class string
+	}{
+		{`{"cmd":"x","name":"n"}`, ""},
+		{`{"cmd":"x","name":"n","count":null,"flag":true,"text_b64":"aGk","raw_b64":"-_8","object":"{\"a\":1}"}`, ""},
+		{`{"cmd":"x"}`, "PeerError"},
+		{`{"cmd":"x","name":null}`, "PeerError"},
+		{`{"cmd":"x","name":5}`, "PeerError"},
+		{`{"cmd":"x","name":"n","count":"5"}`, "PeerError"},
+		{`{"cmd":"x","name":"n","count":1.5}`, "PeerError"},
+		{`{"cmd":"x","name":"n","flag":"yes"}`, "PeerError"},
+		{`{"cmd":"x","name":"n","key":"not a key"}`, "InvalidKey"},
+		{`{"cmd":"x","name":"n","key":7}`, "PeerError"},
+		{`{"cmd":"x","name":"n","thing":"acct"}`, ""},
+		{`{"cmd":"x","name":"n","thing":"nothing"}`, "PeerError"},
+		{`{"cmd":"x","name":"n","text":5}`, "PeerError"},
+		{`{"cmd":"x","name":"n","raw_b64":"!!"}`, "PeerError"},
+		{`{"cmd":"x","name":"n","object":[1]}`, "PeerError"},
+	} {
+		r, err := parseRequest([]byte(c.req))
+		if err != nil {
+			t.Fatalf("%s: %v", c.req, err)
+		}
+		var a args
+		err = decode(p, r, &a)
+		switch {
+		case c.class == "" && err != nil:
+			t.Errorf("%s: %v", c.req, err)
+		case c.class != "" && (err == nil || errorType(err) != c.class):
+			t.Errorf("%s: error %v (%s), want class %s", c.req, err, errorType(err), c.class)
+		}
+	}
+	r, _ := parseRequest([]byte(`{"cmd":"x","name":"n","flag":true,"text":{"b":1},"raw_b64":"+/8=","thing":"acct"}`))
+	a := struct {
+		Name  string      `arg:"name"`
+		Count int64       `arg:"count,optional"`
+		Flag  bool        `arg:"flag,optional"`
+		Text  data        `arg:"text"`
+		Raw   rawB64      `arg:"raw_b64"`
+		Thing ref[string] `arg:"thing"`
+	}{Count: 9}
+	if err := decode(p, r, &a); err != nil {
+		t.Fatal(err)
+	}
+	if a.Name != "n" || a.Count != 9 || !a.Flag || string(a.Text) != `{"b":1}` || string(a.Raw) != "\xfb\xff" || a.Thing.v != "not an account" || a.Thing.h != "acct" {
+		t.Errorf("decoded %+v", a)
+	}
+}
+
+// TestParseRequestStrict: a request with a member twice, also under case
+// folding, is refused; so is anything but one JSON object.
+func TestParseRequestStrict(t *testing.T) {
+	for _, in := range []string{
+		`{"cmd":"ping","cmd":"quit"}`,
+		`{"cmd":"x","name":"a","NAME":"b"}`,
+		`{"cmd":"ping"} {"cmd":"quit"}`,
+		`[1]`,
+		`{"cmd":"ping"`,
+	} {
+		if _, err := parseRequest([]byte(in)); err == nil || errorType(err) != "PeerError" {
+			t.Errorf("%s: %v", in, err)
+		}
+	}
+	p := newPeer()
+	if resp := string(p.handle([]byte(`{"id":1,"cmd":"ping","cmd":"quit"}`))); !strings.Contains(resp, `"error_type":"PeerError"`) || p.quit {
+		t.Errorf("duplicate cmd: %s", resp)
 	}
 }
