@@ -2,12 +2,13 @@ package main
 
 import (
 	"bytes"
-	"github.com/sicher-go/sicher/keyexport"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sicher-go/sicher/keyexport"
 )
 
 // FuzzInspect feeds hostile input to inspect (every recogniser, the key
@@ -26,6 +27,17 @@ func FuzzInspect(f *testing.F) {
 	}
 	f.Add([]byte("-----BEGIN MEGOLM SESSION DATA-----\nAQ\n-----END MEGOLM SESSION DATA-----"), false)
 	f.Add([]byte(`{"type":"m.room.encrypted","content":{"type":"m.room.encrypted","content":{}}}`), false)
+	// Cross-signing documents, built as in TestInspectKeysQuery.
+	const user = "@fuzz:example.org"
+	c := newCrossSigned(f, user)
+	f.Add([]byte(mustMarshal(f, map[string]any{
+		"device_keys":       map[string]any{user: map[string]any{"DEV1": c.dev1, "DEV2": c.dev2}},
+		"master_keys":       map[string]any{user: c.msk},
+		"self_signing_keys": map[string]any{user: c.ssk},
+		"user_signing_keys": map[string]any{user: c.usk},
+	})), false)
+	f.Add([]byte(mustMarshal(f, map[string]any{"master_key": c.msk, "self_signing_key": c.ssk, "user_signing_key": c.usk})), false)
+	f.Add([]byte(`{"rooms":{"!r:x":{"sessions":{"s":{"first_message_index":1,"forwarded_count":0,"is_verified":false,"session_data":{"ephemeral":"hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo","ciphertext":"AAAAAAAAAAAAAAAAAAAAAA","mac":"AAAAAAAAAAA"}}}}}}`), false)
 	f.Fuzz(func(t *testing.T, in []byte, withKey bool) {
 		var key []byte
 		if withKey {

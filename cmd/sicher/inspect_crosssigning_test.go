@@ -33,7 +33,7 @@ func partTitled(t *testing.T, r *report, prefix string) *report {
 	return nil
 }
 
-func mustMarshal(t *testing.T, v any) json.RawMessage {
+func mustMarshal(t testing.TB, v any) json.RawMessage {
 	t.Helper()
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -49,7 +49,7 @@ type crossSigned struct {
 	msk, ssk, usk *signing.CrossSigningKey
 }
 
-func newCrossSigned(t *testing.T, user string) crossSigned {
+func newCrossSigned(t testing.TB, user string) crossSigned {
 	t.Helper()
 	device := func(id string) (*signing.DeviceKeys, *olm.Account) {
 		a, err := olm.NewAccount()
