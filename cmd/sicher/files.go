@@ -48,12 +48,20 @@ func openInput(arg string, stdin io.Reader) (r io.ReadCloser, size int64, err er
 
 // readAllInput reads the whole input named by arg, at most limit bytes.
 func readAllInput(arg string, stdin io.Reader, limit int64) ([]byte, error) {
-	r, _, err := openInput(arg, stdin)
+	return readAllInputProgress(arg, stdin, limit, nil, "")
+}
+
+// readAllInputProgress is readAllInput showing progress labelled label on
+// stderr while it reads (when stderr is a terminal).
+func readAllInputProgress(arg string, stdin io.Reader, limit int64, stderr io.Writer, label string) ([]byte, error) {
+	r, size, err := openInput(arg, stdin)
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	p := newProgress(stderr, label, size, "")
+	defer p.finish()
+	b, err := io.ReadAll(io.LimitReader(progressReader{r, p}, limit+1))
 	if err != nil {
 		return nil, err
 	}

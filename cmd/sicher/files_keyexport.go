@@ -63,7 +63,7 @@ func runKeyExportDecrypt(args []string, stdin io.Reader, stdout, stderr io.Write
 	if *maxRounds < 1 {
 		return usageError(stderr, c, "--max-rounds must be positive")
 	}
-	file, err := readAllInput(fs.Arg(0), stdin, maxKeyExportFile)
+	file, err := readAllInputProgress(fs.Arg(0), stdin, maxKeyExportFile, stderr, "reading")
 	if err != nil {
 		return fail(stderr, c, err)
 	}
@@ -166,7 +166,7 @@ func runKeyExportEncrypt(args []string, stdin io.Reader, stdout, stderr io.Write
 	if *rounds < 1 || int64(*rounds) > 1<<32-1 {
 		return usageError(stderr, c, "--rounds must be in 1..4294967295")
 	}
-	plain, err := readAllInput(fs.Arg(0), stdin, maxKeyExportFile)
+	plain, err := readAllInputProgress(fs.Arg(0), stdin, maxKeyExportFile, stderr, "reading")
 	if err != nil {
 		return fail(stderr, c, err)
 	}
