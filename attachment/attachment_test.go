@@ -21,7 +21,7 @@ import (
 
 // realDecrypt is the attachment vector of matrix-rust-sdk
 // crates/matrix-sdk-crypto/src/file_encryption/attachments.rs, test
-// real_decrypt (reference matrix-e2ee-formats.md §14.8).
+// real_decrypt.
 const realDecryptInfo = `{
   "v": "v2",
   "key": {"kty": "oct", "key_ops": ["encrypt", "decrypt"], "alg": "A256CTR",
@@ -62,22 +62,22 @@ func TestRealDecryptVector(t *testing.T) {
 		t.Fatalf("Decrypt = %q, %v", pt, err)
 	}
 
-	dr, err := NewDecryptingReader(bytes.NewReader(ct), f, nil)
+	dr, err := NewUnverifiedReader(bytes.NewReader(ct), f, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	pt, err = io.ReadAll(dr)
 	if err != nil || string(pt) != realDecryptPlaintext {
-		t.Fatalf("DecryptingReader = %q, %v", pt, err)
+		t.Fatalf("UnverifiedReader = %q, %v", pt, err)
 	}
 
-	vr, err := NewVerifiedReader(bytes.NewReader(ct), f, nil, nil)
+	vr, err := NewDecryptingReader(bytes.NewReader(ct), f, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	pt, err = io.ReadAll(vr)
 	if err != nil || string(pt) != realDecryptPlaintext || vr.Size() != int64(len(ct)) {
-		t.Fatalf("VerifiedReader = %q, %v", pt, err)
+		t.Fatalf("DecryptingReader = %q, %v", pt, err)
 	}
 	if err := vr.Close(); err != nil {
 		t.Fatal(err)
@@ -85,17 +85,18 @@ func TestRealDecryptVector(t *testing.T) {
 
 	// The same test decrypts "fake message" with the same info: the hash
 	// check must fail.
-	if _, err := Decrypt([]byte("fake message"), f, nil); !errors.Is(err, ErrHashMismatch) {
+	if _, err := Decrypt([]byte("fake message"), f, nil); !errors.Is(err, ErrAuthentication) {
 		t.Fatalf("fake message: %v", err)
 	}
-	dr, _ = NewDecryptingReader(strings.NewReader("fake message"), f, nil)
-	if got, err := io.ReadAll(dr); !errors.Is(err, ErrHashMismatch) || len(got) != 0 {
+	dr, _ = NewUnverifiedReader(strings.NewReader("fake message"), f, nil)
+	if got, err := io.ReadAll(dr); !errors.Is(err, ErrAuthentication) || len(got) != 0 {
 		t.Fatalf("fake message via reader: %q, %v", got, err)
 	}
 }
 
 // TestSpecExample parses the EncryptedFile of the spec's "Sending encrypted
-// attachments" example (reference §14.10).
+// attachments" example,
+// https://spec.matrix.org/v1.19/client-server-api/#sending-encrypted-attachments.
 func TestSpecExample(t *testing.T) {
 	const example = `{
       "hashes": {"sha256": "fdSLu/YkRx3Wyh3KQabP3rd6+SFiKg5lsJZQHtkSAYA"},
@@ -124,7 +125,7 @@ func TestRoundTripAllAPIs(t *testing.T) {
 			pt := make([]byte, n)
 			rand.NewChaCha8([32]byte{9}).Read(pt)
 
-			ct, f, err := Encrypt(pt, seeded(1))
+			ct, f, err := EncryptFrom(seeded(1), pt)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -134,11 +135,11 @@ func TestRoundTripAllAPIs(t *testing.T) {
 
 			// The reader and the writer must produce the same bytes and
 			// the same EncryptedFile from the same randomness.
-			er, err := NewEncryptingReader(bytes.NewReader(pt), seeded(1))
+			er, err := newEncryptingReaderFrom(seeded(1), bytes.NewReader(pt))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := er.File(); !errors.Is(err, ErrNotFinished) {
+			if _, err := er.File(); !errors.Is(err, errNotFinished) {
 				t.Fatalf("File before EOF: %v", err)
 			}
 			ct2, err := io.ReadAll(iotest.HalfReader(er))
@@ -151,7 +152,7 @@ func TestRoundTripAllAPIs(t *testing.T) {
 			}
 
 			var buf bytes.Buffer
-			ew, err := NewEncryptingWriter(&buf, seeded(1))
+			ew, err := newEncryptingWriterFrom(seeded(1), &buf)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -163,7 +164,7 @@ func TestRoundTripAllAPIs(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if _, err := ew.File(); !errors.Is(err, ErrNotFinished) {
+			if _, err := ew.File(); !errors.Is(err, errNotFinished) {
 				t.Fatalf("File before Close: %v", err)
 			}
 			if err := ew.Close(); err != nil {
@@ -196,19 +197,19 @@ func TestRoundTripAllAPIs(t *testing.T) {
 				"half":  iotest.HalfReader,
 				"eof":   iotest.DataErrReader,
 			} {
-				dr, err := NewDecryptingReader(r(bytes.NewReader(ct)), g, nil)
+				dr, err := NewUnverifiedReader(r(bytes.NewReader(ct)), g, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
 				got, err := io.ReadAll(iotest.HalfReader(dr))
 				if err != nil || !bytes.Equal(got, pt) {
-					t.Fatalf("DecryptingReader(%s): %v", name, err)
+					t.Fatalf("UnverifiedReader(%s): %v", name, err)
 				}
 			}
-			dr, _ := NewDecryptingReader(bytes.NewReader(ct), g, nil)
+			dr, _ := NewUnverifiedReader(bytes.NewReader(ct), g, nil)
 			var out bytes.Buffer
 			if _, err := io.Copy(&out, dr); err != nil || !bytes.Equal(out.Bytes(), pt) {
-				t.Fatalf("DecryptingReader.WriteTo: %v", err)
+				t.Fatalf("UnverifiedReader.WriteTo: %v", err)
 			}
 			if n > 0 && n < 1<<16 {
 				if err := iotest.TestReader(mustDecReader(t, ct, g), pt); err != nil {
@@ -220,7 +221,7 @@ func TestRoundTripAllAPIs(t *testing.T) {
 }
 
 func mustDecReader(t *testing.T, ct []byte, f *EncryptedFile) io.Reader {
-	dr, err := NewDecryptingReader(bytes.NewReader(ct), f, nil)
+	dr, err := NewUnverifiedReader(bytes.NewReader(ct), f, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +234,7 @@ func mustDecReader(t *testing.T, ct []byte, f *EncryptedFile) io.Reader {
 func TestTamper(t *testing.T) {
 	for _, n := range []int{1, 40, 2*chunkSize + 7} {
 		pt := bytes.Repeat([]byte("referral letter "), n/16+1)[:n]
-		ct, f, err := Encrypt(pt, seeded(2))
+		ct, f, err := EncryptFrom(seeded(2), pt)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -250,21 +251,21 @@ func TestTamper(t *testing.T) {
 			}
 			bad := bytes.Clone(ct)
 			bad[i] ^= 0x01
-			if _, err := Decrypt(bad, f, nil); !errors.Is(err, ErrHashMismatch) {
+			if _, err := Decrypt(bad, f, nil); !errors.Is(err, ErrAuthentication) {
 				t.Fatalf("n=%d byte %d: Decrypt %v", n, i, err)
 			}
-			dr, _ := NewDecryptingReader(bytes.NewReader(bad), f, nil)
+			dr, _ := NewUnverifiedReader(bytes.NewReader(bad), f, nil)
 			got, err := io.ReadAll(dr)
-			if !errors.Is(err, ErrHashMismatch) {
+			if !errors.Is(err, ErrAuthentication) {
 				t.Fatalf("n=%d byte %d: reader %v", n, i, err)
 			}
 			if len(got) >= n || len(got) < n-2*chunkSize {
 				t.Fatalf("n=%d byte %d: reader released %d bytes", n, i, len(got))
 			}
-			if err2 := func() error { _, err := dr.Read(make([]byte, 1)); return err }(); !errors.Is(err2, ErrHashMismatch) {
+			if err2 := func() error { _, err := dr.Read(make([]byte, 1)); return err }(); !errors.Is(err2, ErrAuthentication) {
 				t.Fatalf("error not sticky: %v", err2)
 			}
-			if _, err := NewVerifiedReader(bytes.NewReader(bad), f, nil, nil); !errors.Is(err, ErrHashMismatch) {
+			if _, err := NewDecryptingReader(bytes.NewReader(bad), f, nil, nil); !errors.Is(err, ErrAuthentication) {
 				t.Fatalf("n=%d byte %d: verified %v", n, i, err)
 			}
 		}
@@ -274,17 +275,17 @@ func TestTamper(t *testing.T) {
 			"extended":  append(bytes.Clone(ct), 0),
 			"empty":     nil,
 		} {
-			if _, err := Decrypt(bad, f, nil); !errors.Is(err, ErrHashMismatch) {
+			if _, err := Decrypt(bad, f, nil); !errors.Is(err, ErrAuthentication) {
 				t.Fatalf("%s: %v", name, err)
 			}
-			dr, _ := NewDecryptingReader(bytes.NewReader(bad), f, nil)
-			if _, err := io.ReadAll(dr); !errors.Is(err, ErrHashMismatch) {
+			dr, _ := NewUnverifiedReader(bytes.NewReader(bad), f, nil)
+			if _, err := io.ReadAll(dr); !errors.Is(err, ErrAuthentication) {
 				t.Fatalf("%s reader: %v", name, err)
 			}
 		}
 		g := *f
 		g.SHA256[31] ^= 0x80
-		if _, err := Decrypt(ct, &g, nil); !errors.Is(err, ErrHashMismatch) {
+		if _, err := Decrypt(ct, &g, nil); !errors.Is(err, ErrAuthentication) {
 			t.Fatal("tampered hash accepted")
 		}
 	}
@@ -296,33 +297,33 @@ func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 
 func TestSourceErrors(t *testing.T) {
 	boom := errors.New("boom")
-	ct, f, _ := Encrypt(make([]byte, 100), seeded(3))
-	dr, _ := NewDecryptingReader(io.MultiReader(bytes.NewReader(ct[:50]), errReader{boom}), f, nil)
+	ct, f, _ := EncryptFrom(seeded(3), make([]byte, 100))
+	dr, _ := NewUnverifiedReader(io.MultiReader(bytes.NewReader(ct[:50]), errReader{boom}), f, nil)
 	got, err := io.ReadAll(dr)
 	if !errors.Is(err, boom) || len(got) != 0 {
 		t.Fatalf("got %d bytes, %v", len(got), err)
 	}
-	er, _ := NewEncryptingReader(io.MultiReader(bytes.NewReader(ct[:50]), errReader{boom}), seeded(3))
+	er, _ := newEncryptingReaderFrom(seeded(3), io.MultiReader(bytes.NewReader(ct[:50]), errReader{boom}))
 	if _, err := io.ReadAll(er); !errors.Is(err, boom) {
 		t.Fatal(err)
 	}
-	if _, err := er.File(); !errors.Is(err, ErrNotFinished) {
+	if _, err := er.File(); !errors.Is(err, errNotFinished) {
 		t.Fatal("File after a source error")
 	}
-	ew, _ := NewEncryptingWriter(failWriter{boom}, seeded(3))
+	ew, _ := newEncryptingWriterFrom(seeded(3), failWriter{boom})
 	if _, err := ew.Write([]byte("x")); !errors.Is(err, boom) {
 		t.Fatal(err)
 	}
 	if err := ew.Close(); !errors.Is(err, boom) {
 		t.Fatal(err)
 	}
-	if _, err := ew.File(); !errors.Is(err, ErrNotFinished) {
+	if _, err := ew.File(); !errors.Is(err, errNotFinished) {
 		t.Fatal("File after a write error")
 	}
-	if _, err := NewEncryptingReader(nil, strings.NewReader("short")); err == nil {
+	if _, err := newEncryptingReaderFrom(strings.NewReader("short"), nil); err == nil {
 		t.Fatal("short randomness accepted")
 	}
-	if _, _, err := Encrypt(nil, strings.NewReader(strings.Repeat("x", 35))); err == nil {
+	if _, _, err := EncryptFrom(strings.NewReader(strings.Repeat("x", 35)), nil); err == nil {
 		t.Fatal("short randomness accepted")
 	}
 }
@@ -333,14 +334,14 @@ func (w failWriter) Write([]byte) (int, error) { return 0, w.err }
 
 func TestVerifiedReaderCallerSpool(t *testing.T) {
 	pt := bytes.Repeat([]byte{0xAB}, chunkSize+3)
-	ct, f, _ := Encrypt(pt, seeded(4))
+	ct, f, _ := EncryptFrom(seeded(4), pt)
 	path := filepath.Join(t.TempDir(), "spool")
 	spool, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer spool.Close()
-	vr, err := NewVerifiedReader(bytes.NewReader(ct), f, spool, nil)
+	vr, err := NewDecryptingReader(bytes.NewReader(ct), f, spool, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -362,8 +363,8 @@ func TestVerifiedReaderCallerSpool(t *testing.T) {
 func TestTempSpoolRemoved(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("TMPDIR", dir)
-	ct, f, _ := Encrypt([]byte("discharge report"), seeded(5))
-	vr, err := NewVerifiedReader(bytes.NewReader(ct), f, nil, nil)
+	ct, f, _ := EncryptFrom(seeded(5), []byte("discharge report"))
+	vr, err := NewDecryptingReader(bytes.NewReader(ct), f, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -372,7 +373,7 @@ func TestTempSpoolRemoved(t *testing.T) {
 	}
 	vr.Close()
 	ct[0] ^= 1
-	if _, err := NewVerifiedReader(bytes.NewReader(ct), f, nil, nil); !errors.Is(err, ErrHashMismatch) {
+	if _, err := NewDecryptingReader(bytes.NewReader(ct), f, nil, nil); !errors.Is(err, ErrAuthentication) {
 		t.Fatal(err)
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
@@ -382,7 +383,7 @@ func TestTempSpoolRemoved(t *testing.T) {
 
 func TestVersions(t *testing.T) {
 	pt := make([]byte, 64)
-	_, f, _ := Encrypt(pt, seeded(6))
+	_, f, _ := EncryptFrom(seeded(6), pt)
 	// An IV whose low half is about to wrap tells the counters apart.
 	for i := 8; i < 16; i++ {
 		f.IV[i] = 0xff
@@ -394,7 +395,7 @@ func TestVersions(t *testing.T) {
 	for _, tc := range []struct {
 		v        string
 		wrapping bool
-	}{{Version2, true}, {Version1, true}, {Version0, false}} {
+	}{{Version2, true}, {version1, true}, {version0, false}} {
 		g := *f
 		g.Version = tc.v
 		ct := make([]byte, 64)
@@ -413,10 +414,10 @@ func TestVersions(t *testing.T) {
 		if !errors.Is(err, ErrUnsupportedVersion) {
 			t.Fatalf("version %q accepted without AllowLegacy: %v", tc.v, err)
 		}
-		if _, err := NewDecryptingReader(bytes.NewReader(ct), &g, nil); !errors.Is(err, ErrUnsupportedVersion) {
+		if _, err := NewUnverifiedReader(bytes.NewReader(ct), &g, nil); !errors.Is(err, ErrUnsupportedVersion) {
 			t.Fatal(err)
 		}
-		if _, err := NewVerifiedReader(bytes.NewReader(ct), &g, nil, nil); !errors.Is(err, ErrUnsupportedVersion) {
+		if _, err := NewDecryptingReader(bytes.NewReader(ct), &g, nil, nil); !errors.Is(err, ErrUnsupportedVersion) {
 			t.Fatal(err)
 		}
 		got, err := Decrypt(ct, &g, &Options{AllowLegacy: true})
@@ -425,7 +426,7 @@ func TestVersions(t *testing.T) {
 		}
 		// And through JSON: v1 keeps "v", v0 has none.
 		js, _ := json.Marshal(&g)
-		if strings.Contains(string(js), `"v"`) != (tc.v == Version1) {
+		if strings.Contains(string(js), `"v"`) != (tc.v == version1) {
 			t.Fatalf("version %q JSON: %s", tc.v, js)
 		}
 		h, err := ParseEncryptedFile(js)
@@ -435,7 +436,7 @@ func TestVersions(t *testing.T) {
 	}
 	var zero EncryptedFile
 	zero.Version = Version2
-	if _, err := Decrypt(nil, &zero, nil); !errors.Is(err, ErrInvalidFile) {
+	if _, err := Decrypt(nil, &zero, nil); !errors.Is(err, ErrMalformed) {
 		t.Fatal("file without a key accepted")
 	}
 	if _, err := json.Marshal(&zero); err == nil {
@@ -444,7 +445,7 @@ func TestVersions(t *testing.T) {
 }
 
 func TestMarshalShape(t *testing.T) {
-	_, f, _ := Encrypt([]byte("x"), seeded(7))
+	_, f, _ := EncryptFrom(seeded(7), []byte("x"))
 	f.URL = "mxc://example.org/abc"
 	js, err := json.Marshal(f)
 	if err != nil {
@@ -499,27 +500,27 @@ func TestInvalidFiles(t *testing.T) {
 		want error
 	}{
 		{"v3", func(m map[string]any) { m["v"] = "v3" }, ErrUnsupportedVersion},
-		{"v number", func(m map[string]any) { m["v"] = 2 }, ErrInvalidFile},
-		{"no key", func(m map[string]any) { delete(m, "key") }, ErrInvalidFile},
-		{"key null", func(m map[string]any) { m["key"] = nil }, ErrInvalidFile},
-		{"kty", func(m map[string]any) { key(m)["kty"] = "RSA" }, ErrInvalidFile},
-		{"alg", func(m map[string]any) { key(m)["alg"] = "A128CTR" }, ErrInvalidFile},
-		{"alg missing", func(m map[string]any) { delete(key(m), "alg") }, ErrInvalidFile},
-		{"key_ops no decrypt", func(m map[string]any) { key(m)["key_ops"] = []string{"encrypt"} }, ErrInvalidFile},
-		{"key_ops missing", func(m map[string]any) { delete(key(m), "key_ops") }, ErrInvalidFile},
-		{"ext false", func(m map[string]any) { key(m)["ext"] = false }, ErrInvalidFile},
-		{"ext missing", func(m map[string]any) { delete(key(m), "ext") }, ErrInvalidFile},
-		{"k short", func(m map[string]any) { key(m)["k"] = "Voq2nkPme_x8no5-Tjq_laDAdxE6iDbxnlQXxwFPgE" }, ErrInvalidFile},
-		{"k 31 bytes", func(m map[string]any) { key(m)["k"] = base64.RawURLEncoding.EncodeToString(make([]byte, 31)) }, ErrInvalidFile},
-		{"k 33 bytes", func(m map[string]any) { key(m)["k"] = base64.RawURLEncoding.EncodeToString(make([]byte, 33)) }, ErrInvalidFile},
-		{"k bad char", func(m map[string]any) { key(m)["k"] = "Voq2nkPme_x8no5-Tjq_laDAdxE6iDbxnlQXxwFPg!4" }, ErrInvalidFile},
-		{"k trailing bits", func(m map[string]any) { key(m)["k"] = "Voq2nkPme_x8no5-Tjq_laDAdxE6iDbxnlQXxwFPgE5" }, ErrInvalidFile},
-		{"iv 15", func(m map[string]any) { m["iv"] = base64.RawStdEncoding.EncodeToString(make([]byte, 15)) }, ErrInvalidFile},
-		{"iv 17", func(m map[string]any) { m["iv"] = base64.RawStdEncoding.EncodeToString(make([]byte, 17)) }, ErrInvalidFile},
-		{"iv missing", func(m map[string]any) { delete(m, "iv") }, ErrInvalidFile},
-		{"hashes missing", func(m map[string]any) { delete(m, "hashes") }, ErrInvalidFile},
-		{"sha256 missing", func(m map[string]any) { m["hashes"] = map[string]string{"sha512": "AA"} }, ErrInvalidFile},
-		{"sha256 short", func(m map[string]any) { m["hashes"] = map[string]string{"sha256": "AAAA"} }, ErrInvalidFile},
+		{"v number", func(m map[string]any) { m["v"] = 2 }, ErrMalformed},
+		{"no key", func(m map[string]any) { delete(m, "key") }, ErrMalformed},
+		{"key null", func(m map[string]any) { m["key"] = nil }, ErrMalformed},
+		{"kty", func(m map[string]any) { key(m)["kty"] = "RSA" }, ErrMalformed},
+		{"alg", func(m map[string]any) { key(m)["alg"] = "A128CTR" }, ErrMalformed},
+		{"alg missing", func(m map[string]any) { delete(key(m), "alg") }, ErrMalformed},
+		{"key_ops no decrypt", func(m map[string]any) { key(m)["key_ops"] = []string{"encrypt"} }, ErrMalformed},
+		{"key_ops missing", func(m map[string]any) { delete(key(m), "key_ops") }, ErrMalformed},
+		{"ext false", func(m map[string]any) { key(m)["ext"] = false }, ErrMalformed},
+		{"ext missing", func(m map[string]any) { delete(key(m), "ext") }, ErrMalformed},
+		{"k short", func(m map[string]any) { key(m)["k"] = "Voq2nkPme_x8no5-Tjq_laDAdxE6iDbxnlQXxwFPgE" }, ErrMalformed},
+		{"k 31 bytes", func(m map[string]any) { key(m)["k"] = base64.RawURLEncoding.EncodeToString(make([]byte, 31)) }, ErrMalformed},
+		{"k 33 bytes", func(m map[string]any) { key(m)["k"] = base64.RawURLEncoding.EncodeToString(make([]byte, 33)) }, ErrMalformed},
+		{"k bad char", func(m map[string]any) { key(m)["k"] = "Voq2nkPme_x8no5-Tjq_laDAdxE6iDbxnlQXxwFPg!4" }, ErrMalformed},
+		{"k trailing bits", func(m map[string]any) { key(m)["k"] = "Voq2nkPme_x8no5-Tjq_laDAdxE6iDbxnlQXxwFPgE5" }, ErrMalformed},
+		{"iv 15", func(m map[string]any) { m["iv"] = base64.RawStdEncoding.EncodeToString(make([]byte, 15)) }, ErrMalformed},
+		{"iv 17", func(m map[string]any) { m["iv"] = base64.RawStdEncoding.EncodeToString(make([]byte, 17)) }, ErrMalformed},
+		{"iv missing", func(m map[string]any) { delete(m, "iv") }, ErrMalformed},
+		{"hashes missing", func(m map[string]any) { delete(m, "hashes") }, ErrMalformed},
+		{"sha256 missing", func(m map[string]any) { m["hashes"] = map[string]string{"sha512": "AA"} }, ErrMalformed},
+		{"sha256 short", func(m map[string]any) { m["hashes"] = map[string]string{"sha256": "AAAA"} }, ErrMalformed},
 	}
 	for _, tc := range cases {
 		m := validInfo()
@@ -567,7 +568,7 @@ func TestRedaction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	er, _ := NewEncryptingReader(strings.NewReader("x"), seeded(8))
+	er, _ := newEncryptingReaderFrom(seeded(8), strings.NewReader("x"))
 	io.ReadAll(er)
 	g, _ := er.File()
 	for _, file := range []*EncryptedFile{f, g} {
@@ -591,9 +592,9 @@ func TestRedaction(t *testing.T) {
 
 func TestAllocs(t *testing.T) {
 	pt := make([]byte, 4*chunkSize)
-	ct, f, _ := Encrypt(pt, seeded(10))
+	ct, f, _ := EncryptFrom(seeded(10), pt)
 	src := bytes.NewReader(ct)
-	dr, _ := NewDecryptingReader(src, f, nil)
+	dr, _ := NewUnverifiedReader(src, f, nil)
 	buf := make([]byte, chunkSize)
 	// Steady state: a whole chunk per Read, hashing on a second goroutine.
 	allocs := testing.AllocsPerRun(2, func() {
@@ -602,9 +603,9 @@ func TestAllocs(t *testing.T) {
 		}
 	})
 	if allocs > 2 {
-		t.Errorf("DecryptingReader: %v allocations per chunk", allocs)
+		t.Errorf("UnverifiedReader: %v allocations per chunk", allocs)
 	}
-	er, _ := NewEncryptingReader(bytes.NewReader(pt), seeded(10))
+	er, _ := newEncryptingReaderFrom(seeded(10), bytes.NewReader(pt))
 	allocs = testing.AllocsPerRun(2, func() {
 		if _, err := io.ReadFull(er, buf); err != nil {
 			t.Fatal(err)
@@ -613,7 +614,7 @@ func TestAllocs(t *testing.T) {
 	if allocs > 2 {
 		t.Errorf("EncryptingReader: %v allocations per chunk", allocs)
 	}
-	ew, _ := NewEncryptingWriter(io.Discard, seeded(10))
+	ew, _ := newEncryptingWriterFrom(seeded(10), io.Discard)
 	allocs = testing.AllocsPerRun(10, func() { ew.Write(buf) })
 	if allocs > 2 {
 		t.Errorf("EncryptingWriter: %v allocations per chunk", allocs)
@@ -627,11 +628,11 @@ func TestBulkParallel(t *testing.T) {
 	for _, n := range []int{parallelBulk - 1, parallelBulk, parallelBulk + chunkSize + 3} {
 		pt := make([]byte, n)
 		rand.NewChaCha8([32]byte{byte(n)}).Read(pt)
-		ct, f, err := Encrypt(pt, seeded(15))
+		ct, f, err := EncryptFrom(seeded(15), pt)
 		if err != nil {
 			t.Fatal(err)
 		}
-		er, _ := NewEncryptingReader(bytes.NewReader(pt), seeded(15))
+		er, _ := newEncryptingReaderFrom(seeded(15), bytes.NewReader(pt))
 		ct2, _ := io.ReadAll(er)
 		f2, _ := er.File()
 		if !bytes.Equal(ct, ct2) || !f.Equal(f2) {
@@ -642,7 +643,7 @@ func TestBulkParallel(t *testing.T) {
 			t.Fatalf("n=%d: %v", n, err)
 		}
 		ct[n-1] ^= 1
-		if got, err := Decrypt(ct, f, nil); !errors.Is(err, ErrHashMismatch) || got != nil {
+		if got, err := Decrypt(ct, f, nil); !errors.Is(err, ErrAuthentication) || got != nil {
 			t.Fatalf("n=%d: tampered: %v", n, err)
 		}
 	}
@@ -658,7 +659,7 @@ func TestEncryptKnownAnswer(t *testing.T) {
 		t.Fatal(err)
 	}
 	rnd := func() io.Reader { return bytes.NewReader(append(want.key[:], want.IV[:8]...)) }
-	ct, f, err := Encrypt([]byte(realDecryptPlaintext), rnd())
+	ct, f, err := EncryptFrom(rnd(), []byte(realDecryptPlaintext))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -666,7 +667,7 @@ func TestEncryptKnownAnswer(t *testing.T) {
 		t.Fatalf("Encrypt: %x %v", ct, f)
 	}
 	var buf bytes.Buffer
-	ew, _ := NewEncryptingWriter(&buf, rnd())
+	ew, _ := newEncryptingWriterFrom(rnd(), &buf)
 	io.WriteString(ew, realDecryptPlaintext)
 	ew.Close()
 	if g, _ := ew.File(); hex.EncodeToString(buf.Bytes()) != realDecryptCiphertext || !g.Equal(want) {

@@ -18,7 +18,7 @@ func Example() {
 
 	// Alice: stream the document through the encrypting reader into the
 	// upload (a buffer here).
-	enc, err := attachment.NewEncryptingReader(letter, nil)
+	enc, err := attachment.NewEncryptingReader(letter)
 	if err != nil {
 		panic(err)
 	}
@@ -40,13 +40,14 @@ func Example() {
 	if err := json.Unmarshal(content, &received); err != nil {
 		panic(err)
 	}
-	dec, err := attachment.NewDecryptingReader(&upload, received.File, nil)
+	dec, err := attachment.NewDecryptingReader(&upload, received.File, nil, nil)
 	if err != nil {
-		panic(err)
+		panic(err) // attachment.ErrAuthentication if the download was tampered with
 	}
+	defer dec.Close()
 	plain, err := io.ReadAll(dec)
 	if err != nil {
-		panic(err) // attachment.ErrHashMismatch if the download was tampered with
+		panic(err)
 	}
 	fmt.Println(string(plain))
 	// Output: Überweisung: Dr. Alice an Dr. Bob, Befund anbei.
@@ -54,18 +55,18 @@ func Example() {
 
 // Decrypt checks the hash before it decrypts a single byte.
 func ExampleDecrypt() {
-	ciphertext, file, _ := attachment.Encrypt([]byte("discharge report"), nil)
+	ciphertext, file, _ := attachment.Encrypt([]byte("discharge report"))
 	ciphertext[0] ^= 1 // corrupted in transit
 	_, err := attachment.Decrypt(ciphertext, file, nil)
 	fmt.Println(err)
 	// Output: attachment: ciphertext SHA-256 does not match
 }
 
-// NewVerifiedReader spools the download to a temporary file and checks the
+// NewDecryptingReader spools the download to a temporary file and checks the
 // hash before any plaintext is produced.
-func ExampleNewVerifiedReader() {
-	ciphertext, file, _ := attachment.Encrypt([]byte("scan.pdf contents"), nil)
-	r, err := attachment.NewVerifiedReader(bytes.NewReader(ciphertext), file, nil, nil)
+func ExampleNewDecryptingReader() {
+	ciphertext, file, _ := attachment.Encrypt([]byte("scan.pdf contents"))
+	r, err := attachment.NewDecryptingReader(bytes.NewReader(ciphertext), file, nil, nil)
 	if err != nil {
 		panic(err)
 	}

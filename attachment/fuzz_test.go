@@ -21,7 +21,7 @@ func FuzzParseEncryptedFile(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		g, err := ParseEncryptedFile(data)
 		if err != nil {
-			if !errors.Is(err, ErrInvalidFile) && !errors.Is(err, ErrUnsupportedVersion) {
+			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrUnsupportedVersion) {
 				t.Fatalf("unexpected error class: %v", err)
 			}
 			return
@@ -38,8 +38,8 @@ func FuzzParseEncryptedFile(f *testing.F) {
 	})
 }
 
-// FuzzDecrypt checks that Decrypt and DecryptingReader agree on arbitrary
-// ciphertexts, never panic, and fail with ErrHashMismatch unless the
+// FuzzDecrypt checks that Decrypt and UnverifiedReader agree on arbitrary
+// ciphertexts, never panic, and fail with ErrAuthentication unless the
 // ciphertext is the real one.
 func FuzzDecrypt(f *testing.F) {
 	f.Add([]byte("fake message"), uint8(0))
@@ -50,7 +50,7 @@ func FuzzDecrypt(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, ct []byte, readSize uint8) {
 		pt, err := Decrypt(ct, file, nil)
-		dr, _ := NewDecryptingReader(bytes.NewReader(ct), file, nil)
+		dr, _ := NewUnverifiedReader(bytes.NewReader(ct), file, nil)
 		buf := make([]byte, int(readSize)+1)
 		var got []byte
 		var rerr error
@@ -63,7 +63,7 @@ func FuzzDecrypt(f *testing.F) {
 			}
 		}
 		if err != nil {
-			if !errors.Is(err, ErrHashMismatch) || !errors.Is(rerr, ErrHashMismatch) {
+			if !errors.Is(err, ErrAuthentication) || !errors.Is(rerr, ErrAuthentication) {
 				t.Fatalf("Decrypt %v, reader %v", err, rerr)
 			}
 			if len(ct) > 0 && len(got) >= len(ct) {

@@ -106,7 +106,7 @@ func (p *pipe) start() {
 
 // sum waits for all queued chunks, stops the worker and returns the hash.
 // The pipe must not be used afterwards.
-func (p *pipe) sum() (s [HashSize]byte) {
+func (p *pipe) sum() (s [hashSize]byte) {
 	if p.w != nil {
 		for p.inflight > 0 {
 			p.idle = append(p.idle, <-p.w.free)
@@ -132,7 +132,7 @@ func (f *EncryptedFile) newStream() cipher.Stream {
 		// The key is a [32]byte: NewCipher cannot fail.
 		panic("attachment: internal error: " + err.Error())
 	}
-	if f.Version == Version0 {
+	if f.Version == version0 {
 		// The unversioned format counted through all 128 bits.
 		return cipher.NewCTR(block, f.IV[:])
 	}
@@ -183,9 +183,14 @@ type EncryptingReader struct {
 }
 
 // NewEncryptingReader returns a reader of the ciphertext of plaintext
-// under a fresh key and IV read from rand (crypto/rand if nil: 32 bytes of
-// key, then 8 bytes of IV).
-func NewEncryptingReader(plaintext io.Reader, rand io.Reader) (*EncryptingReader, error) {
+// under a fresh key and IV read from crypto/rand.
+func NewEncryptingReader(plaintext io.Reader) (*EncryptingReader, error) {
+	return newEncryptingReaderFrom(nil, plaintext)
+}
+
+// newEncryptingReaderFrom reads the key and IV from rand (crypto/rand if
+// nil: 32 bytes of key, then 8 bytes of IV), as EncryptFrom does.
+func newEncryptingReaderFrom(rand io.Reader, plaintext io.Reader) (*EncryptingReader, error) {
 	f, err := newFile(rand)
 	if err != nil {
 		return nil, err
@@ -249,11 +254,11 @@ func (r *EncryptingReader) WriteTo(w io.Writer) (int64, error) {
 
 // File returns the EncryptedFile for the ciphertext, with Version "v2",
 // the key, the IV and the SHA-256 of all ciphertext. It returns
-// ErrNotFinished until the reader has returned io.EOF. The caller fills in
+// an error until the reader has returned io.EOF. The caller fills in
 // URL after uploading.
 func (r *EncryptingReader) File() (*EncryptedFile, error) {
 	if !r.done {
-		return nil, ErrNotFinished
+		return nil, errNotFinished
 	}
 	f := *r.file
 	return &f, nil
@@ -274,8 +279,14 @@ type EncryptingWriter struct {
 
 // NewEncryptingWriter returns a writer that writes the ciphertext of
 // everything written to it to ciphertext, under a fresh key and IV read
-// from rand (crypto/rand if nil).
-func NewEncryptingWriter(ciphertext io.Writer, rand io.Reader) (*EncryptingWriter, error) {
+// from crypto/rand.
+func NewEncryptingWriter(ciphertext io.Writer) (*EncryptingWriter, error) {
+	return newEncryptingWriterFrom(nil, ciphertext)
+}
+
+// newEncryptingWriterFrom reads the key and IV from rand (crypto/rand if
+// nil), as EncryptFrom does.
+func newEncryptingWriterFrom(rand io.Reader, ciphertext io.Writer) (*EncryptingWriter, error) {
 	f, err := newFile(rand)
 	if err != nil {
 		return nil, err
@@ -353,33 +364,42 @@ func (w *EncryptingWriter) Close() error {
 }
 
 // File returns the EncryptedFile for the ciphertext written, or
-// ErrNotFinished before a successful Close.
+// an error before a successful Close.
 func (w *EncryptingWriter) File() (*EncryptedFile, error) {
 	if !w.closed || w.err != nil {
-		return nil, ErrNotFinished
+		return nil, errNotFinished
 	}
 	f := *w.file
 	return &f, nil
 }
 
-// DecryptingReader decrypts a ciphertext stream and checks its SHA-256.
+// UnverifiedReader decrypts a ciphertext stream and checks its SHA-256 at
+// the end, releasing plaintext before it knows the file is authentic.
+// Most callers want [DecryptingReader] instead.
+//
+// The risk: until Read returns io.EOF, everything it returned may be
+// plaintext of a file the media server replaced or corrupted (a truncated
+// or spliced download, or another file under the same key). A caller that
+// renders, parses, executes or forwards it before the end acts on
+// attacker-influenced bytes; use it only to write to a place that is
+// discarded on error (a temporary file renamed into place on io.EOF).
 //
 // The hash can only be checked at the end of the ciphertext. The reader
 // withholds the most recently decrypted chunk of plaintext (128 KiB, or
 // the whole tail of the file, and always at least its final byte) until it
 // has read further input; at the end it checks the hash and, if it does not
-// match, Read returns ErrHashMismatch instead of the withheld plaintext (up
+// match, Read returns ErrAuthentication instead of the withheld plaintext (up
 // to 256 KiB), which is wiped.
 // Plaintext released before the error was not yet verified, so a caller
 // must treat all output as untrusted until Read returns io.EOF, and
-// discard it on any error. Use NewVerifiedReader to avoid ever seeing
+// discard it on any error. Use NewDecryptingReader to avoid ever seeing
 // unverified plaintext.
 //
 // Memory use is constant (at most about 1.25 MiB). It holds the secret key
 // and is not safe for concurrent use.
-type DecryptingReader struct {
+type UnverifiedReader struct {
 	src      io.Reader
-	want     [HashSize]byte
+	want     [hashSize]byte
 	stream   cipher.Stream
 	p        *pipe
 	plain    [2][]byte
@@ -390,20 +410,21 @@ type DecryptingReader struct {
 	err      error // sticky: io.EOF once verified, or the failure
 }
 
-// NewDecryptingReader returns a reader of the plaintext of ciphertext as
-// described by f. It fails for an EncryptedFile whose version opts does
-// not allow (nil opts: only "v2").
-func NewDecryptingReader(ciphertext io.Reader, f *EncryptedFile, opts *Options) (*DecryptingReader, error) {
+// NewUnverifiedReader returns a reader that streams the plaintext of
+// ciphertext as described by f before its hash is checked (see
+// [UnverifiedReader] for what that risks). It fails for an EncryptedFile
+// whose version opts does not allow (nil opts: only "v2").
+func NewUnverifiedReader(ciphertext io.Reader, f *EncryptedFile, opts *Options) (*UnverifiedReader, error) {
 	if err := f.check(opts); err != nil {
 		return nil, err
 	}
-	return &DecryptingReader{
+	return &UnverifiedReader{
 		src: ciphertext, want: f.SHA256, stream: f.newStream(), p: newPipe(),
 		plain: [2][]byte{make([]byte, chunkSize), make([]byte, chunkSize)},
 	}, nil
 }
 
-func (r *DecryptingReader) refill() {
+func (r *UnverifiedReader) refill() {
 	cbuf := r.p.buffer()
 	n, done, err := readChunk(r.src, cbuf)
 	if n > 0 {
@@ -422,7 +443,7 @@ func (r *DecryptingReader) refill() {
 	case done:
 		sum := r.p.sum()
 		if subtle.ConstantTimeCompare(sum[:], r.want[:]) != 1 {
-			r.fail(ErrHashMismatch)
+			r.fail(ErrAuthentication)
 			return
 		}
 		r.verified = true
@@ -431,7 +452,7 @@ func (r *DecryptingReader) refill() {
 }
 
 // fail makes err sticky and wipes all plaintext not yet handed out.
-func (r *DecryptingReader) fail(err error) {
+func (r *UnverifiedReader) fail(err error) {
 	clear(r.plain[0])
 	clear(r.plain[1])
 	r.out, r.held = nil, nil
@@ -440,7 +461,7 @@ func (r *DecryptingReader) fail(err error) {
 
 // next returns the plaintext the caller may have now, refilling as needed,
 // or the sticky error.
-func (r *DecryptingReader) next() ([]byte, error) {
+func (r *UnverifiedReader) next() ([]byte, error) {
 	for len(r.out) == 0 {
 		if r.verified && len(r.held) > 0 {
 			r.out, r.held = r.held, nil
@@ -455,9 +476,9 @@ func (r *DecryptingReader) next() ([]byte, error) {
 }
 
 // Read implements io.Reader, returning plaintext. It returns io.EOF only
-// after the hash matched, and ErrHashMismatch (before the final chunk of
+// after the hash matched, and ErrAuthentication (before the final chunk of
 // plaintext) if it did not.
-func (r *DecryptingReader) Read(p []byte) (int, error) {
+func (r *UnverifiedReader) Read(p []byte) (int, error) {
 	out, err := r.next()
 	if err != nil {
 		return 0, err
@@ -469,7 +490,7 @@ func (r *DecryptingReader) Read(p []byte) (int, error) {
 
 // WriteTo implements io.WriterTo, so io.Copy moves plaintext in large
 // chunks. It returns nil at the end of a verified stream.
-func (r *DecryptingReader) WriteTo(w io.Writer) (int64, error) {
+func (r *UnverifiedReader) WriteTo(w io.Writer) (int64, error) {
 	var total int64
 	for {
 		out, err := r.next()
@@ -488,31 +509,34 @@ func (r *DecryptingReader) WriteTo(w io.Writer) (int64, error) {
 	}
 }
 
-// Spool is where NewVerifiedReader keeps the ciphertext while it checks
+// Spool is where NewDecryptingReader keeps the ciphertext while it checks
 // the hash: an *os.File, or any random-access store the caller provides.
 type Spool interface {
 	io.ReaderAt
 	io.WriterAt
 }
 
-// VerifiedReader is a reader of plaintext whose ciphertext has been fully
-// read and its hash checked before the first byte was decrypted. Close it
-// to remove the temporary file it may have created. It holds the secret
-// key and is not safe for concurrent use.
-type VerifiedReader struct {
+// DecryptingReader is a reader of plaintext whose ciphertext has been fully
+// read and its hash checked before the first byte was decrypted: the
+// streaming decryption to use. Close it to remove the temporary file it
+// may have created. It holds the secret key and is not safe for
+// concurrent use.
+type DecryptingReader struct {
 	r    io.Reader
 	size int64
 	tmp  *os.File
 }
 
-// NewVerifiedReader reads all of ciphertext into spool, checks its
+// NewDecryptingReader reads all of ciphertext into spool, checks its
 // SHA-256 against f, and only then returns a reader that decrypts from the
-// spool. If spool is nil, a temporary file is created in os.TempDir and
-// removed by Close (or on error). Memory use is constant.
+// spool; a hash that does not match gives ErrAuthentication and no
+// reader. If spool is nil, a temporary file is created in os.TempDir and
+// removed by Close (or on error). Memory use is constant. It fails for an
+// EncryptedFile whose version opts does not allow (nil opts: only "v2").
 //
 // The spooled ciphertext must not change until the reader is done: the
-// hash is checked once, when NewVerifiedReader returns.
-func NewVerifiedReader(ciphertext io.Reader, f *EncryptedFile, spool Spool, opts *Options) (*VerifiedReader, error) {
+// hash is checked once, when NewDecryptingReader returns.
+func NewDecryptingReader(ciphertext io.Reader, f *EncryptedFile, spool Spool, opts *Options) (*DecryptingReader, error) {
 	if err := f.check(opts); err != nil {
 		return nil, err
 	}
@@ -525,7 +549,7 @@ func NewVerifiedReader(ciphertext io.Reader, f *EncryptedFile, spool Spool, opts
 		}
 		spool = tmp
 	}
-	vr := &VerifiedReader{tmp: tmp}
+	vr := &DecryptingReader{tmp: tmp}
 	h := sha256.New()
 	buf := make([]byte, chunkSize)
 	var off int64
@@ -547,11 +571,11 @@ func NewVerifiedReader(ciphertext io.Reader, f *EncryptedFile, spool Spool, opts
 			break
 		}
 	}
-	var sum [HashSize]byte
+	var sum [hashSize]byte
 	h.Sum(sum[:0])
 	if subtle.ConstantTimeCompare(sum[:], f.SHA256[:]) != 1 {
 		vr.Close()
-		return nil, ErrHashMismatch
+		return nil, ErrAuthentication
 	}
 	vr.size = off
 	vr.r = cipher.StreamReader{S: f.newStream(), R: io.NewSectionReader(spool, 0, off)}
@@ -559,19 +583,19 @@ func NewVerifiedReader(ciphertext io.Reader, f *EncryptedFile, spool Spool, opts
 }
 
 // Size returns the length of the plaintext.
-func (v *VerifiedReader) Size() int64 { return v.size }
+func (v *DecryptingReader) Size() int64 { return v.size }
 
 // Read implements io.Reader, returning verified plaintext.
-func (v *VerifiedReader) Read(p []byte) (int, error) {
+func (v *DecryptingReader) Read(p []byte) (int, error) {
 	if v.r == nil {
 		return 0, os.ErrClosed
 	}
 	return v.r.Read(p)
 }
 
-// Close removes the temporary spool file, if NewVerifiedReader created
+// Close removes the temporary spool file, if NewDecryptingReader created
 // one. A caller-provided spool is left alone.
-func (v *VerifiedReader) Close() error {
+func (v *DecryptingReader) Close() error {
 	v.r = nil
 	if v.tmp == nil {
 		return nil

@@ -68,7 +68,7 @@ func TestStream1GiB(t *testing.T) {
 	const budget = 4 << 20 // bytes allocated per pass, whatever the size
 
 	before := heapAllocated()
-	er, _ := NewEncryptingReader(zeroStream(size), seeded(11))
+	er, _ := newEncryptingReaderFrom(seeded(11), zeroStream(size))
 	if n, err := io.Copy(io.Discard, er); err != nil || n != size {
 		t.Fatal(n, err)
 	}
@@ -81,7 +81,7 @@ func TestStream1GiB(t *testing.T) {
 	}
 
 	before = heapAllocated()
-	ew, _ := NewEncryptingWriter(io.Discard, seeded(11))
+	ew, _ := newEncryptingWriterFrom(seeded(11), io.Discard)
 	if _, err := io.Copy(ew, zeroStream(size)); err != nil {
 		t.Fatal(err)
 	}
@@ -96,8 +96,8 @@ func TestStream1GiB(t *testing.T) {
 	}
 
 	before = heapAllocated()
-	er, _ = NewEncryptingReader(zeroStream(size), seeded(11))
-	dr, err := NewDecryptingReader(er, f, nil)
+	er, _ = newEncryptingReaderFrom(seeded(11), zeroStream(size))
+	dr, err := NewUnverifiedReader(er, f, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,10 +109,10 @@ func TestStream1GiB(t *testing.T) {
 		t.Errorf("encrypt+decrypt allocated %d bytes for 1 GiB", a)
 	}
 
-	er, _ = NewEncryptingReader(zeroStream(size), seeded(11))
-	dr, _ = NewDecryptingReader(&flipAt{r: er, at: size - 10}, f, nil)
+	er, _ = newEncryptingReaderFrom(seeded(11), zeroStream(size))
+	dr, _ = NewUnverifiedReader(&flipAt{r: er, at: size - 10}, f, nil)
 	z = zeroCheck{}
-	if _, err := io.Copy(&z, dr); !errors.Is(err, ErrHashMismatch) {
+	if _, err := io.Copy(&z, dr); !errors.Is(err, ErrAuthentication) {
 		t.Fatalf("tampered 1 GiB stream: %v", err)
 	}
 	if z.n >= size-10 || z.nonzero {
@@ -139,7 +139,7 @@ func BenchmarkEncryptingReader(b *testing.B) {
 	b.SetBytes(benchSize)
 	b.ReportAllocs()
 	for b.Loop() {
-		er, _ := NewEncryptingReader(zeroStream(benchSize), seeded(12))
+		er, _ := newEncryptingReaderFrom(seeded(12), zeroStream(benchSize))
 		io.Copy(io.Discard, er)
 	}
 }
@@ -148,7 +148,7 @@ func BenchmarkEncryptingWriter(b *testing.B) {
 	b.SetBytes(benchSize)
 	b.ReportAllocs()
 	for b.Loop() {
-		ew, _ := NewEncryptingWriter(io.Discard, seeded(12))
+		ew, _ := newEncryptingWriterFrom(seeded(12), io.Discard)
 		io.Copy(ew, zeroStream(benchSize))
 		ew.Close()
 	}
@@ -158,12 +158,12 @@ func BenchmarkDecryptingReader(b *testing.B) {
 	// The all-zero stream serves as ciphertext; its hash is computed once.
 	h := sha256.New()
 	io.Copy(h, zeroStream(benchSize))
-	_, f, _ := Encrypt(nil, seeded(12))
+	_, f, _ := EncryptFrom(seeded(12), nil)
 	h.Sum(f.SHA256[:0])
 	b.SetBytes(benchSize)
 	b.ReportAllocs()
 	for b.Loop() {
-		dr, _ := NewDecryptingReader(zeroStream(benchSize), f, nil)
+		dr, _ := NewUnverifiedReader(zeroStream(benchSize), f, nil)
 		if _, err := io.Copy(io.Discard, dr); err != nil {
 			b.Fatal(err)
 		}
@@ -171,7 +171,7 @@ func BenchmarkDecryptingReader(b *testing.B) {
 }
 
 func BenchmarkDecrypt1MiB(b *testing.B) {
-	ct, f, _ := Encrypt(make([]byte, 1<<20), seeded(13))
+	ct, f, _ := EncryptFrom(seeded(13), make([]byte, 1<<20))
 	b.SetBytes(int64(len(ct)))
 	b.ReportAllocs()
 	for b.Loop() {
@@ -187,7 +187,7 @@ func BenchmarkRatio(b *testing.B) {
 	const n = 64 << 20
 	h := sha256.New()
 	io.Copy(h, zeroStream(n))
-	_, f, _ := Encrypt(nil, seeded(14))
+	_, f, _ := EncryptFrom(seeded(14), nil)
 	h.Sum(f.SHA256[:0])
 	buf := make([]byte, chunkSize)
 	apis := []struct {
@@ -195,16 +195,16 @@ func BenchmarkRatio(b *testing.B) {
 		run  func()
 	}{
 		{"enc-reader", func() {
-			er, _ := NewEncryptingReader(zeroStream(n), seeded(14))
+			er, _ := newEncryptingReaderFrom(seeded(14), zeroStream(n))
 			io.Copy(io.Discard, er)
 		}},
 		{"enc-writer", func() {
-			ew, _ := NewEncryptingWriter(io.Discard, seeded(14))
+			ew, _ := newEncryptingWriterFrom(seeded(14), io.Discard)
 			io.Copy(ew, zeroStream(n))
 			ew.Close()
 		}},
 		{"dec-reader", func() {
-			dr, _ := NewDecryptingReader(zeroStream(n), f, nil)
+			dr, _ := NewUnverifiedReader(zeroStream(n), f, nil)
 			if _, err := io.Copy(io.Discard, dr); err != nil {
 				b.Fatal(err)
 			}
@@ -234,13 +234,13 @@ func BenchmarkRatio(b *testing.B) {
 // hashing goroutines must end once the streams are garbage collected.
 func TestAbandonedStreamsStopWorkers(t *testing.T) {
 	base := runtime.NumGoroutine()
-	_, f, _ := Encrypt(nil, seeded(16))
+	_, f, _ := EncryptFrom(seeded(16), nil)
 	for range 20 {
-		er, _ := NewEncryptingReader(zeroStream(4*chunkSize), seeded(16))
+		er, _ := newEncryptingReaderFrom(seeded(16), zeroStream(4*chunkSize))
 		io.ReadFull(er, make([]byte, 2*chunkSize))
-		dr, _ := NewDecryptingReader(zeroStream(4*chunkSize), f, nil)
+		dr, _ := NewUnverifiedReader(zeroStream(4*chunkSize), f, nil)
 		io.ReadFull(dr, make([]byte, chunkSize))
-		ew, _ := NewEncryptingWriter(io.Discard, seeded(16))
+		ew, _ := newEncryptingWriterFrom(seeded(16), io.Discard)
 		ew.Write(make([]byte, 2*chunkSize))
 	}
 	if runtime.NumGoroutine() <= base {

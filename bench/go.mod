@@ -9,7 +9,10 @@ require (
 	maunium.net/go/mautrix v0.32.0
 )
 
-require golang.org/x/sys v0.49.0 // indirect
+require (
+	github.com/go-json-experiment/json v1.27.2 // indirect
+	golang.org/x/sys v0.49.0 // indirect
+)
 
 require (
 	filippo.io/edwards25519 v1.2.0 // indirect

@@ -3,6 +3,8 @@ package bench
 import (
 	"context"
 	"encoding/base64"
+	"github.com/sicher-go/sicher/megolm"
+	"runtime"
 	"testing"
 
 	"github.com/sicher-go/sicher/key"
@@ -11,17 +13,17 @@ import (
 
 func init() {
 	sicherBench["BackupEncrypt"] = func(b *testing.B) {
-		dk := must(keybackup.GenerateDecryptionKey(nil))
+		dk := must(keybackup.GenerateDecryptionKey())
 		pub := dk.PublicKey()
 		b.SetBytes(1024)
 		b.ReportAllocs()
 		for b.Loop() {
-			d, err := keybackup.Encrypt(pub, backupPayload, nil)
+			d, err := keybackup.Encrypt(pub, backupPayload)
 			if err != nil {
 				b.Fatal(err)
 			}
 			// the three wire fields, as the peers produce them
-			ct, mac, eph := d.CiphertextString(), d.MACString(), d.EphemeralString()
+			ct, mac, eph := base64.RawStdEncoding.EncodeToString(d.Ciphertext), base64.RawStdEncoding.EncodeToString(d.MAC[:]), d.Ephemeral.String()
 			sink ^= ct[0] ^ mac[0] ^ eph[0]
 		}
 	}
@@ -49,22 +51,25 @@ func init() {
 // BenchmarkBulkBackupDecrypt decrypts 10,000 backed-up sessions with
 // keybackup's bulk API, with one worker and with two.
 func BenchmarkBulkBackupDecrypt(b *testing.B) {
-	dk := must(keybackup.GenerateDecryptionKey(nil))
+	dk := must(keybackup.GenerateDecryptionKey())
 	entries := make([]keybackup.EncryptedSessionData, 10_000)
-	sk := megolmFix.sessionKey
-	raw := must(base64.RawStdEncoding.DecodeString(string(sk)))
+	var sk megolm.ExportedSessionKey
+	if err := sk.UnmarshalText(megolmFix.sessionKey); err != nil {
+		b.Fatal(err)
+	}
 	var sender key.Curve25519
 	var claimed key.Ed25519
 	copy(sender[:], randBytes(32))
 	copy(claimed[:], randBytes(32))
 	for i := range entries {
-		entries[i] = must(keybackup.EncryptSession(dk.PublicKey(), keybackup.NewSessionData(sender, claimed, raw), nil))
+		entries[i] = must(keybackup.EncryptSession(dk.PublicKey(), megolm.NewExportedSession(&sk, "", sender, claimed)))
 	}
 	for _, w := range []int{1, 2} {
 		b.Run(workersName(w), func(b *testing.B) {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(w)) // DecryptAll uses GOMAXPROCS workers
 			b.ReportAllocs()
 			for b.Loop() {
-				res := dk.DecryptAllWorkers(context.Background(), entries, w)
+				res := dk.DecryptAll(context.Background(), entries)
 				if len(res) != len(entries) || res[len(res)-1].Err != nil {
 					b.Fatal("bulk decrypt failed")
 				}

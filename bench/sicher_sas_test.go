@@ -14,11 +14,11 @@ func init() {
 		info, macInfo := string(sasInfo), string(sasMACInfo)
 		b.ReportAllocs()
 		for b.Loop() {
-			a, err := sas.New(nil)
+			a, err := sas.New()
 			if err != nil {
 				b.Fatal(err)
 			}
-			bb, err := sas.New(nil)
+			bb, err := sas.New()
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -31,7 +31,7 @@ func init() {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if ea.ShortAuthBytes(info) != eb.ShortAuthBytes(info) {
+			if ea.Emoji(info) != eb.Emoji(info) {
 				b.Fatal("sas mismatch")
 			}
 			mac, err := ea.MAC(sas.HKDFHMACSHA256V2, sasMACInput, macInfo)

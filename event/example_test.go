@@ -38,7 +38,7 @@ func Example() {
 	}
 
 	// Alice's room session, and its key as an m.room_key content.
-	outbound, _ := megolm.NewOutboundSession(nil)
+	outbound, _ := megolm.NewOutboundSession()
 	roomKey, _ := event.RoomKeyContent(room, outbound, false)
 
 	toDevice := map[string][]byte{}
@@ -113,7 +113,7 @@ func ptr[T any](v T) *T { return &v }
 // event reuses the first one's message index and is refused; decrypting
 // the original again is fine.
 func ExampleReplayGuard() {
-	out, _ := megolm.NewOutboundSession(nil)
+	out, _ := megolm.NewOutboundSession()
 	in, _ := megolm.NewInboundSession(out.SessionKey())
 	content, _, _ := event.EncryptMegolm(out, "!r:example.org", "m.room.message", json.RawMessage(`{"body":"Termin um 9"}`), nil)
 

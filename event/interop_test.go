@@ -195,7 +195,7 @@ func TestLibolmLiveFromSicher(t *testing.T) {
 	runLibolm(t, py, "keys", map[string]string{}, &bob)
 
 	alice := newDevice(t, "@alice:sicher.example.org", "ALICE")
-	out, err := megolm.NewOutboundSession(nil)
+	out, err := megolm.NewOutboundSession()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -72,8 +72,8 @@ func RoomKeyFromEvent(ev *OlmEvent) (*RoomKey, error) {
 	if *c.Algorithm != AlgorithmMegolm {
 		return nil, fmt.Errorf("%w: m.room_key for %q", ErrAlgorithm, *c.Algorithm)
 	}
-	sk, err := megolm.ParseSessionKey(*c.SessionKey)
-	if err != nil {
+	sk := new(megolm.SessionKey)
+	if err := sk.UnmarshalText([]byte(*c.SessionKey)); err != nil {
 		return nil, fmt.Errorf("%w: m.room_key session_key: %w", ErrMalformed, err)
 	}
 	if sk.SessionID() != *c.SessionID {
@@ -160,17 +160,10 @@ func ForwardedRoomKeyFromEvent(ev *OlmEvent) (*ForwardedRoomKey, error) {
 	if *c.Algorithm != AlgorithmMegolm {
 		return nil, fmt.Errorf("%w: m.forwarded_room_key for %q", ErrAlgorithm, *c.Algorithm)
 	}
-	ek, err := megolm.ParseExportedSessionKey(*c.SessionKey)
-	if err != nil {
-		sk, err2 := megolm.ParseSessionKey(*c.SessionKey)
-		if err2 != nil {
-			return nil, fmt.Errorf("%w: m.forwarded_room_key session_key: %w", ErrMalformed, err)
-		}
-		in, err2 := megolm.NewInboundSession(sk)
-		if err2 != nil {
-			return nil, fmt.Errorf("%w: m.forwarded_room_key session_key: %w", ErrMalformed, err2)
-		}
-		ek = in.ExportAtFirstKnownIndex()
+	// UnmarshalText also accepts the signed form (verified, then dropped).
+	ek := new(megolm.ExportedSessionKey)
+	if err := ek.UnmarshalText([]byte(*c.SessionKey)); err != nil {
+		return nil, fmt.Errorf("%w: m.forwarded_room_key session_key: %w", ErrMalformed, err)
 	}
 	if ek.SessionID() != *c.SessionID {
 		return nil, malformed("m.forwarded_room_key session_key is for session %s, not %s", ek.SessionID(), *c.SessionID)

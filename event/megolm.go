@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sicher-go/sicher/internal/b64"
 	"sync"
 
 	"github.com/sicher-go/sicher/key"
@@ -143,7 +144,7 @@ func EncryptMegolm(s *megolm.OutboundSession, roomID, eventType string, content 
 	index := s.MessageIndex()
 	c := MegolmContent{
 		Algorithm:  AlgorithmMegolm,
-		Ciphertext: s.EncryptBase64(payload),
+		Ciphertext: b64.Encode(s.Encrypt(nil, payload)),
 		SessionID:  s.SessionID(),
 	}
 	if opts != nil {
@@ -226,14 +227,17 @@ func DecryptMegolm(s *megolm.InboundSession, content []byte, p MegolmDecryptPara
 	if p.Sender != "" && p.SessionSender != "" && p.Sender != p.SessionSender {
 		return nil, fmt.Errorf("%w: event from %s in a session %s shared", ErrWrongSender, p.Sender, p.SessionSender)
 	}
-	msg, err := megolm.DecodeMessage(c.Ciphertext)
+	if len(c.Ciphertext) > b64.EncodedLen(maxMegolmMessage)+2 {
+		return nil, malformed("Megolm ciphertext of %d characters", len(c.Ciphertext))
+	}
+	msg, err := b64.Decode(c.Ciphertext)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+		return nil, fmt.Errorf("%w: %w: %w", ErrMalformed, megolm.ErrMalformed, err)
 	}
 	// Decrypt on a copy: the room check and the replay guard come after
 	// decryption, and a refused event must not move the session.
 	work := s.Clone()
-	plain, index, err := work.DecryptMessage(nil, msg)
+	plain, index, err := work.Decrypt(nil, msg)
 	if err != nil {
 		return nil, megolmError(err)
 	}
@@ -268,9 +272,9 @@ func DecryptMegolm(s *megolm.InboundSession, content []byte, p MegolmDecryptPara
 
 func megolmError(err error) error {
 	switch {
-	case errors.Is(err, megolm.ErrUnknownMessageIndex):
+	case errors.Is(err, megolm.ErrUnknownIndex):
 		return fmt.Errorf("%w: %w", ErrUnknownIndex, err)
-	case errors.Is(err, megolm.ErrBadMAC), errors.Is(err, megolm.ErrBadSignature):
+	case errors.Is(err, megolm.ErrAuthentication):
 		return fmt.Errorf("%w: %w", ErrAuthentication, err)
 	default:
 		return fmt.Errorf("%w: %w", ErrMalformed, err)
@@ -391,3 +395,8 @@ func (g *ReplayGuard) Restore(entries []ReplayEntry) {
 		}
 	}
 }
+
+// maxMegolmMessage bounds the decoded Megolm message, as megolm.ParseMessage
+// does (1 MiB, far above Matrix's 64 KiB event limit), so that hostile
+// base64 is refused before it is decoded.
+const maxMegolmMessage = 1 << 20

@@ -85,7 +85,10 @@ func EncryptOlm(acct *olm.Account, s *olm.Session, p OlmEncryptParams) (content,
 	if !isObject(p.Content) {
 		return nil, nil, errors.New("event: content must be a JSON object")
 	}
-	ids := acct.IdentityKeys()
+	ids := struct {
+		Curve25519 key.Curve25519
+		Ed25519    key.Ed25519
+	}{acct.Curve25519(), acct.Ed25519()}
 	m := map[string]any{
 		"type":           p.Type,
 		"content":        p.Content,
@@ -114,7 +117,7 @@ func EncryptOlm(acct *olm.Account, s *olm.Session, p OlmEncryptParams) (content,
 	if rnd == nil {
 		rnd = rand.Reader
 	}
-	msg, err := s.EncryptFrom(rnd, payload)
+	msg, err := s.EncryptFrom(rnd, nil, payload)
 	if err != nil {
 		return nil, nil, fmt.Errorf("event: %w", err)
 	}
@@ -245,7 +248,7 @@ func DecryptOlm(acct *olm.Account, content []byte, p OlmDecryptParams) (*OlmEven
 	if c.SenderKey == nil || c.Ciphertext == nil {
 		return nil, malformed("Olm content needs sender_key and ciphertext")
 	}
-	ours := acct.IdentityKeys()
+	ours := ownKeys{acct.Curve25519(), acct.Ed25519()}
 	entry, ok := c.Ciphertext[ours.Curve25519.String()]
 	if !ok || entry == nil {
 		return nil, fmt.Errorf("%w: no entry for %s", ErrNotForThisDevice, ours.Curve25519)
@@ -279,7 +282,7 @@ func DecryptOlm(acct *olm.Account, content []byte, p OlmDecryptParams) (*OlmEven
 		}
 		if session != nil {
 			work = session.Clone()
-			if plain, err = work.DecryptMessage(pk.Message); err != nil {
+			if plain, err = work.Decrypt(nil, msg); err != nil {
 				return nil, olmError(err)
 			}
 		} else {
@@ -290,14 +293,13 @@ func DecryptOlm(acct *olm.Account, content []byte, p OlmDecryptParams) (*OlmEven
 			session, newSession = work, true
 		}
 	case olm.TypeMessage:
-		m, err := olm.ParseMessage(msg.Body)
-		if err != nil {
+		if _, err := olm.ParseMessage(msg.Body); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 		}
 		var last error
 		for _, s := range p.Sessions {
 			w := s.Clone()
-			if pt, err := w.DecryptMessage(m); err == nil {
+			if pt, err := w.Decrypt(nil, msg); err == nil {
 				session, work, plain = s, w, pt
 				break
 			} else {
@@ -313,11 +315,9 @@ func DecryptOlm(acct *olm.Account, content []byte, p OlmDecryptParams) (*OlmEven
 	default:
 		return nil, malformed("Olm message type %d", msg.Type)
 	}
-	// The envelope's sender_key must be the session's peer. For sessions
-	// we started, the peer's key is not recorded in the session; the
-	// caller chose them by sender_key.
-	if a := work.AliceIdentityKey(); a != ours.Curve25519 && a != senderKey {
-		return nil, fmt.Errorf("%w: session peer is %s, envelope says %s", ErrSenderKey, a, senderKey)
+	// The envelope's sender_key must be the session's peer.
+	if peer, _ := work.PeerIdentityKey(); peer != senderKey {
+		return nil, fmt.Errorf("%w: session peer is %s, envelope says %s", ErrSenderKey, peer, senderKey)
 	}
 
 	ev, err := validateOlmPayload(plain, senderKey, ours, p)
@@ -336,7 +336,13 @@ func DecryptOlm(acct *olm.Account, content []byte, p OlmDecryptParams) (*OlmEven
 	return ev, nil
 }
 
-func validateOlmPayload(plain []byte, senderKey key.Curve25519, ours olm.IdentityKeys, p OlmDecryptParams) (*OlmEvent, error) {
+// ownKeys are the receiving account's identity keys.
+type ownKeys struct {
+	Curve25519 key.Curve25519
+	Ed25519    key.Ed25519
+}
+
+func validateOlmPayload(plain []byte, senderKey key.Curve25519, ours ownKeys, p OlmDecryptParams) (*OlmEvent, error) {
 	var pl olmPayload
 	if err := json.Unmarshal(plain, &pl); err != nil {
 		return nil, malformed("Olm payload: %v", err)
@@ -413,7 +419,7 @@ func olmError(err error) error {
 		return fmt.Errorf("%w: %w", ErrNoSession, err)
 	case errors.Is(err, olm.ErrIdentityKeyMismatch):
 		return fmt.Errorf("%w: %w", ErrSenderKey, err)
-	case errors.Is(err, olm.ErrMalformedMessage), errors.Is(err, olm.ErrUnsupportedVersion):
+	case errors.Is(err, olm.ErrMalformed), errors.Is(err, olm.ErrUnsupportedVersion):
 		return fmt.Errorf("%w: %w", ErrMalformed, err)
 	default:
 		return fmt.Errorf("event: %w", err)

@@ -1,14 +1,13 @@
 package key
 
 import (
-	"bytes"
 	"crypto/ed25519"
+	cryptorand "crypto/rand"
 	"crypto/sha512"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
-	"sync"
+	"log/slog"
 
 	"filippo.io/edwards25519"
 )
@@ -21,14 +20,6 @@ var (
 	// trusted, so strict verification refuses it outright.
 	ErrWeakKey = errors.New("key: Ed25519 public key is invalid or of small order")
 )
-
-// Check reports whether k is a point on the curve and not of small order.
-// Strict verification needs this once per key; [Verifier] does it once and
-// keeps the decoded point.
-func (k Ed25519) Check() error {
-	_, err := NewVerifier(k)
-	return err
-}
 
 // SmallOrder reports whether k encodes a point of small order (one of the
 // encodings [NewVerifier] refuses without decoding). It is a cheap first
@@ -75,13 +66,6 @@ func NewVerifier(k Ed25519) (Verifier, error) {
 	v.pub, v.valid = k, true
 	return v, nil
 }
-
-// Key returns the public key v verifies for.
-func (v *Verifier) Key() Ed25519 { return v.pub }
-
-// Valid reports whether v was made by [NewVerifier] (the zero Verifier
-// rejects every signature).
-func (v *Verifier) Valid() bool { return v.valid }
 
 // Verify verifies sig over msg strictly. See [Ed25519.Verify].
 //
@@ -160,9 +144,9 @@ func isSmallOrderEncoding(b []byte) bool {
 // expanded form (clamped scalar ‖ prefix, what libolm pickles store), and
 // signs with either; signatures from a seed equal crypto/ed25519's, and
 // signatures from an expanded key equal libolm's. The public key is
-// computed once, when the key is made, except for keys made by
-// [NewSigningKeyWithPublic] and [NewExpandedSigningKeyWithPublic], which
-// compute it before their first signature.
+// computed once, when the key is made, and Sign hashes that computed key,
+// never a stored one (hashing a public key supplied from outside is the
+// known way to leak an Ed25519 scalar).
 //
 // A SigningKey is secret. Printing it with fmt shows only the public key.
 // It is safe for concurrent use.
@@ -172,18 +156,6 @@ type SigningKey struct {
 	prefix [32]byte
 	clamp  [32]byte // the clamped scalar bytes as stored by libolm
 	public Ed25519
-	// derived, when not nil, computes the public key from the scalar on
-	// the first signature; Sign hashes that key, never a stored one. It
-	// is a pointer so that a SigningKey value can be copied (Format).
-	derived *derivedPublic
-	// seed is the seed of a key made by NewSigningKeyWithPublic (std is
-	// nil for it: crypto/ed25519 would hash the stored public key).
-	seed *[SigningKeySeedSize]byte
-}
-
-type derivedPublic struct {
-	once sync.Once
-	pub  Ed25519
 }
 
 // SigningKeySeedSize is the size of an Ed25519 seed.
@@ -205,8 +177,13 @@ func NewSigningKey(seed []byte) (*SigningKey, error) {
 	return k, nil
 }
 
-// GenerateSigningKey reads a 32-byte seed from rand and returns its key.
+// GenerateSigningKey reads a 32-byte seed from rand (nil means
+// crypto/rand) and returns its key. A failing reader gives an error that
+// wraps the reader's error.
 func GenerateSigningKey(rand io.Reader) (*SigningKey, error) {
+	if rand == nil {
+		rand = cryptorand.Reader
+	}
 	var seed [SigningKeySeedSize]byte
 	if _, err := io.ReadFull(rand, seed[:]); err != nil {
 		return nil, fmt.Errorf("key: reading randomness: %w", err)
@@ -226,65 +203,6 @@ func NewExpandedSigningKey(expanded []byte) (*SigningKey, error) {
 	k.setExpanded(expanded[:32], expanded[32:])
 	copy(k.public[:], new(edwards25519.Point).ScalarBaseMult(&k.scalar).Bytes())
 	return k, nil
-}
-
-// NewExpandedSigningKeyWithPublic is [NewExpandedSigningKey] for a key
-// read back from authenticated storage that kept its public half too
-// (libolm's account pickle): it trusts public for [SigningKey.Public] and
-// so costs no scalar multiplication. Signing never uses the stored half:
-// before its first signature the key computes its public key from the
-// scalar and hashes that one, as RFC 8032 requires. (Hashing a public key
-// supplied from outside is the known way to leak an Ed25519 scalar: two
-// signatures of one message under two claimed public keys reveal it.) If
-// public is not the scalar's key, signatures therefore fail to verify
-// under Public; [SigningKey.CheckPublic] reports that case up front.
-func NewExpandedSigningKeyWithPublic(expanded []byte, public Ed25519) (*SigningKey, error) {
-	if len(expanded) != ExpandedSigningKeySize {
-		return nil, fmt.Errorf("key: expanded Ed25519 key is %d bytes, want %d", len(expanded), ExpandedSigningKeySize)
-	}
-	k := &SigningKey{public: public, derived: new(derivedPublic)}
-	k.setExpanded(expanded[:32], expanded[32:])
-	return k, nil
-}
-
-// NewSigningKeyWithPublic is [NewSigningKey] for a seed read back from
-// authenticated storage together with its public key (sicher's own account
-// pickle): like [NewExpandedSigningKeyWithPublic], it trusts public for
-// [SigningKey.Public], costs no scalar multiplication, and signs with the
-// public key it derives before its first signature. Its signatures equal
-// crypto/ed25519's for the seed.
-func NewSigningKeyWithPublic(seed []byte, public Ed25519) (*SigningKey, error) {
-	if len(seed) != SigningKeySeedSize {
-		return nil, fmt.Errorf("key: Ed25519 seed is %d bytes, want %d", len(seed), SigningKeySeedSize)
-	}
-	k := &SigningKey{public: public, derived: new(derivedPublic), seed: new([SigningKeySeedSize]byte)}
-	copy(k.seed[:], seed)
-	h := sha512.Sum512(seed)
-	k.setExpanded(h[:32], h[32:])
-	clear(h[:])
-	return k, nil
-}
-
-// signingPublic returns the public key Sign hashes: the one derived from
-// the scalar.
-func (k *SigningKey) signingPublic() Ed25519 {
-	if k.derived == nil {
-		return k.public
-	}
-	k.derived.once.Do(func() {
-		copy(k.derived.pub[:], new(edwards25519.Point).ScalarBaseMult(&k.scalar).Bytes())
-	})
-	return k.derived.pub
-}
-
-// CheckPublic reports whether Public is the key of the private scalar. It
-// is always so except for a key made by [NewExpandedSigningKeyWithPublic]
-// from mismatched halves, for which it returns [ErrWeakKey].
-func (k *SigningKey) CheckPublic() error {
-	if k.signingPublic() != k.public {
-		return fmt.Errorf("%w: stored public key is not the private key's", ErrWeakKey)
-	}
-	return nil
 }
 
 func (k *SigningKey) setExpanded(scalar, prefix []byte) {
@@ -321,7 +239,7 @@ func (k *SigningKey) Sign(msg []byte) Ed25519Signature {
 		panic("key: internal error: " + err.Error())
 	}
 	R := new(edwards25519.Point).ScalarBaseMult(r).Bytes()
-	pub := k.signingPublic()
+	pub := k.public
 	h.Reset()
 	h.Write(R)
 	h.Write(pub[:])
@@ -339,11 +257,8 @@ func (k *SigningKey) Sign(msg []byte) Ed25519Signature {
 // Seed returns a copy of the 32-byte seed, or false for a key known only in
 // libolm's expanded form. The copy is secret and the caller's to wipe.
 func (k *SigningKey) Seed() ([]byte, bool) {
-	switch {
-	case k.std != nil:
+	if k.std != nil {
 		return k.std.Seed(), true
-	case k.seed != nil:
-		return bytes.Clone(k.seed[:]), true
 	}
 	return nil, false
 }
@@ -357,14 +272,13 @@ func (k *SigningKey) Expanded() [ExpandedSigningKeySize]byte {
 	return out
 }
 
-// Equal reports in constant time whether k and other sign identically.
-func (k *SigningKey) Equal(other *SigningKey) bool {
-	a, b := k.Expanded(), other.Expanded()
-	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
-}
-
 // Format prints the public key only, for every verb. It has a value
 // receiver so that a SigningKey value (not only a pointer) is redacted too.
 func (k SigningKey) Format(f fmt.State, _ rune) {
 	fmt.Fprintf(f, "key.SigningKey{public: %s}", k.public)
+}
+
+// LogValue implements slog.LogValuer: the public key only.
+func (k SigningKey) LogValue() slog.Value {
+	return slog.StringValue(fmt.Sprintf("key.SigningKey{public: %s}", k.public))
 }

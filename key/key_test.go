@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
-	"sync"
 	"testing"
 
 	"filippo.io/edwards25519"
@@ -75,7 +74,7 @@ func TestRFC8032(t *testing.T) {
 		if s, ok := k.Seed(); !ok || !bytes.Equal(s, seed) {
 			t.Errorf("vector %d: Seed = %x, %v", i+1, s, ok)
 		}
-		if !k.Equal(ek) {
+		if k.Expanded() != ek.Expanded() {
 			t.Errorf("vector %d: seed and expanded keys not Equal", i+1)
 		}
 		if err := pub.Verify(msg, want); err != nil {
@@ -165,7 +164,7 @@ func TestSmallOrderList(t *testing.T) {
 func TestSmallOrderKeysRejected(t *testing.T) {
 	for _, h := range smallOrderHex {
 		pub := Ed25519(unhex(h))
-		if err := pub.Check(); !errors.Is(err, ErrWeakKey) {
+		if err := checkKey(pub); !errors.Is(err, ErrWeakKey) {
 			t.Errorf("Check(%s) = %v, want ErrWeakKey", h, err)
 		}
 		if _, err := NewVerifier(pub); !errors.Is(err, ErrWeakKey) {
@@ -387,7 +386,7 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 		if k, err := ParseEd25519(s); err == nil {
-			_ = k.Check()
+			_ = checkKey(k)
 			if k2, err := ParseEd25519(k.String()); err != nil || k2 != k {
 				t.Fatalf("Ed25519 %q does not round-trip", s)
 			}
@@ -409,10 +408,10 @@ func TestVerifierNonPointKey(t *testing.T) {
 			break
 		}
 	}
-	if err := k.Check(); !errors.Is(err, ErrWeakKey) {
+	if err := checkKey(k); !errors.Is(err, ErrWeakKey) {
 		t.Fatalf("Check of a non-point: %v", err)
 	}
-	if v, err := NewVerifier(k); !errors.Is(err, ErrWeakKey) || v.Valid() {
+	if v, err := NewVerifier(k); !errors.Is(err, ErrWeakKey) || v.valid {
 		t.Fatalf("NewVerifier of a non-point: %v", err)
 	}
 	if err := k.Verify([]byte("m"), Ed25519Signature{2}); !errors.Is(err, ErrWeakKey) {
@@ -482,64 +481,8 @@ func TestVerifierMatchesStd(t *testing.T) {
 	}
 }
 
-// TestExpandedSigningKeyWithPublic: a key made from both stored halves
-// signs exactly as NewExpandedSigningKey's (also from many goroutines at
-// once, which share the first-signature derivation), and one made with a
-// wrong public half still hashes the derived key.
-func TestExpandedSigningKeyWithPublic(t *testing.T) {
-	seedKey, _ := NewSigningKey(unhex(rfc8032[0].secret))
-	exp := seedKey.Expanded()
-	eager, err := NewExpandedSigningKey(exp[:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	lazy, err := NewExpandedSigningKeyWithPublic(exp[:], eager.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	for i := range 8 {
-		wg.Go(func() {
-			msg := []byte{byte(i)}
-			if lazy.Sign(msg) != eager.Sign(msg) {
-				t.Errorf("signature %d differs", i)
-			}
-		})
-	}
-	wg.Wait()
-	if lazy.CheckPublic() != nil || eager.CheckPublic() != nil {
-		t.Fatal("CheckPublic refused a matching key")
-	}
-	wrong, _ := NewExpandedSigningKeyWithPublic(exp[:], Ed25519(unhex(rfc8032[1].public)))
-	if !errors.Is(wrong.CheckPublic(), ErrWeakKey) {
-		t.Fatal("CheckPublic accepted a mismatched key")
-	}
-	if wrong.Sign([]byte("m")) != eager.Sign([]byte("m")) {
-		t.Fatal("a mismatched stored public key changed the signature")
-	}
-	if _, err := NewExpandedSigningKeyWithPublic(exp[:63], eager.Public()); err == nil {
-		t.Fatal("a 63-byte expanded key was accepted")
-	}
-}
-
-// TestSigningKeyWithPublic: a seed key made with its stored public half
-// signs as crypto/ed25519 does and reports its seed.
-func TestSigningKeyWithPublic(t *testing.T) {
-	for _, v := range rfc8032 {
-		seed := unhex(v.secret)
-		k, err := NewSigningKeyWithPublic(seed, Ed25519(unhex(v.public)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		msg := unhex(v.msg)
-		if sig := k.Sign(msg); !bytes.Equal(sig[:], unhex(v.sig)) || k.CheckPublic() != nil {
-			t.Fatalf("signature %x, want %s", sig, v.sig)
-		}
-		if s, ok := k.Seed(); !ok || !bytes.Equal(s, seed) {
-			t.Fatal("Seed")
-		}
-	}
-	if _, err := NewSigningKeyWithPublic(make([]byte, 31), Ed25519{}); err == nil {
-		t.Fatal("a 31-byte seed was accepted")
-	}
+// checkKey is what the removed Ed25519.Check did: NewVerifier's verdict.
+func checkKey(k Ed25519) error {
+	_, err := NewVerifier(k)
+	return err
 }

@@ -32,15 +32,3 @@ func ParseKeyID(s string) (KeyID, error) {
 	}
 	return KeyID(binary.BigEndian.Uint32(b[:])), nil
 }
-
-// MarshalText implements encoding.TextMarshaler.
-func (id KeyID) MarshalText() ([]byte, error) { return []byte(id.String()), nil }
-
-// UnmarshalText implements encoding.TextUnmarshaler.
-func (id *KeyID) UnmarshalText(b []byte) error {
-	v, err := ParseKeyID(string(b))
-	if err == nil {
-		*id = v
-	}
-	return err
-}

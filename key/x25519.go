@@ -2,6 +2,7 @@ package key
 
 import (
 	"crypto/ecdh"
+	cryptorand "crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -13,9 +14,14 @@ import (
 // error: the 3DH and every ratchet step of Olm, SAS, and key backup.
 var ErrNonContributory = errors.New("key: non-contributory X25519 key agreement (low-order public key)")
 
-// GenerateCurve25519 reads 32 bytes from rand and returns them as an X25519
-// private key (libolm's draw order: exactly 32 bytes, used as they are).
+// GenerateCurve25519 reads 32 bytes from rand (nil means crypto/rand) and
+// returns them as an X25519 private key (libolm's draw order: exactly 32
+// bytes, used as they are). A failing reader gives an error that wraps the
+// reader's error.
 func GenerateCurve25519(rand io.Reader) (*ecdh.PrivateKey, error) {
+	if rand == nil {
+		rand = cryptorand.Reader
+	}
 	var b [32]byte
 	if _, err := io.ReadFull(rand, b[:]); err != nil {
 		return nil, fmt.Errorf("key: reading randomness: %w", err)

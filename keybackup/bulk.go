@@ -7,12 +7,13 @@ import (
 	"strings"
 
 	"github.com/sicher-go/sicher/internal/parallel"
+	"github.com/sicher-go/sicher/megolm"
 )
 
 // Result is the outcome of decrypting one entry in DecryptAll: the
 // session, or the first error that entry met.
 type Result struct {
-	Session *SessionData
+	Session *megolm.ExportedSession
 	Err     error
 }
 
@@ -22,12 +23,12 @@ type Result struct {
 // started get ctx.Err(). k is only read, so this is safe while k is used
 // elsewhere.
 func (k *DecryptionKey) DecryptAll(ctx context.Context, entries []EncryptedSessionData) []Result {
-	return k.DecryptAllWorkers(ctx, entries, runtime.GOMAXPROCS(0))
+	return k.decryptAll(ctx, entries, runtime.GOMAXPROCS(0))
 }
 
-// DecryptAllWorkers is DecryptAll with an explicit number of workers (at
-// least 1; values below are raised to 1).
-func (k *DecryptionKey) DecryptAllWorkers(ctx context.Context, entries []EncryptedSessionData, workers int) []Result {
+// decryptAll is DecryptAll with an explicit number of workers (values
+// below 1 are raised to 1).
+func (k *DecryptionKey) decryptAll(ctx context.Context, entries []EncryptedSessionData, workers int) []Result {
 	results := make([]Result, len(entries))
 	parallel.For(len(entries), workers, 16, func(i int) {
 		if err := ctx.Err(); err != nil {
@@ -58,8 +59,9 @@ type RestoredSession struct {
 	// Backup is the entry as the server returned it (its metadata is
 	// unauthenticated server data).
 	Backup KeyBackupData
-	// Session is the decrypted session data, or nil if Err is set.
-	Session *SessionData
+	// Session is the decrypted session, or nil if Err is set. Its RoomID
+	// is set to the entry's room ID.
+	Session *megolm.ExportedSession
 	Err     error
 }
 
@@ -87,6 +89,9 @@ func (k *DecryptionKey) DecryptRoomKeys(ctx context.Context, keys RoomKeys) []Re
 	}
 	for i, r := range k.DecryptAll(ctx, entries) {
 		out[i].Session, out[i].Err = r.Session, r.Err
+		if r.Session != nil {
+			r.Session.RoomID = out[i].RoomID
+		}
 	}
 	return out
 }

@@ -1,21 +1,25 @@
 // Package keybackup implements server-side key backup with the
-// m.megolm_backup.v1.curve25519-aes-sha2 algorithm (client-server spec
-// "Server-side key backups"; reference matrix-e2ee-formats.md §7), the
-// recovery key that shows its decryption key to users (spec appendices,
-// "Cryptographic key representation"; §1.4), passphrase-derived keys
-// (m.pbkdf2; §8), and libolm's PkDecryption, PkEncryption and PkSigning
-// objects that clients built on libolm use for it.
+// m.megolm_backup.v1.curve25519-aes-sha2 algorithm (Matrix Client-Server
+// API, "Server-side key backups":
+// https://spec.matrix.org/v1.19/client-server-api/#server-side-key-backups),
+// the recovery key that shows its decryption key to users (appendices,
+// "Cryptographic key representation":
+// https://spec.matrix.org/v1.19/appendices/#cryptographic-key-representation),
+// passphrase-derived keys (m.pbkdf2), and libolm's PkDecryption and
+// PkEncryption objects (libolm src/pk.cpp) that clients built on libolm
+// use for it. libolm's PkSigning is key.SigningKey.
 //
 // A backup has a [DecryptionKey], a Curve25519 key pair. Its public key
 // goes into the backup version's auth_data ([AuthData]); any device that
 // trusts that auth_data encrypts the sessions it holds to it with
-// [EncryptSession] and uploads the resulting [EncryptedSessionData]. A
-// device that holds the decryption key (from the user as a
-// [RecoveryKey], from secret storage, or shared by a verified device)
-// restores them with [DecryptionKey.DecryptSession], or a whole backup at
-// once with [DecryptionKey.DecryptRoomKeys] (the server's GET
-// /room_keys/keys body) or [DecryptionKey.DecryptAll], which use every
-// CPU.
+// [EncryptSession] (a megolm.ExportedSession) and uploads the resulting
+// [EncryptedSessionData]. A device that holds the decryption key (from the
+// user as a [RecoveryKey], from secret storage, or shared by a verified
+// device) restores them with [DecryptionKey.DecryptSession], or a whole
+// backup at once with [DecryptionKey.DecryptRoomKeys] (the server's GET
+// /room_keys/keys body) or [DecryptionKey.DecryptAll], which use every CPU.
+// Each restored megolm.ExportedSession becomes an (unverified)
+// megolm.InboundSession with one call, its InboundSession method.
 //
 // # Security: backup v1 does not authenticate
 //
@@ -39,11 +43,27 @@
 // The successor that authenticates entries is MSC4048 (authenticated key
 // backup), not yet merged into the spec.
 //
+// # Randomness
+//
+// [GenerateDecryptionKey], [Encrypt], [EncryptSession] and
+// [DecryptionKey.Pickle] read crypto/rand. [EncryptFrom] and
+// [EncryptSessionFrom] take the reader first (nil means crypto/rand), for
+// libolm's known-answer vectors and reproducible transcripts; a failing
+// reader gives an error that wraps its error.
+//
+// # Errors
+//
+// [ErrMalformed] (bad base64, sizes, recovery keys, passphrase parameters),
+// [ErrAuthentication] (the mac does not match: not this backup's key),
+// [ErrDecrypt] (padding or session JSON, deliberately one error) and
+// [ErrBadPickle]; a low-order key also matches key.ErrNonContributory.
+//
 // # Secrets
 //
-// A [DecryptionKey], a [RecoveryKey], a [PkSigning] key and the session
-// key inside a [SessionData] are secret. fmt never prints their secret
-// parts. DecryptionKey, RecoveryKey and PkSigning are immutable and safe
-// for concurrent use; SessionData and EncryptedSessionData are plain
-// values owned by their caller.
+// A [DecryptionKey], a [RecoveryKey] and the session key inside a restored
+// megolm.ExportedSession are secret. fmt and log/slog never show their
+// secret parts, and encoding/json cannot write them. DecryptionKey and
+// RecoveryKey are immutable and safe for concurrent use;
+// EncryptedSessionData is a plain value owned by its caller. Returned
+// slices are new: nothing aliases the caller's input.
 package keybackup

@@ -15,7 +15,7 @@ import (
 func Example() {
 	// Setting up the backup: a new decryption key, its public key in the
 	// backup version's auth_data, the recovery key shown to Alice once.
-	backupKey, err := keybackup.GenerateDecryptionKey(nil)
+	backupKey, err := keybackup.GenerateDecryptionKey()
 	if err != nil {
 		panic(err)
 	}
@@ -23,12 +23,12 @@ func Example() {
 	recoveryKey := backupKey.RecoveryKey().Encode() // "EsT… …" — show it, never log it
 
 	// Any of Alice's devices that trusts auth_data backs up its sessions.
-	outbound, _ := megolm.NewOutboundSession(nil)
+	outbound, _ := megolm.NewOutboundSession()
 	inbound, _ := megolm.NewInboundSession(outbound.SessionKey())
-	message := outbound.EncryptBase64([]byte(`{"type":"m.room.message","content":{"body":"Termin am Montag"}}`))
-	exported := inbound.ExportAtFirstKnownIndex()
-	data := keybackup.NewSessionData(key.Curve25519{ /* Alice's device key */ }, key.Ed25519{}, exported.Bytes())
-	encrypted, err := keybackup.EncryptSession(auth.PublicKey, data, nil)
+	message := outbound.Encrypt(nil, []byte(`{"type":"m.room.message","content":{"body":"Termin am Montag"}}`))
+	session := megolm.NewExportedSession(inbound.ExportAtFirstKnownIndex(), "!praxis:example.org",
+		key.Curve25519{ /* Alice's device keys */ }, key.Ed25519{})
+	encrypted, err := keybackup.EncryptSession(auth.PublicKey, session)
 	if err != nil {
 		panic(err)
 	}
@@ -38,7 +38,7 @@ func Example() {
 	// the backup and restores the session.
 	typed, err := keybackup.ParseRecoveryKey(recoveryKey)
 	if err != nil {
-		panic(err) // tell the user which check failed: errors.Is(err, keybackup.ErrRecoveryKeyParity) ...
+		panic(err) // tell the user which check failed: errors.Is(err, keybackup.ErrMalformed) ...
 	}
 	restoreKey := typed.DecryptionKey()
 	fmt.Println("key matches backup:", restoreKey.Matches(auth))
@@ -51,9 +51,11 @@ func Example() {
 	if results[0].Err != nil {
 		panic(results[0].Err)
 	}
-	ek, _ := megolm.ExportedSessionKeyFromBytes(results[0].Session.SessionKey())
-	restored, _ := megolm.ImportInboundSession(ek)
-	plaintext, index, err := restored.DecryptBase64(message)
+	restored, err := results[0].Session.InboundSession() // unverified: backups prove nothing
+	if err != nil {
+		panic(err)
+	}
+	plaintext, index, err := restored.Decrypt(nil, message)
 	fmt.Println(string(plaintext), index, err)
 	// Output:
 	// key matches backup: true
@@ -68,5 +70,5 @@ func ExampleParseRecoveryKey() {
 	fmt.Println(err)
 	// Output:
 	// hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo <nil>
-	// keybackup: recoverykey: parity check failed
+	// keybackup: malformed backup data: recovery key: recovery key parity check failed
 }

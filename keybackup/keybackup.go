@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 
 	"github.com/sicher-go/sicher/internal/aessha2"
 	"github.com/sicher-go/sicher/internal/b64"
@@ -32,11 +33,15 @@ const (
 // key.ErrNonContributory.
 var (
 	// ErrMalformed: an entry's fields are not valid base64 of the right
-	// sizes, or a key has the wrong size.
+	// sizes, a key has the wrong size, a recovery key does not decode
+	// (bad character, length, prefix or parity), or passphrase parameters
+	// are out of range.
 	ErrMalformed = errors.New("keybackup: malformed backup data")
-	// ErrBadMAC: the mac does not match, so the entry was not encrypted to
-	// this key (a wrong recovery key, or an entry of another backup).
-	ErrBadMAC = errors.New("keybackup: bad MAC (wrong backup key)")
+	// ErrAuthentication: the mac does not match, so the entry was not
+	// encrypted to this key (a wrong recovery key, or an entry of another
+	// backup). It does not authenticate the ciphertext: see the package
+	// documentation.
+	ErrAuthentication = errors.New("keybackup: bad MAC (wrong backup key)")
 	// ErrDecrypt: the mac matched but the ciphertext does not decrypt to
 	// valid session data (bad padding or bad JSON). Both conditions give
 	// this one error on purpose; see the package documentation.
@@ -51,13 +56,11 @@ type DecryptionKey struct {
 	pub  key.Curve25519
 }
 
-// GenerateDecryptionKey reads 32 bytes from r (crypto/rand if nil) and
-// returns them as a new decryption key, as libolm's PkDecryption does.
-func GenerateDecryptionKey(r io.Reader) (*DecryptionKey, error) {
-	if r == nil {
-		r = rand.Reader
-	}
-	priv, err := key.GenerateCurve25519(r)
+// GenerateDecryptionKey returns a new decryption key of 32 bytes from
+// crypto/rand, as libolm's PkDecryption does. (For a key from known bytes
+// use NewDecryptionKey.)
+func GenerateDecryptionKey() (*DecryptionKey, error) {
+	priv, err := key.GenerateCurve25519(rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("keybackup: %w", err)
 	}
@@ -101,6 +104,11 @@ func (k DecryptionKey) Format(f fmt.State, _ rune) {
 	fmt.Fprintf(f, "keybackup.DecryptionKey{PublicKey: %s}", k.pub)
 }
 
+// LogValue implements slog.LogValuer: the public key only.
+func (k DecryptionKey) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("public_key", k.pub.String()), slog.String("private_key", "REDACTED"))
+}
+
 // EncryptedSessionData is the session_data of one backed-up session (and
 // libolm's PkMessage): the ephemeral public key, the AES-256-CBC
 // ciphertext and the 8-byte mac over the empty string. Its JSON form is
@@ -133,25 +141,22 @@ func ParseEncryptedSessionData(ephemeral, ciphertext, mac string) (EncryptedSess
 	return d, nil
 }
 
-// EphemeralString returns the ephemeral key in unpadded base64.
-func (d EncryptedSessionData) EphemeralString() string { return d.Ephemeral.String() }
+// Encrypt encrypts plaintext to the backup public key backupKey with an
+// ephemeral key from crypto/rand, as libolm's olm_pk_encrypt does. A
+// low-order backupKey is rejected (key.ErrNonContributory). Anyone with
+// the public key can do this: see the package documentation.
+func Encrypt(backupKey key.Curve25519, plaintext []byte) (EncryptedSessionData, error) {
+	return EncryptFrom(rand.Reader, backupKey, plaintext)
+}
 
-// CiphertextString returns the ciphertext in unpadded base64.
-func (d EncryptedSessionData) CiphertextString() string { return b64.Encode(d.Ciphertext) }
-
-// MACString returns the mac in unpadded base64.
-func (d EncryptedSessionData) MACString() string { return b64.Encode(d.MAC[:]) }
-
-// Encrypt encrypts plaintext to the backup public key backupKey, reading
-// the 32-byte ephemeral private key from r (crypto/rand if nil), exactly
-// as libolm's olm_pk_encrypt does. A low-order backupKey is rejected
-// (key.ErrNonContributory). Anyone with the public key can do this: see
-// the package documentation.
-func Encrypt(backupKey key.Curve25519, plaintext []byte, r io.Reader) (EncryptedSessionData, error) {
-	if r == nil {
-		r = rand.Reader
+// EncryptFrom is Encrypt reading the 32-byte ephemeral private key from
+// rand (nil means crypto/rand), for libolm's known-answer vectors. A
+// failing reader gives an error that wraps the reader's.
+func EncryptFrom(rand io.Reader, backupKey key.Curve25519, plaintext []byte) (EncryptedSessionData, error) {
+	if rand == nil {
+		return Encrypt(backupKey, plaintext)
 	}
-	eph, err := key.GenerateCurve25519(r)
+	eph, err := key.GenerateCurve25519(rand)
 	if err != nil {
 		return EncryptedSessionData{}, fmt.Errorf("keybackup: %w", err)
 	}
@@ -172,7 +177,7 @@ func Encrypt(backupKey key.Curve25519, plaintext []byte, r io.Reader) (Encrypted
 
 // Decrypt checks the entry's mac and decrypts it, returning the
 // plaintext (the session data JSON, which is secret). Errors:
-// key.ErrNonContributory for a low-order ephemeral key, ErrBadMAC for an
+// key.ErrNonContributory for a low-order ephemeral key, ErrAuthentication for an
 // entry not encrypted to k, ErrDecrypt for a ciphertext that does not
 // decrypt, ErrMalformed for a ciphertext that is empty, too long or not
 // a whole number of blocks. The mac does not authenticate the ciphertext.
@@ -188,7 +193,7 @@ func (k *DecryptionKey) Decrypt(d EncryptedSessionData) ([]byte, error) {
 	clear(secret[:])
 	pt, err := keys.Open(nil, nil, d.MAC[:], d.Ciphertext)
 	if errors.Is(err, aessha2.ErrAuthentication) {
-		return nil, ErrBadMAC
+		return nil, ErrAuthentication
 	}
 	if err != nil {
 		return nil, ErrDecrypt

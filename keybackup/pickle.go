@@ -1,10 +1,8 @@
 package keybackup
 
 import (
-	"crypto/rand"
 	"errors"
 	"fmt"
-	"io"
 
 	"github.com/sicher-go/sicher/internal/pickle"
 	"github.com/sicher-go/sicher/internal/wire"
@@ -16,98 +14,107 @@ const PickleKeySize = pickle.KeySize
 
 const (
 	pickleKind          = "keybackup.DecryptionKey"
-	libolmPickleVersion = 1
-	pickleVersion       = 1
+	libolmPickleVersion = 1 // libolm's PkDecryption pickle
 )
 
-// ErrPickle is returned (wrapped) for a pickle that does not open (wrong
+// ErrBadPickle is returned (wrapped) for a pickle that does not open (wrong
 // key, corrupted) or does not hold a valid decryption key.
-var ErrPickle = errors.New("keybackup: invalid pickle")
+var ErrBadPickle = errors.New("keybackup: bad pickle")
 
 // PickleLibolm returns k in libolm's PkDecryption pickle format (version
 // 1: public key ‖ private key, in libolm's pickle envelope) under a
 // pickle key of any length, as olm_pickle_pk_decryption does. libolm's
 // envelope derives its IV from the key, so equal keys give equal pickles.
-// The result is secret.
-func (k *DecryptionKey) PickleLibolm(pickleKey []byte) string {
-	pt := k.appendPlain(make([]byte, 0, pickle.LibolmCap(64)))
-	return pickle.SealLibolmInPlace(pickleKey, pt) // consumes pt
+// The result is secret. Every decryption key is representable in libolm's
+// format.
+func (k *DecryptionKey) PickleLibolm(pickleKey []byte) (string, error) {
+	b := wire.NewBuilder(make([]byte, 0, pickle.LibolmCap(4+2*KeySize)))
+	b.AddUint32(libolmPickleVersion)
+	b.AddBytes(k.pub[:])
+	b.AddBytes(k.priv.Bytes())
+	return pickle.SealLibolmInPlace(pickleKey, b.Bytes()), nil // consumes the plaintext
 }
 
 // UnpickleLibolm restores a decryption key from libolm's PkDecryption
-// pickle (olm_unpickle_pk_decryption). Errors wrap ErrPickle.
+// pickle (olm_unpickle_pk_decryption). Errors wrap ErrBadPickle.
 func UnpickleLibolm(pickleKey []byte, p string) (*DecryptionKey, error) {
 	pt, err := pickle.OpenLibolm(pickleKey, p)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrPickle, err)
+		return nil, fmt.Errorf("%w: %w", ErrBadPickle, err)
 	}
 	defer clear(pt)
-	return parsePlain(pt)
+	r := wire.Reader(pt)
+	var version uint32
+	if !r.ReadUint32(&version) || version != libolmPickleVersion {
+		return nil, fmt.Errorf("%w: unknown libolm version %d", ErrBadPickle, version)
+	}
+	return parsePublicPrivate(&r)
 }
 
 // Pickle returns k in sicher's own pickle format (AES-256-GCM under a
-// 32-byte key, random nonce read from r, crypto/rand if nil). The result
-// is secret.
-func (k *DecryptionKey) Pickle(pickleKey *[PickleKeySize]byte, r io.Reader) (string, error) {
-	if r == nil {
-		r = rand.Reader
-	}
-	pt := k.appendPlain(make([]byte, 0, pickle.LibolmCap(64)))
-	defer clear(pt)
-	s, err := pickle.Seal(r, pickleKey, pickleKind, pt[0], pt[1:])
+// 32-byte key, random nonce from crypto/rand). The result is secret only as
+// far as pickleKey is.
+func (k *DecryptionKey) Pickle(pickleKey *[PickleKeySize]byte) (string, error) {
+	priv := k.priv.Bytes()
+	defer clear(priv)
+	s, err := pickle.Seal(nil, pickleKey, pickleKind, pickle.BackupKeyV1, priv)
 	if err != nil {
 		return "", fmt.Errorf("keybackup: %w", err)
 	}
 	return s, nil
 }
 
-// Unpickle restores a decryption key from Pickle's output. Errors wrap
-// ErrPickle.
+// Unpickle restores a decryption key from Pickle's output, in any version
+// sicher has written. Errors wrap ErrBadPickle.
 func Unpickle(pickleKey *[PickleKeySize]byte, p string) (*DecryptionKey, error) {
 	version, body, err := pickle.Open(pickleKey, pickleKind, p)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrPickle, err)
+		return nil, fmt.Errorf("%w: %w", ErrBadPickle, err)
 	}
-	pt := append([]byte{version}, body...) // TODO(api-v1): parse by version
-	clear(body)
-	defer clear(pt)
-	return parsePlain(pt)
+	defer clear(body)
+	r := wire.Reader(body)
+	switch version {
+	case pickle.BackupKeyLegacy:
+		// libolm's layout: the rest of a u32 version 1, then public key ‖
+		// private key.
+		var v []byte
+		if !r.ReadBytes(&v, 3) || v[0] != 0 || v[1] != 0 || v[2] != libolmPickleVersion {
+			return nil, fmt.Errorf("%w: unknown legacy version", ErrBadPickle)
+		}
+		return parsePublicPrivate(&r)
+	case pickle.BackupKeyV1:
+		var priv []byte
+		if !r.ReadBytes(&priv, KeySize) || !r.Empty() {
+			return nil, fmt.Errorf("%w: %d bytes, want %d", ErrBadPickle, len(body), KeySize)
+		}
+		k, err := NewDecryptionKey(priv)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrBadPickle, err)
+		}
+		return k, nil
+	default:
+		return nil, fmt.Errorf("%w: unknown version %d", ErrBadPickle, version)
+	}
 }
 
-// appendPlain writes the pickle plaintext; both formats share libolm's
-// layout: u32 version 1 ‖ public key ‖ private key.
-func (k *DecryptionKey) appendPlain(dst []byte) []byte {
-	b := wire.NewBuilder(dst)
-	b.AddUint32(libolmPickleVersion)
-	b.AddBytes(k.pub[:])
-	b.AddBytes(k.priv.Bytes())
-	return b.Bytes()
-}
-
-func parsePlain(pt []byte) (*DecryptionKey, error) {
-	r := wire.Reader(pt)
-	var version uint32
+// parsePublicPrivate reads public key ‖ private key and checks that they
+// belong together.
+func parsePublicPrivate(r *wire.Reader) (*DecryptionKey, error) {
 	var pub key.Curve25519
 	var priv [KeySize]byte
 	defer clear(priv[:])
-	if !r.ReadUint32(&version) {
-		return nil, fmt.Errorf("%w: truncated", ErrPickle)
-	}
-	if version != libolmPickleVersion {
-		return nil, fmt.Errorf("%w: unknown version %d", ErrPickle, version)
-	}
 	if !r.CopyBytes(pub[:]) || !r.CopyBytes(priv[:]) {
-		return nil, fmt.Errorf("%w: truncated", ErrPickle)
+		return nil, fmt.Errorf("%w: truncated", ErrBadPickle)
 	}
 	if !r.Empty() {
-		return nil, fmt.Errorf("%w: trailing data", ErrPickle)
+		return nil, fmt.Errorf("%w: trailing data", ErrBadPickle)
 	}
 	k, err := NewDecryptionKey(priv[:])
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrPickle, err)
+		return nil, fmt.Errorf("%w: %w", ErrBadPickle, err)
 	}
 	if k.pub != pub {
-		return nil, fmt.Errorf("%w: public key does not match private key", ErrPickle)
+		return nil, fmt.Errorf("%w: public key does not match private key", ErrBadPickle)
 	}
 	return k, nil
 }

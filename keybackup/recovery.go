@@ -3,25 +3,10 @@ package keybackup
 import (
 	"crypto/subtle"
 	"fmt"
+	"log/slog"
+	"strings"
 
 	"github.com/sicher-go/sicher/internal/recoverykey"
-)
-
-// Errors of ParseRecoveryKey and DecryptionKeyFromPassphrase (the
-// messages start with "recoverykey:", the codec shared with secret
-// storage).
-var (
-	// ErrRecoveryKeyCharacter: a character outside the base58 alphabet.
-	ErrRecoveryKeyCharacter = recoverykey.ErrBadCharacter
-	// ErrRecoveryKeyLength: the text does not decode to 35 bytes.
-	ErrRecoveryKeyLength = recoverykey.ErrBadLength
-	// ErrRecoveryKeyPrefix: the decoded bytes do not start 0x8B 0x01.
-	ErrRecoveryKeyPrefix = recoverykey.ErrBadPrefix
-	// ErrRecoveryKeyParity: the parity byte is wrong (a typo).
-	ErrRecoveryKeyParity = recoverykey.ErrBadParity
-	// ErrPassphraseParams: iterations out of 1..recoverykey's maximum
-	// (10 000 000).
-	ErrPassphraseParams = recoverykey.ErrBadPassphraseParams
 )
 
 // RecoveryKey is a backup decryption key in the form users write down:
@@ -33,12 +18,13 @@ type RecoveryKey struct {
 }
 
 // ParseRecoveryKey parses a recovery key, ignoring whitespace of any kind.
-// Errors match ErrRecoveryKeyCharacter, ErrRecoveryKeyLength,
-// ErrRecoveryKeyPrefix or ErrRecoveryKeyParity.
+// Errors wrap ErrMalformed and say what is wrong: a character outside the
+// base58 alphabet, a length other than 35 decoded bytes, a prefix other
+// than 0x8B 0x01, or a wrong parity byte (a typo).
 func ParseRecoveryKey(s string) (RecoveryKey, error) {
 	k, err := recoverykey.Decode(s)
 	if err != nil {
-		return RecoveryKey{}, fmt.Errorf("keybackup: %w", err)
+		return RecoveryKey{}, &codecError{"recovery key", err}
 	}
 	return RecoveryKey{k}, nil
 }
@@ -63,6 +49,9 @@ func (r RecoveryKey) Equal(other RecoveryKey) bool {
 // Format redacts the key for every verb.
 func (RecoveryKey) Format(f fmt.State, _ rune) { fmt.Fprint(f, "keybackup.RecoveryKey{REDACTED}") }
 
+// LogValue implements slog.LogValuer: the key redacted.
+func (RecoveryKey) LogValue() slog.Value { return slog.StringValue("REDACTED") }
+
 // RecoveryKey returns k in recovery-key form.
 func (k *DecryptionKey) RecoveryKey() RecoveryKey { return RecoveryKey{k.Bytes()} }
 
@@ -70,12 +59,31 @@ func (k *DecryptionKey) RecoveryKey() RecoveryKey { return RecoveryKey{k.Bytes()
 // from a passphrase with m.pbkdf2 (PBKDF2-HMAC-SHA-512; the salt string's
 // UTF-8 bytes are the salt). Legacy Element backups stored salt and
 // iterations in auth_data.private_key_salt and private_key_iterations;
-// current clients keep the key in secret storage instead.
+// current clients keep the key in secret storage instead. Iterations out
+// of range (below 1, or above the bound the secret storage package shares)
+// give an error wrapping ErrMalformed.
 func DecryptionKeyFromPassphrase(passphrase, salt string, iterations int) (*DecryptionKey, error) {
-	b, err := recoverykey.FromPassphrase(passphrase, salt, iterations, KeySize*8)
+	// The iteration floor (recoverykey.MinIterations) is not applied here
+	// yet: legacy backups carry their own count; the ceiling is.
+	b, err := recoverykey.FromPassphrase(passphrase, salt, iterations, KeySize*8, true)
 	if err != nil {
-		return nil, fmt.Errorf("keybackup: %w", err)
+		return nil, &codecError{"passphrase parameters", err}
 	}
 	defer clear(b)
 	return NewDecryptionKey(b)
 }
+
+// codecError is an error of the recovery-key codec shared with secret
+// storage, reported as ErrMalformed. Its text leaves out the internal
+// package's name; it still unwraps to the codec's error, so that the
+// module's own command-line tool can say which check failed.
+type codecError struct {
+	what string
+	err  error
+}
+
+func (e *codecError) Error() string {
+	return fmt.Sprintf("%v: %s: %s", ErrMalformed, e.what, strings.TrimPrefix(e.err.Error(), "recoverykey: "))
+}
+
+func (e *codecError) Unwrap() []error { return []error{ErrMalformed, e.err} }

@@ -12,15 +12,15 @@ import (
 // export file, and reads an old message there.
 func Example() {
 	// Old laptop: a Megolm session of the practice's room, and a message.
-	outbound, _ := megolm.NewOutboundSession(nil)
+	outbound, _ := megolm.NewOutboundSession()
 	inbound, _ := megolm.NewInboundSession(outbound.SessionKey()) // Alice's own copy
 	message := outbound.Encrypt(nil, []byte(`{"body":"Befund liegt vor"}`))
 
 	var aliceCurve key.Curve25519 // Alice's device keys (placeholders here)
 	var aliceEd key.Ed25519
-	entry := keyexport.FromInboundSession(inbound, "!praxis:example.org", aliceCurve, aliceEd)
-	file, err := keyexport.Export([]*keyexport.Session{entry}, "correct horse battery staple",
-		&keyexport.Options{Rounds: 10_000}) // the default, 500 000, for real files
+	entry := megolm.NewExportedSession(inbound.ExportAtFirstKnownIndex(), "!praxis:example.org", aliceCurve, aliceEd)
+	file, err := keyexport.Export([]*megolm.ExportedSession{entry}, "correct horse battery staple",
+		&keyexport.Options{Rounds: keyexport.MinRounds}) // nil (500 000 rounds) for real files
 	if err != nil {
 		panic(err)
 	}
@@ -28,7 +28,7 @@ func Example() {
 	// New laptop: import the file; bad entries would be reported in skipped.
 	sessions, skipped, err := keyexport.Import(file, "correct horse battery staple", nil)
 	if err != nil {
-		panic(err) // keyexport.ErrBadMAC for a wrong passphrase
+		panic(err) // keyexport.ErrAuthentication for a wrong passphrase
 	}
 	restored, _ := sessions[0].InboundSession()
 	plaintext, index, err := restored.Decrypt(nil, message)

@@ -26,7 +26,7 @@ func TestSicherAttachmentForRustSDK(t *testing.T) {
 		Info          *attachment.EncryptedFile `json:"info"`
 	}
 	if os.Getenv("SICHER_WRITE_TESTDATA") == "1" {
-		ct, f, err := attachment.Encrypt([]byte(sicherAttachmentPlaintext), nil)
+		ct, f, err := attachment.Encrypt([]byte(sicherAttachmentPlaintext))
 		if err != nil {
 			t.Fatal(err)
 		}

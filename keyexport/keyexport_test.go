@@ -8,14 +8,15 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"testing/iotest"
+	"time"
 )
 
 func seeded(seed byte) *rand.ChaCha8 { return rand.NewChaCha8([32]byte{seed}) }
 
 // reactVectors are the key export files of matrix-react-sdk
-// test/utils/MegolmExportEncryption-test.js (reference
-// matrix-e2ee-formats.md §14.4), with the salt, IV and rounds their bodies
-// carry.
+// test/utils/MegolmExportEncryption-test.js, with the salt, IV and rounds
+// their bodies carry.
 var reactVectors = []struct {
 	plaintext, passphrase string
 	body                  []string
@@ -69,7 +70,7 @@ func TestReactSDKVectors(t *testing.T) {
 		if got := armor(bin, 76); !bytes.Equal(got, reactFile(v.body)) {
 			t.Fatalf("vector %d: re-encryption gives\n%s", i, got)
 		}
-		if _, err := Decrypt(reactFile(v.body), v.passphrase+"x", nil); !errors.Is(err, ErrBadMAC) {
+		if _, err := Decrypt(reactFile(v.body), v.passphrase+"x", nil); !errors.Is(err, ErrAuthentication) {
 			t.Fatalf("vector %d: wrong passphrase: %v", i, err)
 		}
 	}
@@ -82,14 +83,14 @@ func TestReactSDKNegative(t *testing.T) {
 		file string
 		want error
 	}{
-		"no header":     {"-----", ErrNotExportFile},
-		"no trailer":    {Header + "\n" + v.body[0] + "\n", ErrNotExportFile},
-		"truncated":     {Header + "\nAXNhbHRzYWx0c2FsdHNhbHSIiIiIiIiIiIiIiIiIiIiIAAAACmIRUW2OjZ3L2l6j9h0lHlV3M2dx\ncissyYBxjsfsAn\n" + Footer, ErrTooShort},
-		"empty":         {"", ErrNotExportFile},
-		"empty body":    {Header + "\n" + Footer, ErrTooShort},
-		"bad base64":    {Header + "\n" + "AXNh!bHRz\n" + Footer, ErrNotExportFile},
-		"inner space":   {Header + "\nAXNh bHRz\n" + Footer, ErrNotExportFile},
-		"footer first":  {Footer + "\n" + v.body[0] + "\n" + Header + "\n", ErrNotExportFile},
+		"no header":     {"-----", ErrMalformed},
+		"no trailer":    {Header + "\n" + v.body[0] + "\n", ErrMalformed},
+		"truncated":     {Header + "\nAXNhbHRzYWx0c2FsdHNhbHSIiIiIiIiIiIiIiIiIiIiIAAAACmIRUW2OjZ3L2l6j9h0lHlV3M2dx\ncissyYBxjsfsAn\n" + Footer, ErrMalformed},
+		"empty":         {"", ErrMalformed},
+		"empty body":    {Header + "\n" + Footer, ErrMalformed},
+		"bad base64":    {Header + "\n" + "AXNh!bHRz\n" + Footer, ErrMalformed},
+		"inner space":   {Header + "\nAXNh bHRz\n" + Footer, ErrMalformed},
+		"footer first":  {Footer + "\n" + v.body[0] + "\n" + Header + "\n", ErrMalformed},
 		"version 2":     {Header + "\n" + base64.StdEncoding.EncodeToString(append([]byte{2}, make([]byte, 80)...)) + "\n" + Footer, ErrUnsupportedVersion},
 		"zero rounds":   {Header + "\n" + base64.StdEncoding.EncodeToString(append([]byte{1}, make([]byte, 80)...)) + "\n" + Footer, ErrBadRounds},
 		"absurd rounds": {Header + "\n" + base64.StdEncoding.EncodeToString(append(append([]byte{1}, make([]byte, 32)...), append([]byte{0xff, 0xff, 0xff, 0xff}, make([]byte, 40)...)...)) + "\n" + Footer, ErrBadRounds},
@@ -129,8 +130,8 @@ func TestArmorTolerance(t *testing.T) {
 func TestEncryptRoundTrip(t *testing.T) {
 	pt := []byte(`[{"hello":"world"}]`)
 	for _, width := range []int{0, 1, 64, 96, -1} {
-		opts := &Options{Rounds: 1000, LineWidth: width, Rand: seeded(1)}
-		file, err := Encrypt(pt, "pass", opts)
+		opts := &Options{Rounds: 1000, LineWidth: width, InsecureAllowLowRounds: true}
+		file, err := EncryptFrom(seeded(1), pt, "pass", opts)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -165,12 +166,12 @@ func TestEncryptRoundTrip(t *testing.T) {
 		}
 	}
 	// Padded base64 at 96 columns by default.
-	file, _ := Encrypt(make([]byte, 100), "p", &Options{Rounds: 1, Rand: seeded(2)})
+	file, _ := EncryptFrom(seeded(2), make([]byte, 100), "p", &Options{Rounds: 1, InsecureAllowLowRounds: true})
 	if !strings.Contains(string(file), "=\n"+Footer) && (len(file)%4 != 0) {
 		t.Logf("%s", file)
 	}
 	// Default rounds.
-	file, _ = Encrypt(nil, "p", &Options{Rand: seeded(3)})
+	file, _ = EncryptFrom(seeded(3), nil, "p", &Options{InsecureAllowLowRounds: true})
 	bin, _ := unarmor(file)
 	if r := uint32(bin[33])<<24 | uint32(bin[34])<<16 | uint32(bin[35])<<8 | uint32(bin[36]); r != DefaultRounds {
 		t.Fatalf("default rounds %d", r)
@@ -183,14 +184,14 @@ func TestRoundsBounds(t *testing.T) {
 			t.Errorf("rounds %d: %v", r, err)
 		}
 	}
-	file, _ := Encrypt([]byte("x"), "p", &Options{Rounds: 2000, Rand: seeded(4)})
+	file, _ := EncryptFrom(seeded(4), []byte("x"), "p", &Options{Rounds: 2000, InsecureAllowLowRounds: true})
 	if _, err := Decrypt(file, "p", &Options{MaxRounds: 1999}); !errors.Is(err, ErrBadRounds) {
 		t.Fatal(err)
 	}
 	if _, err := Decrypt(file, "p", &Options{MaxRounds: 2000}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Encrypt(nil, "p", &Options{Rand: bytes.NewReader(make([]byte, 20))}); err == nil {
+	if _, err := EncryptFrom(bytes.NewReader(make([]byte, 20)), nil, "p", &Options{InsecureAllowLowRounds: true}); err == nil {
 		t.Fatal("short randomness accepted")
 	}
 }
@@ -199,7 +200,7 @@ func TestRoundsBounds(t *testing.T) {
 // must fail (version, salt, IV, rounds, ciphertext and MAC are all under
 // the MAC or checked before it).
 func TestTamper(t *testing.T) {
-	file, _ := Encrypt([]byte(`[]`), "p", &Options{Rounds: 1, Rand: seeded(5)})
+	file, _ := EncryptFrom(seeded(5), []byte(`[]`), "p", &Options{Rounds: 1, InsecureAllowLowRounds: true})
 	bin, _ := unarmor(file)
 	for i := range bin {
 		for bit := range 8 {
@@ -238,7 +239,7 @@ func TestRedaction(t *testing.T) {
 }
 
 func BenchmarkDecrypt(b *testing.B) {
-	file, _ := Encrypt(make([]byte, 64<<10), "p", &Options{Rounds: 1, Rand: seeded(6)})
+	file, _ := EncryptFrom(seeded(6), make([]byte, 64<<10), "p", &Options{Rounds: 1, InsecureAllowLowRounds: true})
 	b.ReportAllocs()
 	b.SetBytes(64 << 10)
 	for b.Loop() {
@@ -261,5 +262,58 @@ func TestParseHeader(t *testing.T) {
 		if _, err := ParseHeader([]byte(bad)); err == nil {
 			t.Errorf("%q parsed", bad)
 		}
+	}
+}
+
+// TestRegressionPBKDF2IterationBomb: the PBKDF2 round count of a key
+// export file is chosen by whoever wrote it, so a hostile file (from a
+// server, a chat attachment, a phishing mail) can make the importer spend
+// tens of seconds of CPU per attempt. Decrypt refuses counts above
+// DefaultMaxRounds before any PBKDF2 work unless the caller raises
+// Options.MaxRounds, and Encrypt refuses to write fewer than MinRounds.
+func TestRegressionPBKDF2IterationBomb(t *testing.T) {
+	hostile := func(rounds uint32) []byte {
+		bin := make([]byte, minSize+16)
+		bin[0] = Version
+		bin[33], bin[34], bin[35], bin[36] = byte(rounds>>24), byte(rounds>>16), byte(rounds>>8), byte(rounds)
+		return armor(bin, -1)
+	}
+	for _, rounds := range []uint32{DefaultMaxRounds + 1, 5_000_000, 10_000_000, 1<<32 - 1} {
+		start := time.Now()
+		_, err := Decrypt(hostile(rounds), "passphrase", nil)
+		if !errors.Is(err, ErrBadRounds) {
+			t.Errorf("%d rounds: %v, want ErrBadRounds", rounds, err)
+		}
+		if d := time.Since(start); d > 50*time.Millisecond {
+			t.Errorf("%d rounds: refused after %v: PBKDF2 ran", rounds, d)
+		}
+		// ParseHeader still reports the count, so a client can explain.
+		if h, err := ParseHeader(hostile(rounds)); err != nil || h.Rounds != rounds {
+			t.Errorf("ParseHeader: %v, %v", h, err)
+		}
+	}
+	// The ceiling is raised only explicitly.
+	if _, err := Decrypt(hostile(DefaultMaxRounds+1), "p", &Options{MaxRounds: DefaultMaxRounds}); !errors.Is(err, ErrBadRounds) {
+		t.Errorf("MaxRounds = DefaultMaxRounds: %v", err)
+	}
+	// The floor of what sicher writes.
+	if _, err := Encrypt(nil, "p", &Options{Rounds: MinRounds - 1}); !errors.Is(err, ErrBadRounds) {
+		t.Errorf("Encrypt below MinRounds: %v", err)
+	}
+	if _, err := Encrypt(nil, "p", &Options{Rounds: 1, InsecureAllowLowRounds: true}); err != nil {
+		t.Errorf("Encrypt with InsecureAllowLowRounds: %v", err)
+	}
+}
+
+// TestRandomness: a nil reader means crypto/rand, and a failing reader
+// gives an error that wraps the reader's, never a panic.
+func TestRandomness(t *testing.T) {
+	opts := &Options{Rounds: 1, InsecureAllowLowRounds: true}
+	if _, err := EncryptFrom(nil, []byte("x"), "p", opts); err != nil {
+		t.Errorf("EncryptFrom(nil): %v", err)
+	}
+	boom := errors.New("reader failed")
+	if _, err := EncryptFrom(iotest.ErrReader(boom), []byte("x"), "p", opts); !errors.Is(err, boom) {
+		t.Errorf("EncryptFrom with a failing reader: %v", err)
 	}
 }

@@ -14,7 +14,7 @@ func BenchmarkEncrypt(b *testing.B) {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			out := newTestOutbound(b, 'b')
 			pt := make([]byte, n)
-			buf := make([]byte, 0, MessageLen(0xffffffff, n))
+			buf := make([]byte, 0, messageLen(0xffffffff, n))
 			b.SetBytes(int64(n))
 			b.ReportAllocs()
 			for b.Loop() {
@@ -76,7 +76,7 @@ func BenchmarkDecryptAll(b *testing.B) {
 	var owner []int
 	outs := make([]*OutboundSession, nSessions)
 	for i := range outs {
-		outs[i], _ = NewOutboundSession(nil)
+		outs[i], _ = NewOutboundSession()
 		keys = append(keys, outs[i].SessionKey())
 	}
 	pt := make([]byte, 200)
@@ -100,7 +100,7 @@ func BenchmarkDecryptAll(b *testing.B) {
 					msgs[i] = BulkMessage{ins[owner[i]], raw[i]}
 				}
 				b.StartTimer()
-				for _, r := range DecryptAllWorkers(context.Background(), msgs, workers) {
+				for _, r := range decryptAll(context.Background(), msgs, workers) {
 					if r.Err != nil {
 						b.Fatal(r.Err)
 					}

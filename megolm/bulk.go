@@ -3,7 +3,7 @@ package megolm
 import (
 	"cmp"
 	"context"
-	"errors"
+	"fmt"
 	"runtime"
 	"slices"
 
@@ -25,8 +25,8 @@ type BulkResult struct {
 	Err       error
 }
 
-// ErrNoSession is the error of a [BulkMessage] without a session.
-var ErrNoSession = errors.New("megolm: no session given for the message")
+// errNoSession is the error of a [BulkMessage] without a session.
+var errNoSession = fmt.Errorf("%w: no session given for the message", ErrMalformed)
 
 // DecryptAll decrypts many messages, of many sessions, with
 // runtime.GOMAXPROCS(0) workers, and returns one result per message in
@@ -44,12 +44,12 @@ var ErrNoSession = errors.New("megolm: no session given for the message")
 // session may be used elsewhere until it returns. Sessions are told apart
 // by pointer; a [InboundSession.Clone] is a session of its own.
 func DecryptAll(ctx context.Context, msgs []BulkMessage) []BulkResult {
-	return DecryptAllWorkers(ctx, msgs, runtime.GOMAXPROCS(0))
+	return decryptAll(ctx, msgs, runtime.GOMAXPROCS(0))
 }
 
-// DecryptAllWorkers is DecryptAll with an explicit number of workers (at
-// least 1; values below are raised to 1).
-func DecryptAllWorkers(ctx context.Context, msgs []BulkMessage, workers int) []BulkResult {
+// decryptAll is DecryptAll with an explicit number of workers (values
+// below 1 are raised to 1).
+func decryptAll(ctx context.Context, msgs []BulkMessage, workers int) []BulkResult {
 	results := make([]BulkResult, len(msgs))
 	// Group the message positions by session, keeping input order within
 	// each group.
@@ -57,7 +57,7 @@ func DecryptAllWorkers(ctx context.Context, msgs []BulkMessage, workers int) []B
 	var groups [][]int
 	for i, m := range msgs {
 		if m.Session == nil {
-			results[i].Err = ErrNoSession
+			results[i].Err = errNoSession
 			continue
 		}
 		g, ok := groupOf[m.Session]

@@ -16,7 +16,7 @@ import (
 func bulkFixture(t *testing.T, rng *rand.Rand, nSessions, perSession int) (ins []*InboundSession, msgs []BulkMessage) {
 	t.Helper()
 	for s := range nSessions {
-		out, err := NewOutboundSession(bytes.NewReader(bytes.Repeat([]byte{byte(s + 1)}, RandomSize+32)))
+		out, err := NewOutboundSessionFrom(bytes.NewReader(bytes.Repeat([]byte{byte(s + 1)}, randomSize+32)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -59,7 +59,7 @@ func TestDecryptAllEqualsSequential(t *testing.T) {
 		want := make([]BulkResult, len(msgs))
 		for i, m := range msgs {
 			if m.Session == nil {
-				want[i].Err = ErrNoSession
+				want[i].Err = errNoSession
 				continue
 			}
 			want[i].Plaintext, want[i].Index, want[i].Err = clones[m.Session].Decrypt(nil, m.Message)
@@ -77,7 +77,7 @@ func TestDecryptAllEqualsSequential(t *testing.T) {
 					run[i].Session = fresh[m.Session]
 				}
 			}
-			got := DecryptAllWorkers(context.Background(), run, workers)
+			got := decryptAll(context.Background(), run, workers)
 			if len(got) != len(want) {
 				t.Fatalf("%d results for %d messages", len(got), len(want))
 			}
@@ -111,7 +111,7 @@ func TestDecryptAllCancelled(t *testing.T) {
 	cancel()
 	for i, r := range DecryptAll(ctx, msgs) {
 		if msgs[i].Session == nil {
-			if !errors.Is(r.Err, ErrNoSession) {
+			if !errors.Is(r.Err, errNoSession) {
 				t.Fatalf("message %d without a session: %v", i, r.Err)
 			}
 			continue

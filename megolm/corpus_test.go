@@ -25,13 +25,13 @@ func corpusClass(err error) string {
 		return testvectors.BadVersion
 	case errors.As(err, &ue):
 		return testvectors.UnknownIndex
-	case errors.Is(err, ErrBadSignature):
+	case errors.Is(err, errBadSignature):
 		return testvectors.BadSignature
-	case errors.Is(err, ErrBadMAC):
+	case errors.Is(err, errBadMAC):
 		return testvectors.BadMAC
 	case errors.Is(err, b64.ErrInvalid):
 		return testvectors.BadBase64
-	case errors.Is(err, ErrMalformedMessage), errors.Is(err, ErrMalformedSessionKey):
+	case errors.Is(err, ErrMalformed):
 		return testvectors.BadFormat
 	}
 	return "unclassified: " + err.Error()
@@ -84,7 +84,7 @@ func TestCorpusOutbound(t *testing.T) {
 			var s *OutboundSession
 			var err error
 			if len(v.Random) > 0 {
-				s, err = NewOutboundSession(bytes.NewReader(v.Random))
+				s, err = NewOutboundSessionFrom(bytes.NewReader(v.Random))
 			} else {
 				s, err = UnpickleLibolmOutboundSession(v.PickleKey, v.Pickle)
 			}
@@ -96,7 +96,7 @@ func TestCorpusOutbound(t *testing.T) {
 				if err != nil || p.r != s.r || p.SessionID() != s.SessionID() {
 					t.Fatalf("pickle and random disagree: %v", err)
 				}
-				if got := p.PickleLibolm(v.PickleKey); got != v.Pickle {
+				if got := mustPickleLibolm(t, p, v.PickleKey); got != v.Pickle {
 					t.Error("libolm pickle not reproduced byte for byte")
 				}
 			}
@@ -111,13 +111,13 @@ func TestCorpusOutbound(t *testing.T) {
 				if s.MessageIndex() != m.Index {
 					t.Fatalf("index %d, want %d", s.MessageIndex(), m.Index)
 				}
-				if got := s.EncryptBase64(m.Plaintext); got != m.Message {
+				if got := encryptBase64(s, m.Plaintext); got != m.Message {
 					t.Errorf("message at %d differs from libolm's", m.Index)
 				}
 				if m.Index < v.Index {
 					continue // wrapped past 2^32-1: refused by design
 				}
-				pt, idx, err := in.DecryptBase64(m.Message)
+				pt, idx, err := decryptBase64(in, m.Message)
 				if err != nil || idx != m.Index || !bytes.Equal(pt, m.Plaintext) {
 					t.Errorf("decrypt at %d: %v", m.Index, err)
 				}
@@ -139,12 +139,12 @@ func TestCorpusSessions(t *testing.T) {
 			imported := v.ExportedKey != ""
 			if imported {
 				var k *ExportedSessionKey
-				if k, err = ParseExportedSessionKey(v.ExportedKey); err == nil {
+				if k, err = parseExportedKeyText(v.ExportedKey); err == nil {
 					s, err = ImportInboundSession(k)
 				}
 			} else {
 				var k *SessionKey
-				if k, err = ParseSessionKey(v.SessionKey); err == nil {
+				if k, err = parseSessionKeyText(v.SessionKey); err == nil {
 					s, err = NewInboundSession(k)
 				}
 			}
@@ -172,7 +172,7 @@ func TestCorpusSessions(t *testing.T) {
 				return
 			}
 			before := *s
-			pt, idx, err := s.DecryptBase64(v.Message)
+			pt, idx, err := decryptBase64(s, v.Message)
 			c := corpusClass(err)
 			classes[c]++
 			if !v.Accepts(c) {

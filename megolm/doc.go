@@ -1,15 +1,37 @@
 // Package megolm implements Megolm, the group ratchet behind Matrix's
-// m.megolm.v1.aes-sha2 room encryption (Matrix specification, "Megolm"
-// (olm-megolm/megolm.md) and client-server API §"m.megolm.v1.aes-sha2"),
+// m.megolm.v1.aes-sha2 room encryption (libolm docs/megolm.md, and the
+// Matrix Client-Server API, "m.megolm.v1.aes-sha2":
+// https://spec.matrix.org/v1.19/client-server-api/#mmegolmv1aes-sha2),
 // byte for byte compatible with libolm 3.2.13 and vodozemac.
 //
 // A sender creates an [OutboundSession], shares its [SessionKey] with every
 // recipient device over Olm (m.room_key), and encrypts room events with
 // [OutboundSession.Encrypt]. A recipient creates an [InboundSession] from the
-// session key with [NewInboundSession] (or from an [ExportedSessionKey] —
-// forwarded keys, key backup, key export files — with
-// [ImportInboundSession]) and decrypts with [InboundSession.Decrypt], which
-// returns the message index for replay detection.
+// session key with [NewInboundSession] and decrypts with
+// [InboundSession.Decrypt], which returns the message index for replay
+// detection. A session that travels with its metadata (a key export entry,
+// a key backup entry, a forwarded room key) is an [ExportedSession]; its
+// InboundSession method imports it, unverified, as [ImportInboundSession]
+// does for a bare [ExportedSessionKey].
+//
+// # Shapes, aliasing and randomness
+//
+// Encrypt(dst, plaintext) and Decrypt(dst, message) append to dst, as
+// crypto/cipher.AEAD does; they are the only forms: the base64 of events
+// belongs to the event layer. [ParseMessage], [ParseSessionKey] and
+// [ParseExportedSessionKey] take binary input and copy what they keep;
+// base64 text goes through the types' UnmarshalText methods. No result
+// aliases an input. [NewOutboundSession] reads crypto/rand;
+// [NewOutboundSessionFrom] takes a reader (nil means crypto/rand) so that a
+// libolm transcript replays. A failing reader gives an error that wraps its
+// error; nothing panics on any reader.
+//
+// # Errors
+//
+// [ErrMalformed] (input that does not parse; with [ErrUnsupportedVersion]
+// for another message version), [ErrAuthentication] (a signature or MAC
+// that fails), [*UnknownIndexError] (matches [ErrUnknownIndex]),
+// [ErrUnconnected] (Merge of two different sessions) and [ErrBadPickle].
 //
 // Wire formats (megolm.md): a message is
 //
@@ -23,8 +45,10 @@
 // # Security
 //
 // Everything that holds a ratchet or a signing key is secret: sessions,
-// session keys and pickles. Those types print only their session ID (and
-// index) with fmt. Decryption verifies the signature (strict Ed25519: no
+// session keys, exported sessions and pickles. Those types print only their
+// session ID (and index) with fmt and log/slog, and encoding/json cannot
+// write their secrets (ExportedSession's key leaves only through
+// MarshalSecretJSON). Decryption verifies the signature (strict Ed25519: no
 // small-order keys or R, the session's key validated once), then the MAC,
 // then decrypts, and changes the session only after all three succeeded.
 // Sessions are not safe for concurrent use; session keys and messages are
@@ -38,19 +62,19 @@
 // # Compatibility
 //
 // Messages, session keys and libolm pickles are byte-identical to libolm's
-// ([NewOutboundSession] consumes its random bytes in libolm's order). Where
+// ([NewOutboundSessionFrom] consumes its random bytes in libolm's order). Where
 // vodozemac improved on libolm, this package follows vodozemac:
 // decryption never marks an imported session verified (libolm does after
 // any successful decryption); indices are ordered as plain numbers, so a
 // message below the first known index is always unknown (libolm compares
-// modulo 2^32); [InboundSession.Compare], [InboundSession.Merge] and
-// [InboundSession.AdvanceTo] work as vodozemac's compare, merge and
-// advance_to. Messages of version 4 (vodozemac's experimental session
+// modulo 2^32); [InboundSession.Merge] and [InboundSession.AdvanceTo] work
+// as vodozemac's merge and advance_to. Messages of version 4 (vodozemac's experimental session
 // config v2, not in the specification) are refused with
 // [ErrUnsupportedVersion].
 //
 // Pickles: [OutboundSession.Pickle] and [InboundSession.Pickle] use sicher's
-// own format (AES-256-GCM, random nonce, 32-byte key);
+// own format (AES-256-GCM, random nonce, 32-byte key, a u8 object version;
+// every version written so far still loads);
 // [OutboundSession.PickleLibolm] and [InboundSession.PickleLibolm] and the
 // UnpickleLibolm functions read and write libolm's (outbound version 1;
 // inbound versions 1 and 2, written as 2).

@@ -5,10 +5,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 
 	"github.com/sicher-go/sicher/internal/b64"
+	"github.com/sicher-go/sicher/internal/securitytest"
+	"github.com/sicher-go/sicher/key"
 )
 
 // TestRedaction: fmt never shows ratchet bytes or signing-key secrets of
@@ -95,7 +98,8 @@ func TestAllocs(t *testing.T) {
 	}
 }
 
-// TestTextMarshalling: the JSON forms of the public values.
+// TestTextMarshalling: the JSON forms of the public values, and the
+// secret keys, which encoding/json reads as text but never writes.
 func TestTextMarshalling(t *testing.T) {
 	out := newTestOutbound(t, 'J')
 	type content struct {
@@ -112,8 +116,12 @@ func TestTextMarshalling(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if bytes.Contains(b, []byte(sk.Base64())) || bytes.Contains(b, []byte(sk.exported().Base64())) {
+		t.Fatalf("encoding/json wrote a secret key: %s", b)
+	}
+	in := fmt.Sprintf(`{"session_key":%q,"exported":%q,"ciphertext":%q}`, sk.Base64(), sk.exported().Base64(), b64.Encode(m.raw))
 	var got content
-	if err := json.Unmarshal(b, &got); err != nil {
+	if err := json.Unmarshal([]byte(in), &got); err != nil {
 		t.Fatal(err)
 	}
 	if got.SessionKey.Base64() != sk.Base64() || got.Exported.Base64() != sk.exported().Base64() || !bytes.Equal(got.Ciphertext.Bytes(), m.Bytes()) {
@@ -123,5 +131,44 @@ func TestTextMarshalling(t *testing.T) {
 		if err := json.Unmarshal([]byte(bad), new(content)); err == nil {
 			t.Errorf("%s: accepted", bad)
 		}
+	}
+}
+
+// TestRedactionSlogJSON: log/slog (text and JSON handlers) and
+// encoding/json never show the secret of any secret-holding type,
+// ExportedSession included; only MarshalSecretJSON writes its key.
+func TestRedactionSlogJSON(t *testing.T) {
+	out := newTestOutbound(t, 'L')
+	sk := out.SessionKey()
+	in, _ := NewInboundSession(sk)
+	exp := sk.exported()
+	es := NewExportedSession(exp, "!room:example.org", key.Curve25519{1}, key.Ed25519{2})
+	seed, _ := out.signing.Seed()
+	secrets := [][]byte{out.r.data[:], seed, sk.Bytes(), exp.Bytes(), in.initial.data[:]}
+	values := map[string]any{"outbound": out, "session_key": sk, "exported_key": exp, "inbound": in, "exported_session": es,
+		"outbound value": *out, "inbound value": *in, "exported_session value": *es}
+	for name, v := range values {
+		var text, js bytes.Buffer
+		slog.New(slog.NewTextHandler(&text, nil)).Info("m", "v", v)
+		slog.New(slog.NewJSONHandler(&js, nil)).Info("m", "v", v)
+		enc, err := json.Marshal(v)
+		if err != nil {
+			enc = []byte(err.Error())
+		}
+		for _, outText := range []string{text.String(), js.String(), string(enc)} {
+			for _, sec := range secrets {
+				for _, f := range securitytest.Encodings(sec) {
+					if f != "" && strings.Contains(outText, f) {
+						t.Errorf("%s shows a secret: %s", name, outText)
+					}
+				}
+			}
+		}
+		securitytest.CheckRedacted(t, name, v, secrets...)
+	}
+	// The explicit wire form carries the key.
+	b, err := es.MarshalSecretJSON()
+	if err != nil || !bytes.Contains(b, []byte(exp.Base64())) {
+		t.Errorf("MarshalSecretJSON = %s, %v", b, err)
 	}
 }

@@ -3,6 +3,7 @@ package megolm
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/sicher-go/sicher/internal/aessha2"
 	"github.com/sicher-go/sicher/key"
@@ -69,7 +70,7 @@ func ImportInboundSession(k *ExportedSessionKey) (*InboundSession, error) {
 // key that is no point at all is refused by the first decryption).
 func newInbound(r *ratchet, signingKey key.Ed25519, v *key.Verifier, verified bool) (*InboundSession, error) {
 	if signingKey.SmallOrder() {
-		return nil, fmt.Errorf("%w: %w", ErrMalformedSessionKey, key.ErrWeakKey)
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, key.ErrWeakKey)
 	}
 	return &InboundSession{initial: *r, latest: *r, signingKey: signingKey, verifier: v, verified: verified}, nil
 }
@@ -94,8 +95,8 @@ func (s *InboundSession) IsVerified() bool { return s.verified }
 // the MAC, decrypt. A failure at any step returns an error and leaves the
 // session unchanged; in particular the latest ratchet moves forward only
 // for a message that authenticated and decrypted. Errors: wrapped
-// [ErrMalformedMessage], [ErrBadSignature], [*UnknownIndexError] (matches
-// [ErrUnknownMessageIndex]), [ErrBadMAC]. dst is not modified on error.
+// [ErrMalformed], [ErrAuthentication], [*UnknownIndexError] (matches
+// [ErrUnknownIndex]), [ErrBadMAC]. dst is not modified on error.
 func (s *InboundSession) Decrypt(dst, message []byte) (plaintext []byte, index uint32, err error) {
 	var m Message
 	if err := parseMessage(message, &m); err != nil {
@@ -104,59 +105,39 @@ func (s *InboundSession) Decrypt(dst, message []byte) (plaintext []byte, index u
 	return s.decrypt(dst, &m)
 }
 
-// DecryptMessage is [InboundSession.Decrypt] for a parsed message. It works
-// on the bytes the message was parsed from, so changes to m's exported
-// fields have no effect.
-func (s *InboundSession) DecryptMessage(dst []byte, m *Message) (plaintext []byte, index uint32, err error) {
-	if m == nil {
-		return nil, 0, fmt.Errorf("%w: nil message", ErrMalformedMessage)
-	}
-	return s.Decrypt(dst, m.raw)
-}
-
-// DecryptBase64 is [InboundSession.Decrypt] for the unpadded base64
-// "ciphertext" of an m.room.encrypted event. It returns a new plaintext.
-func (s *InboundSession) DecryptBase64(message string) (plaintext []byte, index uint32, err error) {
-	m, err := DecodeMessage(message)
-	if err != nil {
-		return nil, 0, err
-	}
-	return s.decrypt(nil, m)
-}
-
 func (s *InboundSession) decrypt(dst []byte, m *Message) ([]byte, uint32, error) {
 	v := s.verifier
 	made := v == nil
 	if made {
 		nv, err := key.NewVerifier(s.signingKey)
 		if err != nil {
-			return nil, 0, fmt.Errorf("%w: %w", ErrBadSignature, err)
+			return nil, 0, fmt.Errorf("%w: %w", errBadSignature, err)
 		}
 		v = &nv
 	}
-	if err := v.Verify(m.signatureInput(), m.Signature); err != nil {
-		return nil, 0, ErrBadSignature
+	if err := v.Verify(m.signatureInput(), key.Ed25519Signature(m.signature())); err != nil {
+		return nil, 0, errBadSignature
 	}
-	r, fromLatest, err := s.ratchetAt(m.Index)
+	r, fromLatest, err := s.ratchetAt(m.index)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer r.wipe()
 	keys := r.keys()
-	out, err := keys.Open(dst, m.macInput(), m.MAC[:], m.Ciphertext)
+	out, err := keys.Open(dst, m.macInput(), m.mac(), m.ciphertext)
 	if errors.Is(err, aessha2.ErrAuthentication) {
-		return nil, 0, ErrBadMAC
+		return nil, 0, errBadMAC
 	}
 	if err != nil {
-		return nil, 0, fmt.Errorf("%w: authenticated ciphertext has bad length or padding", ErrMalformedMessage)
+		return nil, 0, fmt.Errorf("%w: authenticated ciphertext has bad length or padding", ErrMalformed)
 	}
-	if fromLatest && m.Index > s.latest.counter {
+	if fromLatest && m.index > s.latest.counter {
 		s.latest = r
 	}
 	if made {
 		s.verifier = v // kept only once a message authenticated
 	}
-	return out, m.Index, nil
+	return out, m.index, nil
 }
 
 // ratchetAt returns a copy of the ratchet advanced to index, and whether it
@@ -209,45 +190,45 @@ func (s *InboundSession) AdvanceTo(index uint32) bool {
 	return true
 }
 
-// Ordering is the result of [InboundSession.Compare].
-type Ordering int
+// ordering is the result of compare.
+type ordering int
 
-// The results of Compare, as vodozemac's SessionOrdering.
+// The results of compare, as vodozemac's SessionOrdering.
 const (
-	// Unconnected: different sessions (other signing key), or ratchets that
-	// do not derive from each other.
-	Unconnected Ordering = iota
-	// Equal: the same session with the same first known index.
-	Equal
-	// Better: the same session, and this copy knows earlier indices.
-	Better
-	// Worse: the same session, and the other copy knows earlier indices.
-	Worse
+	// unconnected: different sessions (other signing key), or ratchets
+	// that do not derive from each other.
+	unconnected ordering = iota
+	// equal: the same session with the same first known index.
+	equal
+	// better: the same session, and this copy knows earlier indices.
+	better
+	// worse: the same session, and the other copy knows earlier indices.
+	worse
 )
 
 // String returns "equal", "better", "worse" or "unconnected".
-func (o Ordering) String() string {
+func (o ordering) String() string {
 	switch o {
-	case Equal:
+	case equal:
 		return "equal"
-	case Better:
+	case better:
 		return "better"
-	case Worse:
+	case worse:
 		return "worse"
 	default:
 		return "unconnected"
 	}
 }
 
-// Compare tells how s relates to other, a copy of the session from another
-// source (vodozemac's compare): Unconnected unless both have the same
+// compare tells how s relates to other, a copy of the session from another
+// source (vodozemac's compare): unconnected unless both have the same
 // signing key and the ratchet with the higher first known index is the other
 // one's ratchet advanced to that index (checked in constant time); then
-// Equal, Better (s has the lower first known index) or Worse. The
+// equal, better (s has the lower first known index) or worse. The
 // verification flags are not compared. Neither session changes.
-func (s *InboundSession) Compare(other *InboundSession) Ordering {
+func (s *InboundSession) compare(other *InboundSession) ordering {
 	if s.signingKey != other.signingKey {
-		return Unconnected
+		return unconnected
 	}
 	a, b := s.initial, other.initial
 	defer a.wipe()
@@ -259,30 +240,32 @@ func (s *InboundSession) Compare(other *InboundSession) Ordering {
 		b.advanceTo(a.counter)
 	}
 	if !a.equal(&b) {
-		return Unconnected
+		return unconnected
 	}
 	switch {
 	case s.initial.counter < other.initial.counter:
-		return Better
+		return better
 	case s.initial.counter > other.initial.counter:
-		return Worse
+		return worse
 	default:
-		return Equal
+		return equal
 	}
 }
 
 // Merge combines two copies of one session (vodozemac's merge): it returns
-// a new session holding the better copy's ratchets (s's when Equal), and
+// a new session holding the ratchets of the copy that knows the earlier
+// indices (s's when both start at the same index), and
 // verified if either copy was, so that an unverified backup copy with an
 // earlier index and a verified copy from m.room_key combine into the best
-// of both. It returns [ErrUnconnected] for unconnected sessions. Neither
-// session changes.
+// of both. It returns [ErrUnconnected] for copies that are not the same
+// session: different signing keys, or ratchets that do not derive from each
+// other (checked in constant time). Neither session changes.
 func (s *InboundSession) Merge(other *InboundSession) (*InboundSession, error) {
 	var merged InboundSession
-	switch s.Compare(other) {
-	case Equal, Better:
+	switch s.compare(other) {
+	case equal, better:
 		merged = *s
-	case Worse:
+	case worse:
 		merged = *other
 	default:
 		return nil, ErrUnconnected
@@ -303,4 +286,11 @@ func (s *InboundSession) Merge(other *InboundSession) (*InboundSession, error) {
 func (s InboundSession) Format(f fmt.State, _ rune) {
 	fmt.Fprintf(f, "megolm.InboundSession{session: %s, first_known_index: %d, verified: %t}",
 		s.signingKey, s.initial.counter, s.verified)
+}
+
+// LogValue implements slog.LogValuer: the session ID, first known index and
+// verification state only.
+func (s InboundSession) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("session_id", s.signingKey.String()),
+		slog.Uint64("first_known_index", uint64(s.initial.counter)), slog.Bool("verified", s.verified))
 }

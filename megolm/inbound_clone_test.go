@@ -6,7 +6,7 @@ import (
 )
 
 func TestInboundCloneIsIndependent(t *testing.T) {
-	out, err := NewOutboundSession(bytes.NewReader(bytes.Repeat([]byte{5}, 160)))
+	out, err := NewOutboundSessionFrom(bytes.NewReader(bytes.Repeat([]byte{5}, 160)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,7 +47,7 @@ func loadInterop(t testing.TB) []interopVector {
 // counter Index (libolm_oracle.py does that through a libolm pickle).
 func (v *interopVector) outboundAt(t *testing.T) *OutboundSession {
 	t.Helper()
-	s, err := NewOutboundSession(bytes.NewReader(mustHex(t, v.RandomHex)))
+	s, err := NewOutboundSessionFrom(bytes.NewReader(mustHex(t, v.RandomHex)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestLibolmInterop(t *testing.T) {
 			if got := out.SessionKey().Base64(); got != v.Key {
 				t.Fatalf("session key differs from libolm's:\n%s\n%s", got, v.Key)
 			}
-			sk, err := ParseSessionKey(v.Key)
+			sk, err := parseSessionKeyText(v.Key)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -90,10 +90,10 @@ func TestLibolmInterop(t *testing.T) {
 				if out.MessageIndex() != m.Index {
 					t.Fatalf("message %d: outbound index %d, libolm used %d", i, out.MessageIndex(), m.Index)
 				}
-				if got := out.EncryptBase64(pt); got != m.Message {
+				if got := encryptBase64(out, pt); got != m.Message {
 					t.Errorf("message %d at %d differs from libolm's:\n%s\n%s", i, m.Index, got, m.Message)
 				}
-				got, idx, err := in.DecryptBase64(m.Message)
+				got, idx, err := decryptBase64(in, m.Message)
 				if m.Index < v.Index {
 					var ue *UnknownIndexError
 					if !errors.As(err, &ue) || ue.Index != m.Index || ue.FirstKnown != v.Index {
@@ -120,7 +120,7 @@ func TestLibolmInterop(t *testing.T) {
 				if e.Base64() != want {
 					t.Errorf("export at %s differs from libolm's", at)
 				}
-				if _, err := ParseExportedSessionKey(want); err != nil {
+				if _, err := parseExportedKeyText(want); err != nil {
 					t.Errorf("libolm export at %s: %v", at, err)
 				}
 			}
@@ -138,17 +138,17 @@ func TestLibolmPickles(t *testing.T) {
 			t.Fatalf("index %d: outbound: %v", v.Index, err)
 		}
 		want := v.outboundAt(t)
-		if o.r != want.r || o.SessionID() != want.SessionID() || !o.signing.Equal(want.signing) {
+		if o.r != want.r || o.SessionID() != want.SessionID() || !(o.signing.Expanded() == want.signing.Expanded()) {
 			t.Errorf("index %d: libolm outbound pickle restored a different session", v.Index)
 		}
 		if _, ok := o.signing.Seed(); ok {
 			t.Errorf("index %d: a libolm outbound session cannot know its seed", v.Index)
 		}
-		if got := o.PickleLibolm([]byte(v.OutboundPickleKey)); got != v.OutboundPickle {
+		if got := mustPickleLibolm(t, o, []byte(v.OutboundPickleKey)); got != v.OutboundPickle {
 			t.Errorf("index %d: outbound pickle not byte-identical", v.Index)
 		}
 		// Signing with the expanded key gives libolm's messages.
-		if got := o.EncryptBase64(mustHex(t, v.Messages[0].PlaintextHex)); got != v.Messages[0].Message {
+		if got := encryptBase64(o, mustHex(t, v.Messages[0].PlaintextHex)); got != v.Messages[0].Message {
 			t.Errorf("index %d: expanded-key session encrypts differently", v.Index)
 		}
 
@@ -159,7 +159,7 @@ func TestLibolmPickles(t *testing.T) {
 		if in.FirstKnownIndex() != v.Index || in.SessionID().String() != v.SessionID || !in.IsVerified() {
 			t.Errorf("index %d: inbound pickle: %v", v.Index, in)
 		}
-		if got := in.PickleLibolm([]byte(v.InboundPickleKey)); got != v.InboundPickle {
+		if got := mustPickleLibolm(t, in, []byte(v.InboundPickleKey)); got != v.InboundPickle {
 			t.Errorf("index %d: inbound pickle not byte-identical", v.Index)
 		}
 		if _, err := UnpickleLibolmInboundSession([]byte("wrong"), v.InboundPickle); !errors.Is(err, ErrBadPickle) {
@@ -206,11 +206,11 @@ func makeSicherTranscript(t *testing.T) sicherTranscript {
 	var tr sicherTranscript
 	tr.Source = "sicher megolm (TestSicherTranscript, SICHER_WRITE_TRANSCRIPT=1)"
 	for _, n := range []uint32{0, 1, 255, 256, 65535, 65536, 1 << 24, 0xffffffff} {
-		rnd := make([]byte, RandomSize)
+		rnd := make([]byte, randomSize)
 		h := sha3.NewSHAKE128()
 		fmt.Fprintf(h, "sicher megolm reverse %d", n)
 		h.Read(rnd)
-		out, err := NewOutboundSession(bytes.NewReader(rnd))
+		out, err := NewOutboundSessionFrom(bytes.NewReader(rnd))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -221,10 +221,10 @@ func makeSicherTranscript(t *testing.T) sicherTranscript {
 			t.Fatal(err)
 		}
 		for _, pt := range [][]byte{[]byte(fmt.Sprintf("sicher at %d", n)), nil, bytes.Repeat([]byte{0xee}, 33)} {
-			m := transcriptMsg{Index: out.MessageIndex(), PlaintextHex: hex.EncodeToString(pt), Message: out.EncryptBase64(pt)}
+			m := transcriptMsg{Index: out.MessageIndex(), PlaintextHex: hex.EncodeToString(pt), Message: encryptBase64(out, pt)}
 			e.Messages = append(e.Messages, m)
 			if m.Index >= n {
-				if _, _, err := in.DecryptBase64(m.Message); err != nil {
+				if _, _, err := decryptBase64(in, m.Message); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -239,9 +239,9 @@ func makeSicherTranscript(t *testing.T) sicherTranscript {
 			}
 			e.Exports[fmt.Sprint(at)] = x.Base64()
 		}
-		e.OutboundPickle = out.PickleLibolm([]byte(transcriptPickleKey))
-		e.InboundPickle = in.PickleLibolm([]byte(transcriptPickleKey))
-		e.NextMessage = transcriptMsg{Index: out.MessageIndex(), PlaintextHex: "6e657874", Message: out.EncryptBase64([]byte("next"))}
+		e.OutboundPickle = mustPickleLibolm(t, out, []byte(transcriptPickleKey))
+		e.InboundPickle = mustPickleLibolm(t, in, []byte(transcriptPickleKey))
+		e.NextMessage = transcriptMsg{Index: out.MessageIndex(), PlaintextHex: "6e657874", Message: encryptBase64(out, []byte("next"))}
 		tr.Vectors = append(tr.Vectors, e)
 	}
 	return tr

@@ -10,7 +10,7 @@ import (
 	"github.com/sicher-go/sicher/internal/securitytest"
 )
 
-// Fuzz targets added by the robustness work (issue 8): mutation of
+// Fuzz targets for robustness: mutation of
 // authentic messages, the base64 message form, and the stability of every
 // pickle parser (parse -> encode -> parse), own and libolm formats.
 
@@ -36,7 +36,7 @@ func authenticMessages(t testing.TB) (*InboundSession, [][]byte) {
 // returns no plaintext, and leaves the session as it was (same pickle).
 func FuzzMutatedMessage(f *testing.F) {
 	in, msgs := authenticMessages(f)
-	before, err := in.PickleFrom(securitytest.ZeroReader{}, &testPickleKey)
+	before, err := in.pickleFrom(securitytest.ZeroReader{}, &testPickleKey)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func FuzzMutatedMessage(f *testing.F) {
 		if pt != nil {
 			t.Fatal("plaintext returned with an error")
 		}
-		after, _ := in.PickleFrom(securitytest.ZeroReader{}, &testPickleKey)
+		after, _ := in.pickleFrom(securitytest.ZeroReader{}, &testPickleKey)
 		if after != before {
 			t.Fatalf("failed decryption changed the session: %v", err)
 		}
@@ -72,10 +72,10 @@ func FuzzDecodeMessage(f *testing.F) {
 	}
 	f.Add("Aw")
 	f.Fuzz(func(t *testing.T, s string) {
-		m, err := DecodeMessage(s)
+		m, err := decodeMessage(s)
 		if err != nil {
-			if !errors.Is(err, ErrMalformedMessage) {
-				t.Fatalf("error does not wrap ErrMalformedMessage: %v", err)
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error does not wrap ErrMalformed: %v", err)
 			}
 			return
 		}
@@ -84,10 +84,10 @@ func FuzzDecodeMessage(f *testing.F) {
 			t.Fatalf("DecodeMessage accepted %q, which is not base64", s)
 		}
 		m2, err := ParseMessage(raw)
-		if err != nil || m2.Index != m.Index || !bytes.Equal(m2.Bytes(), m.Bytes()) {
+		if err != nil || m2.Index() != m.Index() || !bytes.Equal(m2.Bytes(), m.Bytes()) {
 			t.Fatalf("binary form differs: %v", err)
 		}
-		m3, err := DecodeMessage(m.String())
+		m3, err := decodeMessage(b64.Encode(m.raw))
 		if err != nil || !bytes.Equal(m3.Bytes(), m.Bytes()) {
 			t.Fatalf("String does not round-trip: %v", err)
 		}
@@ -108,16 +108,16 @@ func FuzzPickleStable(f *testing.F) {
 	in, _ := NewInboundSession(out.SessionKey())
 	in2, _ := ImportInboundSession(in.ExportAtFirstKnownIndex())
 	for _, s := range []*InboundSession{in, in2} {
-		p, _ := s.PickleFrom(securitytest.ZeroReader{}, &testPickleKey)
+		p, _ := s.pickleFrom(securitytest.ZeroReader{}, &testPickleKey)
 		pt, _ := pickle.OpenRaw(&testPickleKey, inboundPickleKind, p)
 		f.Add(uint8(0), pt)
-		lpt, _ := pickle.OpenLibolm(fuzzLibolmKey, s.PickleLibolm(fuzzLibolmKey))
+		lpt, _ := pickle.OpenLibolm(fuzzLibolmKey, mustPickleLibolm(f, s, fuzzLibolmKey))
 		f.Add(uint8(2), lpt)
 	}
-	p, _ := out.PickleFrom(securitytest.ZeroReader{}, &testPickleKey)
+	p, _ := out.pickleFrom(securitytest.ZeroReader{}, &testPickleKey)
 	pt, _ := pickle.OpenRaw(&testPickleKey, outboundPickleKind, p)
 	f.Add(uint8(1), pt)
-	lpt, _ := pickle.OpenLibolm(fuzzLibolmKey, out.PickleLibolm(fuzzLibolmKey))
+	lpt, _ := pickle.OpenLibolm(fuzzLibolmKey, mustPickleLibolm(f, out, fuzzLibolmKey))
 	f.Add(uint8(3), lpt)
 	f.Fuzz(func(t *testing.T, kind uint8, b []byte) {
 		var encode func(pt []byte) ([]byte, error)
@@ -135,7 +135,7 @@ func FuzzPickleStable(f *testing.F) {
 				if err != nil {
 					return nil, err
 				}
-				return open(s.PickleFrom(securitytest.ZeroReader{}, &testPickleKey))
+				return open(s.pickleFrom(securitytest.ZeroReader{}, &testPickleKey))
 			}
 		case 1:
 			encode = func(pt []byte) ([]byte, error) {
@@ -144,7 +144,7 @@ func FuzzPickleStable(f *testing.F) {
 				if err != nil {
 					return nil, err
 				}
-				return open(s.PickleFrom(securitytest.ZeroReader{}, &testPickleKey))
+				return open(s.pickleFrom(securitytest.ZeroReader{}, &testPickleKey))
 			}
 		case 2:
 			encode = func(pt []byte) ([]byte, error) {
@@ -152,7 +152,7 @@ func FuzzPickleStable(f *testing.F) {
 				if err != nil {
 					return nil, err
 				}
-				return pickle.OpenLibolm(fuzzLibolmKey, s.PickleLibolm(fuzzLibolmKey))
+				return pickle.OpenLibolm(fuzzLibolmKey, mustPickleLibolm(t, s, fuzzLibolmKey))
 			}
 		case 3:
 			encode = func(pt []byte) ([]byte, error) {
@@ -160,7 +160,7 @@ func FuzzPickleStable(f *testing.F) {
 				if err != nil {
 					return nil, err
 				}
-				return pickle.OpenLibolm(fuzzLibolmKey, s.PickleLibolm(fuzzLibolmKey))
+				return pickle.OpenLibolm(fuzzLibolmKey, mustPickleLibolm(t, s, fuzzLibolmKey))
 			}
 		}
 		e1, err := encode(b)

@@ -26,10 +26,9 @@ const (
 	minMessageSize = 1 + 2 + 2 + trailerSize
 )
 
-// MaxMessageSize bounds the messages ParseMessage and the decrypt methods
-// accept (and the base64 text DecodeMessage accepts, scaled): 1 MiB of
-// binary message, far above Matrix's 64 KiB event limit.
-const MaxMessageSize = 1 << 20
+// maxMessageSize bounds the messages ParseMessage and Decrypt accept: 1 MiB
+// of binary message, far above Matrix's 64 KiB event limit.
+const maxMessageSize = 1 << 20
 
 // Message is a parsed Megolm message (megolm.md "Message format"):
 //
@@ -40,47 +39,23 @@ const MaxMessageSize = 1 << 20
 // Parsing checks structure only: [InboundSession.Decrypt] verifies the
 // signature and the MAC over the bytes exactly as received.
 //
-// A Message holds no secrets: it travels in room events. Its fields are
-// read-only views of the parsed bytes; do not modify them.
+// A Message holds no secrets: it travels in room events. It is immutable
+// and safe for concurrent use.
 type Message struct {
-	// Index is the message index: the sender's ratchet counter.
-	Index uint32
-	// Ciphertext is the AES-256-CBC ciphertext (a multiple of 16 bytes in
-	// every well-formed message; checked after authentication).
-	Ciphertext []byte
-	// MAC is the truncated HMAC-SHA-256 tag.
-	MAC [macSize]byte
-	// Signature is the Ed25519 signature by the session's signing key.
-	Signature key.Ed25519Signature
-
-	raw []byte // the message as received
+	index      uint32
+	ciphertext []byte // a view of raw
+	raw        []byte // the message as received
 }
 
 // ParseMessage parses a binary Megolm message. It copies b: the Message does
 // not alias it. Unknown fields of wire types 0 and 2 are skipped and a
 // repeated field replaces the earlier one, as in libolm; an index that does
 // not fit in 32 bits (which libolm would truncate) and an empty ciphertext
-// are rejected.
+// are rejected. Errors wrap [ErrMalformed] (and [ErrUnsupportedVersion] for
+// a version other than 3).
 func ParseMessage(b []byte) (*Message, error) {
 	m := new(Message)
 	if err := parseMessage(append([]byte(nil), b...), m); err != nil {
-		return nil, err
-	}
-	return m, nil
-}
-
-// DecodeMessage parses the unpadded (or padded) base64 form of a Megolm
-// message, as carried in the "ciphertext" of an m.room.encrypted event.
-func DecodeMessage(s string) (*Message, error) {
-	if len(s) > b64.EncodedLen(MaxMessageSize)+2 {
-		return nil, fmt.Errorf("%w: %d characters", ErrMalformedMessage, len(s))
-	}
-	b, err := b64.Decode(s)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrMalformedMessage, err)
-	}
-	m := new(Message)
-	if err := parseMessage(b, m); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -90,15 +65,15 @@ func DecodeMessage(s string) (*Message, error) {
 func parseMessage(b []byte, m *Message) error {
 	switch {
 	case len(b) == 0:
-		return fmt.Errorf("%w: empty", ErrMalformedMessage)
+		return fmt.Errorf("%w: empty", ErrMalformed)
 	case b[0] == messageVersionV2:
-		return fmt.Errorf("%w: %w: version 4 (vodozemac session config v2)", ErrMalformedMessage, ErrUnsupportedVersion)
+		return fmt.Errorf("%w: %w: version 4 (vodozemac session config v2)", ErrMalformed, ErrUnsupportedVersion)
 	case b[0] != messageVersion:
-		return fmt.Errorf("%w: %w: version %d", ErrMalformedMessage, ErrUnsupportedVersion, b[0])
-	case len(b) > MaxMessageSize:
-		return fmt.Errorf("%w: %d bytes", ErrMalformedMessage, len(b))
+		return fmt.Errorf("%w: %w: version %d", ErrMalformed, ErrUnsupportedVersion, b[0])
+	case len(b) > maxMessageSize:
+		return fmt.Errorf("%w: %d bytes", ErrMalformed, len(b))
 	case len(b) < minMessageSize:
-		return fmt.Errorf("%w: %d bytes is too short", ErrMalformedMessage, len(b))
+		return fmt.Errorf("%w: %d bytes is too short", ErrMalformed, len(b))
 	}
 	body := len(b) - trailerSize
 	r := wire.Reader(b[1:body])
@@ -111,12 +86,12 @@ func parseMessage(b []byte, m *Message) error {
 	)
 	for !r.Empty() {
 		if !r.ReadField(&f) {
-			return fmt.Errorf("%w: bad field encoding", ErrMalformedMessage)
+			return fmt.Errorf("%w: bad field encoding", ErrMalformed)
 		}
 		switch {
 		case f.IsVarint(fieldIndex):
 			if index, ok = wire.Uint32(f.Varint); !ok {
-				return fmt.Errorf("%w: message index does not fit in 32 bits", ErrMalformedMessage)
+				return fmt.Errorf("%w: message index does not fit in 32 bits", ErrMalformed)
 			}
 			haveIndex = true
 		case f.IsBytes(fieldCiphertext):
@@ -124,34 +99,46 @@ func parseMessage(b []byte, m *Message) error {
 		}
 	}
 	if !haveIndex {
-		return fmt.Errorf("%w: missing message index", ErrMalformedMessage)
+		return fmt.Errorf("%w: missing message index", ErrMalformed)
 	}
 	if !haveCT || len(ciphertext) == 0 {
-		return fmt.Errorf("%w: missing ciphertext", ErrMalformedMessage)
+		return fmt.Errorf("%w: missing ciphertext", ErrMalformed)
 	}
-	*m = Message{Index: index, Ciphertext: ciphertext, raw: b}
-	copy(m.MAC[:], b[body:body+macSize])
-	copy(m.Signature[:], b[body+macSize:])
+	*m = Message{index: index, ciphertext: ciphertext, raw: b}
 	return nil
 }
 
-// Bytes returns the message as it was parsed or encrypted. The caller must
-// not modify it.
-func (m *Message) Bytes() []byte { return m.raw }
+// Version returns the message's version byte (3 for m.megolm.v1.aes-sha2).
+func (m *Message) Version() uint8 { return m.raw[0] }
 
-// String returns the unpadded base64 form carried in room events.
-func (m *Message) String() string { return b64.Encode(m.raw) }
+// Index returns the message index: the sender's ratchet counter.
+func (m *Message) Index() uint32 { return m.index }
 
-// MarshalText implements encoding.TextMarshaler (unpadded base64).
-func (m *Message) MarshalText() ([]byte, error) { return b64.AppendEncode(nil, m.raw), nil }
+// MAC returns a copy of the truncated HMAC-SHA-256 tag.
+func (m *Message) MAC() []byte { return append([]byte(nil), m.mac()...) }
 
-// UnmarshalText implements encoding.TextUnmarshaler with [DecodeMessage].
-func (m *Message) UnmarshalText(b []byte) error {
-	v, err := DecodeMessage(string(b))
+// Bytes returns a copy of the message as it was parsed (its base64 is the
+// "ciphertext" of an m.room.encrypted event).
+func (m *Message) Bytes() []byte { return append([]byte(nil), m.raw...) }
+
+func (m *Message) mac() []byte       { return m.raw[len(m.raw)-trailerSize : len(m.raw)-signatureSize] }
+func (m *Message) signature() []byte { return m.raw[len(m.raw)-signatureSize:] }
+
+// UnmarshalText implements encoding.TextUnmarshaler: it decodes base64
+// (unpadded or padded) and parses the message as [ParseMessage] does.
+func (m *Message) UnmarshalText(text []byte) error {
+	if len(text) > b64.EncodedLen(maxMessageSize)+2 {
+		return fmt.Errorf("%w: %d characters", ErrMalformed, len(text))
+	}
+	b, err := b64.Decode(string(text))
 	if err != nil {
+		return fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	var v Message
+	if err := parseMessage(b, &v); err != nil {
 		return err
 	}
-	*m = *v
+	*m = v
 	return nil
 }
 
@@ -167,8 +154,3 @@ func messageLen(index uint32, n int) int {
 	return 1 + wire.VarintFieldLen(fieldIndex, uint64(index)) +
 		wire.BytesFieldLen(fieldCiphertext, aessha2.CiphertextLen(n)) + trailerSize
 }
-
-// MessageLen returns the length in bytes of the binary message that
-// encrypting n plaintext bytes at index produces (for sizing the dst of
-// [OutboundSession.Encrypt]).
-func MessageLen(index uint32, n int) int { return messageLen(index, n) }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/sicher-go/sicher/internal/b64"
 	"github.com/sicher-go/sicher/internal/wire"
+	"github.com/sicher-go/sicher/key"
 )
 
 // buildMessage assembles a message from parts (no valid MAC or signature).
@@ -32,10 +33,10 @@ func TestMessageEncoding(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Index != 200 || !bytes.Equal(m.Ciphertext, b[6:22]) || !bytes.Equal(m.MAC[:], b[22:30]) || !bytes.Equal(m.Signature[:], b[30:]) {
+	if m.Index() != 200 || !bytes.Equal(m.ciphertext, b[6:22]) || !bytes.Equal(m.MAC(), b[22:30]) || key.Ed25519Signature(m.signature()) != key.Ed25519Signature(b[30:]) || m.Version() != 3 {
 		t.Errorf("parsed %+v", m)
 	}
-	if !bytes.Equal(m.Bytes(), b) || m.String() != b64.Encode(b) {
+	if !bytes.Equal(m.Bytes(), b) || b64.Encode(m.raw) != b64.Encode(b) {
 		t.Error("Bytes/String do not round-trip")
 	}
 	b[0] = 0 // ParseMessage copied its input
@@ -52,7 +53,7 @@ func TestMessageEncoding(t *testing.T) {
 func TestParseMessageInvalid(t *testing.T) {
 	ct := bytes.Repeat([]byte{1}, 16)
 	ok := buildMessage(3, func(w *wire.Builder) { w.AddVarintField(1, 5); w.AddBytesField(2, ct) })
-	if m, err := ParseMessage(ok); err != nil || m.Index != 5 {
+	if m, err := ParseMessage(ok); err != nil || m.Index() != 5 {
 		t.Fatalf("baseline: %v", err)
 	}
 	cases := []struct {
@@ -60,27 +61,27 @@ func TestParseMessageInvalid(t *testing.T) {
 		b    []byte
 		want error
 	}{
-		{"empty", nil, ErrMalformedMessage},
-		{"version only", []byte{3}, ErrMalformedMessage},
+		{"empty", nil, ErrMalformed},
+		{"version only", []byte{3}, ErrMalformed},
 		{"version 4", buildMessage(4, func(w *wire.Builder) { w.AddVarintField(1, 5); w.AddBytesField(2, ct) }), ErrUnsupportedVersion},
 		{"version 4 alone", []byte{4}, ErrUnsupportedVersion},
 		{"version 2", buildMessage(2, func(w *wire.Builder) { w.AddVarintField(1, 5); w.AddBytesField(2, ct) }), ErrUnsupportedVersion},
 		{"version 2 alone", []byte{2}, ErrUnsupportedVersion},
-		{"no index", buildMessage(3, func(w *wire.Builder) { w.AddBytesField(2, ct) }), ErrMalformedMessage},
-		{"no ciphertext", buildMessage(3, func(w *wire.Builder) { w.AddVarintField(1, 5); w.AddVarintField(3, 1) }), ErrMalformedMessage},
-		{"empty ciphertext", buildMessage(3, func(w *wire.Builder) { w.AddVarintField(1, 5); w.AddBytesField(2, nil) }), ErrMalformedMessage},
-		{"index over 32 bits", buildMessage(3, func(w *wire.Builder) { w.AddVarintField(1, 1<<32); w.AddBytesField(2, ct) }), ErrMalformedMessage},
-		{"index as bytes", buildMessage(3, func(w *wire.Builder) { w.AddBytesField(1, []byte{5}); w.AddBytesField(2, ct) }), ErrMalformedMessage},
-		{"ciphertext as varint", buildMessage(3, func(w *wire.Builder) { w.AddVarintField(1, 5); w.AddVarintField(2, 7) }), ErrMalformedMessage},
-		{"wire type 5", buildMessage(3, func(w *wire.Builder) { w.AddVarintField(1, 5); w.AddBytesField(2, ct); w.AddUint8(3<<3 | 5) }), ErrMalformedMessage},
-		{"length past end", buildMessage(3, func(w *wire.Builder) { w.AddVarintField(1, 5); w.AddUvarint(2<<3 | 2); w.AddUvarint(200) }), ErrMalformedMessage},
-		{"truncated varint", buildMessage(3, func(w *wire.Builder) { w.AddBytesField(2, ct); w.AddUint8(0x08); w.AddUint8(0x80) }), ErrMalformedMessage},
-		{"too long", append([]byte{3}, make([]byte, MaxMessageSize)...), ErrMalformedMessage},
-		{"version 3 alone", []byte{3}, ErrMalformedMessage},
+		{"no index", buildMessage(3, func(w *wire.Builder) { w.AddBytesField(2, ct) }), ErrMalformed},
+		{"no ciphertext", buildMessage(3, func(w *wire.Builder) { w.AddVarintField(1, 5); w.AddVarintField(3, 1) }), ErrMalformed},
+		{"empty ciphertext", buildMessage(3, func(w *wire.Builder) { w.AddVarintField(1, 5); w.AddBytesField(2, nil) }), ErrMalformed},
+		{"index over 32 bits", buildMessage(3, func(w *wire.Builder) { w.AddVarintField(1, 1<<32); w.AddBytesField(2, ct) }), ErrMalformed},
+		{"index as bytes", buildMessage(3, func(w *wire.Builder) { w.AddBytesField(1, []byte{5}); w.AddBytesField(2, ct) }), ErrMalformed},
+		{"ciphertext as varint", buildMessage(3, func(w *wire.Builder) { w.AddVarintField(1, 5); w.AddVarintField(2, 7) }), ErrMalformed},
+		{"wire type 5", buildMessage(3, func(w *wire.Builder) { w.AddVarintField(1, 5); w.AddBytesField(2, ct); w.AddUint8(3<<3 | 5) }), ErrMalformed},
+		{"length past end", buildMessage(3, func(w *wire.Builder) { w.AddVarintField(1, 5); w.AddUvarint(2<<3 | 2); w.AddUvarint(200) }), ErrMalformed},
+		{"truncated varint", buildMessage(3, func(w *wire.Builder) { w.AddBytesField(2, ct); w.AddUint8(0x08); w.AddUint8(0x80) }), ErrMalformed},
+		{"too long", append([]byte{3}, make([]byte, maxMessageSize)...), ErrMalformed},
+		{"version 3 alone", []byte{3}, ErrMalformed},
 	}
 	for _, c := range cases {
 		m, err := ParseMessage(c.b)
-		if !errors.Is(err, c.want) || !errors.Is(err, ErrMalformedMessage) || m != nil {
+		if !errors.Is(err, c.want) || !errors.Is(err, ErrMalformed) || m != nil {
 			t.Errorf("%s: %v, %v; want %v", c.name, m, err, c.want)
 		}
 	}
@@ -92,12 +93,12 @@ func TestParseMessageInvalid(t *testing.T) {
 		w.AddBytesField(2, ct)
 		w.AddVarintField(1, 5)
 	}))
-	if err != nil || m.Index != 5 || !bytes.Equal(m.Ciphertext, ct) {
+	if err != nil || m.Index() != 5 || !bytes.Equal(m.ciphertext, ct) {
 		t.Errorf("unknown and repeated fields: %v %v", m, err)
 	}
 	for _, s := range []string{"", "!!", "AwgAEhAc*", "A"} {
-		if _, err := DecodeMessage(s); !errors.Is(err, ErrMalformedMessage) {
-			t.Errorf("DecodeMessage(%q): %v", s, err)
+		if _, err := decodeMessage(s); !errors.Is(err, ErrMalformed) {
+			t.Errorf("decodeMessage(%q): %v", s, err)
 		}
 	}
 }
@@ -190,11 +191,11 @@ func TestTamper(t *testing.T) {
 	}
 	for _, idx := range []uint32{3, 9, 1000} {
 		b := forge(idx, func(b []byte) { b[len(b)-trailerSize] ^= 1 }) // MAC
-		if _, _, err := in.Decrypt(nil, b); !errors.Is(err, ErrBadMAC) {
+		if _, _, err := in.Decrypt(nil, b); !errors.Is(err, ErrAuthentication) {
 			t.Errorf("index %d, bad MAC: %v", idx, err)
 		}
 		b = forge(idx, func(b []byte) { b[1+2+1+4] ^= 1 }) // ciphertext under a MAC for other bytes
-		if _, _, err := in.Decrypt(nil, b); !errors.Is(err, ErrBadMAC) {
+		if _, _, err := in.Decrypt(nil, b); !errors.Is(err, ErrAuthentication) {
 			t.Errorf("index %d, bad ciphertext: %v", idx, err)
 		}
 		if !sameState(in, &before) {
@@ -218,7 +219,7 @@ func TestTamper(t *testing.T) {
 	b := keys.AppendTag(w.Bytes(), w.Bytes())
 	sig := out.signing.Sign(b)
 	b = append(b, sig[:]...)
-	if _, _, err := in.Decrypt(nil, b); !errors.Is(err, ErrMalformedMessage) {
+	if _, _, err := in.Decrypt(nil, b); !errors.Is(err, ErrMalformed) {
 		t.Errorf("bad padding: %v", err)
 	}
 	if !sameState(in, &before) {
@@ -234,7 +235,7 @@ func TestWrongSession(t *testing.T) {
 	a := newTestOutbound(t, 'X')
 	b := newTestOutbound(t, 'Y')
 	in, _ := NewInboundSession(a.SessionKey())
-	if _, _, err := in.Decrypt(nil, b.Encrypt(nil, []byte("hi"))); !errors.Is(err, ErrBadSignature) {
+	if _, _, err := in.Decrypt(nil, b.Encrypt(nil, []byte("hi"))); !errors.Is(err, ErrAuthentication) {
 		t.Errorf("message of another session: %v", err)
 	}
 }

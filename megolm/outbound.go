@@ -4,17 +4,18 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
+	"log/slog"
+	"slices"
 
 	"github.com/sicher-go/sicher/internal/aessha2"
-	"github.com/sicher-go/sicher/internal/b64"
 	"github.com/sicher-go/sicher/internal/wire"
 	"github.com/sicher-go/sicher/key"
 )
 
-// RandomSize is the number of random bytes a new outbound session reads:
+// randomSize is the number of random bytes a new outbound session reads:
 // 128 for the ratchet, then a 32-byte Ed25519 seed (libolm's
 // olm_init_outbound_group_session_random_length, in libolm's order).
-const RandomSize = ratchetSize + key.SigningKeySeedSize
+const randomSize = ratchetSize + key.SigningKeySeedSize
 
 // OutboundSession is the sending side of a Megolm session: a ratchet at the
 // index of the next message and the Ed25519 key that signs every message.
@@ -30,17 +31,23 @@ type OutboundSession struct {
 	signing *key.SigningKey
 }
 
-// NewOutboundSession creates a session at index 0 from [RandomSize] bytes
-// of rand (nil means crypto/rand): the ratchet first, then the signing
-// key's seed, exactly as libolm consumes them, so a libolm transcript with
-// the same random bytes replays byte for byte.
-func NewOutboundSession(rnd io.Reader) (*OutboundSession, error) {
-	if rnd == nil {
-		rnd = rand.Reader
+// NewOutboundSession creates a session at index 0 from 160 bytes
+// of crypto/rand. The error wraps the reader's, should it fail.
+func NewOutboundSession() (*OutboundSession, error) {
+	return NewOutboundSessionFrom(rand.Reader)
+}
+
+// NewOutboundSessionFrom is [NewOutboundSession] reading its [randomSize]
+// bytes from rand (nil means crypto/rand): the ratchet first, then the
+// signing key's seed, exactly as libolm consumes them, so a libolm
+// transcript with the same random bytes replays byte for byte.
+func NewOutboundSessionFrom(rand io.Reader) (*OutboundSession, error) {
+	if rand == nil {
+		return NewOutboundSession()
 	}
-	var buf [RandomSize]byte
+	var buf [randomSize]byte
 	defer clear(buf[:])
-	if _, err := io.ReadFull(rnd, buf[:]); err != nil {
+	if _, err := io.ReadFull(rand, buf[:]); err != nil {
 		return nil, fmt.Errorf("megolm: reading randomness: %w", err)
 	}
 	sk, err := key.NewSigningKey(buf[ratchetSize:])
@@ -73,7 +80,7 @@ func (s *OutboundSession) SessionKey() *SessionKey {
 // Encrypt encrypts plaintext at the current index, appends the binary
 // message to dst and returns the extended slice, then advances the ratchet
 // (megolm.md "Encrypting a message"). dst and plaintext may not overlap.
-// For the base64 "ciphertext" of an event use [OutboundSession.EncryptBase64].
+// The event layer encodes the result as the base64 "ciphertext".
 //
 // After index 2^32-1 the index wraps to 0, as in libolm; recipients
 // following vodozemac's rules (sicher among them) refuse the wrapped
@@ -81,12 +88,7 @@ func (s *OutboundSession) SessionKey() *SessionKey {
 func (s *OutboundSession) Encrypt(dst, plaintext []byte) []byte {
 	keys := s.r.keys()
 	start := len(dst)
-	n := messageLen(s.r.counter, len(plaintext))
-	if cap(dst)-len(dst) < n {
-		grown := make([]byte, len(dst), len(dst)+n)
-		copy(grown, dst)
-		dst = grown
-	}
+	dst = slices.Grow(dst, messageLen(s.r.counter, len(plaintext)))
 	w := wire.NewBuilder(dst)
 	w.AddUint8(messageVersion)
 	w.AddVarintField(fieldIndex, uint64(s.r.counter))
@@ -100,13 +102,12 @@ func (s *OutboundSession) Encrypt(dst, plaintext []byte) []byte {
 	return out
 }
 
-// EncryptBase64 is [OutboundSession.Encrypt] returning the unpadded base64
-// message of an m.room.encrypted event's "ciphertext".
-func (s *OutboundSession) EncryptBase64(plaintext []byte) string {
-	return b64.Encode(s.Encrypt(nil, plaintext))
-}
-
 // Format prints the session ID and index only, for every verb.
 func (s OutboundSession) Format(f fmt.State, _ rune) {
 	fmt.Fprintf(f, "megolm.OutboundSession{session: %s, index: %d}", s.signing.Public(), s.r.counter)
+}
+
+// LogValue implements slog.LogValuer: the session ID and index only.
+func (s OutboundSession) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("session_id", s.signing.Public().String()), slog.Uint64("index", uint64(s.r.counter)))
 }

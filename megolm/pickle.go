@@ -1,7 +1,7 @@
 package megolm
 
 import (
-	"crypto/rand"
+	"bytes"
 	"fmt"
 	"io"
 
@@ -17,28 +17,34 @@ const (
 	outboundPickleKind = "megolm.OutboundSession"
 	inboundPickleKind  = "megolm.InboundSession"
 
-	pickleVersion = 1
+	// Forms of the signing key in an outbound pickle of version 1 (as in
+	// olm's pickles).
+	signingKeySeed     = 0 // 32-byte seed
+	signingKeyExpanded = 1 // libolm's 64-byte expanded key (sessions imported from libolm)
 
-	// Forms of the signing key in an outbound pickle.
-	signingKeySeed     = 1 // 32-byte seed
-	signingKeyExpanded = 2 // libolm's 64-byte expanded key (sessions imported from libolm)
+	// The same forms in legacy pickles.
+	legacySigningKeySeed     = 1
+	legacySigningKeyExpanded = 2
 )
 
+// legacyVersion is the rest of the u32 version 1 that legacy pickles
+// start with; its first byte, 0, is the u8 version pickle.Open returns.
+var legacyVersion = []byte{0, 0, 1}
+
 // Pickle serialises the session in sicher's own format: versioned, then
-// sealed with AES-256-GCM under key with a fresh random nonce (crypto/rand)
-// and the object kind as additional data. The result is secret only as far
-// as key is; keep key secret. For libolm's format see
-// [OutboundSession.PickleLibolm].
-func (s *OutboundSession) Pickle(key *[PickleKeySize]byte) (string, error) {
-	return s.PickleFrom(rand.Reader, key)
+// sealed with AES-256-GCM under pickleKey with a fresh random nonce
+// (crypto/rand) and the object kind as additional data. The result is
+// secret only as far as pickleKey is; keep pickleKey secret. For libolm's
+// format see [OutboundSession.PickleLibolm].
+func (s *OutboundSession) Pickle(pickleKey *[PickleKeySize]byte) (string, error) {
+	return s.pickleFrom(nil, pickleKey)
 }
 
-// PickleFrom is [OutboundSession.Pickle] reading the 12-byte nonce from rnd.
-func (s *OutboundSession) PickleFrom(rnd io.Reader, k *[PickleKeySize]byte) (string, error) {
-	w := wire.NewBuilder(make([]byte, 0, 4+ratchetSize+4+1+key.ExpandedSigningKeySize))
-	w.AddUint32(pickleVersion)
-	w.AddBytes(s.r.data[:])
-	w.AddUint32(s.r.counter)
+// pickleFrom is Pickle reading the 12-byte nonce from rand (nil means
+// crypto/rand), for reproducible test pickles.
+func (s *OutboundSession) pickleFrom(rand io.Reader, pickleKey *[PickleKeySize]byte) (string, error) {
+	w := wire.NewBuilder(make([]byte, 0, ratchetSize+4+1+key.ExpandedSigningKeySize))
+	appendRatchet(w, &s.r)
 	if seed, ok := s.signing.Seed(); ok {
 		w.AddUint8(signingKeySeed)
 		w.AddBytes(seed)
@@ -49,39 +55,69 @@ func (s *OutboundSession) PickleFrom(rnd io.Reader, k *[PickleKeySize]byte) (str
 		w.AddBytes(x[:])
 		clear(x[:])
 	}
-	pt := w.Bytes()
-	defer clear(pt)
-	return pickle.Seal(rnd, k, outboundPickleKind, pt[0], pt[1:])
+	body := w.Bytes()
+	defer clear(body)
+	p, err := pickle.Seal(rand, pickleKey, outboundPickleKind, pickle.MegolmOutboundV1, body)
+	if err != nil {
+		return "", fmt.Errorf("megolm: %w", err)
+	}
+	return p, nil
 }
 
 // UnpickleOutboundSession restores a session pickled by
-// [OutboundSession.Pickle] under the same key. Errors wrap [ErrBadPickle].
-func UnpickleOutboundSession(k *[PickleKeySize]byte, p string) (*OutboundSession, error) {
-	v0, body, err := pickle.Open(k, outboundPickleKind, p)
+// [OutboundSession.Pickle] under the same key, in any version sicher has
+// written. Errors wrap [ErrBadPickle].
+func UnpickleOutboundSession(pickleKey *[PickleKeySize]byte, p string) (*OutboundSession, error) {
+	version, body, err := pickle.Open(pickleKey, outboundPickleKind, p)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadPickle, err)
 	}
-	pt := append([]byte{v0}, body...) // TODO(api-v1): parse by version
-	clear(body)
-	defer clear(pt)
-	r := wire.Reader(pt)
-	var version uint32
-	if !r.ReadUint32(&version) || version != pickleVersion {
+	defer clear(body)
+	r := wire.Reader(body)
+	var s *OutboundSession
+	switch version {
+	case pickle.MegolmOutboundLegacy:
+		s, err = parseOutbound(&r, true)
+	case pickle.MegolmOutboundV1:
+		s, err = parseOutbound(&r, false)
+	default:
 		return nil, fmt.Errorf("%w: unknown version %d", ErrBadPickle, version)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !r.Empty() {
+		return nil, fmt.Errorf("%w: trailing data", ErrBadPickle)
+	}
+	return s, nil
+}
+
+// parseOutbound reads an outbound body: ratchet ‖ counter ‖ key form ‖
+// key, after the rest of the u32 version in the legacy layout, whose key
+// forms are numbered from 1.
+func parseOutbound(r *wire.Reader, legacy bool) (*OutboundSession, error) {
+	seedForm, expandedForm := uint8(signingKeySeed), uint8(signingKeyExpanded)
+	if legacy {
+		var v []byte
+		if !r.ReadBytes(&v, len(legacyVersion)) || !bytes.Equal(v, legacyVersion) {
+			return nil, fmt.Errorf("%w: unknown legacy version", ErrBadPickle)
+		}
+		seedForm, expandedForm = legacySigningKeySeed, legacySigningKeyExpanded
 	}
 	s := new(OutboundSession)
 	var form uint8
 	var sk []byte
-	if !r.CopyBytes(s.r.data[:]) || !r.ReadUint32(&s.r.counter) || !r.ReadUint8(&form) {
+	var err error
+	if !readRatchet(r, &s.r) || !r.ReadUint8(&form) {
 		return nil, fmt.Errorf("%w: truncated", ErrBadPickle)
 	}
 	switch form {
-	case signingKeySeed:
+	case seedForm:
 		if !r.ReadBytes(&sk, key.SigningKeySeedSize) {
 			return nil, fmt.Errorf("%w: truncated", ErrBadPickle)
 		}
 		s.signing, err = key.NewSigningKey(sk)
-	case signingKeyExpanded:
+	case expandedForm:
 		if !r.ReadBytes(&sk, key.ExpandedSigningKeySize) {
 			return nil, fmt.Errorf("%w: truncated", ErrBadPickle)
 		}
@@ -92,46 +128,53 @@ func UnpickleOutboundSession(k *[PickleKeySize]byte, p string) (*OutboundSession
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadPickle, err)
 	}
-	if !r.Empty() {
-		return nil, fmt.Errorf("%w: trailing data", ErrBadPickle)
-	}
 	return s, nil
 }
 
 // Pickle serialises the session (both ratchets, the signing key and the
 // verification flag) in sicher's own format; see [OutboundSession.Pickle].
-func (s *InboundSession) Pickle(key *[PickleKeySize]byte) (string, error) {
-	return s.PickleFrom(rand.Reader, key)
+func (s *InboundSession) Pickle(pickleKey *[PickleKeySize]byte) (string, error) {
+	return s.pickleFrom(nil, pickleKey)
 }
 
-// PickleFrom is [InboundSession.Pickle] reading the 12-byte nonce from rnd.
-func (s *InboundSession) PickleFrom(rnd io.Reader, k *[PickleKeySize]byte) (string, error) {
-	w := wire.NewBuilder(make([]byte, 0, 4+2*(ratchetSize+4)+key.Ed25519Size+1))
-	w.AddUint32(pickleVersion)
+// pickleFrom is Pickle reading the 12-byte nonce from rand (nil means
+// crypto/rand), for reproducible test pickles.
+func (s *InboundSession) pickleFrom(rand io.Reader, pickleKey *[PickleKeySize]byte) (string, error) {
+	w := wire.NewBuilder(make([]byte, 0, 2*(ratchetSize+4)+key.Ed25519Size+1))
 	appendRatchet(w, &s.initial)
 	appendRatchet(w, &s.latest)
 	w.AddBytes(s.signingKey[:])
 	w.AddBool(s.verified)
-	pt := w.Bytes()
-	defer clear(pt)
-	return pickle.Seal(rnd, k, inboundPickleKind, pt[0], pt[1:])
+	body := w.Bytes()
+	defer clear(body)
+	p, err := pickle.Seal(rand, pickleKey, inboundPickleKind, pickle.MegolmInboundV1, body)
+	if err != nil {
+		return "", fmt.Errorf("megolm: %w", err)
+	}
+	return p, nil
 }
 
 // UnpickleInboundSession restores a session pickled by
-// [InboundSession.Pickle] under the same key. Errors wrap [ErrBadPickle].
-func UnpickleInboundSession(k *[PickleKeySize]byte, p string) (*InboundSession, error) {
-	v0, body, err := pickle.Open(k, inboundPickleKind, p)
+// [InboundSession.Pickle] under the same key, in any version sicher has
+// written. Errors wrap [ErrBadPickle].
+func UnpickleInboundSession(pickleKey *[PickleKeySize]byte, p string) (*InboundSession, error) {
+	version, body, err := pickle.Open(pickleKey, inboundPickleKind, p)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadPickle, err)
 	}
-	pt := append([]byte{v0}, body...) // TODO(api-v1): parse by version
-	clear(body)
-	defer clear(pt)
-	r := wire.Reader(pt)
-	var version uint32
-	if !r.ReadUint32(&version) || version != pickleVersion {
+	defer clear(body)
+	r := wire.Reader(body)
+	switch version {
+	case pickle.MegolmInboundLegacy:
+		var v []byte
+		if !r.ReadBytes(&v, len(legacyVersion)) || !bytes.Equal(v, legacyVersion) {
+			return nil, fmt.Errorf("%w: unknown legacy version", ErrBadPickle)
+		}
+	case pickle.MegolmInboundV1:
+	default:
 		return nil, fmt.Errorf("%w: unknown version %d", ErrBadPickle, version)
 	}
+	// Both versions share the body after the version.
 	var initial, latest ratchet
 	var signingKey key.Ed25519
 	var verified bool

@@ -23,8 +23,9 @@ const (
 // private key) in libolm's envelope under a pickle key of any length. The
 // envelope's IV is derived from the pickle key, so equal sessions pickle
 // equally: this format exists for moving state to and from libolm; prefer
-// [OutboundSession.Pickle].
-func (s *OutboundSession) PickleLibolm(pickleKey []byte) string {
+// [OutboundSession.Pickle]. Every outbound session is representable in
+// libolm's format; the error is for the signature's sake.
+func (s *OutboundSession) PickleLibolm(pickleKey []byte) (string, error) {
 	w := wire.NewBuilder(make([]byte, 0, pickle.LibolmCap(libolmOutboundPlainSize)))
 	w.AddUint32(libolmOutboundVersion)
 	appendRatchet(w, &s.r)
@@ -34,7 +35,7 @@ func (s *OutboundSession) PickleLibolm(pickleKey []byte) string {
 	w.AddBytes(x[:])
 	clear(x[:])
 	pt := w.Bytes()
-	return pickle.SealLibolmInPlace(pickleKey, pt) // consumes pt
+	return pickle.SealLibolmInPlace(pickleKey, pt), nil // consumes pt
 }
 
 // UnpickleLibolmOutboundSession restores an outbound session from a libolm
@@ -74,8 +75,9 @@ func UnpickleLibolmOutboundSession(pickleKey []byte, p string) (*OutboundSession
 // PickleLibolm serialises the session as libolm's OlmInboundGroupSession
 // pickle, version 2 (initial ratchet, latest ratchet, signing key,
 // verification flag), in libolm's envelope under a pickle key of any
-// length. See [OutboundSession.PickleLibolm] on the envelope.
-func (s *InboundSession) PickleLibolm(pickleKey []byte) string {
+// length. See [OutboundSession.PickleLibolm] on the envelope. Every inbound
+// session is representable in libolm's format.
+func (s *InboundSession) PickleLibolm(pickleKey []byte) (string, error) {
 	w := wire.NewBuilder(make([]byte, 0, pickle.LibolmCap(libolmInboundPlainSize)))
 	w.AddUint32(libolmInboundVersionV2)
 	appendRatchet(w, &s.initial)
@@ -83,7 +85,7 @@ func (s *InboundSession) PickleLibolm(pickleKey []byte) string {
 	w.AddBytes(s.signingKey[:])
 	w.AddBool(s.verified)
 	pt := w.Bytes()
-	return pickle.SealLibolmInPlace(pickleKey, pt) // consumes pt
+	return pickle.SealLibolmInPlace(pickleKey, pt), nil // consumes pt
 }
 
 // UnpickleLibolmInboundSession restores an inbound session from a libolm

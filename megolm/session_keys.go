@@ -2,6 +2,7 @@ package megolm
 
 import (
 	"fmt"
+	"log/slog"
 
 	"github.com/sicher-go/sicher/internal/b64"
 	"github.com/sicher-go/sicher/internal/wire"
@@ -61,30 +62,20 @@ type ExportedSessionKey struct {
 // maxKeyText bounds the base64 text of either key before decoding.
 const maxKeyText = (sessionKeySize + 2) / 3 * 4
 
-// ParseSessionKey decodes and verifies a base64 SessionKey. It returns an
-// error wrapping [ErrMalformedSessionKey] for anything but exactly 229 bytes
-// of version 2 with a usable signing key, and [ErrBadSignature] if the
-// signature does not verify (strict Ed25519).
-func ParseSessionKey(s string) (*SessionKey, error) {
-	b, err := decodeKeyText(s)
-	if err != nil {
-		return nil, err
-	}
-	defer clear(b)
-	return SessionKeyFromBytes(b)
-}
-
-// SessionKeyFromBytes is [ParseSessionKey] for the binary form. It does not
-// retain b.
-func SessionKeyFromBytes(b []byte) (*SessionKey, error) {
+// ParseSessionKey parses and verifies a binary SessionKey (base64 text goes
+// through [SessionKey.UnmarshalText]). It does not retain b. It returns an
+// error wrapping [ErrMalformed] for anything but exactly 229 bytes of
+// version 2 with a usable signing key, and one wrapping [ErrAuthentication]
+// if the signature does not verify (strict Ed25519).
+func ParseSessionKey(b []byte) (*SessionKey, error) {
 	k := new(SessionKey)
 	if len(b) != sessionKeySize {
-		return nil, fmt.Errorf("%w: %d bytes, want %d", ErrMalformedSessionKey, len(b), sessionKeySize)
+		return nil, fmt.Errorf("%w: session key of %d bytes, want %d", ErrMalformed, len(b), sessionKeySize)
 	}
 	r := wire.Reader(b)
 	var version uint8
 	if !r.ReadUint8(&version) || version != sessionKeyVersion {
-		return nil, fmt.Errorf("%w: version %d, want %d", ErrMalformedSessionKey, version, sessionKeyVersion)
+		return nil, fmt.Errorf("%w: session key version %d, want %d", ErrMalformed, version, sessionKeyVersion)
 	}
 	if !readKeyBody(&r, &k.r, &k.signingKey) || !r.CopyBytes(k.signature[:]) || !r.Empty() {
 		panic("megolm: internal error: session key layout")
@@ -92,46 +83,37 @@ func SessionKeyFromBytes(b []byte) (*SessionKey, error) {
 	v, err := key.NewVerifier(k.signingKey)
 	if err != nil {
 		k.r.wipe()
-		return nil, fmt.Errorf("%w: %w", ErrMalformedSessionKey, err)
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	if v.Verify(b[:exportedKeySize], k.signature) != nil {
 		k.r.wipe()
-		return nil, ErrBadSignature
+		return nil, errBadSignature
 	}
 	k.verifier = &v
 	return k, nil
 }
 
-// ParseExportedSessionKey decodes a base64 ExportedSessionKey (version 1,
-// 165 bytes). Because the Matrix specification's own examples put signed
-// session keys where exported ones belong, it also accepts a SessionKey
-// (version 2): the signature is verified, then dropped.
-func ParseExportedSessionKey(s string) (*ExportedSessionKey, error) {
-	b, err := decodeKeyText(s)
-	if err != nil {
-		return nil, err
-	}
-	defer clear(b)
-	return ExportedSessionKeyFromBytes(b)
-}
-
-// ExportedSessionKeyFromBytes is [ParseExportedSessionKey] for the binary
-// form. It does not retain b.
-func ExportedSessionKeyFromBytes(b []byte) (*ExportedSessionKey, error) {
+// ParseExportedSessionKey parses a binary ExportedSessionKey (version 1,
+// 165 bytes; base64 text goes through [ExportedSessionKey.UnmarshalText]).
+// It does not retain b. Because the Matrix specification's own examples
+// put signed session keys where exported ones belong, it also accepts a
+// SessionKey (version 2): the signature is verified, then dropped. Errors
+// wrap [ErrMalformed] or, for a version 2 key, [ErrAuthentication].
+func ParseExportedSessionKey(b []byte) (*ExportedSessionKey, error) {
 	if len(b) > 0 && b[0] == sessionKeyVersion {
-		sk, err := SessionKeyFromBytes(b)
+		sk, err := ParseSessionKey(b)
 		if err != nil {
 			return nil, err
 		}
 		return sk.exported(), nil
 	}
 	if len(b) != exportedKeySize {
-		return nil, fmt.Errorf("%w: %d bytes, want %d", ErrMalformedSessionKey, len(b), exportedKeySize)
+		return nil, fmt.Errorf("%w: exported session key of %d bytes, want %d", ErrMalformed, len(b), exportedKeySize)
 	}
 	r := wire.Reader(b)
 	var version uint8
 	if !r.ReadUint8(&version) || version != exportedKeyVersion {
-		return nil, fmt.Errorf("%w: version %d, want %d", ErrMalformedSessionKey, version, exportedKeyVersion)
+		return nil, fmt.Errorf("%w: exported session key version %d, want %d", ErrMalformed, version, exportedKeyVersion)
 	}
 	k := new(ExportedSessionKey)
 	if !readKeyBody(&r, &k.r, &k.signingKey) || !r.Empty() {
@@ -140,19 +122,21 @@ func ExportedSessionKeyFromBytes(b []byte) (*ExportedSessionKey, error) {
 	v, err := key.NewVerifier(k.signingKey)
 	if err != nil {
 		k.r.wipe()
-		return nil, fmt.Errorf("%w: %w", ErrMalformedSessionKey, err)
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	k.verifier = &v
 	return k, nil
 }
 
-func decodeKeyText(s string) ([]byte, error) {
+// decodeKeyText decodes the base64 of either key in constant time. The
+// result is secret.
+func decodeKeyText(s []byte) ([]byte, error) {
 	if len(s) > maxKeyText {
-		return nil, fmt.Errorf("%w: %d characters", ErrMalformedSessionKey, len(s))
+		return nil, fmt.Errorf("%w: session key of %d characters", ErrMalformed, len(s))
 	}
-	b, err := b64.DecodeSecret(s)
+	b, err := b64.DecodeSecret(string(s))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrMalformedSessionKey, err)
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	return b, nil
 }
@@ -193,18 +177,26 @@ func (k *SessionKey) Base64() string {
 	return b64.EncodeSecret(b)
 }
 
-// MarshalText implements encoding.TextMarshaler. The result is secret.
-func (k *SessionKey) MarshalText() ([]byte, error) { return []byte(k.Base64()), nil }
-
-// UnmarshalText implements encoding.TextUnmarshaler with [ParseSessionKey].
-func (k *SessionKey) UnmarshalText(b []byte) error {
-	v, err := ParseSessionKey(string(b))
+// UnmarshalText implements encoding.TextUnmarshaler: it decodes base64
+// (in constant time) and parses the key as [ParseSessionKey] does. There
+// is deliberately no MarshalText: the key leaves only through
+// [SessionKey.Base64] or [SessionKey.Bytes].
+func (k *SessionKey) UnmarshalText(text []byte) error {
+	b, err := decodeKeyText(text)
+	if err != nil {
+		return err
+	}
+	defer clear(b)
+	v, err := ParseSessionKey(b)
 	if err != nil {
 		return err
 	}
 	*k = *v
 	return nil
 }
+
+// LogValue implements slog.LogValuer: the session ID and index only.
+func (k SessionKey) LogValue() slog.Value { return keyLogValue(k.signingKey, k.r.counter) }
 
 // Format prints the session ID and index only, for every verb.
 func (k SessionKey) Format(f fmt.State, _ rune) {
@@ -235,18 +227,29 @@ func (k *ExportedSessionKey) Base64() string {
 	return b64.EncodeSecret(b)
 }
 
-// MarshalText implements encoding.TextMarshaler. The result is secret.
-func (k *ExportedSessionKey) MarshalText() ([]byte, error) { return []byte(k.Base64()), nil }
-
-// UnmarshalText implements encoding.TextUnmarshaler with
-// [ParseExportedSessionKey].
-func (k *ExportedSessionKey) UnmarshalText(b []byte) error {
-	v, err := ParseExportedSessionKey(string(b))
+// UnmarshalText implements encoding.TextUnmarshaler: it decodes base64
+// (in constant time) and parses the key as [ParseExportedSessionKey] does.
+// There is deliberately no MarshalText: the key leaves only through
+// [ExportedSessionKey.Base64] or [ExportedSessionKey.Bytes].
+func (k *ExportedSessionKey) UnmarshalText(text []byte) error {
+	b, err := decodeKeyText(text)
+	if err != nil {
+		return err
+	}
+	defer clear(b)
+	v, err := ParseExportedSessionKey(b)
 	if err != nil {
 		return err
 	}
 	*k = *v
 	return nil
+}
+
+// LogValue implements slog.LogValuer: the session ID and index only.
+func (k ExportedSessionKey) LogValue() slog.Value { return keyLogValue(k.signingKey, k.r.counter) }
+
+func keyLogValue(id key.Ed25519, index uint32) slog.Value {
+	return slog.GroupValue(slog.String("session_id", id.String()), slog.Uint64("index", uint64(index)), slog.String("key", "REDACTED"))
 }
 
 // Format prints the session ID and index only, for every verb.

@@ -45,7 +45,7 @@ func loadSessionVectors(t testing.TB) []sessionVector {
 func TestSessionVectors(t *testing.T) {
 	for _, v := range loadSessionVectors(t) {
 		t.Run(v.Name, func(t *testing.T) {
-			sk, err := ParseSessionKey(v.SessionKey)
+			sk, err := parseSessionKeyText(v.SessionKey)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -62,7 +62,7 @@ func TestSessionVectors(t *testing.T) {
 			if s.FirstKnownIndex() != v.FirstKnownIndex || !s.IsVerified() {
 				t.Errorf("first known %d verified %t", s.FirstKnownIndex(), s.IsVerified())
 			}
-			pt, idx, err := s.DecryptBase64(v.Message)
+			pt, idx, err := decryptBase64(s, v.Message)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -71,29 +71,27 @@ func TestSessionVectors(t *testing.T) {
 			}
 			if v.BadMessage != "" {
 				before := *s
-				_, _, err := s.DecryptBase64(v.BadMessage)
-				if !errors.Is(err, ErrBadSignature) {
-					t.Errorf("tampered message: %v, want ErrBadSignature (libolm: %s)", err, v.BadMessageError)
+				_, _, err := decryptBase64(s, v.BadMessage)
+				if !errors.Is(err, ErrAuthentication) {
+					t.Errorf("tampered message: %v, want ErrAuthentication (libolm: %s)", err, v.BadMessageError)
 				}
 				if !sameState(s, &before) {
 					t.Error("failed decryption changed the session")
 				}
 			}
-			// DecryptMessage uses the parsed bytes, not the fields.
-			m, err := DecodeMessage(v.Message)
+			// A parsed message's bytes decrypt alike.
+			m, err := decodeMessage(v.Message)
 			if err != nil {
 				t.Fatal(err)
 			}
-			m.Ciphertext = make([]byte, 16)
-			m.Index++
-			if pt3, idx3, err := s.DecryptMessage(nil, m); err != nil || idx3 != idx || !bytes.Equal(pt3, pt) {
-				t.Errorf("DecryptMessage: %q %d %v", pt3, idx3, err)
+			if pt3, idx3, err := s.Decrypt(nil, m.Bytes()); err != nil || idx3 != idx || !bytes.Equal(pt3, pt) {
+				t.Errorf("Decrypt(m.Bytes()): %q %d %v", pt3, idx3, err)
 			}
-			if _, _, err := s.DecryptMessage(nil, nil); !errors.Is(err, ErrMalformedMessage) {
-				t.Errorf("DecryptMessage(nil): %v", err)
+			if _, _, err := s.Decrypt(nil, nil); !errors.Is(err, ErrMalformed) {
+				t.Errorf("Decrypt(nil): %v", err)
 			}
 			// Again, now from the latest ratchet: same result.
-			pt2, idx2, err := s.DecryptBase64(v.Message)
+			pt2, idx2, err := decryptBase64(s, v.Message)
 			if err != nil || idx2 != idx || !bytes.Equal(pt, pt2) {
 				t.Errorf("second decryption: %q %d %v", pt2, idx2, err)
 			}
@@ -106,7 +104,7 @@ func TestSessionVectors(t *testing.T) {
 // unverified (libolm flips it to verified).
 func TestExportImportV5(t *testing.T) {
 	v := loadSessionVectors(t)[0]
-	sk, err := ParseSessionKey(v.SessionKey)
+	sk, err := parseSessionKeyText(v.SessionKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +120,7 @@ func TestExportImportV5(t *testing.T) {
 	if len(text) != 220 || text[:2] != "AQ" {
 		t.Errorf("export %q: want 220 characters starting AQ", text)
 	}
-	imp, err := ParseExportedSessionKey(text)
+	imp, err := parseExportedKeyText(text)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +131,7 @@ func TestExportImportV5(t *testing.T) {
 	if s2.IsVerified() {
 		t.Error("imported session is verified")
 	}
-	pt, idx, err := s2.DecryptBase64(v.Message)
+	pt, idx, err := decryptBase64(s2, v.Message)
 	if err != nil || string(pt) != "Message" || idx != 0 {
 		t.Fatalf("imported session: %q %d %v", pt, idx, err)
 	}
@@ -142,7 +140,7 @@ func TestExportImportV5(t *testing.T) {
 	}
 	// A signed key given where an exported one is expected: verified, then
 	// imported unverified.
-	e2, err := ParseExportedSessionKey(v.SessionKey)
+	e2, err := parseExportedKeyText(v.SessionKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +149,7 @@ func TestExportImportV5(t *testing.T) {
 	}
 	bad := []byte(v.SessionKey)
 	bad[len(bad)-3] ^= 1
-	if _, err := ParseExportedSessionKey(string(bad)); !errors.Is(err, ErrBadSignature) {
+	if _, err := parseExportedKeyText(string(bad)); !errors.Is(err, ErrAuthentication) {
 		t.Errorf("0x02 key with a bad signature as export: %v", err)
 	}
 	// Merging with the verified copy upgrades it.
@@ -164,11 +162,11 @@ func TestExportImportV5(t *testing.T) {
 // newTestOutbound makes an outbound session from a fixed byte pattern.
 func newTestOutbound(t testing.TB, tag byte) *OutboundSession {
 	t.Helper()
-	rnd := bytes.Repeat([]byte{tag}, RandomSize)
+	rnd := bytes.Repeat([]byte{tag}, randomSize)
 	for i := range rnd {
 		rnd[i] ^= byte(i)
 	}
-	s, err := NewOutboundSession(bytes.NewReader(rnd))
+	s, err := NewOutboundSessionFrom(bytes.NewReader(rnd))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,8 +190,8 @@ func TestRoundTrip(t *testing.T) {
 			t.Fatal("Encrypt did not append")
 		}
 		msg = msg[6:]
-		if len(msg) != MessageLen(uint32(i), len(pt)) {
-			t.Fatalf("message %d: %d bytes, MessageLen says %d", i, len(msg), MessageLen(uint32(i), len(pt)))
+		if len(msg) != messageLen(uint32(i), len(pt)) {
+			t.Fatalf("message %d: %d bytes, MessageLen says %d", i, len(msg), messageLen(uint32(i), len(pt)))
 		}
 		got, idx, err := in.Decrypt([]byte("x"), msg)
 		if err != nil || idx != uint32(i) || !bytes.Equal(got[1:], pt) || got[0] != 'x' {
@@ -234,7 +232,7 @@ func TestOutOfOrderAndLateJoiner(t *testing.T) {
 	}
 	_, _, err = in.Decrypt(nil, msgs[9])
 	var ue *UnknownIndexError
-	if !errors.As(err, &ue) || ue.Index != 9 || ue.FirstKnown != 10 || !errors.Is(err, ErrUnknownMessageIndex) {
+	if !errors.As(err, &ue) || ue.Index != 9 || ue.FirstKnown != 10 || !errors.Is(err, ErrUnknownIndex) {
 		t.Fatalf("message before the first known index: %v", err)
 	}
 	if _, err := in.Export(9); !errors.As(err, &ue) || ue.FirstKnown != 10 {
@@ -300,7 +298,7 @@ func TestAdvanceToForgets(t *testing.T) {
 	if in.AdvanceTo(10) || in.AdvanceTo(3) {
 		t.Error("AdvanceTo to an index not above the first known one reported a change")
 	}
-	if _, _, err := in.Decrypt(nil, msgs[9]); !errors.Is(err, ErrUnknownMessageIndex) {
+	if _, _, err := in.Decrypt(nil, msgs[9]); !errors.Is(err, ErrUnknownIndex) {
 		t.Errorf("forgotten index decrypted: %v", err)
 	}
 	if _, idx, err := in.Decrypt(nil, msgs[25]); err != nil || idx != 25 {
@@ -335,19 +333,19 @@ func TestCompareMerge(t *testing.T) {
 	cases := []struct {
 		name string
 		a, b *InboundSession
-		want Ordering
+		want ordering
 	}{
-		{"same", at0, at0, Equal},
-		{"import vs verified", imp0, at0, Equal},
-		{"earlier is better", at0, at5, Better},
-		{"later is worse", at5, at0, Worse},
-		{"other session", at0, otherS, Unconnected},
-		{"forged ratchet", at0, &forged, Unconnected},
-		{"forged ratchet, later", at5, &forged, Unconnected},
+		{"same", at0, at0, equal},
+		{"import vs verified", imp0, at0, equal},
+		{"earlier is better", at0, at5, better},
+		{"later is worse", at5, at0, worse},
+		{"other session", at0, otherS, unconnected},
+		{"forged ratchet", at0, &forged, unconnected},
+		{"forged ratchet, later", at5, &forged, unconnected},
 	}
 	for _, c := range cases {
 		before := [2]InboundSession{*c.a, *c.b}
-		if got := c.a.Compare(c.b); got != c.want {
+		if got := c.a.compare(c.b); got != c.want {
 			t.Errorf("%s: Compare = %v, want %v", c.name, got, c.want)
 		}
 		if !sameState(&before[0], c.a) || !sameState(&before[1], c.b) {
@@ -397,34 +395,34 @@ func TestSessionKeyInvalid(t *testing.T) {
 		exported bool
 		want     error
 	}{
-		{"empty", nil, false, ErrMalformedSessionKey},
-		{"short", good[:228], false, ErrMalformedSessionKey},
-		{"long", append(append([]byte(nil), good...), 0), false, ErrMalformedSessionKey},
-		{"version 1 as session key", mut(good, func(b []byte) []byte { b[0] = 1; return b }), false, ErrMalformedSessionKey},
-		{"version 3", mut(good, func(b []byte) []byte { b[0] = 3; return b }), false, ErrMalformedSessionKey},
-		{"index changed", mut(good, func(b []byte) []byte { b[4] ^= 1; return b }), false, ErrBadSignature},
-		{"ratchet changed", mut(good, func(b []byte) []byte { b[50] ^= 1; return b }), false, ErrBadSignature},
-		{"signature changed", mut(good, func(b []byte) []byte { b[200] ^= 1; return b }), false, ErrBadSignature},
-		{"signing key changed", mut(good, func(b []byte) []byte { b[140] ^= 1; return b }), false, ErrBadSignature},
-		{"export as session key", exp, false, ErrMalformedSessionKey},
-		{"exported short", exp[:164], true, ErrMalformedSessionKey},
-		{"exported long", append(append([]byte(nil), exp...), 0), true, ErrMalformedSessionKey},
-		{"exported version 3", mut(exp, func(b []byte) []byte { b[0] = 3; return b }), true, ErrMalformedSessionKey},
-		{"exported weak key", weak, true, ErrMalformedSessionKey},
-		{"signed key, bad signature, as export", mut(good, func(b []byte) []byte { b[228] ^= 1; return b }), true, ErrBadSignature},
+		{"empty", nil, false, ErrMalformed},
+		{"short", good[:228], false, ErrMalformed},
+		{"long", append(append([]byte(nil), good...), 0), false, ErrMalformed},
+		{"version 1 as session key", mut(good, func(b []byte) []byte { b[0] = 1; return b }), false, ErrMalformed},
+		{"version 3", mut(good, func(b []byte) []byte { b[0] = 3; return b }), false, ErrMalformed},
+		{"index changed", mut(good, func(b []byte) []byte { b[4] ^= 1; return b }), false, ErrAuthentication},
+		{"ratchet changed", mut(good, func(b []byte) []byte { b[50] ^= 1; return b }), false, ErrAuthentication},
+		{"signature changed", mut(good, func(b []byte) []byte { b[200] ^= 1; return b }), false, ErrAuthentication},
+		{"signing key changed", mut(good, func(b []byte) []byte { b[140] ^= 1; return b }), false, ErrAuthentication},
+		{"export as session key", exp, false, ErrMalformed},
+		{"exported short", exp[:164], true, ErrMalformed},
+		{"exported long", append(append([]byte(nil), exp...), 0), true, ErrMalformed},
+		{"exported version 3", mut(exp, func(b []byte) []byte { b[0] = 3; return b }), true, ErrMalformed},
+		{"exported weak key", weak, true, ErrMalformed},
+		{"signed key, bad signature, as export", mut(good, func(b []byte) []byte { b[228] ^= 1; return b }), true, ErrAuthentication},
 	}
 	for _, c := range cases {
 		var err error
 		var got any
 		if c.exported {
 			var k *ExportedSessionKey
-			k, err = ExportedSessionKeyFromBytes(c.b)
+			k, err = ParseExportedSessionKey(c.b)
 			if k != nil {
 				got = k
 			}
 		} else {
 			var k *SessionKey
-			k, err = SessionKeyFromBytes(c.b)
+			k, err = ParseSessionKey(c.b)
 			if k != nil {
 				got = k
 			}
@@ -435,14 +433,14 @@ func TestSessionKeyInvalid(t *testing.T) {
 	}
 	// Text forms.
 	for _, s := range []string{"", "!!!!", good64(good) + "A", good64(good)[:305], "AgAAAA"} {
-		if k, err := ParseSessionKey(s); err == nil {
+		if k, err := parseSessionKeyText(s); err == nil {
 			t.Errorf("ParseSessionKey(%q) = %v", s, k)
 		}
-		if k, err := ParseExportedSessionKey(s); err == nil {
+		if k, err := parseExportedKeyText(s); err == nil {
 			t.Errorf("ParseExportedSessionKey(%q) = %v", s, k)
 		}
 	}
-	if _, err := ParseSessionKey(good64(good) + "=="); err != nil {
+	if _, err := parseSessionKeyText(good64(good) + "=="); err != nil {
 		t.Errorf("padded session key: %v", err)
 	}
 }
@@ -455,12 +453,12 @@ func TestKeyStrictPrefix(t *testing.T) {
 	sk := out.SessionKey().Bytes()
 	ek := out.SessionKey().exported().Bytes()
 	for i := range len(sk) {
-		if _, err := SessionKeyFromBytes(sk[:i]); err == nil {
+		if _, err := ParseSessionKey(sk[:i]); err == nil {
 			t.Errorf("accepted a %d-byte prefix of a session key", i)
 		}
 	}
 	for i := range len(ek) {
-		if _, err := ExportedSessionKeyFromBytes(ek[:i]); err == nil {
+		if _, err := ParseExportedSessionKey(ek[:i]); err == nil {
 			t.Errorf("accepted a %d-byte prefix of an exported key", i)
 		}
 	}
@@ -471,7 +469,7 @@ func TestKeyStrictPrefix(t *testing.T) {
 func TestWeakSigningKeyRefused(t *testing.T) {
 	var r ratchet
 	weak := key.Ed25519{1} // the identity point
-	if _, err := newInbound(&r, weak, nil, false); !errors.Is(err, ErrMalformedSessionKey) || !errors.Is(err, key.ErrWeakKey) {
+	if _, err := newInbound(&r, weak, nil, false); !errors.Is(err, ErrMalformed) || !errors.Is(err, key.ErrWeakKey) {
 		t.Errorf("weak signing key: %v", err)
 	}
 }
@@ -480,19 +478,19 @@ func TestWeakSigningKeyRefused(t *testing.T) {
 // signing key on its first decryption; a key that is no point fails that
 // decryption (wrapping key.ErrWeakKey) and leaves the session as it was.
 func TestNonPointSigningKeyRefusedOnDecrypt(t *testing.T) {
-	out, err := NewOutboundSession(nil)
+	out, err := NewOutboundSession()
 	if err != nil {
 		t.Fatal(err)
 	}
 	sk := out.SessionKey()
-	msg, err := DecodeMessage(out.EncryptBase64([]byte("hi")))
+	msg, err := decodeMessage(encryptBase64(out, []byte("hi")))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var notPoint key.Ed25519
 	for y := byte(2); ; y++ {
 		notPoint[0] = y
-		if notPoint.Check() != nil && !notPoint.SmallOrder() {
+		if _, err := key.NewVerifier(notPoint); err != nil && !notPoint.SmallOrder() {
 			break
 		}
 	}
@@ -501,8 +499,8 @@ func TestNonPointSigningKeyRefusedOnDecrypt(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := *in
-	if _, _, err := in.DecryptMessage(nil, msg); !errors.Is(err, ErrBadSignature) || !errors.Is(err, key.ErrWeakKey) {
-		t.Fatalf("DecryptMessage = %v", err)
+	if _, _, err := in.Decrypt(nil, msg.Bytes()); !errors.Is(err, ErrAuthentication) || !errors.Is(err, key.ErrWeakKey) {
+		t.Fatalf("Decrypt = %v", err)
 	}
 	if !sameState(in, &before) || in.verifier != nil {
 		t.Fatal("a refused decryption changed the session")
@@ -512,8 +510,8 @@ func TestNonPointSigningKeyRefusedOnDecrypt(t *testing.T) {
 	if err != nil || in.verifier != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := in.DecryptMessage(nil, msg); err != nil || in.verifier == nil {
-		t.Fatalf("DecryptMessage = %v, verifier kept: %v", err, in.verifier != nil)
+	if _, _, err := in.Decrypt(nil, msg.Bytes()); err != nil || in.verifier == nil {
+		t.Fatalf("Decrypt = %v, verifier kept: %v", err, in.verifier != nil)
 	}
 }
 
@@ -522,4 +520,51 @@ func TestNonPointSigningKeyRefusedOnDecrypt(t *testing.T) {
 // cache (which a restored session fills on its first decryption).
 func sameState(a, b *InboundSession) bool {
 	return a.initial == b.initial && a.latest == b.latest && a.signingKey == b.signingKey && a.verified == b.verified
+}
+
+// Text forms, as the event layer uses them.
+
+func parseSessionKeyText(s string) (*SessionKey, error) {
+	k := new(SessionKey)
+	if err := k.UnmarshalText([]byte(s)); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+func parseExportedKeyText(s string) (*ExportedSessionKey, error) {
+	k := new(ExportedSessionKey)
+	if err := k.UnmarshalText([]byte(s)); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+func decodeMessage(s string) (*Message, error) {
+	m := new(Message)
+	if err := m.UnmarshalText([]byte(s)); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func encryptBase64(s *OutboundSession, plaintext []byte) string {
+	return b64.Encode(s.Encrypt(nil, plaintext))
+}
+
+func decryptBase64(s *InboundSession, message string) ([]byte, uint32, error) {
+	m, err := decodeMessage(message)
+	if err != nil {
+		return nil, 0, err
+	}
+	return s.Decrypt(nil, m.raw)
+}
+
+func mustPickleLibolm(t testing.TB, p interface{ PickleLibolm([]byte) (string, error) }, key []byte) string {
+	t.Helper()
+	s, err := p.PickleLibolm(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

@@ -2,35 +2,23 @@ package olm
 
 import (
 	"crypto/ecdh"
-	"crypto/rand"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"slices"
 
+	"github.com/sicher-go/sicher/internal/ratchet"
 	"github.com/sicher-go/sicher/key"
-	"github.com/sicher-go/sicher/ratchet"
 )
 
-const (
-	// MaxOneTimeKeys is the number of one-time keys an Account stores
-	// (vodozemac's bound). Generating more evicts the oldest (lowest id).
-	MaxOneTimeKeys = 5000
-	// MaxPublishedOneTimeKeys is how many one-time keys a client should
-	// keep on the server (vodozemac's max_number_of_one_time_keys). The
-	// generous store behind it means keys still on the server are not
-	// discarded early.
-	MaxPublishedOneTimeKeys = 50
-)
-
-// IdentityKeys are a device's public identity keys. The JSON form is
-// {"curve25519": "...", "ed25519": "..."}, as in libolm's
-// olm_account_identity_keys.
-type IdentityKeys struct {
-	Curve25519 key.Curve25519 `json:"curve25519"`
-	Ed25519    key.Ed25519    `json:"ed25519"`
-}
+// MaxOneTimeKeys is the number of one-time keys an Account stores
+// (vodozemac's bound). Generating more evicts the oldest (lowest id). A
+// client should keep about 50 published on the server (vodozemac's
+// max_number_of_one_time_keys); the generous store behind that means keys
+// still on the server are not discarded early.
+const MaxOneTimeKeys = 5000
 
 // OneTimeKey is the public half of a one-time or fallback key and its id.
 type OneTimeKey struct {
@@ -38,64 +26,74 @@ type OneTimeKey struct {
 	Key key.Curve25519
 }
 
-// OneTimeKeys is a list of public one-time (or fallback) keys. Its JSON
-// form is libolm's: {"curve25519": {"<key id>": "<key>", ...}}.
-type OneTimeKeys []OneTimeKey
-
-// MarshalJSON implements json.Marshaler.
-func (ks OneTimeKeys) MarshalJSON() ([]byte, error) {
-	m := make(map[string]key.Curve25519, len(ks))
-	for _, k := range ks {
-		m[k.ID.String()] = k.Key
-	}
-	return json.Marshal(map[string]any{"curve25519": m})
+// keyPair is a Curve25519 key pair: the identity key of an account, or the
+// key of a one-time or fallback key. priv is secret.
+type keyPair struct {
+	priv [32]byte
+	pub  key.Curve25519
+	ecdh *ecdh.PrivateKey // priv as an X25519 key, when already made
 }
 
-// oneTimeKey is a one-time or fallback key pair. priv is secret.
+// oneTimeKey is a one-time or fallback key pair with its id.
 type oneTimeKey struct {
+	keyPair
 	id        key.KeyID
 	published bool
-	priv      [32]byte
-	pub       key.Curve25519
-	ecdh      *ecdh.PrivateKey // priv as an X25519 key, when already made
 }
 
 // x25519 returns the key as an *ecdh.PrivateKey, making it on first use
 // (crypto/ecdh computes the public key with a full scalar multiplication,
-// so imported accounts do not pay it for keys that are never used). A key
-// whose stored public half does not match its private half (possible only
-// in a pickle made by broken software and sealed with the right key) is
-// reported here, when it is first used, rather than at import.
-func (k *oneTimeKey) x25519() (*ecdh.PrivateKey, error) {
+// so an account loaded with thousands of one-time keys does not pay it for
+// keys that are never used). A one-time key whose stored public half does
+// not match its private half (possible only in a pickle made by broken
+// software and sealed with the right key) is reported here, when it is
+// first used, as ErrBadPickle. Identity keys are checked when an account
+// is loaded (checkIdentity).
+func (k *keyPair) x25519() (*ecdh.PrivateKey, error) {
 	if k.ecdh == nil {
 		priv, err := key.NewCurve25519PrivateKey(k.priv[:])
 		if err != nil {
-			panic("olm: internal error: " + err.Error())
+			return nil, fmt.Errorf("%w: %w", ErrBadPickle, err)
 		}
-		if k.pub != (key.Curve25519{}) && key.Curve25519Public(priv) != k.pub {
-			if k.id == 0 { // the identity key (key ids start at 1)
-				return nil, fmt.Errorf("%w: Curve25519 identity key does not match its private key", ErrBadPickle)
-			}
-			return nil, fmt.Errorf("%w: one-time key %s does not match its private key", ErrBadPickle, k.id)
+		if key.Curve25519Public(priv) != k.pub {
+			return nil, fmt.Errorf("%w: a stored Curve25519 key does not match its private key", ErrBadPickle)
 		}
 		k.ecdh = priv
 	}
 	return k.ecdh, nil
 }
 
-// setECDH makes k the key pair of priv.
-func (k *oneTimeKey) setECDH(priv *ecdh.PrivateKey) {
+// set makes k the key pair of priv.
+func (k *keyPair) set(priv *ecdh.PrivateKey) {
 	copy(k.priv[:], priv.Bytes())
 	k.ecdh, k.pub = priv, key.Curve25519Public(priv)
 }
 
-// derivePublic fills k's public key from its freshly drawn private key.
-func (k *oneTimeKey) derivePublic() {
+// generate draws k's private key from rand (32 bytes, libolm's order) and
+// derives its public key.
+func (k *keyPair) generate(rand io.Reader) error {
+	priv, err := key.GenerateCurve25519(rand)
+	if err != nil {
+		return fmt.Errorf("olm: %w", err)
+	}
+	k.set(priv)
+	return nil
+}
+
+// derive fills k's public key (and X25519 key) from its private key.
+func (k *keyPair) derive() error {
 	priv, err := key.NewCurve25519PrivateKey(k.priv[:])
 	if err != nil {
-		panic("olm: internal error: " + err.Error())
+		return err
 	}
-	k.ecdh, k.pub = priv, key.Curve25519Public(priv)
+	k.set(priv)
+	return nil
+}
+
+// wipe clears the private key.
+func (k *keyPair) wipe() {
+	clear(k.priv[:])
+	k.ecdh = nil
 }
 
 func (k *oneTimeKey) public() OneTimeKey { return OneTimeKey{ID: k.id, Key: k.pub} }
@@ -105,11 +103,9 @@ func (k *oneTimeKey) public() OneTimeKey { return OneTimeKey{ID: k.id, Key: k.pu
 // keys. All private keys are secret. An Account is not safe for concurrent
 // use.
 type Account struct {
-	signing *key.SigningKey
-	// identity is the Curve25519 identity key pair (its id unused). Like a
-	// one-time key, a restored account makes its *ecdh.PrivateKey on first
-	// use, so that loading a libolm pickle costs no scalar multiplication.
-	identity oneTimeKey
+	signing  *key.SigningKey
+	identity keyPair // the Curve25519 identity key
+
 	otks     []oneTimeKey // ascending id, at most MaxOneTimeKeys
 	fallback *oneTimeKey  // current fallback key
 	previous *oneTimeKey  // the one it replaced, until forgotten
@@ -118,31 +114,26 @@ type Account struct {
 
 // NewAccount creates an account with fresh identity keys from
 // crypto/rand.
-func NewAccount() (*Account, error) { return NewAccountFrom(rand.Reader) }
+func NewAccount() (*Account, error) { return NewAccountFrom(nil) }
 
-// NewAccountFrom creates an account reading 64 bytes from rand in
-// libolm's order: the 32-byte Ed25519 seed, then the 32-byte Curve25519
-// private key.
+// NewAccountFrom creates an account reading 64 bytes from rand (nil means
+// crypto/rand) in libolm's order: the 32-byte Ed25519 seed, then the
+// 32-byte Curve25519 private key. A failing reader gives an error that
+// wraps the reader's error.
 func NewAccountFrom(rand io.Reader) (*Account, error) {
 	signing, err := key.GenerateSigningKey(rand)
 	if err != nil {
 		return nil, fmt.Errorf("olm: %w", err)
 	}
-	curve, err := key.GenerateCurve25519(rand)
-	if err != nil {
-		return nil, fmt.Errorf("olm: %w", err)
-	}
 	a := &Account{signing: signing}
-	a.identity.setECDH(curve)
+	if err := a.identity.generate(rand); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 
-// IdentityKeys returns the account's public identity keys.
-func (a *Account) IdentityKeys() IdentityKeys {
-	return IdentityKeys{Curve25519: a.identity.pub, Ed25519: a.signing.Public()}
-}
-
-// Curve25519 returns the Curve25519 identity key.
+// Curve25519 returns the Curve25519 identity key (the device's
+// "curve25519:<device id>" key, and an Olm envelope's sender_key).
 func (a *Account) Curve25519() key.Curve25519 { return a.identity.pub }
 
 // Ed25519 returns the Ed25519 identity (fingerprint) key.
@@ -151,32 +142,41 @@ func (a *Account) Ed25519() key.Ed25519 { return a.signing.Public() }
 // Sign signs msg with the Ed25519 identity key.
 func (a *Account) Sign(msg []byte) key.Ed25519Signature { return a.signing.Sign(msg) }
 
-// CheckIdentityKeys reports whether both identity keys' public halves are
-// the keys of their private halves. That holds for every account sicher
-// made; an account loaded from a libolm pickle is taken as stored (libolm
-// never checks), and its keys are checked when first used: the Curve25519
-// key by the first session, which fails with ErrBadPickle if it is wrong,
-// the Ed25519 key by the first signature, which is then made with the key
-// derived from the private half and will not verify under IdentityKeys.
-// Call this after loading to find such an account up front; it costs two
-// scalar multiplications. Errors wrap ErrBadPickle.
-func (a *Account) CheckIdentityKeys() error {
-	if err := a.signing.CheckPublic(); err != nil {
-		return fmt.Errorf("%w: Ed25519 identity key: %w", ErrBadPickle, err)
+// loadSigningKey makes the Ed25519 identity key from its stored private
+// half (a 32-byte seed, or libolm's 64-byte expanded form) and checks that
+// its stored public half is the key of that private half.
+func loadSigningKey(priv []byte, seed bool, public key.Ed25519) (*key.SigningKey, error) {
+	var k *key.SigningKey
+	var err error
+	if seed {
+		k, err = key.NewSigningKey(priv)
+	} else {
+		k, err = key.NewExpandedSigningKey(priv)
 	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: account: %w", ErrBadPickle, err)
+	}
+	if k.Public() != public {
+		return nil, fmt.Errorf("%w: account: the Ed25519 identity key does not match its private key", ErrBadPickle)
+	}
+	return k, nil
+}
+
+// loadIdentity sets the Curve25519 identity key from its stored halves and
+// checks that they match, so that a pickle made by broken software fails
+// when it is loaded rather than at first use.
+func (a *Account) loadIdentity(priv []byte, public key.Curve25519) error {
+	copy(a.identity.priv[:], priv)
+	a.identity.pub = public
 	if _, err := a.identity.x25519(); err != nil {
-		return err
+		return fmt.Errorf("%w: account: the Curve25519 identity key does not match its private key", ErrBadPickle)
 	}
 	return nil
 }
 
-// MaxNumberOfOneTimeKeys returns MaxPublishedOneTimeKeys: the number of
-// one-time keys to keep published on the server.
-func (a *Account) MaxNumberOfOneTimeKeys() int { return MaxPublishedOneTimeKeys }
-
 func (a *Account) nextID() (key.KeyID, error) {
 	if a.lastID == math.MaxUint32 {
-		return 0, fmt.Errorf("%w: key ids exhausted", ErrTooManyKeys)
+		return 0, errors.New("olm: key ids exhausted")
 	}
 	a.lastID++
 	return key.KeyID(a.lastID), nil
@@ -184,8 +184,8 @@ func (a *Account) nextID() (key.KeyID, error) {
 
 // GenerateOneTimeKeys creates n one-time keys from crypto/rand. See
 // GenerateOneTimeKeysFrom.
-func (a *Account) GenerateOneTimeKeys(n int) (created, evicted OneTimeKeys, err error) {
-	return a.GenerateOneTimeKeysFrom(rand.Reader, n)
+func (a *Account) GenerateOneTimeKeys(n int) (created, evicted []OneTimeKey, err error) {
+	return a.GenerateOneTimeKeysFrom(nil, n)
 }
 
 // GenerateOneTimeKeysFrom creates n one-time keys, reading 32 bytes from
@@ -195,23 +195,21 @@ func (a *Account) GenerateOneTimeKeys(n int) (created, evicted OneTimeKeys, err 
 // discarded and returned as evicted, so the caller can tell the server.
 // n must be between 0 and MaxOneTimeKeys. On error the account is
 // unchanged.
-func (a *Account) GenerateOneTimeKeysFrom(rand io.Reader, n int) (created, evicted OneTimeKeys, err error) {
+func (a *Account) GenerateOneTimeKeysFrom(rand io.Reader, n int) (created, evicted []OneTimeKey, err error) {
 	if n < 0 || n > MaxOneTimeKeys {
-		return nil, nil, fmt.Errorf("%w: cannot generate %d one-time keys (at most %d)", ErrTooManyKeys, n, MaxOneTimeKeys)
+		return nil, nil, fmt.Errorf("olm: cannot generate %d one-time keys (between 0 and %d)", n, MaxOneTimeKeys)
 	}
 	if uint64(a.lastID)+uint64(n) > math.MaxUint32 {
-		return nil, nil, fmt.Errorf("%w: key ids exhausted", ErrTooManyKeys)
+		return nil, nil, errors.New("olm: key ids exhausted")
 	}
 	fresh := make([]oneTimeKey, n)
 	for i := range fresh {
-		k := &fresh[i]
-		if _, err := io.ReadFull(rand, k.priv[:]); err != nil {
+		if err := fresh[i].generate(rand); err != nil {
 			clearKeys(fresh)
-			return nil, nil, fmt.Errorf("olm: reading randomness: %w", err)
+			return nil, nil, err
 		}
-		k.derivePublic()
 	}
-	created = make(OneTimeKeys, n)
+	created = make([]OneTimeKey, n)
 	for i := range fresh {
 		fresh[i].id, _ = a.nextID() // cannot fail: checked above
 		created[i] = fresh[i].public()
@@ -229,14 +227,13 @@ func (a *Account) GenerateOneTimeKeysFrom(rand io.Reader, n int) (created, evict
 
 func clearKeys(ks []oneTimeKey) {
 	for i := range ks {
-		clear(ks[i].priv[:])
-		ks[i].ecdh = nil
+		ks[i].wipe()
 	}
 }
 
 // OneTimeKeys returns the unpublished one-time keys, oldest first.
-func (a *Account) OneTimeKeys() OneTimeKeys {
-	ks := OneTimeKeys{}
+func (a *Account) OneTimeKeys() []OneTimeKey {
+	ks := []OneTimeKey{}
 	for i := range a.otks {
 		if !a.otks[i].published {
 			ks = append(ks, a.otks[i].public())
@@ -269,7 +266,7 @@ func (a *Account) MarkKeysAsPublished() int {
 // GenerateFallbackKey creates a fallback key from crypto/rand. See
 // GenerateFallbackKeyFrom.
 func (a *Account) GenerateFallbackKey() (dropped *OneTimeKey, err error) {
-	return a.GenerateFallbackKeyFrom(rand.Reader)
+	return a.GenerateFallbackKeyFrom(nil)
 }
 
 // GenerateFallbackKeyFrom creates a new fallback key (MSC2732), reading 32
@@ -279,35 +276,34 @@ func (a *Account) GenerateFallbackKey() (dropped *OneTimeKey, err error) {
 // next id of the counter shared with one-time keys and is unpublished.
 func (a *Account) GenerateFallbackKeyFrom(rand io.Reader) (dropped *OneTimeKey, err error) {
 	k := new(oneTimeKey)
-	if _, err := io.ReadFull(rand, k.priv[:]); err != nil {
-		return nil, fmt.Errorf("olm: reading randomness: %w", err)
-	}
-	if k.id, err = a.nextID(); err != nil {
-		clear(k.priv[:])
+	if err := k.generate(rand); err != nil {
 		return nil, err
 	}
-	k.derivePublic()
+	if k.id, err = a.nextID(); err != nil {
+		k.wipe()
+		return nil, err
+	}
 	if a.previous != nil {
 		p := a.previous.public()
 		dropped = &p
-		clear(a.previous.priv[:])
+		a.previous.wipe()
 	}
 	a.previous, a.fallback = a.fallback, k
 	return dropped, nil
+}
+
+// FallbackKey returns the current fallback key, published or not.
+func (a *Account) FallbackKey() (OneTimeKey, bool) {
+	if a.fallback == nil {
+		return OneTimeKey{}, false
+	}
+	return a.fallback.public(), true
 }
 
 // UnpublishedFallbackKey returns the current fallback key if it has not
 // been marked as published.
 func (a *Account) UnpublishedFallbackKey() (OneTimeKey, bool) {
 	if a.fallback == nil || a.fallback.published {
-		return OneTimeKey{}, false
-	}
-	return a.fallback.public(), true
-}
-
-// FallbackKey returns the current fallback key, published or not.
-func (a *Account) FallbackKey() (OneTimeKey, bool) {
-	if a.fallback == nil {
 		return OneTimeKey{}, false
 	}
 	return a.fallback.public(), true
@@ -320,7 +316,7 @@ func (a *Account) ForgetOldFallbackKey() bool {
 	if a.previous == nil {
 		return false
 	}
-	clear(a.previous.priv[:])
+	a.previous.wipe()
 	a.previous = nil
 	return true
 }
@@ -342,20 +338,17 @@ func (a *Account) lookup(pub key.Curve25519) (*oneTimeKey, bool) {
 }
 
 // RemoveOneTimeKeys removes the one-time key session s was created from
-// (libolm olm_remove_one_time_keys). A fallback key is never removed; for
-// one the call succeeds without change. NewInboundSession already removes
-// the key unless told to keep it.
-func (a *Account) RemoveOneTimeKeys(s *Session) error {
-	return a.RemoveOneTimeKey(s.bobOneTime)
-}
-
-// RemoveOneTimeKey removes the one-time key with public key pub. A
-// fallback key is not removed (nil is returned); an unknown key is
+// (libolm olm_remove_one_time_keys), for the two-step flow of
+// InboundOptions.KeepOneTimeKey. A fallback key is never removed; for one
+// the call succeeds without change. A key that is gone is
 // ErrUnknownOneTimeKey.
-func (a *Account) RemoveOneTimeKey(pub key.Curve25519) error {
+func (a *Account) RemoveOneTimeKeys(s *Session) error { return a.removeOneTimeKey(s.bobOneTime) }
+
+// removeOneTimeKey removes the one-time key with public key pub.
+func (a *Account) removeOneTimeKey(pub key.Curve25519) error {
 	for i := range a.otks {
 		if a.otks[i].pub == pub {
-			clear(a.otks[i].priv[:])
+			a.otks[i].wipe()
 			a.otks = slices.Delete(a.otks, i, i+1)
 			return nil
 		}
@@ -370,14 +363,15 @@ func (a *Account) RemoveOneTimeKey(pub key.Curve25519) error {
 // identity key is theirIdentity, using one of its one-time or fallback keys,
 // with randomness from crypto/rand. See NewOutboundSessionFrom.
 func (a *Account) NewOutboundSession(theirIdentity, theirOneTimeKey key.Curve25519) (*Session, error) {
-	return a.NewOutboundSessionFrom(rand.Reader, theirIdentity, theirOneTimeKey)
+	return a.NewOutboundSessionFrom(nil, theirIdentity, theirOneTimeKey)
 }
 
 // NewOutboundSessionFrom starts a session as libolm does: it reads 64
-// bytes from rand (the base key E_A, then the first ratchet key T0) and
-// runs the 3DH S = X25519(I_A, E_B) ‖ X25519(E_A, I_B) ‖ X25519(E_A, E_B).
-// A low-order key of theirs fails with key.ErrNonContributory. The caller
-// should have verified the one-time key's signature.
+// bytes from rand (nil means crypto/rand; the base key E_A, then the first
+// ratchet key T0) and runs the 3DH. A low-order key of theirs fails with
+// key.ErrNonContributory. The caller should have verified the one-time
+// key's signature. The session is bound to theirIdentity: see
+// Session.PeerIdentityKey.
 func (a *Account) NewOutboundSessionFrom(rand io.Reader, theirIdentity, theirOneTimeKey key.Curve25519) (*Session, error) {
 	base, err := key.GenerateCurve25519(rand)
 	if err != nil {
@@ -391,25 +385,42 @@ func (a *Account) NewOutboundSessionFrom(rand io.Reader, theirIdentity, theirOne
 	if err != nil {
 		return nil, err
 	}
-	var shared [96]byte
+	// Alice: X25519(I_A, E_B) ‖ X25519(E_A, I_B) ‖ X25519(E_A, E_B).
+	shared, err := tripleDH(identityKey, base, base, theirOneTimeKey, theirIdentity, theirOneTimeKey)
+	if err != nil {
+		return nil, err
+	}
 	defer clear(shared[:])
+	return &Session{
+		aliceIdentity: a.identity.pub,
+		aliceBase:     key.Curve25519Public(base),
+		bobOneTime:    theirOneTimeKey,
+		peer:          theirIdentity,
+		bound:         true,
+		r:             ratchet.NewAlice(shared[:], ratchetKey),
+	}, nil
+}
+
+// tripleDH computes the Olm 3DH secret S = X25519(p1, k1) ‖ X25519(p2, k2)
+// ‖ X25519(p3, k3) (olm.md "Initial setup"): Alice passes (I_A, E_B),
+// (E_A, I_B), (E_A, E_B) and Bob the same pairs from his side, (E_B, I_A),
+// (I_B, E_A), (E_B, E_A). A low-order public key fails with
+// key.ErrNonContributory. The result is secret.
+func tripleDH(p1, p2, p3 *ecdh.PrivateKey, k1, k2, k3 key.Curve25519) (*[96]byte, error) {
+	shared := new([96]byte)
 	for i, dh := range [3]struct {
 		priv *ecdh.PrivateKey
 		pub  key.Curve25519
-	}{{identityKey, theirOneTimeKey}, {base, theirIdentity}, {base, theirOneTimeKey}} {
+	}{{p1, k1}, {p2, k2}, {p3, k3}} {
 		s, err := key.X25519(dh.priv, dh.pub)
 		if err != nil {
+			clear(shared[:])
 			return nil, fmt.Errorf("olm: %w", err)
 		}
 		copy(shared[32*i:], s[:])
 		clear(s[:])
 	}
-	return &Session{
-		aliceIdentity: a.identity.pub,
-		aliceBase:     key.Curve25519Public(base),
-		bobOneTime:    theirOneTimeKey,
-		r:             ratchet.NewAlice(shared[:], ratchetKey),
-	}, nil
+	return shared, nil
 }
 
 // InboundOptions adjusts NewInboundSession. The zero value (or nil) is
@@ -433,19 +444,23 @@ type InboundOptions struct {
 // use). A message that fails at any step (a forged or corrupted pre-key
 // message, for instance) neither creates a session nor burns the key.
 //
+// The session is bound to the sender's identity key: the message's, which
+// must equal opts.TheirIdentityKey if that is set (else
+// ErrIdentityKeyMismatch). Pass the envelope's sender_key there; a caller
+// that does not must compare Session.PeerIdentityKey with it before using
+// the plaintext.
+//
 // Before calling it, try the sessions already established with the sender
-// (Session.Matches, or PreKeyMessage.SessionID): a pre-key message for a
+// (Session.Matches): a pre-key message for a
 // known session must go to that session, and a replayed pre-key message
 // naming a fallback key (which use does not remove) would otherwise start
-// a second session. Before using the plaintext, check that the session
-// belongs to the expected sender (InboundOptions.TheirIdentityKey, or
-// Session.AliceIdentityKey against the event's sender_key).
+// a second session.
 func (a *Account) NewInboundSession(m *PreKeyMessage, opts *InboundOptions) (*Session, []byte, error) {
 	if opts == nil {
 		opts = &InboundOptions{}
 	}
 	if m == nil || m.Message == nil {
-		return nil, nil, fmt.Errorf("%w: no pre-key message", ErrMalformedMessage)
+		return nil, nil, fmt.Errorf("%w: no pre-key message", ErrMalformed)
 	}
 	identity := m.IdentityKey
 	switch {
@@ -455,7 +470,7 @@ func (a *Account) NewInboundSession(m *PreKeyMessage, opts *InboundOptions) (*Se
 		}
 		identity = *opts.TheirIdentityKey
 	case !m.hasIdentityKey:
-		return nil, nil, fmt.Errorf("%w: no identity key in the pre-key message and none given", ErrMalformedMessage)
+		return nil, nil, fmt.Errorf("%w: no identity key in the pre-key message and none given", ErrMalformed)
 	}
 	otk, _ := a.lookup(m.OneTimeKey)
 	if otk == nil {
@@ -469,31 +484,26 @@ func (a *Account) NewInboundSession(m *PreKeyMessage, opts *InboundOptions) (*Se
 	if err != nil {
 		return nil, nil, err
 	}
-	var shared [96]byte
-	defer clear(shared[:])
-	for i, dh := range [3]struct {
-		priv *ecdh.PrivateKey
-		pub  key.Curve25519
-	}{{priv, identity}, {identityKey, m.BaseKey}, {priv, m.BaseKey}} {
-		s, err := key.X25519(dh.priv, dh.pub)
-		if err != nil {
-			return nil, nil, fmt.Errorf("olm: %w", err)
-		}
-		copy(shared[32*i:], s[:])
-		clear(s[:])
+	// Bob: X25519(E_B, I_A) ‖ X25519(I_B, E_A) ‖ X25519(E_B, E_A).
+	shared, err := tripleDH(priv, identityKey, priv, identity, m.BaseKey, m.BaseKey)
+	if err != nil {
+		return nil, nil, err
 	}
+	defer clear(shared[:])
 	s := &Session{
 		aliceIdentity: identity,
 		aliceBase:     m.BaseKey,
 		bobOneTime:    m.OneTimeKey,
+		peer:          identity,
+		bound:         true,
 		r:             ratchet.NewBob(shared[:], m.Message.RatchetKey),
 	}
-	plaintext, err := s.DecryptMessage(m.Message)
+	plaintext, err := s.decryptMessage(nil, m.Message)
 	if err != nil {
 		return nil, nil, err
 	}
 	if !opts.KeepOneTimeKey {
-		if err := a.RemoveOneTimeKey(m.OneTimeKey); err != nil {
+		if err := a.removeOneTimeKey(m.OneTimeKey); err != nil {
 			panic("olm: internal error: one-time key vanished: " + err.Error())
 		}
 	}
@@ -503,12 +513,23 @@ func (a *Account) NewInboundSession(m *PreKeyMessage, opts *InboundOptions) (*Se
 // Format prints the public keys and key counts only, for every verb. It has
 // a value receiver so that an Account value is redacted too.
 func (a Account) Format(f fmt.State, _ rune) {
+	fmt.Fprint(f, a.describe())
+}
+
+// LogValue implements slog.LogValuer: the public keys and key counts only.
+func (a Account) LogValue() slog.Value { return slog.StringValue(a.describe()) }
+
+func (a *Account) describe() string {
 	nf := 0
 	for _, k := range []*oneTimeKey{a.fallback, a.previous} {
 		if k != nil {
 			nf++
 		}
 	}
-	fmt.Fprintf(f, "olm.Account{curve25519: %s, ed25519: %s, one-time keys: %d, fallback keys: %d}",
-		a.identity.pub, a.signing.Public(), len(a.otks), nf)
+	var ed key.Ed25519
+	if a.signing != nil {
+		ed = a.signing.Public()
+	}
+	return fmt.Sprintf("olm.Account{curve25519: %s, ed25519: %s, one-time keys: %d, fallback keys: %d}",
+		a.identity.pub, ed, len(a.otks), nf)
 }

@@ -47,7 +47,7 @@ func BenchmarkInboundSession(b *testing.B) {
 	bob, _ := NewAccountFrom(rand)
 	otks, _, _ := bob.GenerateOneTimeKeysFrom(rand, 1)
 	s, _ := alice.NewOutboundSessionFrom(rand, bob.Curve25519(), otks[0].Key)
-	m, _ := s.EncryptFrom(rand, []byte("Hello, World"))
+	m, _ := s.EncryptFrom(rand, nil, []byte("Hello, World"))
 	pk, _ := ParsePreKeyMessage(m.Body)
 	opts := &InboundOptions{KeepOneTimeKey: true}
 	b.ReportAllocs()
@@ -68,11 +68,11 @@ func BenchmarkEncryptDecrypt1KiB(b *testing.B) {
 	b.SetBytes(int64(len(pt)))
 	b.ReportAllocs()
 	for b.Loop() {
-		m, err := d.as.EncryptFrom(d.rand, pt)
+		m, err := d.as.EncryptFrom(d.rand, nil, pt)
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := d.bs.Decrypt(m); err != nil {
+		if _, err := d.bs.Decrypt(nil, m); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -88,11 +88,11 @@ func BenchmarkPingPong1KiB(b *testing.B) {
 	b.SetBytes(int64(len(pt)))
 	b.ReportAllocs()
 	for b.Loop() {
-		m, err := from.EncryptFrom(d.rand, pt)
+		m, err := from.EncryptFrom(d.rand, nil, pt)
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := to.Decrypt(m); err != nil {
+		if _, err := to.Decrypt(nil, m); err != nil {
 			b.Fatal(err)
 		}
 		from, to = to, from

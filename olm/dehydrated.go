@@ -4,12 +4,12 @@ package olm
 // server so that it can receive Olm messages while the user has no device
 // logged in, and be rehydrated on the next login. The format is the one
 // vodozemac's Account::to_dehydrated_device and from_dehydrated_device
-// implement (matrix-rust-sdk, Element); reference libolm-and-vodozemac.md
-// §1.2 and matrix-e2ee-formats.md §12.
+// implement (vodozemac src/olm/account/mod.rs and
+// src/olm/account/dehydrated_device.rs; MSC3814,
+// https://github.com/matrix-org/matrix-spec-proposals/pull/3814).
 
 import (
-	"crypto/rand"
-	"errors"
+	cryptorand "crypto/rand"
 	"fmt"
 	"io"
 
@@ -23,29 +23,12 @@ import (
 // Dehydrated-device algorithm names for device_data.algorithm. sicher
 // writes the unstable name while MSC3814 is open and accepts both.
 const (
-	DehydratedDeviceAlgorithm       = "org.matrix.msc3814.v2"
-	DehydratedDeviceAlgorithmStable = "m.dehydration.v2"
+	dehydratedDeviceAlgorithm       = "org.matrix.msc3814.v2"
+	dehydratedDeviceAlgorithmStable = "m.dehydration.v2"
 )
-
-// DehydratedDeviceKeySize is the size of the key that encrypts a
-// dehydrated device: 32 random bytes, stored in secret storage (unstable
-// name "org.matrix.msc3814", later "m.dehydrated_device").
-const DehydratedDeviceKeySize = chacha20poly1305.KeySize
 
 // dehydratedVersion is the version of the plaintext.
 const dehydratedVersion = 1
-
-var (
-	// ErrCannotDehydrate is returned by Dehydrate for an account that has
-	// only libolm's expanded Ed25519 key (one imported from a libolm
-	// pickle): the format stores the 32-byte seed, which such an account
-	// does not have. Create a fresh account for the dehydrated device.
-	ErrCannotDehydrate = errors.New("olm: account cannot be dehydrated: it has no Ed25519 seed (imported from libolm)")
-	// ErrBadDehydratedDevice is wrapped by every error of Rehydrate: a
-	// wrong key, tampering, bad base64, an unknown algorithm or version,
-	// malformed contents.
-	ErrBadDehydratedDevice = errors.New("olm: bad dehydrated device")
-)
 
 // DehydratedDevice is the device_data object of a dehydrated device: the
 // encrypted account (ChaCha20-Poly1305, RFC 8439) and its nonce, both
@@ -56,14 +39,10 @@ type DehydratedDevice struct {
 	Nonce        string `json:"nonce"`
 }
 
-// Dehydrate encrypts the account for MSC3814 under key, with a random
-// 12-byte nonce from crypto/rand. See DehydrateFrom.
-func (a *Account) Dehydrate(key *[DehydratedDeviceKeySize]byte) (*DehydratedDevice, error) {
-	return a.DehydrateFrom(rand.Reader, key)
-}
-
-// DehydrateFrom encrypts the account for MSC3814 under key, reading the
-// 12-byte nonce from rand. The plaintext is vodozemac's:
+// Dehydrate encrypts the account for MSC3814 under dkey (32 random bytes,
+// kept in secret storage as "org.matrix.msc3814", later
+// "m.dehydrated_device"), with a random 12-byte nonce from crypto/rand.
+// The algorithm written is "org.matrix.msc3814.v2". The plaintext is vodozemac's:
 //
 //	u32 version 1 ‖ Curve25519 private (32) ‖ Ed25519 seed (32)
 //	‖ u32 n ‖ n one-time private keys (32 each) ‖ u8 has fallback ‖ [fallback private (32)]
@@ -72,14 +51,25 @@ func (a *Account) Dehydrate(key *[DehydratedDeviceKeySize]byte) (*DehydratedDevi
 // key; the previous fallback key, key ids and published flags are not
 // stored. The account should be a fresh one made for the dehydrated
 // device (sessions are never part of an account). It fails with
-// ErrCannotDehydrate for an account imported from libolm. The account is
+// an error wrapping ErrBadPickle for an account imported from libolm (it
+// has only libolm's expanded Ed25519 key; create a fresh account for the
+// dehydrated device). The account is
 // not changed. MSC3814 makes the device ID the unpadded base64 of the
 // Curve25519 identity key (Account.Curve25519().String()); the device keys
 // uploaded with it carry "dehydrated": true and must be cross-signed.
-func (a *Account) DehydrateFrom(rand io.Reader, dkey *[DehydratedDeviceKeySize]byte) (*DehydratedDevice, error) {
+func (a *Account) Dehydrate(dkey *[32]byte) (*DehydratedDevice, error) {
+	return a.dehydrateFrom(nil, dkey)
+}
+
+// dehydrateFrom is Dehydrate with the nonce read from rand (nil means
+// crypto/rand), for tests.
+func (a *Account) dehydrateFrom(rand io.Reader, dkey *[32]byte) (*DehydratedDevice, error) {
+	if rand == nil {
+		rand = cryptorand.Reader
+	}
 	seed, ok := a.signing.Seed()
 	if !ok {
-		return nil, ErrCannotDehydrate
+		return nil, fmt.Errorf("%w: an account imported from libolm has no Ed25519 seed and cannot be dehydrated", ErrBadPickle)
 	}
 	defer clear(seed)
 	var nonce [chacha20poly1305.NonceSize]byte
@@ -107,7 +97,7 @@ func (a *Account) DehydrateFrom(rand io.Reader, dkey *[DehydratedDeviceKeySize]b
 	}
 	ct := aead.Seal(nil, nonce[:], pt, nil)
 	return &DehydratedDevice{
-		Algorithm:    DehydratedDeviceAlgorithm,
+		Algorithm:    dehydratedDeviceAlgorithm,
 		DevicePickle: b64.Encode(ct),
 		Nonce:        b64.Encode(nonce[:]),
 	}, nil
@@ -117,18 +107,18 @@ func (a *Account) DehydrateFrom(rand io.Reader, dkey *[DehydratedDeviceKeySize]b
 // As in vodozemac, the one-time keys get ids 0..n-1 and, like the fallback
 // key (id n), are marked published: they were published by the client that
 // dehydrated the device. An empty Algorithm is accepted (callers that keep
-// only the pickle and nonce); any other must be DehydratedDeviceAlgorithm
-// or DehydratedDeviceAlgorithmStable. Every error wraps
-// ErrBadDehydratedDevice; nothing is returned on error.
-func Rehydrate(dkey *[DehydratedDeviceKeySize]byte, d *DehydratedDevice) (*Account, error) {
+// only the pickle and nonce); any other must be "org.matrix.msc3814.v2" or
+// "m.dehydration.v2". Every error wraps ErrBadPickle;
+// nothing is returned on error.
+func Rehydrate(dkey *[32]byte, d *DehydratedDevice) (*Account, error) {
 	bad := func(format string, args ...any) (*Account, error) {
-		return nil, fmt.Errorf("%w: "+format, append([]any{ErrBadDehydratedDevice}, args...)...)
+		return nil, fmt.Errorf("%w: dehydrated device: "+format, append([]any{ErrBadPickle}, args...)...)
 	}
 	if d == nil {
 		return bad("no device data")
 	}
 	switch d.Algorithm {
-	case "", DehydratedDeviceAlgorithm, DehydratedDeviceAlgorithmStable:
+	case "", dehydratedDeviceAlgorithm, dehydratedDeviceAlgorithmStable:
 	default:
 		return bad("unsupported algorithm %q", d.Algorithm)
 	}
@@ -161,7 +151,7 @@ const maxDehydratedSize = 4 + 32 + 32 + 4 + 32*MaxOneTimeKeys + 1 + 32 + chacha2
 
 func parseDehydrated(pt []byte) (*Account, error) {
 	bad := func(what string) (*Account, error) {
-		return nil, fmt.Errorf("%w: %s", ErrBadDehydratedDevice, what)
+		return nil, fmt.Errorf("%w: dehydrated device: %s", ErrBadPickle, what)
 	}
 	rd := wire.Reader(pt)
 	var version, n uint32
@@ -184,7 +174,9 @@ func parseDehydrated(pt []byte) (*Account, error) {
 		return bad(err.Error())
 	}
 	copy(a.identity.priv[:], priv)
-	a.identity.derivePublic()
+	if err := a.identity.derive(); err != nil {
+		return bad(err.Error())
+	}
 	a.otks = make([]oneTimeKey, n)
 	for i := range a.otks {
 		k := &a.otks[i]
@@ -192,7 +184,9 @@ func parseDehydrated(pt []byte) (*Account, error) {
 			return bad("truncated one-time key")
 		}
 		k.id, k.published = key.KeyID(i), true
-		k.derivePublic()
+		if err := k.derive(); err != nil {
+			return bad(err.Error())
+		}
 	}
 	if n > 0 {
 		a.lastID = n - 1
@@ -206,7 +200,9 @@ func parseDehydrated(pt []byte) (*Account, error) {
 		if !rd.CopyBytes(k.priv[:]) {
 			return bad("truncated fallback key")
 		}
-		k.derivePublic()
+		if err := k.derive(); err != nil {
+			return bad(err.Error())
+		}
 		a.fallback = k
 		a.lastID = n
 	}

@@ -45,15 +45,15 @@ var elementDehydrated = struct {
 	oneTimeKeys: []string{"+WCUtFxTRE1H1gZTf/40eqGw7slAd5el5GYiZ4d8BGA", "/J4tAa81fzZcIImzCh8RF8j6F8h/OulXuSEXKOk0Nxs", "1+Hu0FCeob0cABgPWNiYBGKLWl7GaUOAGaevm2Rb6WE", "1QniBj2riAYQa+lK1kKXMhxSqljVAGODPs7GHVhnAVU", "1nbjAWNBZDA4P/7wK7t1R2snYdUuNNnLtMVAP0F7p0E", "2X8HOi8zHOpMIE92tUrXbY8D4pYuV5grtj0aeqlnoE4", "3+xu+HAIMwkNQDo2lQog/d8o7jy+dA7aVnpvgfevFBM", "4KO+97ccDyaRlC20SBiZS3k21OzcpTr3aAf07rm5Gmg", "6WewNa6CQlyU/8NEkcrOGlGtbFcLa6DKfnK6kFAvGBM", "6YMHGyQD8PBJ0XTHz5BQbyHv662TLPX+obG7+JVc7H4", "8ImzhhVbnsanwoxk/x+oC9GSiGE180VnQJIm4LP8s18", "9qpA+C1b3fSw9zg7mTgoF8YVIg62gkomP6OKrSLUlkk", "9vOHC87mY77evw48DcEJC06InYRDDwHC7+0SCzO0hzQ", "FDqtE/Fu7uYMmdoTIFolhOd/ykxQRytjzUSVVyhEUXo", "Fv46oyhSTVVlTGQ3roQcR8FsVGpeHNlIS2Gg27e0qDA", "Go6p+kzYP8nhU+HFNkr64wRRe1o62G0TAtppf8pcmlI", "HvfBLEHISxA5RrtXNetydBVRXZnS67r/8qR56gNxFlM", "JVTwy4VmrelFDjRrKDMrNiRdj9TZTBSGYBPiiSA70Qs", "JxngKRhN8xdUQbecOMZ1pFKTDmtMJhYK7747LKeMW0M", "R05XLCe2s38xbbo7r+IBmCVS90sx5cwF2FI2BJLaFFM", "SngBLd5wJTbIB1PDvCbh2Z6xCM8Y4oadjPJSZ8KYKRM", "UbZbaHMjKdGksDCdDAOdjT90T0lcZhNcXa2p0RTAFAg", "Umc9DIzX18J3S0axMv0LIprVqnkkltAaAYi+iBTfs14", "V6CMqn4FEE1MoqRqtC74PYOB4bMFvuUBn+QNxmNmwhs", "VBgmEUUW+3hdXKXBBo0L7378E8Q9QfJu7pd9PqsoVQo", "WVJsxc6jGF8AKcvYqe8RQ6Nct1Hh1B/aw4IfJAcPSRw", "Xrqy5R7Nu83Jjkh/ex/VKQS4MonLZTlYV38QAnOJxA4", "YiEQcBqU7IbXG8ekO1bzJeknOqRi0AG56KQbbj/jgjs", "ZFOsLlqIpdPJTKTFYkG5eMLrdyFh5ZNKjeXQbIHrlXE", "Znktp11tlzZUxh6Sy+x3dskKajoCxqsmckuBNz6dt1I", "bX/5N7ecXScf55JUxtF8zxwJ2KBLHerodU+xbg4+ahE", "eBfm+CpuhmXkEQNZCJmfCq+R2hGZECMbc6z8g/PLkUE", "fGry/qdf4XXrVPcOhkR0C5IAaVuPHrU96E8Za+ZUmDg", "g2ypsUokDqGnsjwJyVhTLyVwRchFPzQFHckLMTxWNDY", "hpMtzxNODYIFJLF82l5aCAbcBuaWpw7n/1QZDU+kEzk", "iL2MeAf3pHhBKeJPehYWX147DYK1o5m8NwRKWjMnxnM", "kmxfx2YC3FR32BL1itmmNW8VxlLxXXFqT+8Aqf6eSC0", "kwRP9/3Pj4F1w9cOFz2ngvXygGojbGRA4j+Oh6ggMjA", "mXYwRQ4+uwxL9cCOUjq/TEXN5aFyTS747UOR87zblnA", "oQ3EeOHAJEaLo5edbywbs21rs/xVBnDiRxqNbaqjolA", "pTtf+OgmlyKquJyQY6CILeO2N3QEl7JADkFCjVO9NEc", "pVoBmHg8gC8mBA1QVBPi3B+9oOF85kue3mNaEsjz+SI", "q11ssVYz+apbaxvXQVsFKW6W9YnhxuQbwSqnKPwMKQg", "sDam/gei/r5dpRPdDLKsdRE7/hJn26Vub4vY+j5XPR4", "sZzibZjmEAxwttWAIvONdTSeUDHMgwPwFEP2ws2DoWY", "t1XewA3plhMa3CeZUZ339vmzKuy0uhkAFA4T16tKSXk", "tanViQCykgZDqGd1+YpT4/V2OL5QCFagNAhd1N69ewk", "u3YaH4nf5e1DGi3jkL/HA33WD0PWDbRiaxuCu0dwnFQ", "uZLt71ip5LmkHZ1ujsTmVHjnV+1dtSYQfHzNLrE9jiQ", "wjUyS5Ybg3OVEIJN0oX33SXdP4LcGFo5vSBJ32tVWmo"},
 }
 
-func elementKey() *[DehydratedDeviceKeySize]byte {
-	var k [DehydratedDeviceKeySize]byte
+func elementKey() *[32]byte {
+	var k [32]byte
 	for i := range k {
 		k[i] = byte(i)
 	}
 	return &k
 }
 
-func publicKeys(ks OneTimeKeys) []string {
+func publicKeys(ks []OneTimeKey) []string {
 	var out []string
 	for _, k := range ks {
 		out = append(out, k.Key.String())
@@ -62,8 +62,8 @@ func publicKeys(ks OneTimeKeys) []string {
 	return out
 }
 
-func allOneTimeKeys(a *Account) OneTimeKeys {
-	var ks OneTimeKeys
+func allOneTimeKeys(a *Account) []OneTimeKey {
+	var ks []OneTimeKey
 	for i := range a.otks {
 		ks = append(ks, a.otks[i].public())
 	}
@@ -81,7 +81,7 @@ func TestRehydrateElementDevice(t *testing.T) {
 		t.Fatal(err)
 	}
 	if a.Curve25519().String() != v.curve25519 || a.Ed25519().String() != v.ed25519 {
-		t.Fatalf("identity keys %v", a.IdentityKeys())
+		t.Fatalf("identity keys %v", a.identityKeys())
 	}
 	if got := publicKeys(allOneTimeKeys(a)); !slices.Equal(got, v.oneTimeKeys) {
 		t.Fatalf("one-time keys differ:\n%v", got)
@@ -103,7 +103,7 @@ func TestRehydrateElementDevice(t *testing.T) {
 	}
 	// Same nonce, same account: Element's bytes exactly.
 	nonce, _ := base64.RawStdEncoding.DecodeString(v.device.Nonce)
-	d, err := a.DehydrateFrom(bytes.NewReader(nonce), elementKey())
+	d, err := a.dehydrateFrom(bytes.NewReader(nonce), elementKey())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +133,7 @@ func TestRehydratedDeviceReceives(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m, err := s.Encrypt([]byte("a message for the dehydrated device"))
+		m, err := s.Encrypt(nil, []byte("a message for the dehydrated device"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -163,17 +163,17 @@ func TestDehydrateRoundTrip(t *testing.T) {
 			a.GenerateFallbackKeyFrom(detRand(byte(5 + tc.fallback)))
 		}
 		a.MarkKeysAsPublished()
-		var dk [DehydratedDeviceKeySize]byte
+		var dk [32]byte
 		dk[3] = 9
 		before := a.appendState(nil)
-		d, err := a.DehydrateFrom(detRand(7), &dk)
+		d, err := a.dehydrateFrom(detRand(7), &dk)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(a.appendState(nil), before) {
 			t.Fatal("Dehydrate changed the account")
 		}
-		if d.Algorithm != DehydratedDeviceAlgorithm || strings.HasSuffix(d.DevicePickle, "=") || len(d.Nonce) != 16 {
+		if d.Algorithm != dehydratedDeviceAlgorithm || strings.HasSuffix(d.DevicePickle, "=") || len(d.Nonce) != 16 {
 			t.Fatalf("%+v", d)
 		}
 		js, _ := json.Marshal(d)
@@ -183,7 +183,7 @@ func TestDehydrateRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if b.IdentityKeys() != a.IdentityKeys() || !slices.Equal(publicKeys(allOneTimeKeys(b)), publicKeys(allOneTimeKeys(a))) {
+		if b.identityKeys() != a.identityKeys() || !slices.Equal(publicKeys(allOneTimeKeys(b)), publicKeys(allOneTimeKeys(a))) {
 			t.Fatalf("%+v: keys differ", tc)
 		}
 		fa, okA := a.FallbackKey()
@@ -198,7 +198,7 @@ func TestDehydrateRoundTrip(t *testing.T) {
 			t.Fatal("signing key differs")
 		}
 		// Stable names and a missing algorithm are accepted too.
-		for _, alg := range []string{"", DehydratedDeviceAlgorithmStable} {
+		for _, alg := range []string{"", dehydratedDeviceAlgorithmStable} {
 			c := *d
 			c.Algorithm = alg
 			if _, err := Rehydrate(&dk, &c); err != nil {
@@ -223,10 +223,10 @@ func TestDehydrateLibolmAccountFails(t *testing.T) {
 	if a.signing, err = key.NewExpandedSigningKey(exp[:]); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Dehydrate(elementKey()); !errors.Is(err, ErrCannotDehydrate) {
+	if _, err := a.Dehydrate(elementKey()); !errors.Is(err, ErrBadPickle) {
 		t.Fatalf("got %v", err)
 	}
-	if _, err := (&Account{signing: mustSeedKey(t)}).DehydrateFrom(bytes.NewReader(nil), elementKey()); err == nil {
+	if _, err := (&Account{signing: mustSeedKey(t)}).dehydrateFrom(bytes.NewReader(nil), elementKey()); err == nil {
 		t.Fatal("short randomness accepted")
 	}
 }
@@ -240,14 +240,14 @@ func mustSeedKey(t *testing.T) *key.SigningKey {
 }
 
 // TestRehydrateTamper flips every bit of Element's ciphertext and nonce
-// and tries wrong keys: every attempt fails with ErrBadDehydratedDevice.
+// and tries wrong keys: every attempt fails with ErrBadPickle.
 func TestRehydrateTamper(t *testing.T) {
 	v := elementDehydrated.device
 	ct, _ := base64.RawStdEncoding.DecodeString(v.DevicePickle)
 	nonce, _ := base64.RawStdEncoding.DecodeString(v.Nonce)
 	try := func(what string, d DehydratedDevice, k *[32]byte) {
 		t.Helper()
-		if a, err := Rehydrate(k, &d); !errors.Is(err, ErrBadDehydratedDevice) || a != nil {
+		if a, err := Rehydrate(k, &d); !errors.Is(err, ErrBadPickle) || a != nil {
 			t.Fatalf("%s: %v", what, err)
 		}
 	}
@@ -285,7 +285,7 @@ func TestRehydrateTamper(t *testing.T) {
 		edit(&d)
 		try(name, d, elementKey())
 	}
-	if _, err := Rehydrate(elementKey(), nil); !errors.Is(err, ErrBadDehydratedDevice) {
+	if _, err := Rehydrate(elementKey(), nil); !errors.Is(err, ErrBadPickle) {
 		t.Fatal(err)
 	}
 }
@@ -336,7 +336,7 @@ func TestRehydrateInvalidPlaintext(t *testing.T) {
 		"trailing no fall": dehydratedPlaintext(1, 0, 0, 0, 32),
 		"empty":            {},
 	} {
-		if _, err := Rehydrate(elementKey(), sealDehydrated(pt)); !errors.Is(err, ErrBadDehydratedDevice) {
+		if _, err := Rehydrate(elementKey(), sealDehydrated(pt)); !errors.Is(err, ErrBadPickle) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -369,7 +369,7 @@ func FuzzRehydrate(f *testing.F) {
 	f.Fuzz(func(t *testing.T, pickle, nonce string) {
 		a, err := Rehydrate(elementKey(), &DehydratedDevice{DevicePickle: pickle, Nonce: nonce})
 		if err != nil {
-			if a != nil || !errors.Is(err, ErrBadDehydratedDevice) {
+			if a != nil || !errors.Is(err, ErrBadPickle) {
 				t.Fatal(err)
 			}
 		}
@@ -386,12 +386,12 @@ func FuzzParseDehydrated(f *testing.F) {
 			return
 		}
 		var dk [32]byte
-		d, err := a.DehydrateFrom(bytes.NewReader(make([]byte, 12)), &dk)
+		d, err := a.dehydrateFrom(bytes.NewReader(make([]byte, 12)), &dk)
 		if err != nil {
 			t.Fatal(err)
 		}
 		b, err := Rehydrate(&dk, d)
-		if err != nil || b.IdentityKeys() != a.IdentityKeys() {
+		if err != nil || b.identityKeys() != a.identityKeys() {
 			t.Fatal("round trip of a parsed plaintext failed", err)
 		}
 	})
@@ -446,7 +446,7 @@ func TestWasmRehydratesSicherDevice(t *testing.T) {
 	dev, _ := NewAccountFrom(detRand(20))
 	dev.GenerateOneTimeKeysFrom(detRand(21), 5)
 	dev.GenerateFallbackKeyFrom(detRand(22))
-	d, err := dev.DehydrateFrom(detRand(23), elementKey())
+	d, err := dev.dehydrateFrom(detRand(23), elementKey())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -455,7 +455,7 @@ func TestWasmRehydratesSicherDevice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	group, err := megolm.NewOutboundSession(detRand(26))
+	group, err := megolm.NewOutboundSessionFrom(detRand(26))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -469,7 +469,7 @@ func TestWasmRehydratesSicherDevice(t *testing.T) {
 		"recipient":      "@alice:example.org",
 		"recipient_keys": map[string]any{"ed25519": dev.Ed25519()},
 	})
-	m, err := s.Encrypt(payload)
+	m, err := s.Encrypt(nil, payload)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -516,11 +516,11 @@ func ExampleAccount_Dehydrate() {
 	device, _ := NewAccount() // a fresh account only for the dehydrated device
 	device.GenerateOneTimeKeys(50)
 	device.GenerateFallbackKey()
-	var pickleKey [DehydratedDeviceKeySize]byte // random; kept in secret storage as "org.matrix.msc3814"
+	var pickleKey [32]byte // random; kept in secret storage as "org.matrix.msc3814"
 	pickleKey[0] = 1
 	data, err := device.Dehydrate(&pickleKey)
 	if err != nil {
-		panic(err) // olm.ErrCannotDehydrate for an account imported from libolm
+		panic(err) // olm.ErrBadPickle for an account imported from libolm
 	}
 	deviceID := device.Curve25519().String() // MSC3814: the device ID is the Curve25519 key
 	// PUT /_matrix/client/unstable/org.matrix.msc3814.v1/dehydrated_device

@@ -33,7 +33,7 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	msg, err := aliceSession.Encrypt([]byte("Hello, Bob"))
+	msg, err := aliceSession.Encrypt(nil, []byte("Hello, Bob"))
 	if err != nil {
 		panic(err)
 	}
@@ -59,18 +59,18 @@ func Example() {
 	fmt.Println("Bob's unused one-time keys:", bob.StoredOneTimeKeys())
 
 	// Bob replies; from now on both send normal messages.
-	reply, err := bobSession.Encrypt([]byte("Hello, Alice"))
+	reply, err := bobSession.Encrypt(nil, []byte("Hello, Alice"))
 	if err != nil {
 		panic(err)
 	}
-	plaintext, err = aliceSession.Decrypt(reply)
+	plaintext, err = aliceSession.Decrypt(nil, reply)
 	if err != nil {
 		panic(err)
 	}
 	fmt.Printf("Alice reads %q (message type %d)\n", plaintext, reply.Type)
 
 	// A replayed message is rejected.
-	_, err = aliceSession.Decrypt(reply)
+	_, err = aliceSession.Decrypt(nil, reply)
 	fmt.Println("replay:", err != nil)
 	// Output:
 	// Bob reads "Hello, Bob" (message type 0)

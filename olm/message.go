@@ -1,6 +1,7 @@
 package olm
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 
@@ -12,10 +13,10 @@ import (
 
 // Wire constants (olm.md "The Olm Message format"; libolm src/message.cpp).
 const (
-	// ProtocolVersion is the version byte of Olm v1 messages.
-	ProtocolVersion = 3
-	// MACSize is the length of the truncated MAC ending a normal message.
-	MACSize = aessha2.TagSize
+	// protocolVersion is the version byte of Olm v1 messages.
+	protocolVersion = 3
+	// macSize is the length of the truncated MAC ending a normal message.
+	macSize = aessha2.TagSize
 
 	versionV2 = 4 // vodozemac's unspecified "v2" session config
 
@@ -29,30 +30,33 @@ const (
 	fieldMessage     = 4 // PreKeyMessage: 0x22
 )
 
-// MessageType is the "type" of an Olm message in m.room.encrypted events.
-type MessageType int
-
+// The "type" of an Olm message in m.room.encrypted events
+// (EncryptedMessage.Type).
 const (
 	// TypePreKey is a PreKeyMessage: what a session sends until it has
 	// decrypted a message from its peer.
-	TypePreKey MessageType = 0
+	TypePreKey = 0
 	// TypeMessage is a normal Message.
-	TypeMessage MessageType = 1
+	TypeMessage = 1
 )
 
 // Message is a normal Olm message (type 1): the sender's ratchet key, the
 // index on that chain, the AES-256-CBC ciphertext and an 8-byte MAC over
 // everything before it. All of it is public.
 //
-// A parsed Message keeps (and aliases) the bytes it was parsed from, and
-// its MAC is checked over those exact bytes.
+// A parsed Message keeps a copy of the bytes it was parsed from, and its
+// MAC is checked over those exact bytes.
 type Message struct {
 	RatchetKey key.Curve25519
 	Index      uint32
-	Ciphertext []byte // aliases the encoding
+	Ciphertext []byte // part of the message's own copy of its encoding
 
 	raw []byte // the complete encoding, MAC included
 }
+
+// Version returns the message's protocol version (3 for Olm v1, the only
+// one parsed).
+func (m *Message) Version() uint8 { return m.raw[0] }
 
 // PreKeyMessage is an Olm pre-key message (type 0): the keys that set up
 // the session (Bob's one-time key, Alice's base and identity keys) and the
@@ -60,24 +64,23 @@ type Message struct {
 type PreKeyMessage struct {
 	OneTimeKey  key.Curve25519
 	BaseKey     key.Curve25519
-	IdentityKey key.Curve25519 // zero if the message omits it (HasIdentityKey)
+	IdentityKey key.Curve25519 // zero if the message omits it (libolm allows that; InboundOptions.TheirIdentityKey then supplies it)
 	Message     *Message
 
 	hasIdentityKey bool
 	raw            []byte
 }
 
-// HasIdentityKey reports whether the message carries the sender's identity
-// key. libolm lets it be omitted when the receiver already knows it; such
-// a message needs InboundOptions.TheirIdentityKey.
-func (m *PreKeyMessage) HasIdentityKey() bool { return m.hasIdentityKey }
+// Version returns the message's protocol version (3 for Olm v1, the only
+// one parsed).
+func (m *PreKeyMessage) Version() uint8 { return m.raw[0] }
 
 func checkVersion(b []byte) error {
 	if len(b) == 0 {
-		return fmt.Errorf("%w: empty", ErrMalformedMessage)
+		return fmt.Errorf("%w: empty", ErrMalformed)
 	}
 	switch b[0] {
-	case ProtocolVersion:
+	case protocolVersion:
 		return nil
 	case versionV2:
 		return fmt.Errorf("%w: version 4 (vodozemac's v2 session config) is not supported, only version 3", ErrUnsupportedVersion)
@@ -90,10 +93,11 @@ func checkVersion(b []byte) error {
 // and unknown varint or length-delimited fields are skipped, as libolm and
 // vodozemac do; the ratchet key must be 32 bytes, the index must fit in 32
 // bits, and the ciphertext must be a non-empty multiple of 16 bytes. The
-// result aliases b.
+// result keeps a copy of b, never b itself. Errors wrap ErrMalformed or
+// ErrUnsupportedVersion.
 func ParseMessage(b []byte) (*Message, error) {
 	m := new(Message)
-	if err := m.parse(b); err != nil {
+	if err := m.parse(bytes.Clone(b)); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -103,27 +107,27 @@ func (m *Message) parse(b []byte) error {
 	if err := checkVersion(b); err != nil {
 		return err
 	}
-	if len(b) < 1+MACSize+2 {
-		return fmt.Errorf("%w: %d bytes is too short", ErrMalformedMessage, len(b))
+	if len(b) < 1+macSize+2 {
+		return fmt.Errorf("%w: %d bytes is too short", ErrMalformed, len(b))
 	}
-	rd := wire.Reader(b[1 : len(b)-MACSize])
+	rd := wire.Reader(b[1 : len(b)-macSize])
 	var haveKey, haveIndex, haveCT bool
 	for !rd.Empty() {
 		var f wire.Field
 		if !rd.ReadField(&f) {
-			return fmt.Errorf("%w: bad field encoding", ErrMalformedMessage)
+			return fmt.Errorf("%w: bad field encoding", ErrMalformed)
 		}
 		switch {
 		case f.IsBytes(fieldRatchetKey):
 			if len(f.Bytes) != key.Curve25519Size {
-				return fmt.Errorf("%w: ratchet key is %d bytes", ErrMalformedMessage, len(f.Bytes))
+				return fmt.Errorf("%w: ratchet key is %d bytes", ErrMalformed, len(f.Bytes))
 			}
 			m.RatchetKey = key.Curve25519(f.Bytes)
 			haveKey = true
 		case f.IsVarint(fieldIndex):
 			idx, ok := wire.Uint32(f.Varint)
 			if !ok {
-				return fmt.Errorf("%w: message index %d overflows 32 bits", ErrMalformedMessage, f.Varint)
+				return fmt.Errorf("%w: message index %d overflows 32 bits", ErrMalformed, f.Varint)
 			}
 			m.Index, haveIndex = idx, true
 		case f.IsBytes(fieldCiphertext):
@@ -132,37 +136,44 @@ func (m *Message) parse(b []byte) error {
 	}
 	switch {
 	case !haveKey:
-		return fmt.Errorf("%w: no ratchet key", ErrMalformedMessage)
+		return fmt.Errorf("%w: no ratchet key", ErrMalformed)
 	case !haveIndex:
-		return fmt.Errorf("%w: no message index", ErrMalformedMessage)
+		return fmt.Errorf("%w: no message index", ErrMalformed)
 	case !haveCT:
-		return fmt.Errorf("%w: no ciphertext", ErrMalformedMessage)
+		return fmt.Errorf("%w: no ciphertext", ErrMalformed)
 	case len(m.Ciphertext) == 0 || len(m.Ciphertext)%aessha2.BlockSize != 0:
-		return fmt.Errorf("%w: ciphertext is %d bytes", ErrMalformedMessage, len(m.Ciphertext))
+		return fmt.Errorf("%w: ciphertext is %d bytes", ErrMalformed, len(m.Ciphertext))
 	}
 	m.raw = b
 	return nil
 }
 
-// Bytes returns the encoding of the message. The result aliases m.
-func (m *Message) Bytes() []byte { return m.raw }
-
 // ParsePreKeyMessage parses an Olm pre-key message and the normal message
 // inside it. Fields may come in any order and unknown fields are skipped;
 // the one-time key, base key and message are required, the identity key
-// is optional (see HasIdentityKey). The result aliases b.
+// is optional (see PreKeyMessage.IdentityKey). The result keeps a copy of b, never b
+// itself. Errors wrap ErrMalformed or ErrUnsupportedVersion.
 func ParsePreKeyMessage(b []byte) (*PreKeyMessage, error) {
-	if err := checkVersion(b); err != nil {
+	m := new(PreKeyMessage)
+	if err := m.parse(bytes.Clone(b)); err != nil {
 		return nil, err
 	}
-	m := &PreKeyMessage{raw: b}
+	return m, nil
+}
+
+// parse parses b into m, aliasing b.
+func (m *PreKeyMessage) parse(b []byte) error {
+	if err := checkVersion(b); err != nil {
+		return err
+	}
+	m.raw = b
 	rd := wire.Reader(b[1:])
 	var haveOTK, haveBase, haveMsg bool
 	var inner []byte
 	for !rd.Empty() {
 		var f wire.Field
 		if !rd.ReadField(&f) {
-			return nil, fmt.Errorf("%w: bad field encoding", ErrMalformedMessage)
+			return fmt.Errorf("%w: bad field encoding", ErrMalformed)
 		}
 		var dst *key.Curve25519
 		switch {
@@ -177,7 +188,7 @@ func ParsePreKeyMessage(b []byte) (*PreKeyMessage, error) {
 		}
 		if dst != nil {
 			if len(f.Bytes) != key.Curve25519Size {
-				return nil, fmt.Errorf("%w: key field %d is %d bytes", ErrMalformedMessage, f.Num, len(f.Bytes))
+				return fmt.Errorf("%w: key field %d is %d bytes", ErrMalformed, f.Num, len(f.Bytes))
 			}
 			// X25519 ignores the top bit of a public key (RFC 7748 §5),
 			// so a key with it set is a second encoding of another key:
@@ -186,39 +197,21 @@ func ParsePreKeyMessage(b []byte) (*PreKeyMessage, error) {
 			// identity key or session id (and burns the one-time key).
 			// No X25519 implementation produces such keys.
 			if f.Bytes[key.Curve25519Size-1]&0x80 != 0 {
-				return nil, fmt.Errorf("%w: key field %d is not canonical (top bit set)", ErrMalformedMessage, f.Num)
+				return fmt.Errorf("%w: key field %d is not canonical (top bit set)", ErrMalformed, f.Num)
 			}
 			*dst = key.Curve25519(f.Bytes)
 		}
 	}
 	switch {
 	case !haveOTK:
-		return nil, fmt.Errorf("%w: no one-time key", ErrMalformedMessage)
+		return fmt.Errorf("%w: no one-time key", ErrMalformed)
 	case !haveBase:
-		return nil, fmt.Errorf("%w: no base key", ErrMalformedMessage)
+		return fmt.Errorf("%w: no base key", ErrMalformed)
 	case !haveMsg:
-		return nil, fmt.Errorf("%w: no inner message", ErrMalformedMessage)
+		return fmt.Errorf("%w: no inner message", ErrMalformed)
 	}
-	msg, err := ParseMessage(inner)
-	if err != nil {
-		return nil, err
-	}
-	m.Message = msg
-	return m, nil
-}
-
-// Bytes returns the encoding of the message. The result aliases m.
-func (m *PreKeyMessage) Bytes() []byte { return m.raw }
-
-// SessionID returns the id of the session this message sets up (as
-// Session.ID), so an incoming pre-key message can be matched to a known
-// session without trial decryption. It reports false if the message has
-// no identity key.
-func (m *PreKeyMessage) SessionID() (string, bool) {
-	if !m.hasIdentityKey {
-		return "", false
-	}
-	return sessionID(&m.IdentityKey, &m.BaseKey, &m.OneTimeKey), true
+	m.Message = new(Message)
+	return m.Message.parse(inner)
 }
 
 // messageLen returns the length of a normal message with the given index
@@ -226,14 +219,14 @@ func (m *PreKeyMessage) SessionID() (string, bool) {
 func messageLen(index uint32, ctLen int) int {
 	return 1 + wire.BytesFieldLen(fieldRatchetKey, key.Curve25519Size) +
 		wire.VarintFieldLen(fieldIndex, uint64(index)) +
-		wire.BytesFieldLen(fieldCiphertext, ctLen) + MACSize
+		wire.BytesFieldLen(fieldCiphertext, ctLen) + macSize
 }
 
 // appendMessageHeader appends everything of a normal message up to the
 // ciphertext bytes (version, ratchet key, index, ciphertext tag and length).
 func appendMessageHeader(dst []byte, ratchetKey *key.Curve25519, index uint32, ctLen int) []byte {
 	b := wire.NewBuilder(dst)
-	b.AddUint8(ProtocolVersion)
+	b.AddUint8(protocolVersion)
 	b.AddBytesField(fieldRatchetKey, ratchetKey[:])
 	b.AddVarintField(fieldIndex, uint64(index))
 	b.AddUvarint(fieldCiphertext<<3 | wire.TypeBytes)
@@ -245,7 +238,7 @@ func appendMessageHeader(dst []byte, ratchetKey *key.Curve25519, index uint32, c
 // bytes, in libolm's field order.
 func appendPreKeyHeader(dst []byte, otk, base, identity *key.Curve25519, innerLen int) []byte {
 	b := wire.NewBuilder(dst)
-	b.AddUint8(ProtocolVersion)
+	b.AddUint8(protocolVersion)
 	b.AddBytesField(fieldOneTimeKey, otk[:])
 	b.AddBytesField(fieldBaseKey, base[:])
 	b.AddBytesField(fieldIdentityKey, identity[:])
@@ -260,16 +253,17 @@ func preKeyHeaderLen(innerLen int) int {
 }
 
 // EncryptedMessage is an Olm message as it travels in an m.room.encrypted
-// event's ciphertext map: its type and its body. Its JSON form is
-// {"type": 0|1, "body": "<unpadded base64>"}. It holds no secret.
+// event's ciphertext map: its type (TypePreKey or TypeMessage) and its
+// body. Its JSON form is {"type": 0|1, "body": "<unpadded base64>"}. It
+// holds no secret.
 type EncryptedMessage struct {
-	Type MessageType
+	Type int
 	Body []byte
 }
 
 type encryptedJSON struct {
-	Type MessageType `json:"type"`
-	Body string      `json:"body"`
+	Type int    `json:"type"`
+	Body string `json:"body"`
 }
 
 // MarshalJSON implements json.Marshaler.
@@ -282,14 +276,14 @@ func (m EncryptedMessage) MarshalJSON() ([]byte, error) {
 func (m *EncryptedMessage) UnmarshalJSON(b []byte) error {
 	var j encryptedJSON
 	if err := json.Unmarshal(b, &j); err != nil {
-		return fmt.Errorf("%w: %w", ErrMalformedMessage, err)
+		return fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	if j.Type != TypePreKey && j.Type != TypeMessage {
-		return fmt.Errorf("%w: unknown message type %d", ErrMalformedMessage, j.Type)
+		return fmt.Errorf("%w: unknown message type %d", ErrMalformed, j.Type)
 	}
 	body, err := b64.Decode(j.Body)
 	if err != nil {
-		return fmt.Errorf("%w: body: %w", ErrMalformedMessage, err)
+		return fmt.Errorf("%w: body: %w", ErrMalformed, err)
 	}
 	m.Type, m.Body = j.Type, body
 	return nil

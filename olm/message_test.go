@@ -43,13 +43,13 @@ func TestParseLoopbackMessages(t *testing.T) {
 			t.Errorf("%s = %s, want %s", c.what, c.got, c.want)
 		}
 	}
-	if id, _ := pk.SessionID(); id != "I/pzQ59c24PJ3DoKqpjMZjgR6AjwOAwgH3TaAJHJW6Y" {
+	if id, _ := preKeySessionID(pk); id != "I/pzQ59c24PJ3DoKqpjMZjgR6AjwOAwgH3TaAJHJW6Y" {
 		t.Errorf("session id %s", id)
 	}
 	if pk.Message.Index != 0 || len(pk.Message.Ciphertext) != 16 {
 		t.Errorf("inner message: index %d, %d ciphertext bytes", pk.Message.Index, len(pk.Message.Ciphertext))
 	}
-	if !bytes.Equal(pk.Bytes(), mustDecode(t, loopbackMessage1)) {
+	if !bytes.Equal(pk.raw, mustDecode(t, loopbackMessage1)) {
 		t.Error("Bytes differs from the input")
 	}
 	m, err := ParseMessage(mustDecode(t, loopbackMessage2))
@@ -66,7 +66,7 @@ func TestParseLoopbackMessages(t *testing.T) {
 // (libolm's and vodozemac's decoders).
 func TestParseFieldOrderAndUnknownFields(t *testing.T) {
 	rk := key.Curve25519{1, 2, 3}
-	b := wire.NewBuilder([]byte{ProtocolVersion})
+	b := wire.NewBuilder([]byte{protocolVersion})
 	b.AddBytesField(9, []byte("unknown"))
 	b.AddBytesField(fieldCiphertext, make([]byte, 32))
 	b.AddVarintField(fieldIndex, 7)
@@ -74,7 +74,7 @@ func TestParseFieldOrderAndUnknownFields(t *testing.T) {
 	b.AddBytesField(fieldRatchetKey, make([]byte, 32))
 	b.AddBytesField(fieldRatchetKey, rk[:])
 	b.AddVarintField(fieldIndex, 300)
-	b.AddBytes(make([]byte, MACSize))
+	b.AddBytes(make([]byte, macSize))
 	m, err := ParseMessage(b.Bytes())
 	if err != nil {
 		t.Fatal(err)
@@ -85,9 +85,9 @@ func TestParseFieldOrderAndUnknownFields(t *testing.T) {
 }
 
 func TestParseInvalid(t *testing.T) {
-	mac := make([]byte, MACSize)
+	mac := make([]byte, macSize)
 	msg := func(fields func(b *wire.Builder)) []byte {
-		b := wire.NewBuilder([]byte{ProtocolVersion})
+		b := wire.NewBuilder([]byte{protocolVersion})
 		fields(b)
 		b.AddBytes(mac)
 		return b.Bytes()
@@ -104,47 +104,47 @@ func TestParseInvalid(t *testing.T) {
 		in   []byte
 		want error
 	}{
-		{"empty", nil, ErrMalformedMessage},
+		{"empty", nil, ErrMalformed},
 		{"version 2", append([]byte{2}, msg(full)[1:]...), ErrUnsupportedVersion},
 		{"version 4", append([]byte{4}, msg(full)[1:]...), ErrUnsupportedVersion},
-		{"too short", []byte{3, 0x10, 0, 1, 2, 3, 4, 5, 6, 7}, ErrMalformedMessage},
-		{"no ratchet key", msg(func(b *wire.Builder) { b.AddVarintField(fieldIndex, 1); b.AddBytesField(fieldCiphertext, ct) }), ErrMalformedMessage},
-		{"no index", msg(func(b *wire.Builder) { b.AddBytesField(fieldRatchetKey, rk); b.AddBytesField(fieldCiphertext, ct) }), ErrMalformedMessage},
-		{"no ciphertext", msg(func(b *wire.Builder) { b.AddBytesField(fieldRatchetKey, rk); b.AddVarintField(fieldIndex, 1) }), ErrMalformedMessage},
+		{"too short", []byte{3, 0x10, 0, 1, 2, 3, 4, 5, 6, 7}, ErrMalformed},
+		{"no ratchet key", msg(func(b *wire.Builder) { b.AddVarintField(fieldIndex, 1); b.AddBytesField(fieldCiphertext, ct) }), ErrMalformed},
+		{"no index", msg(func(b *wire.Builder) { b.AddBytesField(fieldRatchetKey, rk); b.AddBytesField(fieldCiphertext, ct) }), ErrMalformed},
+		{"no ciphertext", msg(func(b *wire.Builder) { b.AddBytesField(fieldRatchetKey, rk); b.AddVarintField(fieldIndex, 1) }), ErrMalformed},
 		{"31-byte ratchet key", msg(func(b *wire.Builder) {
 			b.AddBytesField(fieldRatchetKey, rk[:31])
 			b.AddVarintField(fieldIndex, 1)
 			b.AddBytesField(fieldCiphertext, ct)
-		}), ErrMalformedMessage},
+		}), ErrMalformed},
 		{"33-byte ratchet key", msg(func(b *wire.Builder) {
 			b.AddBytesField(fieldRatchetKey, append(rk, 0))
 			b.AddVarintField(fieldIndex, 1)
 			b.AddBytesField(fieldCiphertext, ct)
-		}), ErrMalformedMessage},
+		}), ErrMalformed},
 		{"index over 32 bits", msg(func(b *wire.Builder) {
 			b.AddBytesField(fieldRatchetKey, rk)
 			b.AddVarintField(fieldIndex, 1<<32)
 			b.AddBytesField(fieldCiphertext, ct)
-		}), ErrMalformedMessage},
+		}), ErrMalformed},
 		{"empty ciphertext", msg(func(b *wire.Builder) {
 			b.AddBytesField(fieldRatchetKey, rk)
 			b.AddVarintField(fieldIndex, 1)
 			b.AddBytesField(fieldCiphertext, nil)
-		}), ErrMalformedMessage},
+		}), ErrMalformed},
 		{"15-byte ciphertext", msg(func(b *wire.Builder) {
 			b.AddBytesField(fieldRatchetKey, rk)
 			b.AddVarintField(fieldIndex, 1)
 			b.AddBytesField(fieldCiphertext, ct[:15])
-		}), ErrMalformedMessage},
-		{"wire type 5", msg(func(b *wire.Builder) { full(b); b.AddUvarint(3<<3 | 5); b.AddUint32(0) }), ErrMalformedMessage},
-		{"truncated varint", msg(func(b *wire.Builder) { full(b); b.AddUint8(0x10); b.AddUint8(0x80) }), ErrMalformedMessage},
+		}), ErrMalformed},
+		{"wire type 5", msg(func(b *wire.Builder) { full(b); b.AddUvarint(3<<3 | 5); b.AddUint32(0) }), ErrMalformed},
+		{"truncated varint", msg(func(b *wire.Builder) { full(b); b.AddUint8(0x10); b.AddUint8(0x80) }), ErrMalformed},
 		{"overlong varint", msg(func(b *wire.Builder) {
 			full(b)
 			b.AddUint8(0x10)
 			b.AddBytes(bytes.Repeat([]byte{0xff}, 10))
 			b.AddUint8(1)
-		}), ErrMalformedMessage},
-		{"length past end", msg(func(b *wire.Builder) { full(b); b.AddUint8(0x22); b.AddUint8(100) }), ErrMalformedMessage},
+		}), ErrMalformed},
+		{"length past end", msg(func(b *wire.Builder) { full(b); b.AddUint8(0x22); b.AddUint8(100) }), ErrMalformed},
 	} {
 		if _, err := ParseMessage(tc.in); !errors.Is(err, tc.want) {
 			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
@@ -156,7 +156,7 @@ func TestParseInvalid(t *testing.T) {
 
 	inner := msg(full)
 	pre := func(fields func(b *wire.Builder)) []byte {
-		b := wire.NewBuilder([]byte{ProtocolVersion})
+		b := wire.NewBuilder([]byte{protocolVersion})
 		fields(b)
 		return b.Bytes()
 	}
@@ -166,24 +166,24 @@ func TestParseInvalid(t *testing.T) {
 		in   []byte
 		want error
 	}{
-		{"empty", nil, ErrMalformedMessage},
+		{"empty", nil, ErrMalformed},
 		{"version 4", []byte{4, 0x0a, 0}, ErrUnsupportedVersion},
-		{"no one-time key", pre(func(b *wire.Builder) { b.AddBytesField(2, k); b.AddBytesField(3, k); b.AddBytesField(4, inner) }), ErrMalformedMessage},
-		{"no base key", pre(func(b *wire.Builder) { b.AddBytesField(1, k); b.AddBytesField(3, k); b.AddBytesField(4, inner) }), ErrMalformedMessage},
-		{"no message", pre(func(b *wire.Builder) { b.AddBytesField(1, k); b.AddBytesField(2, k); b.AddBytesField(3, k) }), ErrMalformedMessage},
+		{"no one-time key", pre(func(b *wire.Builder) { b.AddBytesField(2, k); b.AddBytesField(3, k); b.AddBytesField(4, inner) }), ErrMalformed},
+		{"no base key", pre(func(b *wire.Builder) { b.AddBytesField(1, k); b.AddBytesField(3, k); b.AddBytesField(4, inner) }), ErrMalformed},
+		{"no message", pre(func(b *wire.Builder) { b.AddBytesField(1, k); b.AddBytesField(2, k); b.AddBytesField(3, k) }), ErrMalformed},
 		{"short identity key", pre(func(b *wire.Builder) {
 			b.AddBytesField(1, k)
 			b.AddBytesField(2, k)
 			b.AddBytesField(3, k[:31])
 			b.AddBytesField(4, inner)
-		}), ErrMalformedMessage},
+		}), ErrMalformed},
 		{"inner version 4", pre(func(b *wire.Builder) {
 			b.AddBytesField(1, k)
 			b.AddBytesField(2, k)
 			b.AddBytesField(4, append([]byte{4}, inner[1:]...))
 		}), ErrUnsupportedVersion},
-		{"inner malformed", pre(func(b *wire.Builder) { b.AddBytesField(1, k); b.AddBytesField(2, k); b.AddBytesField(4, inner[:20]) }), ErrMalformedMessage},
-		{"varint message field", pre(func(b *wire.Builder) { b.AddBytesField(1, k); b.AddBytesField(2, k); b.AddVarintField(4, 1) }), ErrMalformedMessage},
+		{"inner malformed", pre(func(b *wire.Builder) { b.AddBytesField(1, k); b.AddBytesField(2, k); b.AddBytesField(4, inner[:20]) }), ErrMalformed},
+		{"varint message field", pre(func(b *wire.Builder) { b.AddBytesField(1, k); b.AddBytesField(2, k); b.AddVarintField(4, 1) }), ErrMalformed},
 	} {
 		if _, err := ParsePreKeyMessage(tc.in); !errors.Is(err, tc.want) {
 			t.Errorf("pre-key %s: %v, want %v", tc.name, err, tc.want)
@@ -231,7 +231,7 @@ func TestEncryptedMessageJSON(t *testing.T) {
 		t.Fatalf("round trip: %v", err)
 	}
 	for _, bad := range []string{`{"type":2,"body":"AAAA"}`, `{"type":0,"body":"!!"}`, `{"type":"0","body":"AAAA"}`, `[]`} {
-		if err := json.Unmarshal([]byte(bad), &back); !errors.Is(err, ErrMalformedMessage) {
+		if err := json.Unmarshal([]byte(bad), &back); !errors.Is(err, ErrMalformed) {
 			t.Errorf("%s: %v", bad, err)
 		}
 	}
@@ -254,7 +254,7 @@ func TestParseVodozemacVectors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(pk.Message.Ciphertext, preKeyCiphertext) || pk.Message.Index != 1 || !pk.HasIdentityKey() {
+	if !bytes.Equal(pk.Message.Ciphertext, preKeyCiphertext) || pk.Message.Index != 1 || !pk.hasIdentityKey {
 		t.Errorf("pre-key message: ciphertext %v, index %d", pk.Message.Ciphertext, pk.Message.Index)
 	}
 	m, err := ParseMessage(mustDecode(t, normal))
@@ -265,7 +265,7 @@ func TestParseVodozemacVectors(t *testing.T) {
 		t.Errorf("message: ciphertext %v, index %d", m.Ciphertext, m.Index)
 	}
 	for _, c := range []struct {
-		typ  MessageType
+		typ  int
 		body string
 	}{{TypePreKey, preKey}, {TypeMessage, normal}} {
 		in := `{"type":` + string('0'+rune(c.typ)) + `,"body":"` + c.body + `"}`

@@ -1,67 +1,66 @@
 package olm
 
 import (
-	"crypto/rand"
 	"fmt"
 	"io"
 
 	"github.com/sicher-go/sicher/internal/pickle"
+	"github.com/sicher-go/sicher/internal/ratchet"
 	"github.com/sicher-go/sicher/internal/wire"
 	"github.com/sicher-go/sicher/key"
-	"github.com/sicher-go/sicher/ratchet"
 )
 
 // PickleKeySize is the size of the key for sicher's own pickles.
 const PickleKeySize = pickle.KeySize
 
-// Pickle kinds (the additional data of the AEAD), so an account pickle
-// never opens as a session and the other way round.
-const (
-	kindAccount = "olm.Account"
-	kindSession = "olm.Session"
-)
-
-// Versions of the plaintexts inside sicher's own pickles.
-const (
-	// Version 2 of the account stores the identity keys' public halves
-	// too, so that loading derives neither; version 1 is still read.
-	accountPickleVersion = 2
-	sessionPickleVersion = 1
-)
-
+// The Ed25519 identity key's form in an account pickle.
 const (
 	ed25519Seed     = 0
 	ed25519Expanded = 1
 )
 
-// Pickle encrypts the complete account state under a 32-byte key in
-// sicher's own pickle format (AES-256-GCM with a random nonce from
-// crypto/rand). See PickleFrom.
-func (a *Account) Pickle(pickleKey *[PickleKeySize]byte) (string, error) {
-	return a.PickleFrom(rand.Reader, pickleKey)
-}
+// Sizes in an account pickle.
+const (
+	// pickledKeySize is one one-time or fallback key: u32 id ‖ u8
+	// published ‖ private 32 ‖ public 32.
+	pickledKeySize = 4 + 1 + 32 + 32
+	// accountFixedSize bounds the rest of an account pickle: version, key
+	// form, the expanded Ed25519 key and its public half, the Curve25519
+	// key pair, the key id counter, the one-time key count and the
+	// fallback key count.
+	accountFixedSize = 1 + 1 + key.ExpandedSigningKeySize + 32 + 32 + 32 + 4 + 4 + 1
+)
 
-// PickleFrom is Pickle with the 12-byte nonce read from rand. The
-// plaintext is versioned:
+// Pickle encrypts the complete account state under a 32-byte key in
+// sicher's own pickle format: AES-256-GCM with a random nonce from
+// crypto/rand. The body (version 2) is:
 //
-//	u8 version 2 ‖ u8 Ed25519 form (0 seed 32 | 1 libolm expanded 64) ‖ key
+//	u8 Ed25519 form (0 seed 32 | 1 libolm expanded 64) ‖ key
 //	‖ Ed25519 public 32 ‖ Curve25519 private 32 ‖ Curve25519 public 32
 //	‖ u32 last key id ‖ u32 one-time key count
 //	‖ per key (ascending id): u32 id ‖ u8 published ‖ private 32 ‖ public 32
 //	‖ u8 fallback count (0..2) ‖ per key (current first): same shape
-func (a *Account) PickleFrom(rand io.Reader, pickleKey *[PickleKeySize]byte) (string, error) {
-	pt := a.appendState(make([]byte, 0, 174+len(a.otks)*69+2*69))
+func (a *Account) Pickle(pickleKey *[PickleKeySize]byte) (string, error) {
+	return a.pickleFrom(nil, pickleKey)
+}
+
+// pickleFrom is Pickle with the nonce read from rand (nil means
+// crypto/rand).
+func (a *Account) pickleFrom(rand io.Reader, pickleKey *[PickleKeySize]byte) (string, error) {
+	pt := a.appendState(make([]byte, 0, accountFixedSize+(len(a.otks)+2)*pickledKeySize))
 	defer clear(pt)
-	s, err := pickle.Seal(rand, pickleKey, kindAccount, pt[0], pt[1:])
+	s, err := pickle.Seal(rand, pickleKey, pickle.KindOlmAccount, pt[0], pt[1:])
 	if err != nil {
 		return "", fmt.Errorf("olm: %w", err)
 	}
 	return s, nil
 }
 
+// appendState appends the version byte and the body of a version 2
+// account pickle.
 func (a *Account) appendState(dst []byte) []byte {
 	b := wire.NewBuilder(dst)
-	b.AddUint8(accountPickleVersion)
+	b.AddUint8(pickle.OlmAccountV2)
 	if seed, ok := a.signing.Seed(); ok {
 		b.AddUint8(ed25519Seed)
 		b.AddBytes(seed)
@@ -81,17 +80,23 @@ func (a *Account) appendState(dst []byte) []byte {
 	for i := range a.otks {
 		addKey(b, &a.otks[i])
 	}
+	fb := a.fallbackKeys()
+	b.AddUint8(uint8(len(fb)))
+	for _, k := range fb {
+		addKey(b, k)
+	}
+	return b.Bytes()
+}
+
+// fallbackKeys returns the fallback keys held, the current one first.
+func (a *Account) fallbackKeys() []*oneTimeKey {
 	var fb []*oneTimeKey
 	for _, k := range []*oneTimeKey{a.fallback, a.previous} {
 		if k != nil {
 			fb = append(fb, k)
 		}
 	}
-	b.AddUint8(uint8(len(fb)))
-	for _, k := range fb {
-		addKey(b, k)
-	}
-	return b.Bytes()
+	return fb
 }
 
 func addKey(b *wire.Builder, k *oneTimeKey) {
@@ -109,34 +114,35 @@ func readKey(rd *wire.Reader, k *oneTimeKey) bool {
 }
 
 // UnpickleAccount decrypts and parses an account pickled by
-// Account.Pickle. Every error wraps ErrBadPickle.
+// Account.Pickle, of any version. The identity keys are checked (their
+// public halves must be the keys of their private halves); a one-time
+// key's halves are checked when a session first uses it. Every error
+// wraps ErrBadPickle.
 func UnpickleAccount(pickleKey *[PickleKeySize]byte, s string) (*Account, error) {
-	version, body, err := pickle.Open(pickleKey, kindAccount, s)
+	version, body, err := pickle.Open(pickleKey, pickle.KindOlmAccount, s)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadPickle, err)
 	}
-	pt := append([]byte{version}, body...) // TODO(api-v1): parse by version
-	clear(body)
-	defer clear(pt)
-	return parseAccountState(pt)
+	defer clear(body)
+	switch version {
+	case pickle.OlmAccountV1:
+		return parseAccount(body, false)
+	case pickle.OlmAccountV2:
+		return parseAccount(body, true)
+	default:
+		return nil, fmt.Errorf("%w: account: unknown version %d", ErrBadPickle, version)
+	}
 }
 
-func parseAccountState(pt []byte) (*Account, error) {
-	rd := wire.Reader(pt)
+// parseAccount parses the body of an account pickle. Version 1 stored no
+// public identity keys (withPublic false): they are derived. Version 2
+// stores them, and they must match.
+func parseAccount(body []byte, withPublic bool) (*Account, error) {
+	rd := wire.Reader(body)
 	bad := func(what string) (*Account, error) {
 		return nil, fmt.Errorf("%w: account: %s", ErrBadPickle, what)
 	}
-	var version, form uint8
-	if !rd.ReadUint8(&version) {
-		return bad("empty")
-	}
-	if version != 1 && version != accountPickleVersion {
-		return bad(fmt.Sprintf("unknown version %d", version))
-	}
-	// Version 1 stored no public keys: they are derived. Version 2's are
-	// taken as stored and checked on first use, as for libolm pickles
-	// (see Account.CheckIdentityKeys).
-	withPublic := version == 2
+	var form uint8
 	if !rd.ReadUint8(&form) {
 		return bad("truncated")
 	}
@@ -157,35 +163,39 @@ func parseAccountState(pt []byte) (*Account, error) {
 	if withPublic && !rd.CopyBytes(edPub[:]) {
 		return bad("truncated")
 	}
-	a := new(Account)
-	var err error
-	switch {
-	case form == ed25519Seed && withPublic:
-		a.signing, err = key.NewSigningKeyWithPublic(priv, edPub)
-	case form == ed25519Seed:
-		a.signing, err = key.NewSigningKey(priv)
-	case withPublic:
-		a.signing, err = key.NewExpandedSigningKeyWithPublic(priv, edPub)
-	default:
-		a.signing, err = key.NewExpandedSigningKey(priv)
-	}
-	if err != nil {
-		return bad(err.Error())
-	}
-	if !rd.CopyBytes(a.identity.priv[:]) || withPublic && !rd.CopyBytes(a.identity.pub[:]) {
+	var curvePriv []byte
+	var curvePub key.Curve25519
+	if !rd.ReadBytes(&curvePriv, 32) || withPublic && !rd.CopyBytes(curvePub[:]) {
 		return bad("truncated")
 	}
-	switch {
-	case !withPublic:
-		a.identity.derivePublic()
-	case a.identity.pub == key.Curve25519{}:
-		return bad("Curve25519 public key does not match its private key")
+	a := new(Account)
+	var err error
+	if withPublic {
+		if a.signing, err = loadSigningKey(priv, form == ed25519Seed, edPub); err != nil {
+			return nil, err
+		}
+		if err := a.loadIdentity(curvePriv, curvePub); err != nil {
+			return nil, err
+		}
+	} else {
+		if form == ed25519Seed {
+			a.signing, err = key.NewSigningKey(priv)
+		} else {
+			a.signing, err = key.NewExpandedSigningKey(priv)
+		}
+		if err != nil {
+			return bad(err.Error())
+		}
+		copy(a.identity.priv[:], curvePriv)
+		if err := a.identity.derive(); err != nil {
+			return bad(err.Error())
+		}
 	}
 	var n uint32
 	if !rd.ReadUint32(&a.lastID) || !rd.ReadUint32(&n) {
 		return bad("truncated")
 	}
-	if n > MaxOneTimeKeys || int(n) > rd.Len()/69 {
+	if n > MaxOneTimeKeys || int(n) > rd.Len()/pickledKeySize {
 		return bad(fmt.Sprintf("%d one-time keys", n))
 	}
 	a.otks = make([]oneTimeKey, n)
@@ -219,19 +229,21 @@ func parseAccountState(pt []byte) (*Account, error) {
 }
 
 // Pickle encrypts the complete session state under a 32-byte key in
-// sicher's own pickle format (AES-256-GCM with a random nonce from
-// crypto/rand). See PickleFrom.
+// sicher's own pickle format: AES-256-GCM with a random nonce from
+// crypto/rand. The body (version 2) is: u8 received-message ‖ I_A 32 ‖
+// E_A 32 ‖ E_B 32 ‖ u8 peer known ‖ [the peer's identity key 32] ‖ the
+// Double Ratchet state with its own version byte. A session loaded from a
+// format without the peer and not yet bound (see BindPeer) stays so.
 func (s *Session) Pickle(pickleKey *[PickleKeySize]byte) (string, error) {
-	return s.PickleFrom(rand.Reader, pickleKey)
+	return s.pickleFrom(nil, pickleKey)
 }
 
-// PickleFrom is Pickle with the 12-byte nonce read from rand. The
-// plaintext is versioned: u8 version 1 ‖ u8 received-message ‖ I_A 32 ‖
-// E_A 32 ‖ E_B 32 ‖ the ratchet state (ratchet.Ratchet.AppendState).
-func (s *Session) PickleFrom(rand io.Reader, pickleKey *[PickleKeySize]byte) (string, error) {
+// pickleFrom is Pickle with the nonce read from rand (nil means
+// crypto/rand).
+func (s *Session) pickleFrom(rand io.Reader, pickleKey *[PickleKeySize]byte) (string, error) {
 	pt := s.appendState(make([]byte, 0, sessionPickleCap))
 	defer clear(pt)
-	out, err := pickle.Seal(rand, pickleKey, kindSession, pt[0], pt[1:])
+	out, err := pickle.Seal(rand, pickleKey, pickle.KindOlmSession, pt[0], pt[1:])
 	if err != nil {
 		return "", fmt.Errorf("olm: %w", err)
 	}
@@ -243,42 +255,56 @@ func (s *Session) PickleFrom(rand io.Reader, pickleKey *[PickleKeySize]byte) (st
 // keys, so that serialising it allocates once.
 const sessionPickleCap = 512
 
+// appendState appends the version byte and the body of a version 2
+// session pickle.
 func (s *Session) appendState(dst []byte) []byte {
 	b := wire.NewBuilder(dst)
-	b.AddUint8(sessionPickleVersion)
+	b.AddUint8(pickle.OlmSessionV2)
 	b.AddBool(s.received)
 	b.AddBytes(s.aliceIdentity[:])
 	b.AddBytes(s.aliceBase[:])
 	b.AddBytes(s.bobOneTime[:])
+	b.AddBool(s.bound)
+	if s.bound {
+		b.AddBytes(s.peer[:])
+	}
 	return s.r.AppendState(b.Bytes())
 }
 
 // UnpickleSession decrypts and parses a session pickled by
-// Session.Pickle. Every error wraps ErrBadPickle.
+// Session.Pickle, of any version. Version 2 stores the peer's identity
+// key; a session of version 1 comes back without it (PeerIdentityKey
+// reports false) until BindPeer. Every error wraps ErrBadPickle.
 func UnpickleSession(pickleKey *[PickleKeySize]byte, p string) (*Session, error) {
-	version, body, err := pickle.Open(pickleKey, kindSession, p)
+	version, body, err := pickle.Open(pickleKey, pickle.KindOlmSession, p)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadPickle, err)
 	}
-	pt := append([]byte{version}, body...) // TODO(api-v1): parse by version
-	clear(body)
-	defer clear(pt)
-	return parseSessionState(pt)
+	defer clear(body)
+	return parseSession(version, body)
 }
 
-func parseSessionState(pt []byte) (*Session, error) {
-	rd := wire.Reader(pt)
-	var version uint8
+// parseSession parses the body of a session pickle of the given version.
+func parseSession(version uint8, body []byte) (*Session, error) {
+	rd := wire.Reader(body)
 	s := new(Session)
-	if !rd.ReadUint8(&version) || version != sessionPickleVersion {
-		return nil, fmt.Errorf("%w: session: unknown version", ErrBadPickle)
-	}
+	var err error
 	if !rd.ReadBool(&s.received) || !rd.CopyBytes(s.aliceIdentity[:]) || !rd.CopyBytes(s.aliceBase[:]) || !rd.CopyBytes(s.bobOneTime[:]) {
 		return nil, fmt.Errorf("%w: session: truncated", ErrBadPickle)
 	}
-	var err error
-	if s.r, err = ratchet.ParseState(rd); err != nil {
-		return nil, fmt.Errorf("%w: session: %w", ErrBadPickle, err)
+	switch version {
+	case pickle.OlmSessionV1:
+		s.r, err = ratchet.ParseUnversionedState(rd)
+	case pickle.OlmSessionV2:
+		if !rd.ReadBool(&s.bound) || s.bound && !rd.CopyBytes(s.peer[:]) {
+			return nil, fmt.Errorf("%w: session: truncated", ErrBadPickle)
+		}
+		s.r, err = ratchet.ParseState(rd)
+	default:
+		return nil, fmt.Errorf("%w: session: unknown version %d", ErrBadPickle, version)
+	}
+	if err != nil {
+		return nil, ratchetError(err)
 	}
 	return s, nil
 }

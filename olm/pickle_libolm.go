@@ -6,9 +6,9 @@ import (
 	"slices"
 
 	"github.com/sicher-go/sicher/internal/pickle"
+	"github.com/sicher-go/sicher/internal/ratchet"
 	"github.com/sicher-go/sicher/internal/wire"
 	"github.com/sicher-go/sicher/key"
-	"github.com/sicher-go/sicher/ratchet"
 )
 
 // libolm's pickle versions and capacities (src/account.cpp,
@@ -33,7 +33,7 @@ const (
 func (a *Account) PickleLibolm(pickleKey []byte) string {
 	// Sized for the whole plaintext and for encrypting it in place.
 	n := min(len(a.otks), libolmMaxOneTimeKeys)
-	pt := a.appendLibolm(make([]byte, 0, pickle.LibolmCap(4+32+64+32+32+4+n*libolmKeySize+1+2*libolmKeySize+4)))
+	pt := a.appendLibolm(make([]byte, 0, pickle.LibolmCap(4+32+64+32+32+4+n*libolmOneTimeKeyLen+1+2*libolmOneTimeKeyLen+4)))
 	return pickle.SealLibolmInPlace(pickleKey, pt) // consumes pt
 }
 
@@ -53,12 +53,7 @@ func (a *Account) appendLibolm(dst []byte) []byte {
 	for i := len(a.otks) - 1; i >= len(a.otks)-n; i-- {
 		addLibolmKey(b, &a.otks[i])
 	}
-	var fb []*oneTimeKey
-	for _, k := range []*oneTimeKey{a.fallback, a.previous} {
-		if k != nil {
-			fb = append(fb, k)
-		}
-	}
+	fb := a.fallbackKeys()
 	b.AddUint8(uint8(len(fb)))
 	for _, k := range fb {
 		addLibolmKey(b, k)
@@ -66,9 +61,6 @@ func (a *Account) appendLibolm(dst []byte) []byte {
 	b.AddUint32(a.lastID)
 	return b.Bytes()
 }
-
-// libolmKeySize is the size of one key in a libolm account pickle.
-const libolmKeySize = 4 + 1 + 32 + 32
 
 func addLibolmKey(b *wire.Builder, k *oneTimeKey) {
 	b.AddUint32(uint32(k.id))
@@ -95,14 +87,11 @@ func readLibolmKey(rd *wire.Reader, k *oneTimeKey) error {
 // 4) encrypted under pickleKey. Version 1 is refused: its Ed25519 key was
 // stored truncated, and libolm itself tells users to consider such
 // accounts compromised. More than 100 one-time keys (which libolm would
-// silently overwrite) and trailing bytes are rejected, and every stored
-// Curve25519 key (identity, one-time, fallback) must match its private key
-// when a session first uses it, so that loading costs no scalar
-// multiplication (libolm itself never checks). The Ed25519 public key is
-// taken as stored, and signatures are made with the key derived from the
-// private half, so a pickle whose halves disagree makes signatures that
-// do not verify under IdentityKeys; Account.CheckIdentityKeys finds that
-// case. Every error wraps ErrBadPickle.
+// silently overwrite) and trailing bytes are rejected. The identity keys'
+// public halves must be the keys of their private halves (libolm itself
+// never checks); a one-time or fallback key's halves are checked when a
+// session first uses it, so that loading costs no scalar multiplication
+// per key. Every error wraps ErrBadPickle.
 func UnpickleLibolmAccount(pickleKey []byte, p string) (*Account, error) {
 	pt, err := pickle.OpenLibolm(pickleKey, p)
 	if err != nil {
@@ -137,21 +126,12 @@ func parseLibolmAccount(pt []byte) (*Account, error) {
 	}
 	a := new(Account)
 	var err error
-	// The stored Ed25519 public key is trusted (the pickle authenticated):
-	// deriving it would cost a scalar multiplication per load, more than
-	// the rest of the load together. Signatures never hash it; see
-	// key.NewExpandedSigningKeyWithPublic.
-	if a.signing, err = key.NewExpandedSigningKeyWithPublic(exp, edPub); err != nil {
-		return bad("%v", err)
+	if a.signing, err = loadSigningKey(exp, false, edPub); err != nil {
+		return nil, err
 	}
-	// The identity key's halves are checked against each other when it is
-	// first used, as for one-time keys (oneTimeKey.x25519); an all-zero
-	// public half, which that check would skip, is refused here.
-	if curvePub == (key.Curve25519{}) {
-		return bad("Curve25519 public key does not match its private key")
+	if err := a.loadIdentity(curvePriv, curvePub); err != nil {
+		return nil, err
 	}
-	copy(a.identity.priv[:], curvePriv)
-	a.identity.pub = curvePub
 	var n uint32
 	if !rd.ReadUint32(&n) || n > libolmMaxOneTimeKeys {
 		return bad("bad one-time key count")
@@ -248,7 +228,11 @@ func (s *Session) PickleLibolm(pickleKey []byte) string {
 // UnpickleLibolmSession imports a libolm session pickle (version 1, and
 // 0x80000001 with its trailing dummy chain index) encrypted under
 // pickleKey. Lists longer than libolm's capacities and trailing bytes are
-// rejected. Every error wraps ErrBadPickle.
+// rejected. libolm's session pickle does not store the peer's identity key
+// (only the initiator's, which is ours for an outbound session), so the
+// session comes back unbound: call Session.BindPeer with the keys the
+// caller stored it under before it decrypts. Every error wraps
+// ErrBadPickle.
 func UnpickleLibolmSession(pickleKey []byte, p string) (*Session, error) {
 	pt, err := pickle.OpenLibolm(pickleKey, p)
 	if err != nil {
@@ -282,7 +266,7 @@ func parseLibolmSession(pt []byte) (*Session, error) {
 	s.received = received != 0
 	var err error
 	if s.r, err = ratchet.ParseLibolmState(rd); err != nil {
-		return nil, fmt.Errorf("%w: libolm session: %w", ErrBadPickle, err)
+		return nil, ratchetError(err)
 	}
 	return s, nil
 }

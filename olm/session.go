@@ -1,29 +1,32 @@
 package olm
 
 import (
-	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"slices"
 
 	"github.com/sicher-go/sicher/internal/aessha2"
 	"github.com/sicher-go/sicher/internal/b64"
+	"github.com/sicher-go/sicher/internal/ratchet"
 	"github.com/sicher-go/sicher/key"
-	"github.com/sicher-go/sicher/ratchet"
 )
 
 // Session is an Olm session between two devices: the keys of its 3DH
-// handshake and its Double Ratchet. The ratchet state is secret; the
-// handshake keys and the session id are public. A Session is not safe for
-// concurrent use; guard it with a mutex when several goroutines share it.
-// Sessions come from Account.NewOutboundSession, Account.NewInboundSession
-// and the Unpickle functions; the zero value is not usable.
+// handshake, the peer's identity key and its Double Ratchet. The ratchet
+// state is secret; the handshake keys and the session id are public. A
+// Session is not safe for concurrent use; guard it with a mutex when
+// several goroutines share it. Sessions come from
+// Account.NewOutboundSession, Account.NewInboundSession and the Unpickle
+// functions; the zero value is not usable.
 type Session struct {
 	aliceIdentity key.Curve25519 // I_A
 	aliceBase     key.Curve25519 // E_A
 	bobOneTime    key.Curve25519 // E_B (a one-time or fallback key)
+	peer          key.Curve25519 // the peer's identity key: I_B if we are Alice, I_A if we are Bob
+	bound         bool           // peer is known (false only for a session loaded from a format without it)
 	received      bool
 	r             *ratchet.Ratchet
 }
@@ -50,21 +53,40 @@ func sessionID(identity, base, oneTime *key.Curve25519) string {
 // E_B), the same on both sides.
 func (s *Session) ID() string { return sessionID(&s.aliceIdentity, &s.aliceBase, &s.bobOneTime) }
 
+// PeerIdentityKey returns the Curve25519 identity key of the device at the
+// other end: for an outbound session the key it was opened to, for an
+// inbound one the key of the pre-key message that created it. Only that
+// device can have made the messages the session decrypts, so a caller
+// must check it against the sender it attributes a message to (an
+// m.room.encrypted event's sender_key). It reports false for a session
+// loaded from a format that does not store the peer until BindPeer.
+func (s *Session) PeerIdentityKey() (key.Curve25519, bool) { return s.peer, s.bound }
+
+// BindPeer tells a session loaded from a format that does not store its
+// peer (libolm's session pickle, which stores only the initiator's key
+// I_A, ours for an outbound session; sicher's version 1) which device it
+// belongs to: ours is our account's Curve25519 identity key, peer the
+// identity key the caller stored the session under. I_A must be one of
+// them: peer for an inbound session, ours for an outbound one, else the
+// session belongs to someone else and ErrIdentityKeyMismatch is returned.
+// For an outbound session the peer cannot be checked against the state
+// and is taken as given. A session that already knows its peer accepts
+// only that peer. Until it is bound, PeerIdentityKey reports false, so a
+// caller that checks the sender against it refuses every message.
+func (s *Session) BindPeer(ours, peer key.Curve25519) error {
+	switch {
+	case s.bound && peer != s.peer,
+		!s.bound && s.aliceIdentity != ours && s.aliceIdentity != peer:
+		return ErrIdentityKeyMismatch
+	}
+	s.peer, s.bound = peer, true
+	return nil
+}
+
 // HasReceivedMessage reports whether the session has decrypted a message
 // from its peer. Until it has, Encrypt produces pre-key messages. Inbound
 // sessions have always received one (the message that created them).
 func (s *Session) HasReceivedMessage() bool { return s.received }
-
-// AliceIdentityKey returns the Curve25519 identity key I_A of the
-// session's initiator (ours for an outbound session, the peer's for an
-// inbound one).
-func (s *Session) AliceIdentityKey() key.Curve25519 { return s.aliceIdentity }
-
-// BaseKey returns the initiator's base key E_A.
-func (s *Session) BaseKey() key.Curve25519 { return s.aliceBase }
-
-// OneTimeKey returns the responder's one-time or fallback key E_B.
-func (s *Session) OneTimeKey() key.Curve25519 { return s.bobOneTime }
 
 // Matches reports whether a pre-key message belongs to this session: its
 // base key and one-time key are the session's, and so is its identity key
@@ -81,51 +103,44 @@ func (s *Session) Matches(m *PreKeyMessage, theirIdentity *key.Curve25519) bool 
 	return same
 }
 
-// Describe returns a one-line diagnostic of the session for debugging
-// wedged sessions: its id, whether it has received a message, and its
-// chains with their indices and skipped-key counts. It contains no secret.
-func (s *Session) Describe() string {
-	return fmt.Sprintf("session %s: received message %t; %s", s.ID(), s.received, s.r.Describe())
-}
-
-// Format prints Describe for every verb; no secret is shown. It has a value
-// receiver so that a Session value is redacted too.
-func (s Session) Format(f fmt.State, _ rune) {
-	fmt.Fprintf(f, "olm.Session{%s}", s.Describe())
-}
-
-// Encrypt encrypts plaintext, reading randomness from crypto/rand when a
-// new sending chain starts. See EncryptFrom.
-func (s *Session) Encrypt(plaintext []byte) (EncryptedMessage, error) {
-	return s.EncryptFrom(rand.Reader, plaintext)
-}
-
-// EncryptFrom encrypts plaintext. The result is a pre-key message (type
-// 0) until the session has received a message, then a normal message
-// (type 1). It reads 32 bytes from rand only when a new sending chain
-// starts (the first message after receiving on a new chain, and Bob's
-// first message), as libolm does. On error the session is unchanged.
-func (s *Session) EncryptFrom(rand io.Reader, plaintext []byte) (EncryptedMessage, error) {
-	typ, body, err := s.AppendEncryptFrom(rand, nil, plaintext)
-	if err != nil {
-		return EncryptedMessage{}, err
+func (s *Session) describe() string {
+	if s.r == nil {
+		return "olm.Session{}"
 	}
-	return EncryptedMessage{Type: typ, Body: body}, nil
+	peer := "unknown"
+	if s.bound {
+		peer = s.peer.String()
+	}
+	return fmt.Sprintf("olm.Session{session %s: peer %s; received message %t; %s}", s.ID(), peer, s.received, s.r.Describe())
 }
 
-// AppendEncrypt is the append-style form of Encrypt: it appends the
-// message body to dst and returns the message type and the extended slice.
-// With a dst of enough capacity, a message costs two allocations (the AES
-// cipher and its CBC mode inside crypto/aes).
-func (s *Session) AppendEncrypt(dst, plaintext []byte) (MessageType, []byte, error) {
-	return s.AppendEncryptFrom(rand.Reader, dst, plaintext)
+// Format prints the session id, the peer, and its chains with their
+// indices and skipped-key counts, for every verb; no secret is shown. It
+// has a value receiver so that a Session value is redacted too.
+func (s Session) Format(f fmt.State, _ rune) { fmt.Fprint(f, s.describe()) }
+
+// LogValue implements slog.LogValuer with what Format prints.
+func (s Session) LogValue() slog.Value { return slog.StringValue(s.describe()) }
+
+// Encrypt encrypts plaintext with randomness from crypto/rand. See
+// EncryptFrom.
+func (s *Session) Encrypt(dst, plaintext []byte) (EncryptedMessage, error) {
+	return s.EncryptFrom(nil, dst, plaintext)
 }
 
-// AppendEncryptFrom is AppendEncrypt with the randomness of EncryptFrom.
-func (s *Session) AppendEncryptFrom(rand io.Reader, dst, plaintext []byte) (MessageType, []byte, error) {
-	ratchetKey, mk, err := s.r.Encrypt(rand)
+// EncryptFrom encrypts plaintext and appends the message body to dst (nil
+// for a fresh slice); the result's Body is the extended slice. It is a
+// pre-key message (type 0) until the session has received a message, then
+// a normal message (type 1). It reads 32 bytes from rand (nil means
+// crypto/rand) only when a new sending chain starts (the first message
+// after receiving on a new chain, and Bob's first message), as libolm
+// does. With a dst of enough capacity a message costs two allocations (the
+// AES cipher and its CBC mode inside crypto/aes). On error the session is
+// unchanged.
+func (s *Session) EncryptFrom(rand io.Reader, dst, plaintext []byte) (EncryptedMessage, error) {
+	ratchetKey, mk, err := s.r.NextMessageKey(rand)
 	if err != nil {
-		return 0, nil, fmt.Errorf("olm: %w", err)
+		return EncryptedMessage{}, ratchetError(err)
 	}
 	kb := mk.Bytes()
 	keys := aessha2.Derive(kb[:], aessha2.InfoOlm)
@@ -144,65 +159,58 @@ func (s *Session) AppendEncryptFrom(rand io.Reader, dst, plaintext []byte) (Mess
 	buf = appendMessageHeader(buf, &ratchetKey, mk.Index(), ctLen)
 	buf = keys.Encrypt(buf, plaintext)
 	buf = keys.AppendTag(buf, buf[start:])
-	return typ, buf, nil
+	return EncryptedMessage{Type: typ, Body: buf}, nil
 }
 
-// Decrypt decrypts a message from the peer: a normal message, or a
-// pre-key message (the first messages of a session whose peer has not yet
-// heard from us). The MAC is verified over the received bytes and the
-// padding checked before the session changes; a message that fails in any
-// way (malformed, wrong MAC, replayed, too far ahead, ...) leaves the
-// session exactly as it was.
-func (s *Session) Decrypt(m EncryptedMessage) ([]byte, error) {
-	return s.AppendDecrypt(nil, m)
-}
-
-// AppendDecrypt is the append-style form of Decrypt: it appends the
-// plaintext to dst and returns the extended slice. With a dst of enough
-// capacity, a normal message costs two allocations (the AES cipher and its
-// CBC mode inside crypto/aes).
-func (s *Session) AppendDecrypt(dst []byte, m EncryptedMessage) ([]byte, error) {
+// Decrypt decrypts a message from the peer and appends the plaintext to
+// dst (nil for a fresh slice): a normal message, or a pre-key message (the
+// first messages of a session whose peer has not yet heard from us). A
+// pre-key message must be this session's (Matches) and name the session's
+// peer as its sender, else ErrIdentityKeyMismatch: its header is not
+// covered by the MAC, so this is what keeps a message from being
+// attributed to another device. The MAC is verified over the received
+// bytes and the padding checked before the session changes; a message that
+// fails in any way (malformed, wrong MAC, replayed, too far ahead, ...)
+// leaves the session exactly as it was. With a dst of enough capacity a
+// normal message costs two allocations. Errors: ErrMalformed,
+// ErrUnsupportedVersion, ErrAuthentication, ErrIdentityKeyMismatch,
+// ErrMessageGap, ErrUnknownMessageIndex.
+func (s *Session) Decrypt(dst []byte, m EncryptedMessage) ([]byte, error) {
 	switch m.Type {
 	case TypeMessage:
 		var msg Message
 		if err := msg.parse(m.Body); err != nil {
 			return nil, err
 		}
-		return s.AppendDecryptMessage(dst, &msg)
+		return s.decryptMessage(dst, &msg)
 	case TypePreKey:
-		msg, err := ParsePreKeyMessage(m.Body)
-		if err != nil {
+		var msg PreKeyMessage
+		if err := msg.parse(m.Body); err != nil {
 			return nil, err
 		}
-		return s.AppendDecryptMessage(dst, msg.Message)
+		if !s.Matches(&msg, nil) {
+			return nil, fmt.Errorf("%w: the pre-key message is not from this session's peer", ErrIdentityKeyMismatch)
+		}
+		return s.decryptMessage(dst, msg.Message)
 	default:
-		return nil, fmt.Errorf("%w: unknown message type %d", ErrMalformedMessage, m.Type)
+		return nil, fmt.Errorf("%w: unknown message type %d", ErrMalformed, m.Type)
 	}
 }
 
-// DecryptMessage decrypts a parsed normal message (for a pre-key message,
-// pass its Message). See Decrypt.
-func (s *Session) DecryptMessage(m *Message) ([]byte, error) {
-	return s.AppendDecryptMessage(nil, m)
-}
-
-// AppendDecryptMessage is the append-style form of DecryptMessage.
-func (s *Session) AppendDecryptMessage(dst []byte, m *Message) ([]byte, error) {
+// decryptMessage decrypts a parsed normal message and appends the
+// plaintext to dst.
+func (s *Session) decryptMessage(dst []byte, m *Message) ([]byte, error) {
 	var plaintext []byte
-	err := s.r.Decrypt(m.RatchetKey, m.Index, func(mk ratchet.MessageKey) error {
+	err := s.r.Receive(m.RatchetKey, m.Index, func(mk ratchet.MessageKey) error {
 		var err error
 		plaintext, err = open(dst, &mk, m)
 		return err
 	})
 	if err != nil {
-		switch {
-		case errors.Is(err, ErrAuthentication), errors.Is(err, ErrMessageGap), errors.Is(err, ErrUnknownMessageIndex):
+		if errors.Is(err, ErrAuthentication) {
 			return nil, err
-		case errors.Is(err, ratchet.ErrNoSendingChain):
-			return nil, fmt.Errorf("%w: %w", ErrAuthentication, err)
-		default:
-			return nil, fmt.Errorf("olm: %w", err)
 		}
+		return nil, ratchetError(err)
 	}
 	s.received = true
 	return plaintext, nil
@@ -211,13 +219,13 @@ func (s *Session) AppendDecryptMessage(dst []byte, m *Message) ([]byte, error) {
 // open verifies the MAC of m under the message key and appends its
 // decryption to dst.
 func open(dst []byte, mk *ratchet.MessageKey, m *Message) ([]byte, error) {
-	if len(m.raw) < MACSize {
-		return nil, fmt.Errorf("%w: message was not parsed", ErrMalformedMessage)
+	if len(m.raw) < macSize {
+		return nil, fmt.Errorf("%w: message was not parsed", ErrMalformed)
 	}
 	kb := mk.Bytes()
 	keys := aessha2.Derive(kb[:], aessha2.InfoOlm)
 	clear(kb[:])
-	n := len(m.raw) - MACSize
+	n := len(m.raw) - macSize
 	pt, err := keys.Open(dst, m.raw[:n], m.raw[n:], m.Ciphertext)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrAuthentication, err)

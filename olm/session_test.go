@@ -9,9 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sicher-go/sicher/internal/ratchet"
 	"github.com/sicher-go/sicher/internal/wire"
 	"github.com/sicher-go/sicher/key"
-	"github.com/sicher-go/sicher/ratchet"
 )
 
 // duo is Alice and Bob with an established session: Bob has decrypted
@@ -57,7 +57,7 @@ func newDuo(t testing.TB) *duo {
 
 func (d *duo) send(from *Session, pt string) EncryptedMessage {
 	d.t.Helper()
-	m, err := from.EncryptFrom(d.rand, []byte(pt))
+	m, err := from.EncryptFrom(d.rand, nil, []byte(pt))
 	if err != nil {
 		d.t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func (d *duo) send(from *Session, pt string) EncryptedMessage {
 
 func (d *duo) recv(to *Session, m EncryptedMessage, want string) {
 	d.t.Helper()
-	pt, err := to.Decrypt(m)
+	pt, err := to.Decrypt(nil, m)
 	if err != nil {
 		d.t.Fatalf("decrypt %q: %v", want, err)
 	}
@@ -81,7 +81,7 @@ var testPickleKey = &[PickleKeySize]byte{1, 2, 3}
 // give equal strings.
 func pickled(t testing.TB, s *Session) string {
 	t.Helper()
-	p, err := s.PickleFrom(zeroReader{}, testPickleKey)
+	p, err := s.pickleFrom(zeroReader{}, testPickleKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func pickled(t testing.TB, s *Session) string {
 
 func pickledAccount(t testing.TB, a *Account) string {
 	t.Helper()
-	p, err := a.PickleFrom(zeroReader{}, testPickleKey)
+	p, err := a.pickleFrom(zeroReader{}, testPickleKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func clone(t testing.TB, s *Session) *Session {
 func mustFail(t *testing.T, s *Session, m EncryptedMessage, want error, what string) {
 	t.Helper()
 	before := pickled(t, s)
-	_, err := s.Decrypt(m)
+	_, err := s.Decrypt(nil, m)
 	if err == nil {
 		t.Fatalf("%s: decrypted", what)
 	}
@@ -212,8 +212,8 @@ func TestReceiverChainEvictionSession(t *testing.T) {
 	d.recv(five, held, "held") // 5 chains: still there
 	d.recv(d.bs, d.send(d.as, "ping"), "ping")
 	d.recv(d.as, d.send(d.bs, "chain 6"), "chain 6")
-	if !strings.Contains(d.as.Describe(), "receiver chains (5") {
-		t.Fatalf("describe: %s", d.as.Describe())
+	if !strings.Contains(d.as.describe(), "receiver chains (5") {
+		t.Fatalf("describe: %s", d.as.describe())
 	}
 	mustFail(t, d.as, held, ErrAuthentication, "message on an evicted chain")
 }
@@ -226,7 +226,7 @@ func region(body []byte, i int) string {
 		return "version"
 	case i < 1+2+32:
 		return "ratchet key"
-	case i >= n-MACSize:
+	case i >= n-macSize:
 		return "MAC"
 	}
 	m, _ := ParseMessage(body)
@@ -281,8 +281,8 @@ func TestTamper(t *testing.T) {
 		d.recv(d.bs, tc.m, tc.want)
 	}
 	// The other type number for the same body fails too.
-	mustFail(t, d.bs, EncryptedMessage{TypePreKey, onChain.Body}, ErrMalformedMessage, "normal body as pre-key")
-	mustFail(t, d.bs, EncryptedMessage{7, onChain.Body}, ErrMalformedMessage, "type 7")
+	mustFail(t, d.bs, EncryptedMessage{TypePreKey, onChain.Body}, ErrMalformed, "normal body as pre-key")
+	mustFail(t, d.bs, EncryptedMessage{7, onChain.Body}, ErrMalformed, "type 7")
 	d.recv(d.bs, onChain, "same chain")
 }
 
@@ -296,7 +296,7 @@ func TestForgedPreKeyMessageKeepsOneTimeKey(t *testing.T) {
 	bob, _ := NewAccountFrom(rand)
 	otks, _, _ := bob.GenerateOneTimeKeysFrom(rand, 1)
 	s, _ := alice.NewOutboundSessionFrom(rand, bob.Curve25519(), otks[0].Key)
-	m, _ := s.EncryptFrom(rand, []byte("hello"))
+	m, _ := s.EncryptFrom(rand, nil, []byte("hello"))
 	before := pickledAccount(t, bob)
 	for i := range m.Body {
 		body := bytes.Clone(m.Body)
@@ -316,10 +316,10 @@ func TestForgedPreKeyMessageKeepsOneTimeKey(t *testing.T) {
 	// differs, the MAC fails, the key stays.
 	mallory, _ := NewAccountFrom(rand)
 	ms, _ := mallory.NewOutboundSessionFrom(rand, bob.Curve25519(), otks[0].Key)
-	fm, _ := ms.EncryptFrom(rand, []byte("forged"))
+	fm, _ := ms.EncryptFrom(rand, nil, []byte("forged"))
 	fpk, _ := ParsePreKeyMessage(fm.Body)
 	fpk.Message = nil
-	if _, _, err := bob.NewInboundSession(fpk, nil); !errors.Is(err, ErrMalformedMessage) {
+	if _, _, err := bob.NewInboundSession(fpk, nil); !errors.Is(err, ErrMalformed) {
 		t.Fatal(err)
 	}
 	if len(bob.OneTimeKeys()) != 1 {
@@ -340,25 +340,25 @@ func TestInboundIdentityKey(t *testing.T) {
 	bob, _ := NewAccountFrom(rand)
 	otks, _, _ := bob.GenerateOneTimeKeysFrom(rand, 2)
 	s, _ := alice.NewOutboundSessionFrom(rand, bob.Curve25519(), otks[0].Key)
-	m, _ := s.EncryptFrom(rand, []byte("hello"))
+	m, _ := s.EncryptFrom(rand, nil, []byte("hello"))
 	pk, _ := ParsePreKeyMessage(m.Body)
 	other := bob.Curve25519()
 	if _, _, err := bob.NewInboundSession(pk, &InboundOptions{TheirIdentityKey: &other}); !errors.Is(err, ErrIdentityKeyMismatch) {
 		t.Fatalf("mismatched identity key: %v", err)
 	}
 	// Without the identity key field, the caller must supply it.
-	b := wire.NewBuilder([]byte{ProtocolVersion})
+	b := wire.NewBuilder([]byte{protocolVersion})
 	b.AddBytesField(fieldOneTimeKey, pk.OneTimeKey[:])
 	b.AddBytesField(fieldBaseKey, pk.BaseKey[:])
-	b.AddBytesField(fieldMessage, pk.Message.Bytes())
+	b.AddBytesField(fieldMessage, pk.Message.raw)
 	noID, err := ParsePreKeyMessage(b.Bytes())
-	if err != nil || noID.HasIdentityKey() {
+	if err != nil || noID.hasIdentityKey {
 		t.Fatalf("pre-key message without identity key: %v", err)
 	}
-	if _, ok := noID.SessionID(); ok {
+	if _, ok := preKeySessionID(noID); ok {
 		t.Fatal("SessionID without an identity key")
 	}
-	if _, _, err := bob.NewInboundSession(noID, nil); !errors.Is(err, ErrMalformedMessage) {
+	if _, _, err := bob.NewInboundSession(noID, nil); !errors.Is(err, ErrMalformed) {
 		t.Fatalf("no identity key at all: %v", err)
 	}
 	aid := alice.Curve25519()
@@ -366,7 +366,7 @@ func TestInboundIdentityKey(t *testing.T) {
 	if err != nil || string(pt) != "hello" || bs.ID() != s.ID() {
 		t.Fatalf("with the identity key supplied: %q %v", pt, err)
 	}
-	if !bs.Matches(noID, &aid) || bs.Matches(noID, &other) || bs.AliceIdentityKey() != aid {
+	if !bs.Matches(noID, &aid) || bs.Matches(noID, &other) || bs.aliceIdentity != aid {
 		t.Fatal("Matches")
 	}
 	if len(bob.OneTimeKeys()) != 2 {
@@ -412,7 +412,7 @@ func TestNonContributoryKeys(t *testing.T) {
 	// Inbound: a pre-key message with a low-order base key or identity key.
 	otks, _, _ := d.bob.GenerateOneTimeKeysFrom(d.rand, 1)
 	s, _ := d.alice.NewOutboundSessionFrom(d.rand, d.bob.Curve25519(), otks[0].Key)
-	m, _ := s.EncryptFrom(d.rand, []byte("x"))
+	m, _ := s.EncryptFrom(d.rand, nil, []byte("x"))
 	for _, bad := range lowOrderKeys() {
 		for _, field := range []string{"base", "identity"} {
 			pk, _ := ParsePreKeyMessage(m.Body)
@@ -456,7 +456,7 @@ func TestSessionRedaction(t *testing.T) {
 	for i := range d.bob.otks {
 		secrets = append(secrets, d.bob.otks[i].priv[:])
 	}
-	checkRedacted(t, secrets, d.alice, d.bob, *d.alice, d.as, d.bs, *d.as, EncryptedMessage{}, IdentityKeys{})
+	checkRedacted(t, secrets, d.alice, d.bob, *d.alice, d.as, d.bs, *d.as, EncryptedMessage{})
 }
 
 func checkRedacted(t *testing.T, secrets [][]byte, values ...any) {
@@ -484,7 +484,7 @@ func mustB64(b []byte) string {
 func TestDescribe(t *testing.T) {
 	d := newDuo(t)
 	d.send(d.as, "a")
-	desc := d.as.Describe()
+	desc := d.as.describe()
 	for _, want := range []string{d.as.ID(), "received message false", "sender chain: index 2", "receiver chains (0"} {
 		if !strings.Contains(desc, want) {
 			t.Errorf("Describe() = %q, missing %q", desc, want)
@@ -504,13 +504,13 @@ func TestEncryptDecryptAllocations(t *testing.T) {
 	pt := make([]byte, 1024)
 	d.send(d.as, "start a sending chain")
 	enc := testing.AllocsPerRun(100, func() {
-		if _, err := d.as.EncryptFrom(failReader{}, pt); err != nil {
+		if _, err := d.as.EncryptFrom(failReader{}, nil, pt); err != nil {
 			t.Fatal(err)
 		}
 	})
 	dec := testing.AllocsPerRun(100, func() {
-		m, _ := d.as.EncryptFrom(failReader{}, pt)
-		if _, err := d.bs.Decrypt(m); err != nil {
+		m, _ := d.as.EncryptFrom(failReader{}, nil, pt)
+		if _, err := d.bs.Decrypt(nil, m); err != nil {
 			t.Fatal(err)
 		}
 	}) - enc
@@ -529,22 +529,22 @@ func TestEncryptDecryptAllocations(t *testing.T) {
 	body := make([]byte, 0, 2048)
 	out := make([]byte, 0, 2048)
 	appendEnc := testing.AllocsPerRun(100, func() {
-		if _, _, err := d.as.AppendEncryptFrom(failReader{}, body[:0], pt); err != nil {
+		if _, err := d.as.EncryptFrom(failReader{}, body[:0], pt); err != nil {
 			t.Fatal(err)
 		}
 	})
 	appendDec := testing.AllocsPerRun(100, func() {
-		typ, b, _ := d.as.AppendEncryptFrom(failReader{}, body[:0], pt)
-		got, err := d.bs.AppendDecrypt(out[:0], EncryptedMessage{Type: typ, Body: b})
+		m, _ := d.as.EncryptFrom(failReader{}, body[:0], pt)
+		got, err := d.bs.Decrypt(out[:0], m)
 		if err != nil || len(got) != len(pt) {
 			t.Fatal(err)
 		}
 	}) - appendEnc
-	t.Logf("AppendEncrypt: %v allocations, AppendDecrypt: %v", appendEnc, appendDec)
+	t.Logf("Encrypt into dst: %v allocations, Decrypt into dst: %v", appendEnc, appendDec)
 	if appendEnc > 2 {
-		t.Errorf("AppendEncrypt: %v allocations, budget 2", appendEnc)
+		t.Errorf("Encrypt into dst: %v allocations, budget 2", appendEnc)
 	}
 	if appendDec > 2 {
-		t.Errorf("AppendDecrypt: %v allocations, budget 2", appendDec)
+		t.Errorf("Decrypt into dst: %v allocations, budget 2", appendDec)
 	}
 }

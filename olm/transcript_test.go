@@ -63,7 +63,7 @@ func TestLibolmTranscript(t *testing.T) {
 		}
 		var msgs []msg
 		for i := range k {
-			m, err := sender.EncryptFrom(rand, plaintext(r, i))
+			m, err := sender.EncryptFrom(rand, nil, plaintext(r, i))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -88,9 +88,9 @@ func TestLibolmTranscript(t *testing.T) {
 					t.Fatal(err)
 				}
 			case aliceSends:
-				pt, err = sb.Decrypt(m.m)
+				pt, err = sb.Decrypt(nil, m.m)
 			default:
-				pt, err = sa.Decrypt(m.m)
+				pt, err = sa.Decrypt(nil, m.m)
 			}
 			if err != nil {
 				t.Fatalf("round %d message %d: %v", r, m.i, err)

@@ -1,8 +1,9 @@
 // Package sas implements short authentication string (SAS) verification,
-// the m.sas.v1 method of Matrix device verification (client-server spec
-// "Short Authentication String (SAS) verification"; reference
-// matrix-e2ee-formats.md §6.1 and §6.3), byte-compatible with libolm's
-// OlmSAS and vodozemac's Sas.
+// the m.sas.v1 method of Matrix device verification (spec "Short
+// Authentication String (SAS) verification",
+// https://spec.matrix.org/v1.19/client-server-api/#short-authentication-string-sas-verification),
+// byte-compatible with libolm's OlmSAS (src/sas.c) and vodozemac's Sas
+// (src/sas.rs).
 //
 // Each side makes an ephemeral X25519 key with [New] and sends
 // [SAS.PublicKey] in its m.key.verification.key event. Setting the other
@@ -17,6 +18,21 @@
 // ([Commitment]); the starting device checks the commitment when the key
 // arrives ([VerifyCommitment]). [Negotiate] picks the methods of the
 // accept event from what both sides support.
+//
+// # Randomness
+//
+// [New] reads crypto/rand. [NewFrom] takes the reader first (nil means
+// crypto/rand) and exists to replay libolm transcripts byte for byte. A
+// reader that fails gives an error wrapping the reader's error.
+//
+// # Errors
+//
+// [ErrAuthentication] is a MAC that does not verify, or a MAC event with a
+// key ID outside the spec's "ed25519:<device ID or master key>" namespace
+// (cancel with m.key_mismatch). [ErrCommitmentMismatch] is a commitment
+// that does not match (m.mismatched_commitment), [ErrUnknownMethod] a
+// method nobody implements (m.unknown_method) and [ErrNoKnownKeys] a MAC
+// event naming no key the receiver knows.
 //
 // # MAC methods
 //
@@ -33,6 +49,6 @@
 // # Secrets
 //
 // The private key of a [SAS] and the shared secret of an [Established]
-// SAS are secret; neither is ever printed by fmt. Both types are immutable
-// after they are made and safe for concurrent use.
+// SAS are secret; neither is ever printed by fmt or log/slog. Both types
+// are immutable after they are made and safe for concurrent use.
 package sas

@@ -1,10 +1,9 @@
 package sas
 
-import "fmt"
-
-// Emoji is one entry of the m.sas.v1 emoji table (spec
-// data-definitions/sas-emoji.json; German names from the spec's
-// sas-emoji-v1-i18n/de.json; reference §6.3). Show the emoji together with
+// Emoji is one entry of the m.sas.v1 emoji table (spec "SAS method:
+// emoji", https://spec.matrix.org/v1.19/client-server-api/#sas-method-emoji,
+// whose table is data-definitions/sas-emoji.json in the matrix-spec
+// repository; German names from its sas-emoji-v1-i18n/de.json). Show the emoji together with
 // its name in the user's language. Emoji values are public.
 type Emoji struct {
 	// Number is the entry's index, 0..63 (the 6-bit group that selects it).
@@ -18,37 +17,10 @@ type Emoji struct {
 	German string
 }
 
-// CodePoints returns the emoji's Unicode code points as the spec writes
-// them, e.g. "U+2601 U+FE0F".
-func (e Emoji) CodePoints() string {
-	var b []byte
-	for i, r := range e.Emoji {
-		if i > 0 {
-			b = append(b, ' ')
-		}
-		b = append(b, fmt.Sprintf("U+%04X", r)...)
-	}
-	return string(b)
-}
-
-// String returns the emoji followed by its English name.
-func (e Emoji) String() string { return e.Emoji + " " + e.Description }
-
-// EmojiTable returns a copy of the 64-entry table.
-func EmojiTable() [64]Emoji { return emojiTable }
-
-// EmojiAt returns entry i of the table (0..63), or false.
-func EmojiAt(i int) (Emoji, bool) {
-	if i < 0 || i >= len(emojiTable) {
-		return Emoji{}, false
-	}
-	return emojiTable[i], true
-}
-
-// EmojiIndices splits the first 42 bits of the six short-auth bytes into
+// emojiIndices splits the first 42 bits of the six short-auth bytes into
 // seven 6-bit table indices, most significant bits first (spec: "SAS
 // method: emoji").
-func EmojiIndices(b [6]byte) [7]int {
+func emojiIndices(b [6]byte) [7]int {
 	v := uint64(b[0])<<40 | uint64(b[1])<<32 | uint64(b[2])<<24 | uint64(b[3])<<16 | uint64(b[4])<<8 | uint64(b[5])
 	v >>= 6
 	var idx [7]int
@@ -58,19 +30,19 @@ func EmojiIndices(b [6]byte) [7]int {
 	return idx
 }
 
-// EmojiFromBytes returns the seven emoji for the six short-auth bytes.
-func EmojiFromBytes(b [6]byte) [7]Emoji {
+// emojiFromBytes returns the seven emoji for the six short-auth bytes.
+func emojiFromBytes(b [6]byte) [7]Emoji {
 	var out [7]Emoji
-	for k, i := range EmojiIndices(b) {
+	for k, i := range emojiIndices(b) {
 		out[k] = emojiTable[i]
 	}
 	return out
 }
 
-// DecimalsFromBytes returns the three numbers of the decimal method, each
+// decimalsFromBytes returns the three numbers of the decimal method, each
 // 1000..9191, made from the first five of the six short-auth bytes (spec:
 // "SAS method: decimal").
-func DecimalsFromBytes(b [6]byte) [3]int {
+func decimalsFromBytes(b [6]byte) [3]int {
 	return [3]int{
 		(int(b[0])<<5 | int(b[1])>>3) + 1000,
 		(int(b[1]&0x7)<<10 | int(b[2])<<2 | int(b[3])>>6) + 1000,

@@ -42,11 +42,11 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	bob, _ := sas.New(bytes.NewReader(bobPriv))
+	bob, _ := sas.NewFrom(bytes.NewReader(bobPriv))
 	commitment := sas.Commitment(bob.PublicKey(), start)
 
 	// Alice sends her key; Bob answers with his; Alice checks the commitment.
-	alice, _ := sas.New(bytes.NewReader(alicePriv))
+	alice, _ := sas.NewFrom(bytes.NewReader(alicePriv))
 	bobSide, err := bob.SetTheirKey(alice.PublicKey())
 	if err != nil {
 		panic(err)
@@ -67,7 +67,7 @@ func Example() {
 	fmt.Println(aliceSide.Decimals(info) == bobSide.Decimals(info))
 
 	// After the users confirm, Alice MACs her device key for Bob.
-	method, _ := agreed.MACMethod()
+	method, _ := sas.ParseMACMethod(agreed.MessageAuthenticationCode)
 	macEvent, _ := aliceSide.MACKeys(method, aliceDev, bobDev, txn, map[string]string{
 		"ed25519:AAAAAAAAAA": "lEuiRJBit0IG6nUf5pUzWTUEsRVVe/HJkoKuEww9ULI",
 	})

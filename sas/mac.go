@@ -34,12 +34,13 @@ const (
 	LegacyHMACSHA256
 )
 
-// Names of the MAC methods in m.key.verification.start and accept events.
+// Names of the MAC methods in m.key.verification.start and accept events
+// ([MACMethod.String] and [ParseMACMethod] convert).
 const (
-	NameHKDFHMACSHA256V2         = "hkdf-hmac-sha256.v2"
-	NameHKDFHMACSHA256V2Unstable = "org.matrix.msc3783.hkdf-hmac-sha256"
-	NameLegacyHKDFHMACSHA256     = "hkdf-hmac-sha256"
-	NameLegacyHMACSHA256         = "hmac-sha256"
+	nameHKDFHMACSHA256V2         = "hkdf-hmac-sha256.v2"
+	nameHKDFHMACSHA256V2Unstable = "org.matrix.msc3783.hkdf-hmac-sha256"
+	nameLegacyHKDFHMACSHA256     = "hkdf-hmac-sha256"
+	nameLegacyHMACSHA256         = "hmac-sha256"
 )
 
 // String returns the method's name as it appears in events, or a
@@ -47,28 +48,24 @@ const (
 func (m MACMethod) String() string {
 	switch m {
 	case HKDFHMACSHA256V2:
-		return NameHKDFHMACSHA256V2
+		return nameHKDFHMACSHA256V2
 	case LegacyHKDFHMACSHA256:
-		return NameLegacyHKDFHMACSHA256
+		return nameLegacyHKDFHMACSHA256
 	case LegacyHMACSHA256:
-		return NameLegacyHMACSHA256
+		return nameLegacyHMACSHA256
 	}
 	return fmt.Sprintf("sas.MACMethod(%d)", int(m))
 }
-
-// IsLegacy reports whether m is one of the libolm-compatible legacy
-// methods.
-func (m MACMethod) IsLegacy() bool { return m == LegacyHKDFHMACSHA256 || m == LegacyHMACSHA256 }
 
 // ParseMACMethod returns the method with the given event name (the
 // unstable v2 name included), or an error wrapping ErrUnknownMethod.
 func ParseMACMethod(name string) (MACMethod, error) {
 	switch name {
-	case NameHKDFHMACSHA256V2, NameHKDFHMACSHA256V2Unstable:
+	case nameHKDFHMACSHA256V2, nameHKDFHMACSHA256V2Unstable:
 		return HKDFHMACSHA256V2, nil
-	case NameLegacyHKDFHMACSHA256:
+	case nameLegacyHKDFHMACSHA256:
 		return LegacyHKDFHMACSHA256, nil
-	case NameLegacyHMACSHA256:
+	case nameLegacyHMACSHA256:
 		return LegacyHMACSHA256, nil
 	}
 	return 0, fmt.Errorf("%w: MAC method %q", ErrUnknownMethod, name)
@@ -88,7 +85,8 @@ func (m MACMethod) encode(mac *[sha256.Size]byte) []byte {
 // three bytes, then writes four characters, group after group; from the
 // second group on it reads bytes that earlier groups already overwrote
 // with characters. The two-byte tail (bytes 30 and 31, long overwritten)
-// becomes the last three characters at offset 40. Reference §6.1.
+// becomes the last three characters at offset 40 (libolm src/sas.c and
+// src/base64.cpp).
 func libolmInPlaceBase64(mac *[sha256.Size]byte) []byte {
 	var buf [44]byte
 	copy(buf[:], mac[:])

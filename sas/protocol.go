@@ -3,11 +3,13 @@ package sas
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/sicher-go/sicher/internal/b64"
+	"github.com/sicher-go/sicher/internal/jsonstrict"
 	"github.com/sicher-go/sicher/key"
 )
 
@@ -60,28 +62,55 @@ func LegacySASInfo(starter, accepter Device, transactionID string) string {
 		accepter.UserID + accepter.DeviceID + transactionID
 }
 
-// KeyIDsMACSuffix is the key ID in the MAC info of the "keys" field.
-const KeyIDsMACSuffix = "KEY_IDS"
+// keyIDsMACSuffix is the key ID in the MAC info of the "keys" field.
+const keyIDsMACSuffix = "KEY_IDS"
 
-// MACInfo returns the HKDF info for the MAC of one key (keyID, e.g.
-// "ed25519:DEVICEID") or, with KeyIDsMACSuffix, of the key list:
+// macInfo returns the HKDF info for the MAC of one key (keyID, e.g.
+// "ed25519:DEVICEID") or, with keyIDsMACSuffix, of the key list:
 //
 //	MATRIX_KEY_VERIFICATION_MAC<sender user><sender device><receiver user>
 //	<receiver device><transaction id><key id>
 //
 // without separators, where the sender is the device sending the
 // m.key.verification.mac event (whose keys are MACed).
-func MACInfo(sender, receiver Device, transactionID, keyID string) string {
+func macInfo(sender, receiver Device, transactionID, keyID string) string {
 	return "MATRIX_KEY_VERIFICATION_MAC" + sender.UserID + sender.DeviceID +
 		receiver.UserID + receiver.DeviceID + transactionID + keyID
 }
 
-// KeyIDsMessage returns the input of the "keys" MAC: the key IDs sorted
-// lexicographically and joined with commas.
-func KeyIDsMessage(keyIDs []string) string {
+// keyIDsMessage returns the input of the "keys" MAC: the key IDs sorted
+// lexicographically and joined with commas. checkKeyID has refused every
+// ID with a comma, so the list is unambiguous.
+func keyIDsMessage(keyIDs []string) string {
 	s := slices.Clone(keyIDs)
 	slices.Sort(s)
 	return strings.Join(s, ",")
+}
+
+// errKeyID is wrapped by the errors for a key ID that the m.sas.v1 MAC
+// event may not carry.
+var errKeyID = errors.New("sas: key ID not allowed in a MAC event")
+
+// checkKeyID enforces the key-ID namespace of the m.key.verification.mac
+// event (spec "Short Authentication String (SAS) verification",
+// https://spec.matrix.org/v1.19/client-server-api/#short-authentication-string-sas-verification):
+// the MACed keys are Ed25519 keys, named "ed25519:<device ID>" for a
+// device key or "ed25519:<unpadded base64 public key>" for a cross-signing
+// master key. The part after the colon must be non-empty and printable
+// ASCII without a comma: the key list MAC joins IDs with commas, and an ID
+// holding one would let a man in the middle drop keys from the list
+// without changing the MACed text.
+func checkKeyID(id string) error {
+	rest, ok := strings.CutPrefix(id, "ed25519:")
+	if !ok || rest == "" {
+		return fmt.Errorf("%w: %q is not an ed25519:<device ID or key> ID", errKeyID, id)
+	}
+	for i := 0; i < len(rest); i++ {
+		if c := rest[i]; c <= ' ' || c >= 0x7f || c == ',' {
+			return fmt.Errorf("%w: %q holds a comma, space or non-ASCII byte", errKeyID, id)
+		}
+	}
+	return nil
 }
 
 // Commitment returns the commitment the accepting device sends in
@@ -131,15 +160,38 @@ type MACContent struct {
 	Keys string `json:"keys"`
 }
 
+// UnmarshalJSON decodes the content strictly: member names must match
+// exactly and duplicate names, even ones differing only in case, are
+// refused, so every client reads the same key IDs.
+func (c *MACContent) UnmarshalJSON(b []byte) error {
+	type plain MACContent
+	var p plain
+	if err := jsonstrict.Unmarshal(b, &p); err != nil {
+		return fmt.Errorf("sas: MAC content: %w", err)
+	}
+	*c = MACContent(p)
+	return nil
+}
+
 // MACKeys computes the mac event content by which this device (sender)
 // vouches for its keys to receiver: keys maps each key ID to the key as
 // sent in events (an Ed25519 key in unpadded base64). The list of key IDs
-// is MACed as well. Use the method both sides agreed on.
+// is MACed as well. Use the method both sides agreed on. Every key ID
+// must be "ed25519:" followed by a device ID or an unpadded base64 key,
+// without commas, spaces or non-ASCII bytes; others are refused.
 func (e *Established) MACKeys(m MACMethod, sender, receiver Device, transactionID string, keys map[string]string) (MACContent, error) {
+	if len(keys) == 0 {
+		return MACContent{}, fmt.Errorf("%w: no keys to MAC", errKeyID)
+	}
+	for id := range keys {
+		if err := checkKeyID(id); err != nil {
+			return MACContent{}, err
+		}
+	}
 	c := MACContent{MAC: make(map[string]string, len(keys))}
 	ids := make([]string, 0, len(keys))
 	for id, k := range keys {
-		mac, err := e.MAC(m, []byte(k), MACInfo(sender, receiver, transactionID, id))
+		mac, err := e.MAC(m, []byte(k), macInfo(sender, receiver, transactionID, id))
 		if err != nil {
 			return MACContent{}, err
 		}
@@ -147,7 +199,7 @@ func (e *Established) MACKeys(m MACMethod, sender, receiver Device, transactionI
 		ids = append(ids, id)
 	}
 	var err error
-	c.Keys, err = e.MAC(m, []byte(KeyIDsMessage(ids)), MACInfo(sender, receiver, transactionID, KeyIDsMACSuffix))
+	c.Keys, err = e.MAC(m, []byte(keyIDsMessage(ids)), macInfo(sender, receiver, transactionID, keyIDsMACSuffix))
 	if err != nil {
 		return MACContent{}, err
 	}
@@ -159,24 +211,29 @@ func (e *Established) MACKeys(m MACMethod, sender, receiver Device, transactionI
 // device's own pinned copies of the sender's keys, in event form), the
 // MAC over that copy. Key IDs the receiver does not know are skipped, as
 // the spec asks. It returns the key IDs whose MACs verified, sorted, or
-// an error: ErrMACMismatch (cancel with m.key_mismatch) if any checked
-// MAC is wrong, ErrNoKnownKeys if no key could be checked.
+// an error: ErrAuthentication (cancel with m.key_mismatch) if any checked
+// MAC is wrong or any key ID is outside the namespace [Established.MACKeys]
+// allows (a comma in an ID would make the key list MAC ambiguous),
+// ErrNoKnownKeys if no key could be checked.
 func (e *Established) VerifyKeys(m MACMethod, sender, receiver Device, transactionID string, got MACContent, known map[string]string) ([]string, error) {
 	ids := make([]string, 0, len(got.MAC))
 	for id := range got.MAC {
+		if err := checkKeyID(id); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrAuthentication, err)
+		}
 		ids = append(ids, id)
 	}
-	slices.Sort(ids)
-	if err := e.VerifyMAC(m, []byte(strings.Join(ids, ",")), MACInfo(sender, receiver, transactionID, KeyIDsMACSuffix), got.Keys); err != nil {
+	if err := e.VerifyMAC(m, []byte(keyIDsMessage(ids)), macInfo(sender, receiver, transactionID, keyIDsMACSuffix), got.Keys); err != nil {
 		return nil, fmt.Errorf("sas: key list: %w", err)
 	}
+	slices.Sort(ids)
 	var verified []string
 	for _, id := range ids {
 		k, ok := known[id]
 		if !ok {
 			continue
 		}
-		if err := e.VerifyMAC(m, []byte(k), MACInfo(sender, receiver, transactionID, id), got.MAC[id]); err != nil {
+		if err := e.VerifyMAC(m, []byte(k), macInfo(sender, receiver, transactionID, id), got.MAC[id]); err != nil {
 			return nil, fmt.Errorf("sas: key %q: %w", id, err)
 		}
 		verified = append(verified, id)
@@ -205,8 +262,8 @@ func Supported() Methods {
 		KeyAgreementProtocols: []string{KeyAgreementHKDFSHA256, KeyAgreementCurve25519},
 		Hashes:                []string{HashSHA256},
 		MessageAuthenticationCodes: []string{
-			NameHKDFHMACSHA256V2, NameHKDFHMACSHA256V2Unstable,
-			NameLegacyHKDFHMACSHA256, NameLegacyHMACSHA256,
+			nameHKDFHMACSHA256V2, nameHKDFHMACSHA256V2Unstable,
+			nameLegacyHKDFHMACSHA256, nameLegacyHMACSHA256,
 		},
 		ShortAuthenticationString: []string{SASDecimal, SASEmoji},
 	}
@@ -214,14 +271,13 @@ func Supported() Methods {
 
 // Agreement is the outcome of Negotiate: the values of the accept event.
 type Agreement struct {
-	KeyAgreementProtocol      string   `json:"key_agreement_protocol"`
-	Hash                      string   `json:"hash"`
+	KeyAgreementProtocol string `json:"key_agreement_protocol"`
+	Hash                 string `json:"hash"`
+	// MessageAuthenticationCode is the MAC method's name; ParseMACMethod
+	// turns it into the MACMethod to pass to Established.MACKeys.
 	MessageAuthenticationCode string   `json:"message_authentication_code"`
 	ShortAuthenticationString []string `json:"short_authentication_string"`
 }
-
-// MACMethod returns the agreed MAC method.
-func (a Agreement) MACMethod() (MACMethod, error) { return ParseMACMethod(a.MessageAuthenticationCode) }
 
 // Negotiate picks, for each option, the first entry of ours (in our order
 // of preference) that theirs lists too; ours is typically Supported() or a
@@ -242,9 +298,9 @@ func Negotiate(ours, theirs Methods) (Agreement, error) {
 	if a.Hash, ok = pick(ours.Hashes, theirs.Hashes, HashSHA256); !ok {
 		return Agreement{}, fmt.Errorf("%w: no common hash", ErrUnknownMethod)
 	}
-	v2 := []string{NameHKDFHMACSHA256V2, NameHKDFHMACSHA256V2Unstable}
+	v2 := []string{nameHKDFHMACSHA256V2, nameHKDFHMACSHA256V2Unstable}
 	if a.MessageAuthenticationCode, ok = pick(ours.MessageAuthenticationCodes, theirs.MessageAuthenticationCodes, v2...); !ok {
-		a.MessageAuthenticationCode, ok = pick(ours.MessageAuthenticationCodes, theirs.MessageAuthenticationCodes, NameLegacyHKDFHMACSHA256, NameLegacyHMACSHA256)
+		a.MessageAuthenticationCode, ok = pick(ours.MessageAuthenticationCodes, theirs.MessageAuthenticationCodes, nameLegacyHKDFHMACSHA256, nameLegacyHMACSHA256)
 		if !ok {
 			return Agreement{}, fmt.Errorf("%w: no common MAC method", ErrUnknownMethod)
 		}

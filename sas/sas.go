@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 
 	"github.com/sicher-go/sicher/internal/b64"
 	"github.com/sicher-go/sicher/internal/hmacsha256"
@@ -21,15 +22,16 @@ const MaxBytes = 255 * sha256.Size
 // Errors returned (wrapped) by this package. Errors from a key agreement
 // with a low-order key also match key.ErrNonContributory.
 var (
-	// ErrBadLength: a byte count outside 1..MaxBytes.
-	ErrBadLength = errors.New("sas: invalid length")
+	// errBadLength: a byte count outside 1..MaxBytes.
+	errBadLength = errors.New("sas: invalid length")
 	// ErrUnknownMethod: a MAC method, key agreement protocol, hash or SAS
 	// method this package does not implement, or no method both sides
 	// support (cancel with m.unknown_method).
 	ErrUnknownMethod = errors.New("sas: unknown or unsupported method")
-	// ErrMACMismatch: a received MAC does not match (cancel with
+	// ErrAuthentication: a received MAC does not match, or a MAC event
+	// names a key ID the protocol does not allow (cancel with
 	// m.key_mismatch).
-	ErrMACMismatch = errors.New("sas: MAC mismatch")
+	ErrAuthentication = errors.New("sas: MAC mismatch")
 	// ErrCommitmentMismatch: the commitment does not match the key and
 	// start content (cancel with m.mismatched_commitment).
 	ErrCommitmentMismatch = errors.New("sas: commitment mismatch")
@@ -44,9 +46,13 @@ type SAS struct {
 	pub  key.Curve25519
 }
 
-// New reads 32 bytes from r (crypto/rand if r is nil) and uses them as the
-// X25519 private key, exactly as libolm's olm_create_sas does.
-func New(r io.Reader) (*SAS, error) {
+// New returns a SAS with a fresh X25519 key pair read from crypto/rand.
+func New() (*SAS, error) { return NewFrom(nil) }
+
+// NewFrom reads 32 bytes from r (crypto/rand if r is nil) and uses them as
+// the X25519 private key, exactly as libolm's olm_create_sas does. It
+// exists to replay libolm transcripts; use [New] otherwise.
+func NewFrom(r io.Reader) (*SAS, error) {
 	if r == nil {
 		r = rand.Reader
 	}
@@ -76,6 +82,9 @@ func (s *SAS) SetTheirKey(their key.Curve25519) (*Established, error) {
 // Format redacts the private key for every verb, printing the public key.
 func (s SAS) Format(f fmt.State, _ rune) { fmt.Fprintf(f, "sas.SAS{PublicKey: %s}", s.pub) }
 
+// LogValue implements slog.LogValuer: the public key only.
+func (s SAS) LogValue() slog.Value { return slog.GroupValue(slog.String("public_key", s.pub.String())) }
+
 // Established is a SAS whose key agreement is done: it holds the shared
 // secret, from which the short authentication string and the MACs are
 // derived. The shared secret is secret. An Established is safe for
@@ -86,39 +95,33 @@ type Established struct {
 	their  key.Curve25519
 }
 
-// OurKey returns this side's public key.
-func (e *Established) OurKey() key.Curve25519 { return e.our }
-
-// TheirKey returns the other side's public key.
-func (e *Established) TheirKey() key.Curve25519 { return e.their }
-
 // Bytes returns n bytes of HKDF-SHA-256 output (zero salt, the shared
 // secret as input key material) under info, as libolm's
 // olm_sas_generate_bytes does. n must be 1..MaxBytes. Build info with
 // [SASInfo] for the short authentication string.
 func (e *Established) Bytes(info string, n int) ([]byte, error) {
 	if n < 1 || n > MaxBytes {
-		return nil, fmt.Errorf("%w: %d bytes requested, want 1..%d", ErrBadLength, n, MaxBytes)
+		return nil, fmt.Errorf("%w: %d bytes requested, want 1..%d", errBadLength, n, MaxBytes)
 	}
 	return e.expand(info, n), nil
 }
 
-// ShortAuthBytes returns the six bytes the emoji and decimal forms are
+// Emoji returns the seven emoji both users compare (spec "SAS method:
+// emoji"). Each [Emoji] carries its table index in Number. Build info with
+// [SASInfo] (or [LegacySASInfo]).
+func (e *Established) Emoji(info string) [7]Emoji { return emojiFromBytes(e.shortAuthBytes(info)) }
+
+// Decimals returns the three numbers (each 1000..9191) both users compare
+// (spec "SAS method: decimal").
+func (e *Established) Decimals(info string) [3]int { return decimalsFromBytes(e.shortAuthBytes(info)) }
+
+// shortAuthBytes returns the six bytes the emoji and decimal forms are
 // made of (the first six bytes of Bytes(info, 6)).
-func (e *Established) ShortAuthBytes(info string) [6]byte {
+func (e *Established) shortAuthBytes(info string) [6]byte {
 	var b [6]byte
 	hmacsha256.HKDF(b[:], nil, e.secret[:], info)
 	return b
 }
-
-// Emoji returns the seven emoji both users compare.
-func (e *Established) Emoji(info string) [7]Emoji { return EmojiFromBytes(e.ShortAuthBytes(info)) }
-
-// EmojiIndices returns the seven emoji table indices (0..63) for info.
-func (e *Established) EmojiIndices(info string) [7]int { return EmojiIndices(e.ShortAuthBytes(info)) }
-
-// Decimals returns the three numbers (each 1000..9191) both users compare.
-func (e *Established) Decimals(info string) [3]int { return DecimalsFromBytes(e.ShortAuthBytes(info)) }
 
 func (e *Established) expand(info string, n int) []byte {
 	b := make([]byte, n)
@@ -148,15 +151,15 @@ func (e *Established) VerifyMAC(m MACMethod, input []byte, info string, mac stri
 	if m == HKDFHMACSHA256V2 {
 		var got [sha256.Size]byte
 		if len(mac) > 44 || b64.DecodeInto(got[:], mac) != nil {
-			return fmt.Errorf("%w: not a 32-byte base64 MAC", ErrMACMismatch)
+			return fmt.Errorf("%w: not a 32-byte base64 MAC", ErrAuthentication)
 		}
 		if !hmac.Equal(got[:], want[:]) {
-			return ErrMACMismatch
+			return ErrAuthentication
 		}
 		return nil
 	}
 	if !hmac.Equal([]byte(mac), m.encode(&want)) {
-		return ErrMACMismatch
+		return ErrAuthentication
 	}
 	return nil
 }
@@ -185,4 +188,9 @@ func (e *Established) rawMAC(m MACMethod, input []byte, info string) ([sha256.Si
 // Format redacts the shared secret for every verb, printing the public keys.
 func (e Established) Format(f fmt.State, _ rune) {
 	fmt.Fprintf(f, "sas.Established{OurKey: %s, TheirKey: %s}", e.our, e.their)
+}
+
+// LogValue implements slog.LogValuer: the two public keys only.
+func (e Established) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("our_key", e.our.String()), slog.String("their_key", e.their.String()))
 }

@@ -1,6 +1,7 @@
 package secretstorage_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 
@@ -11,40 +12,43 @@ import (
 // restores it on her new phone from her recovery key.
 func Example() {
 	// Laptop: create a storage key and its description, and store the
-	// backup key encrypted under it.
-	storageKey, _ := secretstorage.NewKey(nil)
-	keyID, _ := secretstorage.NewKeyID(nil)
-	desc, _ := storageKey.Description("Alice's key", nil, nil)
-	var backupKey [32]byte // the m.megolm_backup.v1 private key
+	// backup key encrypted under it (keys are stored as unpadded base64).
+	storageKey, _ := secretstorage.NewKey()
+	keyID, _ := secretstorage.NewKeyID()
+	desc, _ := storageKey.Description("Alice's key", nil)
+	backupKey := make([]byte, 32) // the m.megolm_backup.v1 private key
 	backupKey[0] = 42
-	enc, _ := storageKey.EncryptKey(secretstorage.SecretMegolmBackup, &backupKey, nil)
+	secret := base64.RawStdEncoding.EncodeToString(backupKey)
+	enc, _ := storageKey.Encrypt(secretstorage.SecretMegolmBackup, []byte(secret))
 	content := secretstorage.SecretContent{Encrypted: map[string]secretstorage.EncryptedData{keyID: *enc}}
 	accountData, _ := json.Marshal(content) // PUT .../account_data/m.megolm_backup.v1
 	recovery := storageKey.RecoveryKey()    // shown to Alice once
 
 	// Phone: Alice types her recovery key; it is checked against the key
 	// description before anything is decrypted.
-	key, err := secretstorage.KeyFromDescription(recovery, desc)
+	key, err := secretstorage.KeyFromDescription(recovery, desc, nil)
 	if err != nil {
-		panic(err) // secretstorage.ErrWrongKey for a different key
+		panic(err) // secretstorage.ErrAuthentication for a different key
 	}
 	var stored secretstorage.SecretContent
-	json.Unmarshal(accountData, &stored)
+	if err := json.Unmarshal(accountData, &stored); err != nil {
+		panic(err) // secretstorage.ErrMalformed
+	}
 	e := stored.Encrypted[keyID]
-	restored, err := key.DecryptKey(secretstorage.SecretMegolmBackup, &e)
-	fmt.Println(restored == backupKey, err)
+	restored, err := key.Decrypt(secretstorage.SecretMegolmBackup, &e)
+	fmt.Println(string(restored) == secret, err)
 	// Output: true <nil>
 }
 
 // A passphrase-derived key: the description records salt and iterations.
 func ExampleNewPassphraseKey() {
-	key, info, _ := secretstorage.NewPassphraseKey("correct horse battery staple", 10_000, nil)
-	desc, _ := key.Description("", info, nil)
-	again, err := secretstorage.KeyFromDescription("correct horse battery staple", desc)
+	key, info, _ := secretstorage.NewPassphraseKey("correct horse battery staple", 100_000)
+	desc, _ := key.Description("", info)
+	again, err := secretstorage.KeyFromDescription("correct horse battery staple", desc, nil)
 	fmt.Println(err, again.Equal(key))
-	_, err = secretstorage.KeyFromDescription("wrong horse", desc)
+	_, err = secretstorage.KeyFromDescription("wrong horse", desc, nil)
 	fmt.Println(err)
 	// Output:
 	// <nil> true
-	// secretstorage: wrong secret storage key
+	// secretstorage: wrong key or MAC mismatch: the key does not match the key description
 }

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 
 	"github.com/sicher-go/sicher/internal/b64"
 	"github.com/sicher-go/sicher/internal/ctr64"
 	"github.com/sicher-go/sicher/internal/hmacsha256"
+	"github.com/sicher-go/sicher/internal/jsonstrict"
 	"github.com/sicher-go/sicher/internal/recoverykey"
 )
 
@@ -34,62 +36,90 @@ const (
 	SecretCrossSigningSelfSigning = "m.cross_signing.self_signing"
 	SecretCrossSigningUserSigning = "m.cross_signing.user_signing"
 	SecretMegolmBackup            = "m.megolm_backup.v1"
-	// SecretDehydratedDevice is the MSC3814 dehydrated-device pickle key
-	// under its unstable name, used while the MSC is open.
-	SecretDehydratedDevice = "org.matrix.msc3814"
-	// SecretDehydratedDeviceStable is the name MSC3814 will use once
-	// merged.
-	SecretDehydratedDeviceStable = "m.dehydrated_device"
 )
 
-// Sizes.
+// Sizes and iteration counts.
 const (
-	KeySize = 32 // a secret storage key
-	IVSize  = 16
-	MACSize = 32
+	// KeySize is the size of a secret storage key.
+	KeySize = 32
 	// DefaultIterations is the m.pbkdf2 iteration count NewPassphraseKey
-	// uses when given 0 (matrix-js-sdk's choice).
+	// uses when given 0 (matrix-js-sdk's and matrix-rust-sdk's choice).
+	// Counts below 100 000 or above 10 000 000 are refused unless
+	// [Options] allow the low ones.
 	DefaultIterations = 500_000
-	// MaxIterations bounds the iteration count a KeyDescription may ask
-	// for, so a hostile one cannot stall the client.
-	MaxIterations = recoverykey.MaxIterations
-	// MaxSecretSize bounds the ciphertext Decrypt accepts (secrets are
+)
+
+const (
+	ivSize  = 16
+	macSize = 32
+	// maxSecretSize bounds the ciphertext Decrypt accepts (secrets are
 	// small keys; 1 MiB is generous).
-	MaxSecretSize = 1 << 20
+	maxSecretSize = 1 << 20
 )
 
 var (
-	// ErrWrongKey: the key does not match a KeyDescription's check.
-	ErrWrongKey = errors.New("secretstorage: wrong secret storage key")
-	// ErrBadMAC: the MAC of encrypted data does not verify under the key
+	// ErrAuthentication: a key does not match a KeyDescription's key
+	// check, or the MAC of encrypted data does not verify under the key
 	// and secret name (a wrong key, a wrong name, or tampering).
-	ErrBadMAC = errors.New("secretstorage: MAC mismatch")
-	// ErrMalformed: a field is missing, not base64, or the wrong length.
+	ErrAuthentication = errors.New("secretstorage: wrong key or MAC mismatch")
+	// ErrUnchecked: a KeyDescription has no key check (iv and mac), so any
+	// input would be accepted as its key, or a key made from such a
+	// description was asked to encrypt. Accepting one takes
+	// Options.AllowUnchecked; storing under one takes
+	// Options.AllowStoreUnderUnchecked.
+	ErrUnchecked = errors.New("secretstorage: key description has no key check")
+	// ErrMalformed: a field is missing, not base64, or the wrong length,
+	// or a JSON object does not decode strictly.
 	ErrMalformed = errors.New("secretstorage: malformed data")
 	// ErrUnsupportedAlgorithm: a KeyDescription or passphrase description
 	// names an algorithm other than the ones of this package.
 	ErrUnsupportedAlgorithm = errors.New("secretstorage: unsupported algorithm")
-	// ErrBadPassphraseParams: passphrase iterations or bits out of range.
-	ErrBadPassphraseParams = errors.New("secretstorage: invalid passphrase parameters")
+	// ErrBadPassphraseParams: m.pbkdf2 iterations or bits out of range
+	// (fewer than 100 000 iterations unless Options allow them, more than
+	// 10 000 000, bits other than 256). It is the same value as
+	// keybackup.ErrPassphraseParams.
+	ErrBadPassphraseParams = recoverykey.ErrBadPassphraseParams
 	// ErrBadRecoveryKey: the text is not a valid recovery key (it also
-	// wraps the specific recoverykey error: character, length, prefix or
-	// parity).
+	// wraps the specific error: character, length, prefix or parity,
+	// the values keybackup exports as ErrRecoveryKey…).
 	ErrBadRecoveryKey = errors.New("secretstorage: invalid recovery key")
 )
 
-// Key is a secret storage key: 32 secret bytes. It is immutable after
-// creation and safe for concurrent use. fmt prints it redacted. The zero
-// Key is the all-zero key; make keys with NewKey or the Key* functions.
-type Key struct {
-	key [KeySize]byte
+// Options relaxes the checks of [KeyFromDescription]. The zero value, and
+// a nil *Options, is strict.
+type Options struct {
+	// AllowUnchecked accepts a KeyDescription without iv and mac. Such a
+	// description checks nothing: any recovery key or passphrase yields a
+	// key, and the server that stores the description chose it. The key
+	// may decrypt (a wrong key then fails there) but not encrypt, unless
+	// AllowStoreUnderUnchecked is set too.
+	AllowUnchecked bool
+	// AllowStoreUnderUnchecked lets a key accepted under AllowUnchecked
+	// encrypt. A secret stored under a passphrase key whose salt and
+	// iteration count came from the server gives the server a MAC to test
+	// passphrases against. Prefer writing a new description with a key
+	// check ([Key.Description]) first.
+	AllowStoreUnderUnchecked bool
+	// AllowFewIterations accepts m.pbkdf2 iteration counts from 1 up,
+	// below the floor of 100 000 (tests, old accounts).
+	AllowFewIterations bool
 }
 
-// NewKey returns a fresh random key, reading 32 bytes from rand
-// (crypto/rand if nil).
-func NewKey(rand io.Reader) (*Key, error) {
-	rand = orDefault(rand)
+// Key is a secret storage key: 32 secret bytes. It is immutable after
+// creation and safe for concurrent use. fmt, log/slog and encoding/json
+// print it redacted. Make keys with NewKey or the Key* functions.
+type Key struct {
+	key [KeySize]byte
+	// unchecked: from a description without a key check; Encrypt refuses.
+	unchecked bool
+}
+
+// NewKey returns a fresh random key read from crypto/rand.
+func NewKey() (*Key, error) { return newKeyFrom(nil) }
+
+func newKeyFrom(rand io.Reader) (*Key, error) {
 	k := new(Key)
-	if _, err := io.ReadFull(rand, k.key[:]); err != nil {
+	if _, err := io.ReadFull(orDefault(rand), k.key[:]); err != nil {
 		return nil, fmt.Errorf("secretstorage: reading randomness: %w", err)
 	}
 	return k, nil
@@ -107,7 +137,7 @@ func NewKeyFromBytes(b []byte) (*Key, error) {
 }
 
 // KeyFromRecoveryKey parses a base58 recovery key (whitespace ignored).
-// Errors wrap ErrBadRecoveryKey and the specific recoverykey error.
+// Errors wrap ErrBadRecoveryKey and the specific recovery key error.
 func KeyFromRecoveryKey(s string) (*Key, error) {
 	b, err := recoverykey.Decode(s)
 	if err != nil {
@@ -132,6 +162,9 @@ func (k *Key) Equal(other *Key) bool {
 // Format implements fmt.Formatter; the key bytes are never printed.
 func (k Key) Format(s fmt.State, _ rune) { io.WriteString(s, "secretstorage.Key{REDACTED}") }
 
+// LogValue implements slog.LogValuer; the key bytes are never logged.
+func (k Key) LogValue() slog.Value { return slog.StringValue("secretstorage.Key{REDACTED}") }
+
 // PassphraseInfo is the "passphrase" object of a KeyDescription: how to
 // derive the key from a passphrase with m.pbkdf2 (PBKDF2-HMAC-SHA-512 over
 // the salt string's UTF-8 bytes). It is public.
@@ -144,10 +177,12 @@ type PassphraseInfo struct {
 	Bits int `json:"bits,omitempty"`
 }
 
-// KeyFromPassphrase derives the key described by info from passphrase.
-// Errors wrap ErrUnsupportedAlgorithm or ErrBadPassphraseParams
-// (iterations outside 1..MaxIterations, bits other than 256).
-func KeyFromPassphrase(passphrase string, info *PassphraseInfo) (*Key, error) {
+// keyFromPassphrase derives the key described by info from passphrase.
+// Errors wrap ErrMalformed, ErrUnsupportedAlgorithm or
+// ErrBadPassphraseParams (iterations outside recoverykey's
+// MinIterations..MaxIterations, or 1..MaxIterations with allowFew; bits
+// other than 256). Nothing is derived when the parameters are refused.
+func keyFromPassphrase(passphrase string, info *PassphraseInfo, allowFew bool) (*Key, error) {
 	if info == nil {
 		return nil, fmt.Errorf("%w: no passphrase information", ErrMalformed)
 	}
@@ -159,14 +194,11 @@ func KeyFromPassphrase(passphrase string, info *PassphraseInfo) (*Key, error) {
 		bits = 8 * KeySize
 	}
 	if bits != 8*KeySize {
-		return nil, fmt.Errorf("%w: %d bits (want 256)", ErrBadPassphraseParams, info.Bits)
+		return nil, fmt.Errorf("secretstorage: %w: %d bits (want 256)", ErrBadPassphraseParams, info.Bits)
 	}
-	if info.Iterations < 1 || info.Iterations > MaxIterations {
-		return nil, fmt.Errorf("%w: %d iterations (want 1..%d)", ErrBadPassphraseParams, info.Iterations, MaxIterations)
-	}
-	b, err := recoverykey.FromPassphrase(passphrase, info.Salt, info.Iterations, bits)
+	b, err := recoverykey.FromPassphrase(passphrase, info.Salt, info.Iterations, bits, allowFew)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBadPassphraseParams, err)
+		return nil, fmt.Errorf("secretstorage: %w", err)
 	}
 	k := new(Key)
 	copy(k.key[:], b)
@@ -175,10 +207,14 @@ func KeyFromPassphrase(passphrase string, info *PassphraseInfo) (*Key, error) {
 }
 
 // NewPassphraseKey derives a new key from passphrase with a fresh random
-// salt of 32 alphanumeric characters (read from rand, crypto/rand if nil)
-// and the given iteration count (DefaultIterations if 0). It returns the
-// key and the PassphraseInfo to store in its KeyDescription.
-func NewPassphraseKey(passphrase string, iterations int, rand io.Reader) (*Key, *PassphraseInfo, error) {
+// salt of 32 alphanumeric characters (read from crypto/rand) and the given
+// iteration count (DefaultIterations if 0; at least 100 000). It returns
+// the key and the PassphraseInfo to store in its KeyDescription.
+func NewPassphraseKey(passphrase string, iterations int) (*Key, *PassphraseInfo, error) {
+	return newPassphraseKeyFrom(nil, passphrase, iterations, false)
+}
+
+func newPassphraseKeyFrom(rand io.Reader, passphrase string, iterations int, allowFew bool) (*Key, *PassphraseInfo, error) {
 	if iterations == 0 {
 		iterations = DefaultIterations
 	}
@@ -187,7 +223,7 @@ func NewPassphraseKey(passphrase string, iterations int, rand io.Reader) (*Key, 
 		return nil, nil, err
 	}
 	info := &PassphraseInfo{Algorithm: PassphraseAlgorithm, Salt: salt, Iterations: iterations}
-	k, err := KeyFromPassphrase(passphrase, info)
+	k, err := keyFromPassphrase(passphrase, info, allowFew)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -195,9 +231,8 @@ func NewPassphraseKey(passphrase string, iterations int, rand io.Reader) (*Key, 
 }
 
 // NewKeyID returns a random key ID of 32 alphanumeric characters, read
-// from rand (crypto/rand if nil), as matrix-js-sdk and matrix-rust-sdk
-// generate them.
-func NewKeyID(rand io.Reader) (string, error) { return randomString(orDefault(rand), 32) }
+// from crypto/rand, as matrix-js-sdk and matrix-rust-sdk generate them.
+func NewKeyID() (string, error) { return randomString(rand.Reader, 32) }
 
 const alphanumeric = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
@@ -234,15 +269,35 @@ type EncryptedData struct {
 	MAC        string `json:"mac"`
 }
 
-// SecretContent is the content of a secret's account data event.
+// UnmarshalJSON decodes d strictly (exact member names, no duplicate
+// names even under case folding); errors wrap ErrMalformed.
+func (d *EncryptedData) UnmarshalJSON(b []byte) error {
+	type plain EncryptedData
+	return unmarshalStrict(b, (*plain)(d))
+}
+
+// SecretContent is the content of a secret's account data event: the
+// secret encrypted under one or more keys, by key ID.
 type SecretContent struct {
 	Encrypted map[string]EncryptedData `json:"encrypted"`
 }
 
-// DefaultKeyContent is the content of the m.secret_storage.default_key
-// account data event.
-type DefaultKeyContent struct {
-	Key string `json:"key"`
+// UnmarshalJSON decodes c strictly (exact member names, no duplicate
+// names even under case folding); errors wrap ErrMalformed.
+func (c *SecretContent) UnmarshalJSON(b []byte) error {
+	type plain SecretContent
+	return unmarshalStrict(b, (*plain)(c))
+}
+
+// unmarshalStrict decodes network JSON with internal/jsonstrict into v,
+// leaving v unchanged on error.
+func unmarshalStrict[T any](b []byte, v *T) error {
+	var tmp T
+	if err := jsonstrict.Unmarshal(b, &tmp); err != nil {
+		return fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	*v = tmp
+	return nil
 }
 
 // subkeys are the AES and MAC keys for one secret name.
@@ -267,7 +322,7 @@ func (k *Key) derive(name string) *subkeys {
 
 // seal encrypts plaintext for name with the given IV and returns the
 // ciphertext and its MAC.
-func (k *Key) seal(name string, iv *[IVSize]byte, plaintext []byte) ([]byte, [MACSize]byte) {
+func (k *Key) seal(name string, iv *[ivSize]byte, plaintext []byte) ([]byte, [macSize]byte) {
 	s := k.derive(name)
 	defer s.wipe()
 	ct := make([]byte, len(plaintext))
@@ -277,7 +332,7 @@ func (k *Key) seal(name string, iv *[IVSize]byte, plaintext []byte) ([]byte, [MA
 
 // newIV reads 16 bytes from rand and clears bit 63 (iv[8] &= 0x7f) so the
 // 64-bit counter cannot wrap.
-func newIV(rand io.Reader) (iv [IVSize]byte, err error) {
+func newIV(rand io.Reader) (iv [ivSize]byte, err error) {
 	if _, err = io.ReadFull(orDefault(rand), iv[:]); err != nil {
 		return iv, fmt.Errorf("secretstorage: reading randomness: %w", err)
 	}
@@ -285,10 +340,19 @@ func newIV(rand io.Reader) (iv [IVSize]byte, err error) {
 	return iv, nil
 }
 
-// Encrypt encrypts secret (for keys: the base64 of the key bytes, see
-// EncryptKey) as the secret called name, with a fresh IV of 16 bytes read
-// from rand (crypto/rand if nil).
-func (k *Key) Encrypt(name string, secret []byte, rand io.Reader) (*EncryptedData, error) {
+// Encrypt encrypts secret as the secret called name, with a fresh IV of
+// 16 bytes read from crypto/rand. Matrix stores keys (cross-signing seeds,
+// the backup key) as the unpadded base64 of their bytes. A key made by
+// KeyFromDescription from a description without a key check refuses with
+// ErrUnchecked unless Options.AllowStoreUnderUnchecked was set.
+func (k *Key) Encrypt(name string, secret []byte) (*EncryptedData, error) {
+	return k.encryptFrom(nil, name, secret)
+}
+
+func (k *Key) encryptFrom(rand io.Reader, name string, secret []byte) (*EncryptedData, error) {
+	if k.unchecked {
+		return nil, fmt.Errorf("%w: refusing to store %q under a key no description checks", ErrUnchecked, name)
+	}
 	iv, err := newIV(rand)
 	if err != nil {
 		return nil, err
@@ -300,17 +364,19 @@ func (k *Key) Encrypt(name string, secret []byte, rand io.Reader) (*EncryptedDat
 // Decrypt verifies the MAC of d for the secret called name and, only if
 // it matches, returns the decrypted secret (secret material). Errors wrap
 // ErrMalformed (a field missing, not base64, the IV not 16 bytes or the
-// MAC not 32 bytes, the ciphertext over MaxSecretSize) or ErrBadMAC.
+// MAC not 32 bytes, the ciphertext over 1 MiB) or ErrAuthentication.
 //
-// The algorithm's MAC covers the ciphertext but not the IV (spec §9.2): an
-// attacker who can write account data can change the IV undetected, which
-// turns the plaintext into different bytes of the same length. Callers
-// should validate the decrypted secret's format (DecryptKey checks it is
-// base64 of 32 bytes; the derived public key should then be compared with
-// the published one).
+// The algorithm's MAC covers the ciphertext but not the IV (spec
+// "m.secret_storage.v1.aes-hmac-sha2",
+// https://spec.matrix.org/v1.19/client-server-api/#msecret_storagev1aes-hmac-sha2):
+// an attacker who can write account data can change the IV undetected,
+// which turns the plaintext into different bytes of the same length.
+// Callers should validate the decrypted secret's format (a key secret is
+// the base64 of 32 bytes) and compare the derived public key with the
+// published one.
 func (k *Key) Decrypt(name string, d *EncryptedData) ([]byte, error) {
-	var iv [IVSize]byte
-	var mac [MACSize]byte
+	var iv [ivSize]byte
+	var mac [macSize]byte
 	if d == nil {
 		return nil, fmt.Errorf("%w: no encrypted data", ErrMalformed)
 	}
@@ -320,8 +386,8 @@ func (k *Key) Decrypt(name string, d *EncryptedData) ([]byte, error) {
 	if err := b64.DecodeInto(mac[:], d.MAC); err != nil {
 		return nil, fmt.Errorf("%w: mac is not 32 bytes of base64", ErrMalformed)
 	}
-	if len(d.Ciphertext) > b64.EncodedLen(MaxSecretSize)+2 {
-		return nil, fmt.Errorf("%w: ciphertext longer than %d bytes", ErrMalformed, MaxSecretSize)
+	if len(d.Ciphertext) > b64.EncodedLen(maxSecretSize)+2 {
+		return nil, fmt.Errorf("%w: ciphertext longer than %d bytes", ErrMalformed, maxSecretSize)
 	}
 	ct, err := b64.Decode(d.Ciphertext)
 	if err != nil {
@@ -331,37 +397,8 @@ func (k *Key) Decrypt(name string, d *EncryptedData) ([]byte, error) {
 	defer s.wipe()
 	want := hmacsha256.Sum(s.mac[:], ct)
 	if subtle.ConstantTimeCompare(want[:], mac[:]) != 1 {
-		return nil, ErrBadMAC
+		return nil, ErrAuthentication
 	}
 	ctr64.XORKeyStream(s.aes[:], iv[:], ct, ct)
 	return ct, nil
-}
-
-// EncryptKey encrypts a 32-byte private key (a cross-signing key seed,
-// the backup decryption key, the dehydrated-device key) the way Matrix
-// stores such secrets: as the unpadded base64 of the key bytes.
-func (k *Key) EncryptKey(name string, key *[32]byte, rand io.Reader) (*EncryptedData, error) {
-	secret := b64.AppendEncodeSecret(nil, key[:])
-	defer clear(secret)
-	return k.Encrypt(name, secret, rand)
-}
-
-// DecryptKey decrypts a secret stored by EncryptKey (or another client)
-// and decodes it, in constant time, to the 32 key bytes. Errors wrap those
-// of Decrypt, or ErrMalformed if the secret is not base64 of 32 bytes.
-func (k *Key) DecryptKey(name string, d *EncryptedData) ([32]byte, error) {
-	var out [32]byte
-	secret, err := k.Decrypt(name, d)
-	if err != nil {
-		return out, err
-	}
-	defer clear(secret)
-	raw, err := b64.DecodeSecret(string(secret))
-	if err != nil || len(raw) != len(out) {
-		clear(raw)
-		return out, fmt.Errorf("%w: secret %q is not the base64 of a 32-byte key", ErrMalformed, name)
-	}
-	copy(out[:], raw)
-	clear(raw)
-	return out, nil
 }

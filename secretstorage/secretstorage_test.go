@@ -7,11 +7,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"strings"
 	"testing"
 
 	"github.com/sicher-go/sicher/internal/recoverykey"
+	"github.com/sicher-go/sicher/internal/securitytest"
 )
 
 func seeded(seed byte) *rand.ChaCha8 { return rand.NewChaCha8([32]byte{seed}) }
@@ -26,7 +28,7 @@ func mustHex(t testing.TB, s string) []byte {
 }
 
 // Vectors from matrix-rust-sdk crates/matrix-sdk-crypto/src/secret_storage.rs
-// tests (reference matrix-e2ee-formats.md §14.7).
+// tests.
 
 // TestPassphraseVector: from_account_data_and_passphrase. The key check of
 // the stored description passes only if both the m.pbkdf2 derivation and
@@ -42,23 +44,23 @@ func TestPassphraseVector(t *testing.T) {
 	if err := json.Unmarshal([]byte(js), &d); err != nil {
 		t.Fatal(err)
 	}
-	k, err := KeyFromPassphrase("It's a secret to everybody", d.Passphrase)
+	k, err := keyFromPassphrase("It's a secret to everybody", d.Passphrase, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// [self] value of the reference, computed by an independent Python
-	// implementation; the check below is the real external proof.
+	// Computed by an independent Python implementation (hashlib); the key
+	// check below is the real external proof.
 	if want := mustHex(t, "397aff44a04238741cff9b76b38126073c34bf25599fa9969287f01ccf77559f"); !bytes.Equal(k.key[:], want) {
 		t.Fatalf("key %x", k.key)
 	}
 	if err := k.Check(&d); err != nil {
 		t.Fatal(err)
 	}
-	k2, err := KeyFromDescription("It's a secret to everybody", &d)
+	k2, err := KeyFromDescription("It's a secret to everybody", &d, lowIterations)
 	if err != nil || !k2.Equal(k) {
 		t.Fatalf("KeyFromDescription: %v", err)
 	}
-	if _, err := KeyFromDescription("It's a secret to nobody", &d); !errors.Is(err, ErrWrongKey) {
+	if _, err := KeyFromDescription("It's a secret to nobody", &d, lowIterations); !errors.Is(err, ErrAuthentication) {
 		t.Fatalf("wrong passphrase: %v", err)
 	}
 }
@@ -85,7 +87,7 @@ func TestRecoveryKeyVector(t *testing.T) {
 	if k.RecoveryKey() != rk {
 		t.Fatalf("RecoveryKey() = %q", k.RecoveryKey())
 	}
-	if k2, err := KeyFromDescription(strings.ReplaceAll(rk, " ", ""), d); err != nil || !k2.Equal(k) {
+	if k2, err := KeyFromDescription(strings.ReplaceAll(rk, " ", ""), d, lowIterations); err != nil || !k2.Equal(k) {
 		t.Fatal(err)
 	}
 	// Wrong lengths of the check values must be rejected, not compared.
@@ -104,29 +106,83 @@ func TestRecoveryKeyVector(t *testing.T) {
 		t.Error(err)
 	}
 	// A different key fails the check.
-	other, _ := NewKey(seeded(1))
-	if err := other.Check(d); !errors.Is(err, ErrWrongKey) {
+	other, _ := newKeyFrom(seeded(1))
+	if err := other.Check(d); !errors.Is(err, ErrAuthentication) {
 		t.Fatal(err)
 	}
-	if _, err := KeyFromDescription("EsTj 3yST y93F SLpB jJsz eAXc 2XzA ygD3 w69H fGaN TKBj jXEe", d); !errors.Is(err, ErrBadRecoveryKey) || !errors.Is(err, recoverykey.ErrBadParity) {
+	if _, err := KeyFromDescription("EsTj 3yST y93F SLpB jJsz eAXc 2XzA ygD3 w69H fGaN TKBj jXEe", d, lowIterations); !errors.Is(err, ErrBadRecoveryKey) || !errors.Is(err, recoverykey.ErrBadParity) {
 		t.Fatalf("mistyped recovery key: %v", err)
 	}
 }
 
-// TestNoCheckAcceptsAnyKey: accepts_any_passphrase_if_mac_and_iv_are_missing.
-func TestNoCheckAcceptsAnyKey(t *testing.T) {
-	d := &KeyDescription{Algorithm: Algorithm, Passphrase: &PassphraseInfo{Algorithm: PassphraseAlgorithm, Salt: "salty goodness", Iterations: 100}}
-	if _, err := KeyFromDescription("It's a secret to nobody", d); err != nil {
+// TestServerRewrittenDescriptionDowngrade is the key description
+// downgrade: the server rewrites m.secret_storage.key.* without iv and mac
+// (matrix-rust-sdk's accepts_any_passphrase_if_mac_and_iv_are_missing),
+// with its own salt and one PBKDF2 iteration. Any passphrase then yields a
+// key, and a secret stored under it lets the server test passphrases at
+// one HMAC each. The unchecked description must be refused unless the
+// caller accepts it, the low count refused unless allowed, and storing
+// under the key refused unless allowed separately.
+func TestServerRewrittenDescriptionDowngrade(t *testing.T) {
+	d := &KeyDescription{Algorithm: Algorithm, Passphrase: &PassphraseInfo{Algorithm: PassphraseAlgorithm, Salt: "server-chosen", Iterations: 1}}
+	if k, err := KeyFromDescription("It's a secret to nobody", d, nil); !errors.Is(err, ErrUnchecked) || k != nil {
+		t.Fatalf("unchecked description accepted: %v", err)
+	}
+	if _, err := KeyFromDescription("It's a secret to nobody", d, &Options{AllowUnchecked: true}); !errors.Is(err, ErrBadPassphraseParams) {
+		t.Fatalf("1 iteration accepted: %v", err)
+	}
+	var k Key
+	if err := k.Check(d); !errors.Is(err, ErrUnchecked) {
+		t.Fatalf("Check of an unchecked description: %v", err)
+	}
+
+	// Accepted explicitly, the key decrypts but does not encrypt.
+	k2, err := KeyFromDescription("It's a secret to nobody", d, &Options{AllowUnchecked: true, AllowFewIterations: true})
+	if err != nil {
 		t.Fatal(err)
+	}
+	if _, err := k2.Encrypt(SecretMegolmBackup, []byte("backup key")); !errors.Is(err, ErrUnchecked) {
+		t.Fatalf("stored a secret under an unchecked key: %v", err)
+	}
+	honest, _ := NewKeyFromBytes(k2.Bytes())
+	enc, _ := honest.Encrypt(SecretMegolmBackup, []byte("backup key"))
+	if got, err := k2.Decrypt(SecretMegolmBackup, enc); err != nil || string(got) != "backup key" {
+		t.Fatalf("unchecked key does not decrypt: %q, %v", got, err)
+	}
+	k3, err := KeyFromDescription("It's a secret to nobody", d, &Options{AllowUnchecked: true, AllowFewIterations: true, AllowStoreUnderUnchecked: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k3.Encrypt(SecretMegolmBackup, []byte("backup key")); err != nil {
+		t.Fatalf("AllowStoreUnderUnchecked: %v", err)
 	}
 }
 
-// TestZeroKeyCheck: an all-zero key and IV give the check MAC of the
-// reference §14.7 ([self], computed by an independent Python
-// implementation of §9.3).
+// TestServerChosenIterationCount checks the bounds on a count the server
+// supplies: below the floor without the option, and far above the
+// ceiling, it is refused before any PBKDF2 work.
+func TestServerChosenIterationCount(t *testing.T) {
+	k, _ := newKeyFrom(seeded(30))
+	d, _ := k.descriptionFrom(seeded(31), "", &PassphraseInfo{Algorithm: PassphraseAlgorithm, Salt: "s", Iterations: 1})
+	if _, err := KeyFromDescription("pw", d, nil); !errors.Is(err, ErrBadPassphraseParams) {
+		t.Errorf("1 iteration: %v", err)
+	}
+	for _, n := range []int{recoverykey.MaxIterations + 1, 1 << 40} {
+		d.Passphrase.Iterations = n
+		if _, err := KeyFromDescription("pw", d, &Options{AllowFewIterations: true}); !errors.Is(err, ErrBadPassphraseParams) {
+			t.Errorf("%d iterations: %v", n, err)
+		}
+	}
+	if _, _, err := NewPassphraseKey("pw", 10); !errors.Is(err, ErrBadPassphraseParams) {
+		t.Errorf("NewPassphraseKey with 10 iterations: %v", err)
+	}
+}
+
+// TestZeroKeyCheck: an all-zero key and IV give this check MAC (computed
+// by an independent Python implementation of the spec's key check).
 func TestZeroKeyCheck(t *testing.T) {
 	var k Key
-	var iv [IVSize]byte
+	var iv [ivSize]byte
 	mac := k.checkMAC(&iv)
 	if got := base64.RawStdEncoding.EncodeToString(mac[:]); got != "HwRM9acFfsmgx1IlMgQI2n1pdsF6jVbAq9RIGTiIosQ" {
 		t.Fatalf("check MAC %s", got)
@@ -144,9 +200,9 @@ func TestEncryptedDataDecoding(t *testing.T) {
 	if err := json.Unmarshal([]byte(js), &d); err != nil {
 		t.Fatal(err)
 	}
-	k, _ := NewKey(seeded(2))
-	if _, err := k.Decrypt("secret_message", &d); !errors.Is(err, ErrBadMAC) {
-		t.Fatalf("got %v, want ErrBadMAC", err)
+	k, _ := newKeyFrom(seeded(2))
+	if _, err := k.Decrypt("secret_message", &d); !errors.Is(err, ErrAuthentication) {
+		t.Fatalf("got %v, want ErrAuthentication", err)
 	}
 	bad := d
 	bad.MAC = "NXeV1dZaOe2JLvQ6Hh6tFto7AgFFdaQnY0l9pruwdt"
@@ -161,12 +217,12 @@ func TestEncryptedDataDecoding(t *testing.T) {
 }
 
 func TestRoundTrip(t *testing.T) {
-	k, err := NewKey(seeded(3))
+	k, err := newKeyFrom(seeded(3))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, secret := range []string{"", "x", "It's a secret to everybody", strings.Repeat("long secret ", 1000)} {
-		d, err := k.Encrypt("secret_message", []byte(secret), seeded(4))
+		d, err := k.encryptFrom(seeded(4), "secret_message", []byte(secret))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -179,11 +235,11 @@ func TestRoundTrip(t *testing.T) {
 		if err != nil || string(got) != secret {
 			t.Fatalf("round trip: %q %v", got, err)
 		}
-		if _, err := k.Decrypt("other_name", d); !errors.Is(err, ErrBadMAC) {
+		if _, err := k.Decrypt("other_name", d); !errors.Is(err, ErrAuthentication) {
 			t.Fatalf("wrong name: %v", err)
 		}
-		other, _ := NewKey(seeded(5))
-		if _, err := other.Decrypt("secret_message", d); !errors.Is(err, ErrBadMAC) {
+		other, _ := newKeyFrom(seeded(5))
+		if _, err := other.Decrypt("secret_message", d); !errors.Is(err, ErrAuthentication) {
 			t.Fatalf("wrong key: %v", err)
 		}
 		// Padded forms decode too.
@@ -207,9 +263,9 @@ func mustB64(t *testing.T, s string) []byte {
 
 // TestIVBit63 checks that bit 63 of every generated IV is cleared.
 func TestIVBit63(t *testing.T) {
-	k, _ := NewKey(seeded(6))
+	k, _ := newKeyFrom(seeded(6))
 	ff := bytes.NewReader(bytes.Repeat([]byte{0xff}, 16))
-	d, err := k.Encrypt("n", []byte("s"), ff)
+	d, err := k.encryptFrom(ff, "n", []byte("s"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +273,7 @@ func TestIVBit63(t *testing.T) {
 	if want := append(bytes.Repeat([]byte{0xff}, 8), 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff); !bytes.Equal(iv, want) {
 		t.Fatalf("iv %x", iv)
 	}
-	desc, _ := k.Description("", nil, bytes.NewReader(bytes.Repeat([]byte{0xff}, 16)))
+	desc, _ := k.descriptionFrom(bytes.NewReader(bytes.Repeat([]byte{0xff}, 16)), "", nil)
 	if iv := mustB64(t, desc.IV); iv[8] != 0x7f {
 		t.Fatalf("check iv %x", iv)
 	}
@@ -226,8 +282,8 @@ func TestIVBit63(t *testing.T) {
 // TestTamper flips every bit of every byte of iv, ciphertext and mac, and
 // resizes each field.
 func TestTamper(t *testing.T) {
-	k, _ := NewKey(seeded(7))
-	d, _ := k.Encrypt(SecretMegolmBackup, []byte("backup key secret"), seeded(8))
+	k, _ := newKeyFrom(seeded(7))
+	d, _ := k.encryptFrom(seeded(8), SecretMegolmBackup, []byte("backup key secret"))
 	fields := map[string]*string{"iv": &d.IV, "ciphertext": &d.Ciphertext, "mac": &d.MAC}
 	for name, f := range fields {
 		raw := mustB64(t, *f)
@@ -267,8 +323,8 @@ func TestTamper(t *testing.T) {
 }
 
 func TestInvalidEncryptedData(t *testing.T) {
-	k, _ := NewKey(seeded(9))
-	good, _ := k.Encrypt("n", []byte("s"), seeded(10))
+	k, _ := newKeyFrom(seeded(9))
+	good, _ := k.encryptFrom(seeded(10), "n", []byte("s"))
 	cases := map[string]EncryptedData{
 		"empty":         {},
 		"no iv":         {Ciphertext: good.Ciphertext, MAC: good.MAC},
@@ -295,31 +351,15 @@ func TestInvalidEncryptedData(t *testing.T) {
 }
 
 func TestKeySecrets(t *testing.T) {
-	k, _ := NewKey(seeded(11))
-	var seed [32]byte
-	copy(seed[:], mustHex(t, "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a"))
-	d, err := k.EncryptKey(SecretCrossSigningMaster, &seed, seeded(12))
+	k, _ := newKeyFrom(seeded(11))
+	seed := mustHex(t, "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a")
+	d, err := k.encryptFrom(seeded(12), SecretCrossSigningMaster, []byte(base64.RawStdEncoding.EncodeToString(seed)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	secret, _ := k.Decrypt(SecretCrossSigningMaster, d)
-	if string(secret) != base64.RawStdEncoding.EncodeToString(seed[:]) {
-		t.Fatalf("stored secret %q", secret)
-	}
-	got, err := k.DecryptKey(SecretCrossSigningMaster, d)
-	if err != nil || got != seed {
-		t.Fatal(err)
-	}
-	// Clients that store padded base64 (matrix-js-sdk) are read too.
-	padded, _ := k.Encrypt(SecretCrossSigningMaster, []byte(base64.StdEncoding.EncodeToString(seed[:])), seeded(13))
-	if got, err := k.DecryptKey(SecretCrossSigningMaster, padded); err != nil || got != seed {
-		t.Fatal(err)
-	}
-	for _, bad := range []string{"", "not base64!", base64.StdEncoding.EncodeToString(seed[:31])} {
-		d, _ := k.Encrypt("x", []byte(bad), seeded(14))
-		if _, err := k.DecryptKey("x", d); !errors.Is(err, ErrMalformed) {
-			t.Errorf("%q: %v", bad, err)
-		}
+	secret, err := k.Decrypt(SecretCrossSigningMaster, d)
+	if err != nil || string(secret) != base64.RawStdEncoding.EncodeToString(seed) {
+		t.Fatalf("stored secret %q, %v", secret, err)
 	}
 }
 
@@ -329,37 +369,37 @@ func TestPassphraseParams(t *testing.T) {
 		{Algorithm: "m.argon2", Salt: "s", Iterations: 1},
 		{Algorithm: PassphraseAlgorithm, Salt: "s", Iterations: 0},
 		{Algorithm: PassphraseAlgorithm, Salt: "s", Iterations: -5},
-		{Algorithm: PassphraseAlgorithm, Salt: "s", Iterations: MaxIterations + 1},
+		{Algorithm: PassphraseAlgorithm, Salt: "s", Iterations: recoverykey.MaxIterations + 1},
 		{Algorithm: PassphraseAlgorithm, Salt: "s", Iterations: 1, Bits: 128},
 		{Algorithm: PassphraseAlgorithm, Salt: "s", Iterations: 1, Bits: 512},
 	} {
-		if _, err := KeyFromPassphrase("pw", info); err == nil {
+		if _, err := keyFromPassphrase("pw", info, true); err == nil {
 			t.Errorf("%+v accepted", info)
 		}
 	}
-	if _, err := KeyFromPassphrase("pw", &PassphraseInfo{Algorithm: PassphraseAlgorithm, Salt: "s", Iterations: 1, Bits: 256}); err != nil {
+	if _, err := keyFromPassphrase("pw", &PassphraseInfo{Algorithm: PassphraseAlgorithm, Salt: "s", Iterations: 1, Bits: 256}, true); err != nil {
 		t.Error(err)
 	}
-	k, info, err := NewPassphraseKey("correct horse", 1000, seeded(15))
+	k, info, err := newPassphraseKeyFrom(seeded(15), "correct horse", 1000, true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(info.Salt) != 32 || info.Iterations != 1000 || info.Algorithm != PassphraseAlgorithm {
 		t.Fatalf("%+v", info)
 	}
-	k2, err := KeyFromPassphrase("correct horse", info)
+	k2, err := keyFromPassphrase("correct horse", info, true)
 	if err != nil || !k2.Equal(k) {
 		t.Fatal(err)
 	}
-	_, info, _ = NewPassphraseKey("x", 1, nil)
+	_, info, _ = newPassphraseKeyFrom(nil, "x", 1, true)
 	if info.Iterations != 1 {
 		t.Fatal(info.Iterations)
 	}
 }
 
 func TestDescriptionRoundTrip(t *testing.T) {
-	k, info, _ := NewPassphraseKey("pw", 10, seeded(16))
-	d, err := k.Description("My key", info, seeded(17))
+	k, info, _ := newPassphraseKeyFrom(seeded(16), "pw", 10, true)
+	d, err := k.descriptionFrom(seeded(17), "My key", info)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,15 +411,15 @@ func TestDescriptionRoundTrip(t *testing.T) {
 	if err := k.Check(&back); err != nil {
 		t.Fatal(err)
 	}
-	got, err := KeyFromDescription("pw", &back)
+	got, err := KeyFromDescription("pw", &back, lowIterations)
 	if err != nil || !got.Equal(k) {
 		t.Fatal(err)
 	}
-	got, err = KeyFromDescription(k.RecoveryKey(), &back)
+	got, err = KeyFromDescription(k.RecoveryKey(), &back, lowIterations)
 	if err != nil || !got.Equal(k) {
 		t.Fatal(err)
 	}
-	id, err := NewKeyID(seeded(18))
+	id, err := randomString(seeded(18), 32)
 	if err != nil || len(id) != 32 || strings.Trim(id, alphanumeric) != "" {
 		t.Fatalf("key ID %q", id)
 	}
@@ -415,7 +455,7 @@ func TestNewKeyFromBytes(t *testing.T) {
 			t.Errorf("%d bytes: %v", n, err)
 		}
 	}
-	if _, err := NewKey(bytes.NewReader(make([]byte, 31))); err == nil {
+	if _, err := newKeyFrom(bytes.NewReader(make([]byte, 31))); err == nil {
 		t.Fatal("short randomness accepted")
 	}
 }
@@ -439,16 +479,16 @@ func TestAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector changes allocation counts")
 	}
-	k, _ := NewKey(seeded(20))
-	d, _ := k.Encrypt("n", make([]byte, 32), seeded(21))
+	k, _ := newKeyFrom(seeded(20))
+	d, _ := k.encryptFrom(seeded(21), "n", make([]byte, 32))
 	if n := testing.AllocsPerRun(100, func() { k.Decrypt("n", d) }); n > 8 {
 		t.Errorf("Decrypt: %v allocations", n)
 	}
 }
 
 func BenchmarkDecrypt(b *testing.B) {
-	k, _ := NewKey(seeded(22))
-	d, _ := k.Encrypt(SecretMegolmBackup, make([]byte, 44), seeded(23))
+	k, _ := newKeyFrom(seeded(22))
+	d, _ := k.encryptFrom(seeded(23), SecretMegolmBackup, make([]byte, 44))
 	b.ReportAllocs()
 	b.SetBytes(44)
 	for b.Loop() {
@@ -459,12 +499,36 @@ func BenchmarkDecrypt(b *testing.B) {
 }
 
 func BenchmarkCheck(b *testing.B) {
-	k, _ := NewKey(seeded(24))
-	d, _ := k.Description("", nil, seeded(25))
+	k, _ := newKeyFrom(seeded(24))
+	d, _ := k.descriptionFrom(seeded(25), "", nil)
 	b.ReportAllocs()
 	for b.Loop() {
 		if err := k.Check(d); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// lowIterations admits the 10-iteration vectors of other implementations'
+// tests (and nothing else).
+var lowIterations = &Options{AllowFewIterations: true}
+
+// TestKeyLogRedaction checks log/slog and encoding/json never show the key.
+func TestKeyLogRedaction(t *testing.T) {
+	k, _ := newKeyFrom(seeded(40))
+	for _, v := range []any{k, *k} {
+		var buf bytes.Buffer
+		slog.New(slog.NewTextHandler(&buf, nil)).Info("x", "key", v)
+		slog.New(slog.NewJSONHandler(&buf, nil)).Info("x", "key", v)
+		js, _ := json.Marshal(v)
+		buf.Write(js)
+		for _, form := range securitytest.Encodings(k.key[:]) {
+			if form != "" && strings.Contains(buf.String(), form) {
+				t.Errorf("%T: output shows the key: %s", v, buf.String())
+			}
+		}
+		if strings.Contains(buf.String(), k.RecoveryKey()[:14]) {
+			t.Errorf("%T: output shows the recovery key", v)
 		}
 	}
 }

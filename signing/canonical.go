@@ -8,34 +8,37 @@ import (
 	"slices"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/sicher-go/sicher/internal/jsonstrict"
 )
 
 // maxDepth bounds the nesting of arrays and objects, so hostile input
-// cannot exhaust the stack.
-const maxDepth = 512
+// cannot exhaust the stack; it is the strict decoder's limit.
+const maxDepth = jsonstrict.MaxDepth
 
 // maxSafeInteger is 2^53-1, the largest magnitude canonical JSON allows.
 const maxSafeInteger = 1<<53 - 1
 
-var (
-	// ErrInvalidJSON is returned (wrapped) for input that is not a single
-	// well-formed JSON value in UTF-8, that has an object with a repeated
-	// key, a string with an unpaired surrogate escape, or nesting deeper
-	// than 512 levels. Repeated keys are refused rather than resolved
-	// because two parsers that resolve them differently would sign and
-	// display different objects.
-	ErrInvalidJSON = errors.New("signing: invalid JSON")
-
-	// ErrNumber is the sentinel of [NumberError]: canonical JSON allows
-	// only integers in [-(2^53)+1, 2^53-1].
-	ErrNumber = errors.New("signing: number not allowed in canonical JSON")
-)
+// ErrMalformed is returned (wrapped) for input that does not parse: JSON
+// that is not a single well-formed value in UTF-8, that has an object with
+// two keys equal exactly or under Unicode simple case folding, a string
+// with an unpaired surrogate escape, nesting deeper than 512 levels or a
+// number canonical JSON cannot represent ([*NumberError]); and a signed
+// object, device keys or cross-signing key that lacks a required member
+// or holds one of the wrong type or shape.
+//
+// Keys equal under folding ("user_id" and "uſer_id" with U+017F, "keys"
+// and "\u212aeys" with the Kelvin sign, "usage" and "USAGE") are refused
+// rather than resolved because parsers resolve them differently:
+// Python, JavaScript and Rust read the exact name, encoding/json the last
+// case variant. One signed object would then name two users.
+var ErrMalformed = errors.New("signing: malformed JSON")
 
 // NumberError reports a number that canonical JSON cannot represent: one
 // with a fractional part, or an integer outside [-(2^53)+1, 2^53-1]. A
 // literal with a fraction or exponent whose value is an integer in range
 // ("1e10", "-0", "2.50e1") is accepted and written as that integer, as the
-// spec's examples require. errors.Is(err, ErrNumber) holds.
+// spec's examples require. errors.Is(err, ErrMalformed) holds.
 type NumberError struct {
 	// Literal is the number as written in the input (at most 40 bytes of it).
 	Literal string
@@ -52,14 +55,17 @@ func (e *NumberError) Error() string {
 	return "signing: number " + e.Literal + " is outside canonical JSON's range [-(2^53)+1, 2^53-1]"
 }
 
-// Unwrap returns ErrNumber.
-func (e *NumberError) Unwrap() error { return ErrNumber }
+// Unwrap returns ErrMalformed.
+func (e *NumberError) Unwrap() error { return ErrMalformed }
 
 // Canonical returns the canonical JSON encoding (spec appendices,
-// "Canonical JSON") of the JSON text in data: no insignificant whitespace,
-// object keys sorted by Unicode code point, integers only, strings in
-// UTF-8 with the shortest escapes (no HTML escaping; U+2028, U+2029 and
-// U+007F raw; control characters as \b \t \n \f \r or lowercase \u00xx).
+// "Canonical JSON", https://spec.matrix.org/v1.19/appendices/#canonical-json)
+// of the JSON text in data: no insignificant whitespace, object keys
+// sorted by Unicode code point, integers only, strings in UTF-8 with the
+// shortest escapes (no HTML escaping; U+2028, U+2029 and U+007F raw;
+// control characters as \b \t \n \f \r or lowercase \u00xx). Input that
+// is not valid JSON, or has keys equal under case folding, gives an error
+// wrapping ErrMalformed.
 func Canonical(data []byte) ([]byte, error) {
 	return AppendCanonical(nil, data)
 }
@@ -129,7 +135,13 @@ type encoder struct {
 	lenient         bool   // inside that member now
 	signatures      []byte // their canonical encodings, when split
 	unsigned        []byte
+
+	folded []byte // scratch: the folded keys of one object
+	folds  []keySpan
 }
+
+// keySpan is a range of encoder.folded.
+type keySpan struct{ start, end int }
 
 // newEncoder returns an encoder whose scratch buffers are sized once for
 // input like data.
@@ -147,13 +159,13 @@ type member struct {
 }
 
 func (e *encoder) syntax(what string) error {
-	return fmt.Errorf("%w: %s at offset %d", ErrInvalidJSON, what, e.pos)
+	return fmt.Errorf("%w: %s at offset %d", ErrMalformed, what, e.pos)
 }
 
 func (e *encoder) document(dst []byte) ([]byte, error) {
 	e.skipSpace()
 	if e.split && (e.pos >= len(e.in) || e.in[e.pos] != '{') {
-		return nil, fmt.Errorf("%w: not a JSON object", ErrInvalidJSON)
+		return nil, fmt.Errorf("%w: not a JSON object", ErrMalformed)
 	}
 	dst, err := e.value(dst)
 	if err != nil {
@@ -320,8 +332,11 @@ func (e *encoder) object(dst []byte) ([]byte, error) {
 	for i := 1; i < len(members); i++ {
 		a, b := members[i-1], members[i]
 		if bytes.Equal(e.keys[a.keyStart:a.keyEnd], e.keys[b.keyStart:b.keyEnd]) {
-			return nil, fmt.Errorf("%w: repeated object key %q", ErrInvalidJSON, e.keys[a.keyStart:a.keyEnd])
+			return nil, fmt.Errorf("%w: repeated object key %q", ErrMalformed, e.keys[a.keyStart:a.keyEnd])
 		}
+	}
+	if err := e.checkFolded(members); err != nil {
+		return nil, err
 	}
 	e.body = append(e.body[:0], dst[objStart:]...)
 	body := e.body
@@ -348,6 +363,47 @@ func (e *encoder) object(dst []byte) ([]byte, error) {
 	e.keys = e.keys[:keysStart]
 	e.stack = e.stack[:stackStart]
 	return append(dst, '}'), nil
+}
+
+// checkFolded refuses an object with two keys equal under Unicode simple
+// case folding (bytes.EqualFold, the strict decoder's folding), which the
+// exact-key check above cannot see. Keys without an ASCII capital or a
+// non-ASCII byte are their own folded form, so an object of only such
+// keys needs no second look.
+func (e *encoder) checkFolded(members []member) error {
+	if len(members) < 2 || !slices.ContainsFunc(members, func(m member) bool {
+		return slices.ContainsFunc(e.keys[m.keyStart:m.keyEnd], func(c byte) bool { return 'A' <= c && c <= 'Z' || c >= utf8.RuneSelf })
+	}) {
+		return nil
+	}
+	if len(members) <= 16 {
+		for i, a := range members {
+			for _, b := range members[:i] {
+				if bytes.EqualFold(e.keys[a.keyStart:a.keyEnd], e.keys[b.keyStart:b.keyEnd]) {
+					return fmt.Errorf("%w: object keys %q and %q are equal under case folding", ErrMalformed, e.keys[b.keyStart:b.keyEnd], e.keys[a.keyStart:a.keyEnd])
+				}
+			}
+		}
+		return nil
+	}
+	// A large object: fold every key once, sort, compare neighbours.
+	e.folded, e.folds = e.folded[:0], e.folds[:0]
+	for _, m := range members {
+		start := len(e.folded)
+		e.folded = jsonstrict.AppendFold(e.folded, e.keys[m.keyStart:m.keyEnd])
+		e.folds = append(e.folds, keySpan{start, len(e.folded)})
+	}
+	folded := e.folded
+	slices.SortFunc(e.folds, func(a, b keySpan) int {
+		return bytes.Compare(folded[a.start:a.end], folded[b.start:b.end])
+	})
+	for i := 1; i < len(e.folds); i++ {
+		a, b := e.folds[i-1], e.folds[i]
+		if bytes.Equal(folded[a.start:a.end], folded[b.start:b.end]) {
+			return fmt.Errorf("%w: two object keys equal under case folding (%q folded)", ErrMalformed, folded[a.start:a.end])
+		}
+	}
+	return nil
 }
 
 // str reads a JSON string and writes its canonical form to dst; with key

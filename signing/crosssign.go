@@ -1,34 +1,27 @@
 package signing
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
+	"github.com/sicher-go/sicher/internal/jsonstrict"
 	"github.com/sicher-go/sicher/key"
 )
 
-// Cross-signing key usages (spec "Cross-signing").
+// Cross-signing key usages (client-server API, "Cross-signing",
+// https://spec.matrix.org/v1.19/client-server-api/#cross-signing).
 const (
 	UsageMaster      = "master"
 	UsageSelfSigning = "self_signing"
 	UsageUserSigning = "user_signing"
 )
 
-var (
-	// ErrCrossSigningKey is returned (wrapped) for a cross-signing key
-	// object that lacks user_id or usage, or does not hold exactly one
-	// "ed25519:<key>": "<key>" entry in keys.
-	ErrCrossSigningKey = errors.New("signing: invalid cross-signing key")
-
-	// ErrChain is returned (wrapped, with the failing link's error) when
-	// a cross-signing chain does not verify: wrong usage, wrong user, a
-	// missing or bad signature, or a device ID that collides with a
-	// cross-signing key.
-	ErrChain = errors.New("signing: cross-signing chain does not verify")
-)
+// ErrChain is returned (wrapped, with the failing link's error) when a
+// cross-signing chain does not verify: wrong usage, wrong user, a missing
+// or bad signature, or a device ID that collides with a cross-signing
+// key. It wraps ErrAuthentication.
+var ErrChain = fmt.Errorf("%w: cross-signing chain does not verify", ErrAuthentication)
 
 // CrossSigningKey is a user's master, self-signing or user-signing key
 // (CrossSigningKey in /keys/query and /keys/device_signing/upload). Like
@@ -58,8 +51,11 @@ func NewCrossSigningKey(userID, usage string, pub key.Ed25519) *CrossSigningKey 
 }
 
 // ParseCrossSigningKey parses a cross-signing key object and checks its
-// shape. It verifies no signature; see VerifyMaster and the Verify*
-// functions.
+// shape: user_id and usage present, exactly one "ed25519:<key>": "<key>"
+// entry in keys. Member names are matched exactly, and an object with two
+// names equal under case folding ("usage" and "uſage") is refused,
+// anywhere in it. Errors wrap ErrMalformed. It verifies no signature; see
+// VerifyMaster and the Verify* functions.
 func ParseCrossSigningKey(data []byte) (*CrossSigningKey, error) {
 	o, err := parseSigned(data)
 	if err != nil {
@@ -70,26 +66,26 @@ func ParseCrossSigningKey(data []byte) (*CrossSigningKey, error) {
 		Usage  []string          `json:"usage"`
 		Keys   map[string]string `json:"keys"`
 	}
-	if err := json.Unmarshal(o.signed, &j); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrCrossSigningKey, err)
+	if err := jsonstrict.Unmarshal(o.signed, &j); err != nil {
+		return nil, fmt.Errorf("%w: cross-signing key: %v", ErrMalformed, err)
 	}
 	if j.UserID == nil || len(j.Usage) == 0 {
-		return nil, fmt.Errorf("%w: user_id and usage are required", ErrCrossSigningKey)
+		return nil, fmt.Errorf("%w: cross-signing key: user_id and usage are required", ErrMalformed)
 	}
 	if len(j.Keys) != 1 {
-		return nil, fmt.Errorf("%w: keys must hold exactly one key, not %d", ErrCrossSigningKey, len(j.Keys))
+		return nil, fmt.Errorf("%w: cross-signing key: keys must hold exactly one key, not %d", ErrMalformed, len(j.Keys))
 	}
 	c := &CrossSigningKey{UserID: *j.UserID, Usage: j.Usage, obj: o}
 	for id, v := range j.Keys {
 		name, ok := strings.CutPrefix(id, AlgorithmEd25519+":")
 		if !ok || name != v {
-			return nil, fmt.Errorf("%w: key entry must be \"ed25519:<key>\": \"<key>\"", ErrCrossSigningKey)
+			return nil, fmt.Errorf("%w: cross-signing key entry must be \"ed25519:<key>\": \"<key>\"", ErrMalformed)
 		}
 		if c.Key, err = key.ParseEd25519(v); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrCrossSigningKey, err)
+			return nil, fmt.Errorf("%w: cross-signing key: %w", ErrMalformed, err)
 		}
 		if c.Key.String() != v {
-			return nil, fmt.Errorf("%w: key is not in canonical unpadded base64", ErrCrossSigningKey)
+			return nil, fmt.Errorf("%w: cross-signing key is not in canonical unpadded base64", ErrMalformed)
 		}
 	}
 	return c, nil

@@ -1,11 +1,10 @@
 package signing
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 
+	"github.com/sicher-go/sicher/internal/jsonstrict"
 	"github.com/sicher-go/sicher/key"
 )
 
@@ -15,13 +14,9 @@ const (
 	AlgorithmMegolm = "m.megolm.v1.aes-sha2"
 )
 
-// ErrDeviceKeys is returned (wrapped) for device keys that lack a required
-// field, name a different user or device than expected, or carry keys
-// that do not parse.
-var ErrDeviceKeys = errors.New("signing: invalid device keys")
-
-// DeviceKeys is a device's published identity (spec "Device keys", the
-// device_keys of /keys/upload and /keys/query): its Curve25519 and
+// DeviceKeys is a device's published identity (client-server API,
+// "Device keys", https://spec.matrix.org/v1.19/client-server-api/#device-keys;
+// the device_keys of /keys/upload and /keys/query): its Curve25519 and
 // Ed25519 identity keys, signed by the Ed25519 key and possibly by the
 // user's self-signing key.
 //
@@ -96,45 +91,49 @@ func AccountDeviceKeys(acct Account, userID, deviceID string, algorithms []strin
 
 // ParseDeviceKeys parses a device-keys object and checks its shape:
 // user_id, device_id and algorithms present, keys["curve25519:<device
-// ID>"] and keys["ed25519:<device ID>"] present and well formed. It does
-// not check any signature; see VerifyDeviceKeys.
+// ID>"] and keys["ed25519:<device ID>"] present and well formed. Member
+// names are matched exactly, and an object with two names equal under case
+// folding ("user_id" and "uſer_id") is refused, anywhere in it. It does
+// not check any signature; see VerifyDeviceKeys. Errors wrap ErrMalformed.
 func ParseDeviceKeys(data []byte) (*DeviceKeys, error) {
 	o, err := parseSigned(data)
 	if err != nil {
 		return nil, err
 	}
 	var j deviceKeysJSON
-	if err := json.Unmarshal(o.signed, &j); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrDeviceKeys, err)
+	if err := jsonstrict.Unmarshal(o.signed, &j); err != nil {
+		return nil, fmt.Errorf("%w: device keys: %v", ErrMalformed, err)
 	}
 	if j.UserID == nil || j.DeviceID == nil || j.Algorithms == nil || j.Keys == nil {
-		return nil, fmt.Errorf("%w: user_id, device_id, algorithms and keys are required", ErrDeviceKeys)
+		return nil, fmt.Errorf("%w: device keys: user_id, device_id, algorithms and keys are required", ErrMalformed)
 	}
 	d := &DeviceKeys{UserID: *j.UserID, DeviceID: *j.DeviceID, Algorithms: j.Algorithms, obj: o}
 	cs, ok1 := j.Keys["curve25519:"+d.DeviceID]
 	es, ok2 := j.Keys["ed25519:"+d.DeviceID]
 	if !ok1 || !ok2 {
-		return nil, fmt.Errorf("%w: keys must hold curve25519:%s and ed25519:%s", ErrDeviceKeys, d.DeviceID, d.DeviceID)
+		return nil, fmt.Errorf("%w: device keys must hold curve25519:%s and ed25519:%s", ErrMalformed, d.DeviceID, d.DeviceID)
 	}
 	if d.Curve25519, err = key.ParseCurve25519(cs); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrDeviceKeys, err)
+		return nil, fmt.Errorf("%w: device keys: %w", ErrMalformed, err)
 	}
 	if d.Ed25519, err = key.ParseEd25519(es); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrDeviceKeys, err)
+		return nil, fmt.Errorf("%w: device keys: %w", ErrMalformed, err)
 	}
 	return d, nil
 }
 
 // VerifyDeviceKeys parses another device's keys (as /keys/query returns
 // them under device_keys[userID][deviceID]), checks that they name that
-// user and device, and verifies the device's self-signature.
+// user and device, and verifies the device's self-signature. Errors wrap
+// ErrMalformed (see ParseDeviceKeys) or ErrAuthentication (keys for
+// another user or device, or no valid self-signature).
 func VerifyDeviceKeys(data []byte, userID, deviceID string) (*DeviceKeys, error) {
 	d, err := ParseDeviceKeys(data)
 	if err != nil {
 		return nil, err
 	}
 	if d.UserID != userID || d.DeviceID != deviceID {
-		return nil, fmt.Errorf("%w: keys are for %s/%s, expected %s/%s", ErrDeviceKeys, d.UserID, d.DeviceID, userID, deviceID)
+		return nil, fmt.Errorf("%w: device keys are for %s/%s, expected %s/%s", ErrAuthentication, d.UserID, d.DeviceID, userID, deviceID)
 	}
 	if err := d.VerifySelfSignature(); err != nil {
 		return nil, err
@@ -172,7 +171,7 @@ func (d *DeviceKeys) DisplayName() string {
 		Name string `json:"device_display_name"`
 	}
 	if d.obj.unsigned != nil {
-		_ = json.Unmarshal(d.obj.unsigned, &u)
+		_ = jsonstrict.Unmarshal(d.obj.unsigned, &u)
 	}
 	return u.Name
 }
@@ -182,7 +181,8 @@ func (d *DeviceKeys) DisplayName() string {
 func (d *DeviceKeys) MarshalJSON() ([]byte, error) { return d.obj.marshal() }
 
 // SignedKey is a signed one-time or fallback key (algorithm
-// signed_curve25519, spec "Key algorithms"): {"key": ..., "fallback":
+// signed_curve25519, client-server API "Key algorithms",
+// https://spec.matrix.org/v1.19/client-server-api/#key-algorithms): {"key": ..., "fallback":
 // true?, "signatures": ...}. Nothing in it is secret.
 type SignedKey struct {
 	Key      key.Curve25519
@@ -211,7 +211,7 @@ func NewSignedKey(k key.Curve25519, fallback bool, userID, deviceID string, s Si
 // VerifySignedKey parses a signed_curve25519 key object (as /keys/claim
 // returns it) and verifies its signature by the device (userID, deviceID)
 // whose Ed25519 key is ed. Create an Olm session with the key only after
-// this succeeds.
+// this succeeds. Errors wrap ErrMalformed or ErrAuthentication.
 func VerifySignedKey(data []byte, userID, deviceID string, ed key.Ed25519) (*SignedKey, error) {
 	o, err := parseSigned(data)
 	if err != nil {
@@ -221,12 +221,12 @@ func VerifySignedKey(data []byte, userID, deviceID string, ed key.Ed25519) (*Sig
 		Key      *string `json:"key"`
 		Fallback *bool   `json:"fallback"`
 	}
-	if err := json.Unmarshal(o.signed, &j); err != nil || j.Key == nil {
-		return nil, fmt.Errorf("%w: a signed key needs a \"key\" string", ErrDeviceKeys)
+	if err := jsonstrict.Unmarshal(o.signed, &j); err != nil || j.Key == nil {
+		return nil, fmt.Errorf("%w: a signed key needs a \"key\" string", ErrMalformed)
 	}
 	k, err := key.ParseCurve25519(*j.Key)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrDeviceKeys, err)
+		return nil, fmt.Errorf("%w: signed key: %w", ErrMalformed, err)
 	}
 	if err := o.verify(userID, deviceID, ed); err != nil {
 		return nil, err

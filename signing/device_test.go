@@ -66,7 +66,7 @@ func TestDeviceKeysRoundTrip(t *testing.T) {
 	if _, err := VerifyDeviceKeys(extra, "@alice:example.org", "JLAFKJWSCS"); err != nil {
 		t.Fatalf("extra field: %v", err)
 	}
-	if _, err := NewDeviceKeys("@a:b", "D", nil, key.Curve25519{}, ed.Public(), testKey(t, 2)); !errors.Is(err, ErrBadSignature) {
+	if _, err := NewDeviceKeys("@a:b", "D", nil, key.Curve25519{}, ed.Public(), testKey(t, 2)); !errors.Is(err, ErrAuthentication) {
 		t.Fatalf("signer mismatch not caught: %v", err)
 	}
 }
@@ -108,16 +108,16 @@ func TestVerifyDeviceKeysFailures(t *testing.T) {
 		name, in, user, device string
 		want                   error
 	}{
-		{"wrong user", good, "@mallory:example.org", "DEV", ErrDeviceKeys},
-		{"wrong device", good, "@alice:example.org", "OTHER", ErrDeviceKeys},
-		{"ed25519 key swapped", strings.Replace(good, ed.Public().String(), testKey(t, 3).Public().String(), 1), "@alice:example.org", "DEV", ErrBadSignature},
-		{"curve key changed", strings.Replace(good, (key.Curve25519{9, 9}).String(), (key.Curve25519{9, 8}).String(), 1), "@alice:example.org", "DEV", ErrBadSignature},
+		{"wrong user", good, "@mallory:example.org", "DEV", ErrAuthentication},
+		{"wrong device", good, "@alice:example.org", "OTHER", ErrAuthentication},
+		{"ed25519 key swapped", strings.Replace(good, ed.Public().String(), testKey(t, 3).Public().String(), 1), "@alice:example.org", "DEV", ErrAuthentication},
+		{"curve key changed", strings.Replace(good, (key.Curve25519{9, 9}).String(), (key.Curve25519{9, 8}).String(), 1), "@alice:example.org", "DEV", ErrAuthentication},
 		{"no signature", strings.Replace(good, `"@alice:example.org":{`, `"@bob:example.org":{`, 1), "@alice:example.org", "DEV", ErrNotSigned},
-		{"missing curve key", resign(strings.Replace(good, `"curve25519:DEV"`, `"curve25519:XXX"`, 1)), "@alice:example.org", "DEV", ErrDeviceKeys},
-		{"missing algorithms", resign(strings.Replace(good, `"algorithms"`, `"algos"`, 1)), "@alice:example.org", "DEV", ErrDeviceKeys},
+		{"missing curve key", resign(strings.Replace(good, `"curve25519:DEV"`, `"curve25519:XXX"`, 1)), "@alice:example.org", "DEV", ErrMalformed},
+		{"missing algorithms", resign(strings.Replace(good, `"algorithms"`, `"algos"`, 1)), "@alice:example.org", "DEV", ErrMalformed},
 		{"bad key", resign(strings.Replace(good, `"curve25519:DEV":"`, `"curve25519:DEV":"!`, 1)), "@alice:example.org", "DEV", key.ErrMalformed},
-		{"user_id not a string", resign(strings.Replace(good, `"user_id":"@alice:example.org"`, `"user_id":5`, 1)), "@alice:example.org", "DEV", ErrDeviceKeys},
-		{"not JSON", good[:len(good)-1], "@alice:example.org", "DEV", ErrInvalidJSON},
+		{"user_id not a string", resign(strings.Replace(good, `"user_id":"@alice:example.org"`, `"user_id":5`, 1)), "@alice:example.org", "DEV", ErrMalformed},
+		{"not JSON", good[:len(good)-1], "@alice:example.org", "DEV", ErrMalformed},
 	}
 	for _, tt := range tests {
 		if _, err := VerifyDeviceKeys([]byte(tt.in), tt.user, tt.device); !errors.Is(err, tt.want) {
@@ -139,17 +139,17 @@ func TestSignedKey(t *testing.T) {
 		if err != nil || got.Key != otk || got.Fallback != fallback {
 			t.Fatalf("fallback=%v: %+v %v", fallback, got, err)
 		}
-		if _, err := VerifySignedKey(b, "@alice:example.org", "DEV", testKey(t, 2).Public()); !errors.Is(err, ErrBadSignature) {
+		if _, err := VerifySignedKey(b, "@alice:example.org", "DEV", testKey(t, 2).Public()); !errors.Is(err, ErrAuthentication) {
 			t.Fatalf("wrong device key accepted: %v", err)
 		}
 	}
 	// fallback is inside the signed data: adding or removing it breaks the signature.
 	b := mustJSON(t, NewSignedKey(otk, false, "@alice:example.org", "DEV", ed))
 	forged := bytes.Replace(b, []byte(`{"key"`), []byte(`{"fallback":true,"key"`), 1)
-	if _, err := VerifySignedKey(forged, "@alice:example.org", "DEV", ed.Public()); !errors.Is(err, ErrBadSignature) {
+	if _, err := VerifySignedKey(forged, "@alice:example.org", "DEV", ed.Public()); !errors.Is(err, ErrAuthentication) {
 		t.Fatalf("fallback flag not signed: %v", err)
 	}
-	if _, err := VerifySignedKey([]byte(`{"signatures":{}}`), "@a:b", "D", ed.Public()); !errors.Is(err, ErrDeviceKeys) {
+	if _, err := VerifySignedKey([]byte(`{"signatures":{}}`), "@a:b", "D", ed.Public()); !errors.Is(err, ErrMalformed) {
 		t.Fatalf("missing key: %v", err)
 	}
 }

@@ -3,6 +3,7 @@ package signing_test
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"fmt"
 
 	"github.com/sicher-go/sicher/key"
@@ -63,4 +64,27 @@ func ExampleSign() {
 	// Output:
 	// {"one":1,"signatures":{"domain":{"ed25519:1":"KqmLSbO39/Bzb0QIYE82zqLwsA+PDzYIpIRA2sRQ4sL53+sN6/fpNSoqE7BP7vBZhG6kYdD13EIMJpvhJI+6Bw"}},"two":"Two"}
 	// <nil>
+}
+
+// Alice signs an object; Bob verifies it. A server that adds a member
+// whose name differs from "user_id" only in case, hoping that some client
+// reads one and some the other, gets the object refused as malformed.
+func Example() {
+	seed := bytes.Repeat([]byte{1}, 32)
+	alice, _ := key.NewSigningKey(seed)
+
+	signed, _ := signing.Sign([]byte(`{"user_id": "@alice:example.org", "n": 1}`), "@alice:example.org", "PHONE", alice)
+	fmt.Println(signing.Verify(signed, "@alice:example.org", "PHONE", alice.Public()))
+
+	tampered := bytes.Replace(signed, []byte(`"n":1`), []byte(`"n":2`), 1)
+	err := signing.Verify(tampered, "@alice:example.org", "PHONE", alice.Public())
+	fmt.Println(errors.Is(err, signing.ErrAuthentication))
+
+	twoNames := bytes.Replace(signed, []byte(`{`), []byte(`{"uſer_id":"@bob:example.org",`), 1)
+	err = signing.Verify(twoNames, "@alice:example.org", "PHONE", alice.Public())
+	fmt.Println(errors.Is(err, signing.ErrMalformed))
+	// Output:
+	// <nil>
+	// true
+	// true
 }

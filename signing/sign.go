@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/sicher-go/sicher/internal/b64"
+	"github.com/sicher-go/sicher/internal/jsonstrict"
 	"github.com/sicher-go/sicher/key"
 )
 
@@ -14,14 +15,19 @@ import (
 const AlgorithmEd25519 = "ed25519"
 
 var (
-	// ErrNotSigned is returned (wrapped) when an object carries no
-	// signature under the user and key ID being checked.
-	ErrNotSigned = errors.New("signing: no signature by the expected key")
+	// ErrAuthentication is returned (wrapped) when an object is not
+	// signed by the expected key: the signature under the expected key ID
+	// is missing (then ErrNotSigned matches too), malformed or does not
+	// verify (then key's error matches too, for example
+	// key.ErrBadSignature or key.ErrWeakKey), or device keys name another
+	// user or device than the one asked for.
+	ErrAuthentication = errors.New("signing: authentication failed")
 
-	// ErrBadSignature is returned (wrapped, together with key.ErrBadSignature
-	// or key.ErrWeakKey where those apply) when the signature under the
-	// expected key ID is malformed or does not verify.
-	ErrBadSignature = errors.New("signing: signature does not verify")
+	// ErrNotSigned is returned (wrapped) when an object carries no
+	// signature under the user and key ID being checked. It wraps
+	// ErrAuthentication: a caller that only asks "is it signed by this
+	// key?" checks ErrAuthentication alone.
+	ErrNotSigned = fmt.Errorf("%w: no signature by the expected key", ErrAuthentication)
 )
 
 // Signer signs with an Ed25519 key. *key.SigningKey satisfies it, and so
@@ -31,8 +37,9 @@ type Signer interface {
 }
 
 // SigningBytes returns the bytes an Ed25519 signature of the JSON object
-// obj covers (spec appendices, "Signing JSON"): the canonical JSON of obj
-// without its top-level "signatures" and "unsigned" members.
+// obj covers (spec appendices, "Signing JSON",
+// https://spec.matrix.org/v1.19/appendices/#signing-json): the canonical
+// JSON of obj without its top-level "signatures" and "unsigned" members.
 func SigningBytes(obj []byte) ([]byte, error) {
 	signed, _, _, err := splitJSON(obj)
 	return signed, err
@@ -54,8 +61,8 @@ func Sign(obj []byte, userID, keyName string, s Signer) ([]byte, error) {
 
 // Verify checks the signature signatures[userID]["ed25519:"+keyName] of
 // the JSON object obj under pub, strictly (see key.Ed25519.Verify). It
-// returns nil, or an error wrapping ErrNotSigned, ErrBadSignature or
-// ErrInvalidJSON/ErrNumber.
+// returns nil, or an error wrapping ErrAuthentication (ErrNotSigned when
+// there is no such signature) or ErrMalformed.
 func Verify(obj []byte, userID, keyName string, pub key.Ed25519) error {
 	o, err := parseSigned(obj)
 	if err != nil {
@@ -79,8 +86,8 @@ func parseSigned(obj []byte) (*signedObject, error) {
 	}
 	o := &signedObject{signed: signed, unsigned: unsigned}
 	if sigs != nil {
-		if err := json.Unmarshal(sigs, &o.sigs); err != nil || (o.sigs == nil && string(sigs) != "null") {
-			return nil, fmt.Errorf("%w: \"signatures\" must map user IDs to objects of key ID → signature strings", ErrInvalidJSON)
+		if err := jsonstrict.Unmarshal(sigs, &o.sigs); err != nil || (o.sigs == nil && string(sigs) != "null") {
+			return nil, fmt.Errorf("%w: \"signatures\" must map user IDs to objects of key ID → signature strings", ErrMalformed)
 		}
 	}
 	return o, nil
@@ -96,10 +103,10 @@ func (o *signedObject) verify(userID, keyName string, pub key.Ed25519) error {
 	}
 	sig, err := key.ParseEd25519Signature(s)
 	if err != nil {
-		return fmt.Errorf("%w: %s %s: %w", ErrBadSignature, userID, id, err)
+		return fmt.Errorf("%w: %s %s: %w", ErrAuthentication, userID, id, err)
 	}
 	if err := pub.Verify(o.signed, sig); err != nil {
-		return fmt.Errorf("%w: %s %s: %w", ErrBadSignature, userID, id, err)
+		return fmt.Errorf("%w: %s %s: %w", ErrAuthentication, userID, id, err)
 	}
 	return nil
 }
@@ -115,25 +122,26 @@ func (o *signedObject) sign(userID, keyName string, s Signer) {
 	o.sigs[userID][keyID(keyName)] = b64.Encode(sig[:])
 }
 
-// marshal returns the canonical JSON of the whole object.
+// marshal returns the canonical JSON of the whole object: the signed
+// members with "signatures" and "unsigned" put back, sorted again.
 func (o *signedObject) marshal() ([]byte, error) {
-	var members map[string]json.RawMessage
-	if err := json.Unmarshal(o.signed, &members); err != nil {
-		panic("signing: internal error: canonical object does not parse: " + err.Error())
+	b := append([]byte(nil), o.signed[:len(o.signed)-1]...) // without the '}'
+	add := func(name string, v []byte) {
+		if len(b) > 1 {
+			b = append(b, ',')
+		}
+		b = append(append(append(b, '"'), name...), '"', ':')
+		b = append(b, v...)
 	}
 	if o.sigs != nil {
-		b, err := json.Marshal(o.sigs)
+		sigs, err := json.Marshal(o.sigs)
 		if err != nil {
 			return nil, fmt.Errorf("signing: %w", err)
 		}
-		members["signatures"] = b
+		add("signatures", sigs)
 	}
 	if o.unsigned != nil {
-		members["unsigned"] = o.unsigned
+		add("unsigned", o.unsigned)
 	}
-	b, err := json.Marshal(members)
-	if err != nil {
-		return nil, fmt.Errorf("signing: %w", err)
-	}
-	return canonicalSigned(b)
+	return canonicalSigned(append(b, '}'))
 }

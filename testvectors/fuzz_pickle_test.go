@@ -70,7 +70,7 @@ var unpicklers = map[string]unpickler{
 			if err != nil {
 				return nil, err
 			}
-			return s.PickleLibolm, nil
+			return func(k []byte) string { p, _ := s.PickleLibolm(k); return p }, nil
 		},
 		own: func(k *[32]byte, p string) (func(*[32]byte) (string, error), error) {
 			s, err := megolm.UnpickleOutboundSession(k, p)
@@ -87,7 +87,7 @@ var unpicklers = map[string]unpickler{
 			if err != nil {
 				return nil, err
 			}
-			return s.PickleLibolm, nil
+			return func(k []byte) string { p, _ := s.PickleLibolm(k); return p }, nil
 		},
 		own: func(k *[32]byte, p string) (func(*[32]byte) (string, error), error) {
 			s, err := megolm.UnpickleInboundSession(k, p)
@@ -104,14 +104,14 @@ var unpicklers = map[string]unpickler{
 			if err != nil {
 				return nil, err
 			}
-			return d.PickleLibolm, nil
+			return func(k []byte) string { p, _ := d.PickleLibolm(k); return p }, nil
 		},
 		own: func(k *[32]byte, p string) (func(*[32]byte) (string, error), error) {
 			d, err := keybackup.Unpickle(k, p)
 			if err != nil {
 				return nil, err
 			}
-			return func(k *[32]byte) (string, error) { return d.Pickle(k, nil) }, nil
+			return func(k *[32]byte) (string, error) { return d.Pickle(k) }, nil
 		},
 		kind: "keybackup.DecryptionKey",
 	},
@@ -184,7 +184,7 @@ func ownPickleOf(object string, key []byte, lp string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		return d.Pickle(&fuzzKey, nil)
+		return d.Pickle(&fuzzKey)
 	}
 }
 

@@ -153,7 +153,7 @@ func (s *demoStory) devices() {
 	obj["keys"].(map[string]any)["curve25519:BOBPHONE"] = s.alice.acct.Curve25519().String()
 	forged, _ := json.Marshal(obj)
 	_, err := signing.VerifyDeviceKeys(forged, demoBob, "BOBPHONE")
-	s.refused("device keys with a Curve25519 key swapped by the server are refused", err, signing.ErrBadSignature)
+	s.refused("device keys with a Curve25519 key swapped by the server are refused", err, signing.ErrAuthentication)
 }
 
 func (s *demoStory) olmAndRoomKey() {
@@ -164,7 +164,7 @@ func (s *demoStory) olmAndRoomKey() {
 	s.must("create the outbound Olm session", err)
 	s.say("Alice's Olm session %s uses Bob's one-time key %s", short(s.aliceOlm.ID()), short(otk.String()))
 
-	s.aliceRoom, err = megolm.NewOutboundSession(s.rand)
+	s.aliceRoom, err = megolm.NewOutboundSessionFrom(s.rand)
 	s.must("create the Megolm session", err)
 	roomKey, err := event.RoomKeyContent(demoRoom, s.aliceRoom, false)
 	s.must("build the m.room_key content", err)
@@ -245,7 +245,7 @@ func (s *demoStory) roomMessages() {
 	// Bob answers with his own room session, whose key goes to Alice over
 	// the Olm session Alice opened.
 	var err error
-	s.bobRoom, err = megolm.NewOutboundSession(s.rand)
+	s.bobRoom, err = megolm.NewOutboundSessionFrom(s.rand)
 	s.must("create Bob's Megolm session", err)
 	s.bobOwnInbound, err = megolm.NewInboundSession(s.bobRoom.SessionKey())
 	s.must("keep Bob's own inbound copy", err)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/sicher-go/sicher/attachment"
 	"github.com/sicher-go/sicher/event"
+	"github.com/sicher-go/sicher/internal/recoverykey"
 	"github.com/sicher-go/sicher/key"
 	"github.com/sicher-go/sicher/keybackup"
 	"github.com/sicher-go/sicher/megolm"
@@ -33,7 +34,7 @@ func (s *demoStory) verification() {
 		"from_device": s.alice.id, "method": sas.MethodSAS, "transaction_id": txn,
 		"key_agreement_protocols":      []string{sas.KeyAgreementHKDFSHA256},
 		"hashes":                       []string{sas.HashSHA256},
-		"message_authentication_codes": []string{sas.NameHKDFHMACSHA256V2},
+		"message_authentication_codes": []string{sas.HKDFHMACSHA256V2.String()},
 		"short_authentication_string":  []string{sas.SASDecimal, sas.SASEmoji},
 	})
 	s.must("build m.key.verification.start", err)
@@ -45,10 +46,10 @@ func (s *demoStory) verification() {
 	s.must("Bob picks the methods", err)
 	s.say("Alice starts; Bob accepts %s with %s", agreed.KeyAgreementProtocol, agreed.MessageAuthenticationCode)
 
-	bob, err := sas.New(s.rand)
+	bob, err := sas.NewFrom(s.rand)
 	s.must("Bob's SAS key", err)
 	commitment := sas.Commitment(bob.PublicKey(), start)
-	alice, err := sas.New(s.rand)
+	alice, err := sas.NewFrom(s.rand)
 	s.must("Alice's SAS key", err)
 	bobSide, err := bob.SetTheirKey(alice.PublicKey())
 	s.must("Bob receives Alice's key", err)
@@ -67,7 +68,7 @@ func (s *demoStory) verification() {
 	s.expect("both devices show the same 3 numbers", ad == bd, "Alice %v, Bob %v", ad, bd)
 
 	// A man in the middle with his own keys cannot make the emoji match.
-	eve1, err := sas.New(s.rand)
+	eve1, err := sas.NewFrom(s.rand)
 	s.must("Mallory's key", err)
 	mitmAlice, err := alice.SetTheirKey(eve1.PublicKey())
 	s.must("Alice receives Mallory's key", err)
@@ -77,7 +78,7 @@ func (s *demoStory) verification() {
 		mitmAlice.Emoji(sas.SASInfo(aliceDev, alice.PublicKey(), bobDev, eve1.PublicKey(), txn)) !=
 			mitmBob.Emoji(sas.SASInfo(aliceDev, eve1.PublicKey(), bobDev, bob.PublicKey(), txn)), "emoji match")
 
-	method, err := agreed.MACMethod()
+	method, err := sas.ParseMACMethod(agreed.MessageAuthenticationCode)
 	s.must("MAC method", err)
 	aliceKeyID := "ed25519:" + s.alice.id
 	bobKeyID := "ed25519:" + s.bobPhone.id
@@ -91,12 +92,12 @@ func (s *demoStory) verification() {
 	_, err = aliceSide.VerifyKeys(method, bobDev, aliceDev, txn, macB, map[string]string{bobKeyID: s.bobKeys.Ed25519.String()})
 	s.check("Alice checks the MAC of Bob's device key: BOBPHONE is verified", err)
 	_, err = aliceSide.VerifyKeys(method, bobDev, aliceDev, txn, macB, map[string]string{bobKeyID: s.bobLaptop.acct.Ed25519().String()})
-	s.refused("a MAC over another device's key is refused", err, sas.ErrMACMismatch)
+	s.refused("a MAC over another device's key is refused", err, sas.ErrAuthentication)
 }
 
 func (s *demoStory) backup() {
 	s.step("Bob backs up his room keys, loses his phone and restores on a tablet")
-	dkey, err := keybackup.GenerateDecryptionKey(s.rand)
+	dkey, err := newBackupKeyFrom(s.rand)
 	s.must("generate the backup key", err)
 	recovery := dkey.RecoveryKey().Encode()
 	s.say("backup public key %s; recovery key %s… (48 characters, on paper in Bob's drawer)", short(dkey.PublicKey().String()), recovery[:4])
@@ -119,8 +120,8 @@ func (s *demoStory) backup() {
 		{s.bobOwnInbound, s.bobKeys.Curve25519, s.bobKeys.Ed25519},
 	} {
 		exp := in.s.ExportAtFirstKnownIndex()
-		sd := keybackup.NewSessionData(in.senderKey, in.ed, exp.Bytes())
-		enc, err := keybackup.EncryptSession(dkey.PublicKey(), sd, s.rand)
+		sd := megolm.NewExportedSession(exp, demoRoom, in.senderKey, in.ed)
+		enc, err := keybackup.EncryptSessionFrom(s.rand, dkey.PublicKey(), sd)
 		s.must("encrypt a session for the backup", err)
 		backup = append(backup, entry{demoRoom, in.s.SessionID().String(), keybackup.KeyBackupData{
 			FirstMessageIndex: int(exp.Index()), IsVerified: true, SessionData: enc,
@@ -150,17 +151,17 @@ func (s *demoStory) backup() {
 	confused := []byte(recovery)
 	confused[20] = 'l' // lowercase L for a 1: not in the base58 alphabet
 	_, err = keybackup.ParseRecoveryKey(string(confused))
-	s.refused("a recovery key with an l typed for a 1 is refused", err, keybackup.ErrRecoveryKeyCharacter)
+	s.refused("a recovery key with an l typed for a 1 is refused", err, recoverykey.ErrBadCharacter)
 	_, err = keybackup.ParseRecoveryKey(recovery[:20] + recovery[21:])
 	s.expect("a recovery key with a character left out is refused", err != nil, "accepted")
 
-	other, err := keybackup.GenerateDecryptionKey(s.rand)
+	other, err := newBackupKeyFrom(s.rand)
 	s.must("another backup key", err)
 	var ad keybackup.AuthData
 	s.must("decode auth_data", json.Unmarshal(authData, &ad))
 	s.expect("someone else's recovery key does not match the backup's public key", !other.Matches(ad), "matches")
 	_, err = other.DecryptSession(backup[0].data.SessionData)
-	s.refused("and decrypts none of its sessions", err, keybackup.ErrBadMAC)
+	s.refused("and decrypts none of its sessions", err, keybackup.ErrAuthentication)
 
 	rk, err := keybackup.ParseRecoveryKey(recovery)
 	s.must("Bob types his recovery key", err)
@@ -186,11 +187,7 @@ func (s *demoStory) backup() {
 		if !s.check("decrypt backed-up session "+short(ids[i]), r.Err) {
 			continue
 		}
-		exp, err := megolm.ExportedSessionKeyFromBytes(r.Session.SessionKey())
-		if !s.check("its session key parses", err) {
-			continue
-		}
-		in, err := megolm.ImportInboundSession(exp)
+		in, err := r.Session.InboundSession()
 		if !s.check("import it", err) {
 			continue
 		}
@@ -227,7 +224,7 @@ func demoDocument(size int64) io.Reader {
 func (s *demoStory) document() {
 	s.step(fmt.Sprintf("Alice sends an encrypted %s document; Bob decrypts it and verifies its hash", humanBytes(s.size)))
 	plainHash := sha256.New()
-	enc, err := attachment.NewEncryptingReader(io.TeeReader(demoDocument(s.size), plainHash), s.rand)
+	enc, err := attachment.NewEncryptingReader(io.TeeReader(demoDocument(s.size), plainHash))
 	s.must("start encrypting", err)
 	var upload bytes.Buffer
 	upload.Grow(int(s.size))
@@ -267,7 +264,7 @@ func (s *demoStory) document() {
 	s.expect("Bob's tablet reads the same EncryptedFile Alice sent", f.Equal(file), "differs")
 
 	decrypt := func(ct []byte) ([]byte, error) {
-		r, err := attachment.NewDecryptingReader(bytes.NewReader(ct), f, nil)
+		r, err := attachment.NewUnverifiedReader(bytes.NewReader(ct), f, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -290,7 +287,7 @@ func (s *demoStory) document() {
 		b[len(b)/2] ^= 1
 		_, err = decrypt(b)
 		b[len(b)/2] ^= 1
-		s.refused("a download with one bit flipped by the media server is refused", err, attachment.ErrHashMismatch)
+		s.refused("a download with one bit flipped by the media server is refused", err, attachment.ErrAuthentication)
 	}
 }
 
@@ -300,4 +297,16 @@ func demoDuration(d time.Duration, n int64) string {
 		d = time.Microsecond
 	}
 	return fmt.Sprintf("%s (%.0f MB/s)", d.Round(time.Millisecond), float64(n)/d.Seconds()/1e6)
+}
+
+// newBackupKeyFrom makes a backup decryption key of 32 bytes of r, as
+// keybackup.GenerateDecryptionKey does with crypto/rand, so that the demo
+// replays.
+func newBackupKeyFrom(r io.Reader) (*keybackup.DecryptionKey, error) {
+	var b [keybackup.KeySize]byte
+	defer clear(b[:])
+	if _, err := io.ReadFull(r, b[:]); err != nil {
+		return nil, err
+	}
+	return keybackup.NewDecryptionKey(b[:])
 }

@@ -58,7 +58,7 @@ func runAttachmentEncrypt(args []string, stdin io.Reader, stdout, stderr io.Writ
 	defer in.Close()
 	p := newProgress(stderr, "encrypting", size, "")
 	defer p.finish()
-	enc, err := attachment.NewEncryptingReader(progressReader{in, p}, nil)
+	enc, err := attachment.NewEncryptingReader(progressReader{in, p})
 	if err != nil {
 		return fail(stderr, c, err)
 	}
@@ -150,7 +150,7 @@ func runAttachmentDecrypt(args []string, stdin io.Reader, stdout, stderr io.Writ
 	defer p.finish()
 	src := progressReader{in, p}
 	if *outPath == "" || *outPath == "-" {
-		vr, err := attachment.NewVerifiedReader(src, f, nil, opts)
+		vr, err := attachment.NewDecryptingReader(src, f, nil, opts)
 		if err != nil {
 			return fail(stderr, c, explainAttachment(err))
 		}
@@ -160,7 +160,7 @@ func runAttachmentDecrypt(args []string, stdin io.Reader, stdout, stderr io.Writ
 		}
 		return exitOK
 	}
-	dr, err := attachment.NewDecryptingReader(src, f, opts)
+	dr, err := attachment.NewUnverifiedReader(src, f, opts)
 	if err != nil {
 		return fail(stderr, c, explainAttachment(err))
 	}
@@ -199,7 +199,7 @@ func findEncryptedFile(raw []byte) (*attachment.EncryptedFile, error) {
 
 func explainAttachment(err error) error {
 	switch {
-	case errors.Is(err, attachment.ErrHashMismatch):
+	case errors.Is(err, attachment.ErrAuthentication):
 		return fmt.Errorf("%w: the download is corrupted or is not the file the event describes; no plaintext was kept", err)
 	case errors.Is(err, attachment.ErrUnsupportedVersion):
 		return fmt.Errorf("%w (try --allow-legacy for files of very old clients)", err)

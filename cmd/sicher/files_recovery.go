@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/sicher-go/sicher/internal/recoverykey"
 	"github.com/sicher-go/sicher/key"
 	"github.com/sicher-go/sicher/keybackup"
 	"github.com/sicher-go/sicher/secretstorage"
@@ -68,7 +69,7 @@ func runRecoveryKeyGenerate(args []string, _ io.Reader, stdout, stderr io.Writer
 	if fs.NArg() != 0 {
 		return usageError(stderr, c, "unexpected argument %q (generate takes no arguments)", fs.Arg(0))
 	}
-	k, err := keybackup.GenerateDecryptionKey(rand.Reader)
+	k, err := keybackup.GenerateDecryptionKey()
 	if err != nil {
 		return fail(stderr, c, err)
 	}
@@ -181,7 +182,7 @@ func checkKey(dk *keybackup.DecryptionKey, t *targetFlags) (string, error) {
 			return "", errors.New("the key description has no iv and mac, so it cannot check a key")
 		}
 		if err := sk.Check(d); err != nil {
-			if errors.Is(err, secretstorage.ErrWrongKey) {
+			if errors.Is(err, secretstorage.ErrAuthentication) {
 				return "", fmt.Errorf("wrong recovery key for this secret storage key (%w)", err)
 			}
 			return "", err
@@ -266,13 +267,13 @@ func readRecoveryKey(file string, stdin io.Reader, stderr io.Writer) (string, er
 func explainRecoveryKey(err error) error {
 	var hint string
 	switch {
-	case errors.Is(err, keybackup.ErrRecoveryKeyCharacter):
+	case errors.Is(err, recoverykey.ErrBadCharacter):
 		hint = "a character is not base58 (0, O, I and l do not occur in recovery keys)"
-	case errors.Is(err, keybackup.ErrRecoveryKeyLength):
+	case errors.Is(err, recoverykey.ErrBadLength):
 		hint = "it is too short or too long (a recovery key has 48 characters)"
-	case errors.Is(err, keybackup.ErrRecoveryKeyPrefix):
+	case errors.Is(err, recoverykey.ErrBadPrefix):
 		hint = "it is not a recovery key (wrong prefix)"
-	case errors.Is(err, keybackup.ErrRecoveryKeyParity):
+	case errors.Is(err, recoverykey.ErrBadParity):
 		hint = "the parity check failed: a character is mistyped"
 	default:
 		return err
@@ -363,7 +364,7 @@ func runRecoveryKeyFromPassphrase(args []string, _ io.Reader, stdout, stderr io.
 				return err
 			}
 			if err := sk.Check(d); err != nil {
-				if errors.Is(err, secretstorage.ErrWrongKey) {
+				if errors.Is(err, secretstorage.ErrAuthentication) {
 					return fmt.Errorf("wrong passphrase for this secret storage key (%w)", err)
 				}
 				return err

@@ -344,14 +344,14 @@ func TestKeyExportDecryptVectors(t *testing.T) {
 func TestKeyExportRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	noTerminal(t)
-	var list []*keyexport.Session
+	var list []*megolm.ExportedSession
 	for i := range 3 {
-		out, err := megolm.NewOutboundSession(mrand.NewChaCha8([32]byte{byte(i)}))
+		out, err := megolm.NewOutboundSessionFrom(mrand.NewChaCha8([32]byte{byte(i)}))
 		if err != nil {
 			t.Fatal(err)
 		}
 		in, _ := megolm.NewInboundSession(out.SessionKey())
-		list = append(list, keyexport.FromInboundSession(in, "!room:example.org", [32]byte{1}, [32]byte{2}))
+		list = append(list, megolm.NewExportedSession(in.ExportAtFirstKnownIndex(), "!room:example.org", [32]byte{1}, [32]byte{2}))
 	}
 	plain, err := keyexport.MarshalSessions(list)
 	if err != nil {
@@ -406,10 +406,10 @@ func TestKeyExportBadInput(t *testing.T) {
 		{"wrong passphrase", string(file), []string{"--passphrase-file", wrong}, 1, "wrong passphrase, or the file is corrupted", false},
 		{"truncated body", truncated, []string{"--passphrase-file", pass}, 1, "wrong passphrase, or the file is corrupted", false},
 		{"truncated file", string(file[:len(file)/2]), []string{"--passphrase-file", pass}, 1, "truncated?", false},
-		{"too short", headerOnly, []string{"--passphrase-file", pass}, 1, "file too short", false},
+		{"too short", headerOnly, []string{"--passphrase-file", pass}, 1, "is too short", false},
 		{"bad version", badVersion, []string{"--passphrase-file", pass}, 1, "unsupported export format version", false},
-		{"garbage", "hello", []string{"--passphrase-file", pass}, 1, "not a key export file", false},
-		{"empty", "", []string{"--passphrase-file", pass}, 1, "not a key export file", false},
+		{"garbage", "hello", []string{"--passphrase-file", pass}, 1, "malformed key export", false},
+		{"empty", "", []string{"--passphrase-file", pass}, 1, "malformed key export", false},
 		{"too many rounds", string(file), []string{"--max-rounds", "9999"}, 1, "more than --max-rounds 9999", false},
 		{"no terminal", string(file), nil, 1, "cannot ask for the passphrase", true},
 		{"missing passphrase file", string(file), []string{"--passphrase-file", filepath.Join(dir, "nope")}, 1, "reading the passphrase", false},
@@ -495,18 +495,18 @@ func TestRecoveryKey(t *testing.T) {
 	}
 
 	keyFile := writeFile(t, dir, "rk", []byte(gen.RecoveryKey+"\n"))
-	other, _ := keybackup.GenerateDecryptionKey(nil)
+	other, _ := keybackup.GenerateDecryptionKey()
 	goodAuth := writeFile(t, dir, "version.json", []byte(`{"algorithm":"m.megolm_backup.v1.curve25519-aes-sha2","version":"1","auth_data":{"public_key":"`+gen.PublicKey+`","signatures":{}}}`))
 	badAuth := writeFile(t, dir, "auth_data.json", []byte(`{"public_key":"`+other.PublicKey().String()+`"}`))
 	otherAlg := writeFile(t, dir, "other.json", []byte(`{"algorithm":"org.example.other","auth_data":{"public_key":"`+gen.PublicKey+`"}}`))
 	b := rk.DecryptionKey().Bytes()
 	sk, _ := secretstorage.NewKeyFromBytes(b[:])
-	desc, _ := sk.Description("Wiederherstellung", nil, nil)
+	desc, _ := sk.Description("Wiederherstellung", nil)
 	descJSON, _ := json.Marshal(desc)
 	goodDesc := writeFile(t, dir, "desc.json", descJSON)
 	ob := other.Bytes()
 	osk, _ := secretstorage.NewKeyFromBytes(ob[:])
-	odesc, _ := osk.Description("", nil, nil)
+	odesc, _ := osk.Description("", nil)
 	odescJSON, _ := json.Marshal(odesc)
 	badDesc := writeFile(t, dir, "odesc.json", odescJSON)
 
@@ -588,14 +588,14 @@ func TestRecoveryKeyFromPassphrase(t *testing.T) {
 
 	authData := writeFile(t, dir, "auth.json", []byte(`{"public_key":"`+wk.PublicKey().String()+`","private_key_salt":"`+salt+`","private_key_iterations":10}`))
 	noSalt := writeFile(t, dir, "nosalt.json", []byte(`{"public_key":"`+wk.PublicKey().String()+`"}`))
-	sk, info, err := secretstorage.NewPassphraseKey(pass, 20, nil)
+	sk, info, err := secretstorage.NewPassphraseKey(pass, 100_000)
 	if err != nil {
 		t.Fatal(err)
 	}
-	desc, _ := sk.Description("", info, nil)
+	desc, _ := sk.Description("", info)
 	descJSON, _ := json.Marshal(desc)
 	descFile := writeFile(t, dir, "desc.json", descJSON)
-	noPassDesc, _ := sk.Description("", nil, nil)
+	noPassDesc, _ := sk.Description("", nil)
 	noPassJSON, _ := json.Marshal(noPassDesc)
 	noPassFile := writeFile(t, dir, "nopass.json", noPassJSON)
 	for _, tc := range []struct {

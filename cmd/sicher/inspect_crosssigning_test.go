@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sicher-go/sicher/internal/b64"
+	"github.com/sicher-go/sicher/key"
 	"github.com/sicher-go/sicher/keybackup"
 	"github.com/sicher-go/sicher/megolm"
 	"github.com/sicher-go/sicher/olm"
@@ -56,15 +58,14 @@ func newCrossSigned(t testing.TB, user string) crossSigned {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ids := a.IdentityKeys()
-		dk, err := signing.NewDeviceKeys(user, id, nil, ids.Curve25519, ids.Ed25519, a)
+		dk, err := signing.NewDeviceKeys(user, id, nil, a.Curve25519(), a.Ed25519(), a)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return dk, a
 	}
-	signer := func() *keybackup.PkSigning {
-		s, err := keybackup.GeneratePkSigning(nil)
+	signer := func() *key.SigningKey {
+		s, err := key.GenerateSigningKey(nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -75,11 +76,11 @@ func newCrossSigned(t testing.TB, user string) crossSigned {
 	c.dev1 = dev1
 	c.dev2, _ = device("DEV2")
 	mskSigner, sskSigner, uskSigner := signer(), signer(), signer()
-	c.msk = signing.NewCrossSigningKey(user, signing.UsageMaster, mskSigner.PublicKey())
+	c.msk = signing.NewCrossSigningKey(user, signing.UsageMaster, mskSigner.Public())
 	c.msk.AddSignature(user, "DEV1", acct1)
-	c.ssk = signing.NewCrossSigningKey(user, signing.UsageSelfSigning, sskSigner.PublicKey())
+	c.ssk = signing.NewCrossSigningKey(user, signing.UsageSelfSigning, sskSigner.Public())
 	c.ssk.AddSignature(user, c.msk.KeyName(), mskSigner)
-	c.usk = signing.NewCrossSigningKey(user, signing.UsageUserSigning, uskSigner.PublicKey())
+	c.usk = signing.NewCrossSigningKey(user, signing.UsageUserSigning, uskSigner.Public())
 	c.usk.AddSignature(user, c.msk.KeyName(), mskSigner)
 	c.dev1.AddSignature(user, c.ssk.KeyName(), sskSigner)
 	return c
@@ -172,11 +173,11 @@ func TestInspectDeviceSigningUpload(t *testing.T) {
 }
 
 func TestInspectRoomKeys(t *testing.T) {
-	backupKey, err := keybackup.GenerateDecryptionKey(nil)
+	backupKey, err := keybackup.GenerateDecryptionKey()
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := megolm.NewOutboundSession(nil)
+	out, err := megolm.NewOutboundSession()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,9 +193,8 @@ func TestInspectRoomKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids := a.IdentityKeys()
-	sd := keybackup.NewSessionData(ids.Curve25519, ids.Ed25519, exported.Bytes())
-	enc, err := keybackup.EncryptSession(backupKey.PublicKey(), sd, nil)
+	sd := megolm.NewExportedSession(exported, "!room:example.org", a.Curve25519(), a.Ed25519())
+	enc, err := keybackup.EncryptSession(backupKey.PublicKey(), sd)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,12 +210,12 @@ func TestInspectRoomKeys(t *testing.T) {
 		t.Fatalf("report %+v", r)
 	}
 	s := partTitled(t, partTitled(t, r, "room !room:example.org"), "session "+sid)
-	if fieldOf(s, "forwarded count") != 1 || fieldOf(s, "is verified") != true || fieldOf(s, "ephemeral key") != enc.EphemeralString() {
+	if fieldOf(s, "forwarded count") != 1 || fieldOf(s, "is verified") != true || fieldOf(s, "ephemeral key") != enc.Ephemeral.String() {
 		t.Errorf("session %+v", s.Fields)
 	}
 	var text strings.Builder
 	r.write(&text, "")
-	if strings.Contains(text.String(), enc.CiphertextString()) || strings.Contains(text.String(), exported.Base64()) {
+	if strings.Contains(text.String(), b64.Encode(enc.Ciphertext)) || strings.Contains(text.String(), exported.Base64()) {
 		t.Error("the report shows the ciphertext or the session key")
 	}
 

@@ -93,7 +93,7 @@ func describeBackupData(title string, e keybackup.KeyBackupData) *report {
 	r.add("first message index", e.FirstMessageIndex)
 	r.add("forwarded count", e.ForwardedCount)
 	r.add("is verified", e.IsVerified)
-	r.add("ephemeral key", e.SessionData.EphemeralString())
+	r.add("ephemeral key", e.SessionData.Ephemeral.String())
 	r.add("ciphertext", fmt.Sprintf("%d bytes (AES-256-CBC)", len(e.SessionData.Ciphertext)))
 	r.add("mac", fmt.Sprintf("%d bytes (over the empty string: it does not authenticate the ciphertext)", len(e.SessionData.MAC)))
 	return r
@@ -177,7 +177,7 @@ func inspectSessionList(in []byte) (*report, error) {
 // common damage: a file cut short before its footer line.
 func keyExportHeader(file []byte) (*keyexport.FileHeader, error) {
 	h, err := keyexport.ParseHeader(file)
-	if errors.Is(err, keyexport.ErrNotExportFile) && bytes.Contains(file, []byte(keyexport.Header)) && !bytes.Contains(file, []byte(keyexport.Footer)) {
+	if errors.Is(err, keyexport.ErrMalformed) && bytes.Contains(file, []byte(keyexport.Header)) && !bytes.Contains(file, []byte(keyexport.Footer)) {
 		err = fmt.Errorf("%w (truncated?)", err)
 	}
 	return h, err

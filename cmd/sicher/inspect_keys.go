@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/sicher-go/sicher/internal/recoverykey"
 	"github.com/sicher-go/sicher/key"
 	"github.com/sicher-go/sicher/keybackup"
 	"github.com/sicher-go/sicher/secretstorage"
@@ -33,7 +34,7 @@ func inspectRecoveryKey(text string) *report {
 	}
 	rk, err := keybackup.ParseRecoveryKey(text)
 	if err != nil {
-		if errors.Is(err, keybackup.ErrRecoveryKeyPrefix) && !strings.HasPrefix(compact, "Es") {
+		if errors.Is(err, recoverykey.ErrBadPrefix) && !strings.HasPrefix(compact, "Es") {
 			return nil // base58 of something else; let base64 have a go
 		}
 		r := newReport("recovery_key", "recovery key, INVALID")

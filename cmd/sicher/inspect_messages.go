@@ -3,12 +3,14 @@ package main
 // sicher inspect, Olm and Megolm messages, session keys, m.room.encrypted contents and events.
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
 
 	"github.com/sicher-go/sicher/event"
+	"github.com/sicher-go/sicher/internal/wire"
 	"github.com/sicher-go/sicher/key"
 	"github.com/sicher-go/sicher/megolm"
 	"github.com/sicher-go/sicher/olm"
@@ -27,14 +29,14 @@ func messageCandidates(b []byte) []*report {
 	if m, err := olm.ParseMessage(b); err == nil {
 		out = append(out, describeOlmMessage(m, len(b)))
 	}
-	if k, err := megolm.SessionKeyFromBytes(b); err == nil {
+	if k, err := megolm.ParseSessionKey(b); err == nil {
 		out = append(out, describeSessionKey(k))
-	} else if errors.Is(err, megolm.ErrBadSignature) {
+	} else if errors.Is(err, megolm.ErrAuthentication) {
 		r := newReport("megolm.session_key", fmt.Sprintf("Megolm session key (%d bytes), INVALID", len(b)))
 		r.add("error", err.Error())
 		r.Invalid = true
 		out = append(out, r)
-	} else if k, err := megolm.ExportedSessionKeyFromBytes(b); err == nil {
+	} else if k, err := megolm.ParseExportedSessionKey(b); err == nil {
 		out = append(out, describeExportedKey(k))
 	}
 	return out
@@ -50,29 +52,43 @@ func versionOf(raw []byte) byte {
 
 func describePreKey(m *olm.PreKeyMessage, n int) *report {
 	r := newReport("olm.prekey_message", fmt.Sprintf("Olm pre-key message (type 0), %d bytes", n))
-	r.add("version", versionOf(m.Bytes()))
+	r.add("version", m.Version())
 	r.add("one-time key", m.OneTimeKey.String())
 	r.add("base key", m.BaseKey.String())
-	if m.HasIdentityKey() {
+	if m.IdentityKey != (key.Curve25519{}) {
 		r.add("identity key", m.IdentityKey.String())
+		// The session id: SHA-256(I_A ‖ E_A ‖ E_B), as olm.Session.ID
+		// (libolm session.cpp, olm_session_id).
+		h := sha256.New()
+		h.Write(m.IdentityKey[:])
+		h.Write(m.BaseKey[:])
+		h.Write(m.OneTimeKey[:])
+		r.add("session id", unpadded(h.Sum(nil)))
 	} else {
 		r.add("identity key", "(absent)")
 	}
-	if id, ok := m.SessionID(); ok {
-		r.add("session id", id)
-	}
-	r.part(describeOlmMessage(m.Message, len(m.Message.Bytes())))
+	r.part(describeOlmMessage(m.Message, 0))
 	r.note("the recipient must still hold the one-time (or fallback) key above, or have a session with this id")
 	return r
 }
 
+// olmMACSize is the length of an Olm message's truncated HMAC-SHA-256
+// (libolm message.cpp, MAC_LENGTH).
+const olmMACSize = 8
+
+// describeOlmMessage describes a normal Olm message of n bytes (0: the one
+// inside a pre-key message, whose length the parsed form does not keep).
 func describeOlmMessage(m *olm.Message, n int) *report {
-	r := newReport("olm.message", fmt.Sprintf("Olm message (type 1), %d bytes", n))
-	r.add("version", versionOf(m.Bytes()))
+	title := "Olm message (type 1)"
+	if n > 0 {
+		title = fmt.Sprintf("Olm message (type 1), %d bytes", n)
+	}
+	r := newReport("olm.message", title)
+	r.add("version", m.Version())
 	r.add("ratchet key", m.RatchetKey.String())
 	r.add("chain index", m.Index)
 	r.add("ciphertext", fmt.Sprintf("%d bytes (%s)", len(m.Ciphertext), aesBlocks(len(m.Ciphertext))))
-	r.add("mac", fmt.Sprintf("%d bytes (truncated HMAC-SHA-256; only the session can check it)", olm.MACSize))
+	r.add("mac", fmt.Sprintf("%d bytes (truncated HMAC-SHA-256; only the session can check it)", olmMACSize))
 	if len(m.Ciphertext)%16 != 0 {
 		r.note("the ciphertext is not a whole number of AES blocks: this message cannot decrypt")
 		r.Invalid = true
@@ -84,14 +100,16 @@ func describeOlmMessage(m *olm.Message, n int) *report {
 // session's Ed25519 signing key) it also checks the signature.
 func describeMegolmMessage(m *megolm.Message, n int, sessionID *key.Ed25519) *report {
 	r := newReport("megolm.message", fmt.Sprintf("Megolm message, %d bytes", n))
-	r.add("version", versionOf(m.Bytes()))
-	r.add("message index", m.Index)
-	r.add("ciphertext", fmt.Sprintf("%d bytes (%s)", len(m.Ciphertext), aesBlocks(len(m.Ciphertext))))
-	r.add("mac", "truncated HMAC-SHA-256 (needs the session at this index)")
-	r.add("signature", fmt.Sprintf("%d bytes (Ed25519 by the session's signing key, which is its session id)", len(m.Signature)))
+	r.add("version", m.Version())
+	r.add("message index", m.Index())
+	ct := megolmCiphertextLen(m)
+	r.add("ciphertext", fmt.Sprintf("%d bytes (%s)", ct, aesBlocks(ct)))
+	r.add("mac", fmt.Sprintf("%d bytes, truncated HMAC-SHA-256 (needs the session at this index)", len(m.MAC())))
+	r.add("signature", fmt.Sprintf("%d bytes (Ed25519 by the session's signing key, which is its session id)", key.Ed25519SignatureSize))
 	if sessionID != nil {
 		raw := m.Bytes()
-		if err := sessionID.Verify(raw[:len(raw)-len(m.Signature)], m.Signature); err != nil {
+		body := raw[:len(raw)-key.Ed25519SignatureSize]
+		if err := sessionID.Verify(body, key.Ed25519Signature(raw[len(body):])); err != nil {
 			r.add("signature check", "FAILS under session_id "+sessionID.String())
 			r.note("the ciphertext was not made by this session: a wrong session_id or a tampered ciphertext")
 			r.Invalid = true
@@ -233,8 +251,8 @@ func inspectMegolmContent(in []byte) *report {
 	if c.RelatesTo != nil {
 		r.add("m.relates_to", string(*c.RelatesTo))
 	}
-	m, err := megolm.DecodeMessage(c.Ciphertext)
-	if err != nil {
+	m := new(megolm.Message)
+	if err := m.UnmarshalText([]byte(c.Ciphertext)); err != nil {
 		p := newReport("megolm.message", "Megolm message, INVALID")
 		p.add("error", err.Error())
 		p.Invalid = true
@@ -243,7 +261,7 @@ func inspectMegolmContent(in []byte) *report {
 	}
 	sid := c.SessionID
 	r.part(describeMegolmMessage(m, len(m.Bytes()), &sid))
-	r.note("to decrypt, a device needs session %s at index %d or earlier", short(c.SessionID.String()), m.Index)
+	r.note("to decrypt, a device needs session %s at index %d or earlier", short(c.SessionID.String()), m.Index())
 	return r
 }
 
@@ -267,13 +285,13 @@ func inspectRoomKey(in []byte) *report {
 		r.add("sender key", c.SenderKey)
 	}
 	var p *report
-	if k, err := megolm.ParseSessionKey(c.SessionKey); err == nil {
+	if k, err := parseSessionKeyText(c.SessionKey); err == nil {
 		p = describeSessionKey(k)
 		if k.SessionID().String() != c.SessionID {
 			r.note("the session key's id %s is not the session_id field", k.SessionID())
 			r.Invalid = true
 		}
-	} else if k, err2 := megolm.ParseExportedSessionKey(c.SessionKey); err2 == nil {
+	} else if k, err2 := parseExportedKeyText(c.SessionKey); err2 == nil {
 		p = describeExportedKey(k)
 		if k.SessionID().String() != c.SessionID {
 			r.note("the session key's id %s is not the session_id field", k.SessionID())
@@ -286,4 +304,36 @@ func inspectRoomKey(in []byte) *report {
 	}
 	r.part(p)
 	return r
+}
+
+func parseSessionKeyText(s string) (*megolm.SessionKey, error) {
+	k := new(megolm.SessionKey)
+	if err := k.UnmarshalText([]byte(s)); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+func parseExportedKeyText(s string) (*megolm.ExportedSessionKey, error) {
+	k := new(megolm.ExportedSessionKey)
+	if err := k.UnmarshalText([]byte(s)); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// megolmCiphertextLen returns the length of the ciphertext field of a parsed
+// Megolm message: the version byte, the fields (index 0x08, ciphertext 0x12),
+// then the MAC and the signature (megolm.md "Message format").
+func megolmCiphertextLen(m *megolm.Message) int {
+	raw := m.Bytes()
+	r := wire.Reader(raw[1 : len(raw)-len(m.MAC())-key.Ed25519SignatureSize])
+	var f wire.Field
+	n := 0
+	for !r.Empty() && r.ReadField(&f) {
+		if f.IsBytes(2) {
+			n = len(f.Bytes)
+		}
+	}
+	return n
 }

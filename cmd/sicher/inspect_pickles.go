@@ -129,14 +129,12 @@ func openLibolmPickle(k []byte, text string) *report {
 }
 
 func describeAccount(r *report, a *olm.Account) *report {
-	ik := a.IdentityKeys()
-	r.add("curve25519", ik.Curve25519.String()).add("ed25519", ik.Ed25519.String())
+	r.add("curve25519", a.Curve25519().String()).add("ed25519", a.Ed25519().String())
 	r.add("one-time keys", fmt.Sprintf("%d stored, %d unpublished", a.StoredOneTimeKeys(), len(a.OneTimeKeys())))
-	if fk, ok := a.FallbackKey(); ok {
-		_, unpublished := a.UnpublishedFallbackKey()
-		r.add("fallback key", fmt.Sprintf("%s (id %s, published %v)", fk.Key, fk.ID, !unpublished))
+	if fk, ok := a.UnpublishedFallbackKey(); ok {
+		r.add("fallback key", fmt.Sprintf("%s (id %s, unpublished)", fk.Key, fk.ID))
 	} else {
-		r.add("fallback key", "none")
+		r.add("fallback key", "none unpublished")
 	}
 	r.note("private keys are not printed")
 	return r
@@ -145,7 +143,7 @@ func describeAccount(r *report, a *olm.Account) *report {
 func describeOlmSession(r *report, s *olm.Session) *report {
 	r.add("session id", s.ID())
 	r.add("received a message", s.HasReceivedMessage())
-	r.add("state", s.Describe())
+	r.add("state", fmt.Sprint(s))
 	r.note("chain and message keys are not printed")
 	return r
 }

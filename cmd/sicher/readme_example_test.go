@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/sicher-go/sicher/key"
 	"github.com/sicher-go/sicher/megolm"
 	"github.com/sicher-go/sicher/olm"
 )
@@ -23,8 +24,8 @@ func Example_readme() {
 
 	// Alice opens an Olm session to Bob and sends him her room key.
 	toBob, _ := alice.NewOutboundSession(bob.Curve25519(), otk)
-	room, _ := megolm.NewOutboundSession(nil)
-	msg, _ := toBob.Encrypt(room.SessionKey().Bytes())
+	room, _ := megolm.NewOutboundSession()
+	msg, _ := toBob.Encrypt(nil, room.SessionKey().Bytes())
 
 	// Bob's end of the session is made from the pre-key message.
 	pre, _ := olm.ParsePreKeyMessage(msg.Body)
@@ -32,7 +33,7 @@ func Example_readme() {
 	if err != nil {
 		panic(err)
 	}
-	sk, _ := megolm.SessionKeyFromBytes(roomKey)
+	sk, _ := megolm.ParseSessionKey(roomKey)
 	inbound, _ := megolm.NewInboundSession(sk)
 
 	// Alice writes to the room; Bob reads.
@@ -48,7 +49,7 @@ func Example_migrateLibolmAccount() {
 	var vectors struct {
 		Vectors []struct {
 			Key, Expect, Pickle string
-			IdentityKeys        olm.IdentityKeys `json:"identity_keys"`
+			IdentityKeys        struct{ Curve25519 key.Curve25519 } `json:"identity_keys"`
 		}
 	}
 	b, _ := os.ReadFile("../../testvectors/pickle/account.json")
@@ -73,7 +74,7 @@ func Example_migrateLibolmAccount() {
 		panic(err)
 	}
 	again, err := olm.UnpickleAccount(&newKey, newPickle)
-	fmt.Println(err, again.IdentityKeys() == v.IdentityKeys)
+	fmt.Println(err, again.Curve25519() == v.IdentityKeys.Curve25519)
 	_, err = olm.UnpickleLibolmAccount([]byte("wrong key"), v.Pickle)
 	fmt.Println(errors.Is(err, olm.ErrBadPickle))
 	// Output:

@@ -1,7 +1,10 @@
 // Package recoverykey implements the two user-facing forms of a 32-byte
 // Matrix secret key: the base58 "recovery key" (spec appendices,
-// "Cryptographic key representation"; reference §1.4) and keys derived from
-// a passphrase with m.pbkdf2 (spec "Secrets", reference §8).
+// "Cryptographic key representation",
+// https://spec.matrix.org/v1.19/appendices/#cryptographic-key-representation)
+// and keys derived from a passphrase with m.pbkdf2 (spec "Deriving keys
+// from passphrases",
+// https://spec.matrix.org/v1.19/client-server-api/#deriving-keys-from-passphrases).
 //
 // It is shared by keybackup (the backup decryption key) and secretstorage
 // (the secret storage key), which may not import each other; each exposes
@@ -11,6 +14,9 @@
 // where parity is the XOR of the 34 bytes before it, written in groups of
 // four characters separated by spaces. Every such 35-byte value encodes to
 // exactly 48 characters.
+//
+// Error messages carry no package prefix: the public packages wrap them
+// with their own ("keybackup: ...", "secretstorage: ...").
 //
 // The key is secret. [Encode] and [Decode] do not index tables with
 // key-dependent values and their loops run a number of times that depends
@@ -43,9 +49,17 @@ const (
 	// DefaultBits is the m.pbkdf2 key length when a passphrase description
 	// has no "bits".
 	DefaultBits = 256
+	// MinIterations is the fewest m.pbkdf2 iterations FromPassphrase
+	// accepts unless the caller allows fewer. The spec names no minimum;
+	// its example uses 100 000, matrix-js-sdk and matrix-rust-sdk write
+	// 500 000. The iteration count comes from account data the server
+	// can rewrite: a server that lowers it to 1 and then sees a secret
+	// encrypted under the resulting key can test passphrases at the cost
+	// of one HMAC each.
+	MinIterations = 100_000
 	// MaxIterations bounds the m.pbkdf2 iteration count FromPassphrase
-	// accepts, so a hostile key description cannot stall a client for
-	// minutes (matrix-js-sdk writes 500 000).
+	// accepts, so a hostile key description or backup cannot stall a
+	// client: about 20 times the common 500 000, a few seconds of work.
 	MaxIterations = 10_000_000
 	// MaxBits bounds the m.pbkdf2 output length FromPassphrase accepts.
 	MaxBits = 4096
@@ -61,15 +75,17 @@ const (
 var (
 	// ErrBadCharacter: the input holds a character outside the base58
 	// Bitcoin alphabet (0, O, I, l and punctuation are not in it).
-	ErrBadCharacter = errors.New("recoverykey: invalid character (not base58)")
+	ErrBadCharacter = errors.New("invalid recovery key character (not base58)")
 	// ErrBadLength: the input does not decode to 35 bytes.
-	ErrBadLength = errors.New("recoverykey: wrong length")
+	ErrBadLength = errors.New("wrong recovery key length")
 	// ErrBadPrefix: the decoded bytes do not start with 0x8B 0x01.
-	ErrBadPrefix = errors.New("recoverykey: wrong prefix")
+	ErrBadPrefix = errors.New("wrong recovery key prefix")
 	// ErrBadParity: the parity byte does not match (a mistyped character).
-	ErrBadParity = errors.New("recoverykey: parity check failed")
-	// ErrBadPassphraseParams: iterations or bits are out of range.
-	ErrBadPassphraseParams = errors.New("recoverykey: invalid passphrase parameters")
+	ErrBadParity = errors.New("recovery key parity check failed")
+	// ErrBadPassphraseParams: m.pbkdf2 iterations or bits out of range.
+	// keybackup and secretstorage export this value under their own names,
+	// so errors.Is matches it whichever package returned the error.
+	ErrBadPassphraseParams = errors.New("invalid m.pbkdf2 passphrase parameters")
 )
 
 // Encode returns the recovery-key form of key: 48 base58 characters in 12
@@ -186,12 +202,17 @@ func Decode(s string) ([KeySize]byte, error) {
 // FromPassphrase derives a key from a passphrase as m.pbkdf2 specifies:
 // PBKDF2-HMAC-SHA-512 with the salt string's UTF-8 bytes as salt (not
 // base64-decoded), the given iteration count, and bits/8 bytes of output.
-// iterations must be 1..MaxIterations and bits a multiple of 8 in
-// 8..MaxBits (pass DefaultBits when the description omits "bits");
-// otherwise the error wraps ErrBadPassphraseParams. The result is secret.
-func FromPassphrase(passphrase, salt string, iterations, bits int) ([]byte, error) {
-	if iterations < 1 || iterations > MaxIterations {
-		return nil, fmt.Errorf("%w: %d iterations (want 1..%d)", ErrBadPassphraseParams, iterations, MaxIterations)
+// iterations must be MinIterations..MaxIterations (1..MaxIterations if
+// allowFewIterations) and bits a multiple of 8 in 8..MaxBits (pass
+// DefaultBits when the description omits "bits"); otherwise the error
+// wraps ErrBadPassphraseParams and no work is done. The result is secret.
+func FromPassphrase(passphrase, salt string, iterations, bits int, allowFewIterations bool) ([]byte, error) {
+	minIterations := MinIterations
+	if allowFewIterations {
+		minIterations = 1
+	}
+	if iterations < minIterations || iterations > MaxIterations {
+		return nil, fmt.Errorf("%w: %d iterations (want %d..%d)", ErrBadPassphraseParams, iterations, minIterations, MaxIterations)
 	}
 	if bits < 8 || bits > MaxBits || bits%8 != 0 {
 		return nil, fmt.Errorf("%w: %d bits (want a multiple of 8 in 8..%d)", ErrBadPassphraseParams, bits, MaxBits)

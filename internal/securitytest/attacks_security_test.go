@@ -9,6 +9,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"io"
 	"io/fs"
 	"math/big"
 	"os"
@@ -316,8 +317,8 @@ func hexBytes(h string) []byte {
 func TestRegressionLowOrderX25519Everywhere(t *testing.T) {
 	r := seeded("low order")
 	acct := must(olm.NewAccountFrom(r))
-	s := must(sas.New(r))
-	dk := must(keybackup.GenerateDecryptionKey(r))
+	s := must(sas.NewFrom(r))
+	dk := must(keybackup.NewDecryptionKey(readN(r, keybackup.KeySize)))
 	good := acct.Curve25519()
 	for _, lo := range LowOrder() {
 		k := key.Curve25519(lo)
@@ -325,7 +326,7 @@ func TestRegressionLowOrderX25519Everywhere(t *testing.T) {
 		_, checks["olm outbound, one-time key"] = acct.NewOutboundSessionFrom(r, good, k)
 		_, checks["olm outbound, identity key"] = acct.NewOutboundSessionFrom(r, k, good)
 		_, checks["sas"] = s.SetTheirKey(k)
-		_, checks["backup encrypt"] = keybackup.Encrypt(k, []byte("x"), r)
+		_, checks["backup encrypt"] = keybackup.EncryptFrom(r, k, []byte("x"))
 		d, err := keybackup.ParseEncryptedSessionData(k.String(), "AAAAAAAAAAAAAAAAAAAAAA", "AAAAAAAAAAA")
 		if err != nil {
 			checks["backup decrypt"] = err
@@ -350,7 +351,7 @@ func TestRegressionLowOrderX25519Everywhere(t *testing.T) {
 // refuses key-sharing event types.
 func TestRegressionMegolmWhereOlmRequired(t *testing.T) {
 	r := seeded("39251")
-	out := must(megolm.NewOutboundSession(r))
+	out := must(megolm.NewOutboundSessionFrom(r))
 	in := must(megolm.NewInboundSession(out.SessionKey()))
 	acct := must(olm.NewAccountFrom(r))
 	roomKey := json.RawMessage(`{"algorithm":"m.megolm.v1.aes-sha2","room_id":"!r:x","session_id":"x","session_key":"x"}`)
@@ -386,17 +387,19 @@ func TestRegressionMegolmWhereOlmRequired(t *testing.T) {
 // unsigned (exported) Megolm key into a session gives an unverified one:
 // megolm.ImportInboundSession (also megolm
 // TestRegressionImportedSessionsUnverified), key export files
-// (keyexport.Session.InboundSession), key backup (SessionData's key through
-// ImportInboundSession), and the verified flag prints with fmt.
+// and key backup entries (megolm.ExportedSession.InboundSession, the one
+// call both restore with), ImportInboundSession, and the verified flag
+// prints with fmt.
 func TestRegressionImportedSessionsVisiblyUnverified(t *testing.T) {
 	r := seeded("unverified")
-	out := must(megolm.NewOutboundSession(r))
+	out := must(megolm.NewOutboundSessionFrom(r))
 	in := must(megolm.NewInboundSession(out.SessionKey()))
 	if !in.IsVerified() {
 		t.Fatal("session from a signed key is not verified")
 	}
 	exp := in.ExportAtFirstKnownIndex()
-	file, err := keyexport.Export([]*keyexport.Session{keyexport.NewSession(exp, "!r:x", key.Curve25519{1}, key.Ed25519{2})}, "pass", &keyexport.Options{Rounds: 1})
+	es := megolm.NewExportedSession(exp, "!r:x", key.Curve25519{1}, key.Ed25519{2})
+	file, err := keyexport.Export([]*megolm.ExportedSession{es}, "pass", &keyexport.Options{Rounds: 1, InsecureAllowLowRounds: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -409,7 +412,10 @@ func TestRegressionImportedSessionsVisiblyUnverified(t *testing.T) {
 		t.Fatal(err)
 	}
 	fromImport := must(megolm.ImportInboundSession(exp))
-	for what, s := range map[string]*megolm.InboundSession{"key export file": fromFile, "ImportInboundSession": fromImport} {
+	bk := must(keybackup.NewDecryptionKey(readN(r, keybackup.KeySize)))
+	entry := must(keybackup.EncryptSession(bk.PublicKey(), es))
+	fromBackup := must(must(bk.DecryptSession(entry)).InboundSession())
+	for what, s := range map[string]*megolm.InboundSession{"key export file": fromFile, "ImportInboundSession": fromImport, "key backup": fromBackup} {
 		if s.IsVerified() {
 			t.Errorf("%s: session is verified", what)
 		}
@@ -447,8 +453,8 @@ func TestRegressionShortMACs(t *testing.T) {
 	}
 
 	r := seeded("short macs")
-	dk := must(keybackup.GenerateDecryptionKey(r))
-	enc := must(keybackup.Encrypt(dk.PublicKey(), []byte(`{"k":1}`), r))
+	dk := must(keybackup.NewDecryptionKey(readN(r, keybackup.KeySize)))
+	enc := must(keybackup.EncryptFrom(r, dk.PublicKey(), []byte(`{"k":1}`)))
 	eph, ct, fullMAC := enc.Ephemeral.String(), b64.Encode(enc.Ciphertext), b64.Encode(enc.MAC[:])
 	// Short, truncated, and longer than 8 bytes (goolm accepted inexact
 	// MAC lengths).
@@ -461,8 +467,8 @@ func TestRegressionShortMACs(t *testing.T) {
 		}
 	}
 
-	ssk := must(secretstorage.NewKey(r))
-	ed := must(ssk.Encrypt("m.test", []byte("secret"), r))
+	ssk := must(secretstorage.NewKeyFromBytes(readN(r, 32)))
+	ed := must(ssk.Encrypt("m.test", []byte("secret")))
 	for _, mac := range []string{"", "AA", ed.MAC[:len(ed.MAC)/2], ed.MAC[:len(ed.MAC)-2], ed.MAC + "AAAA"} {
 		bad := *ed
 		bad.MAC = mac
@@ -471,7 +477,7 @@ func TestRegressionShortMACs(t *testing.T) {
 		}
 	}
 
-	a, b := must(sas.New(r)), must(sas.New(r))
+	a, b := must(sas.NewFrom(r)), must(sas.NewFrom(r))
 	ea := must(a.SetTheirKey(b.PublicKey()))
 	eb := must(b.SetTheirKey(a.PublicKey()))
 	devA := sas.Device{UserID: "@a:x", DeviceID: "A"}
@@ -503,4 +509,13 @@ func TestRegressionShortMACs(t *testing.T) {
 			t.Errorf("sas: key MAC %v accepted", bad.MAC)
 		}
 	}
+}
+
+// readN reads n bytes from r, for keys made from a seeded reader.
+func readN(r io.Reader, n int) []byte {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		panic(err)
+	}
+	return b
 }

@@ -14,12 +14,11 @@ import (
 	"github.com/sicher-go/sicher/attachment"
 	"github.com/sicher-go/sicher/event"
 	"github.com/sicher-go/sicher/internal/aessha2"
+	"github.com/sicher-go/sicher/internal/ratchet"
 	"github.com/sicher-go/sicher/key"
 	"github.com/sicher-go/sicher/keybackup"
-	"github.com/sicher-go/sicher/keyexport"
 	"github.com/sicher-go/sicher/megolm"
 	"github.com/sicher-go/sicher/olm"
-	"github.com/sicher-go/sicher/ratchet"
 	"github.com/sicher-go/sicher/sas"
 	"github.com/sicher-go/sicher/secretstorage"
 )
@@ -80,17 +79,17 @@ func catalogue(t *testing.T) []secretCase {
 		t.Fatal(err)
 	}
 	as := must(alice.NewOutboundSessionFrom(r, bob.Curve25519(), otks[0].Key))
-	m1 := must(as.EncryptFrom(r, []byte("hello")))
+	m1 := must(as.EncryptFrom(r, nil, []byte("hello")))
 	pk := must(olm.ParsePreKeyMessage(m1.Body))
 	bs, _, err := bob.NewInboundSession(pk, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m2 := must(bs.EncryptFrom(r, []byte("reply")))
-	if _, err := as.Decrypt(m2); err != nil {
+	m2 := must(bs.EncryptFrom(r, nil, []byte("reply")))
+	if _, err := as.Decrypt(nil, m2); err != nil {
 		t.Fatal(err)
 	}
-	m3 := must(as.EncryptFrom(r, []byte("again")))
+	m3 := must(as.EncryptFrom(r, nil, []byte("again")))
 	wire := bytes.Join([][]byte{m1.Body, m2.Body, m3.Body}, nil)
 	var accPublic [][]byte
 	for _, a := range []*olm.Account{alice, bob} {
@@ -118,7 +117,7 @@ func catalogue(t *testing.T) []secretCase {
 	shared := make([]byte, 96)
 	r.Read(shared)
 	rt := ratchet.NewAlice(shared, priv)
-	rk, mk, err := rt.Encrypt(r)
+	rk, mk, err := rt.NextMessageKey(r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +128,7 @@ func catalogue(t *testing.T) []secretCase {
 	)
 
 	// megolm
-	out := must(megolm.NewOutboundSession(r))
+	out := must(megolm.NewOutboundSessionFrom(r))
 	in := must(megolm.NewInboundSession(out.SessionKey()))
 	msg := out.Encrypt(nil, []byte("room message"))
 	if _, _, err := in.Decrypt(nil, msg); err != nil {
@@ -151,23 +150,20 @@ func catalogue(t *testing.T) []secretCase {
 	cs = append(cs, secretCase{"key.SigningKey", sk, [][]byte{skPub[:]}, true, nil})
 
 	// keybackup
-	dk := must(keybackup.GenerateDecryptionKey(r))
+	dk := must(keybackup.NewDecryptionKey(readN(r, keybackup.KeySize)))
 	dkPub := dk.PublicKey()
 	rec := dk.RecoveryKey()
-	pks := must(keybackup.GeneratePkSigning(r))
-	pksPub := pks.PublicKey()
 	sender, claimed := key.Curve25519{1, 1, 1}, key.Ed25519{2, 2, 2}
-	sd := keybackup.NewSessionData(sender, claimed, exp.Bytes())
+	sd := megolm.NewExportedSession(exp, "", sender, claimed)
 	cs = append(cs,
 		secretCase{"keybackup.DecryptionKey", dk, [][]byte{dkPub[:]}, true, nil},
 		secretCase{"keybackup.RecoveryKey", &rec, nil, true, nil},
-		secretCase{"keybackup.PkSigning", pks, [][]byte{pksPub[:]}, true, nil},
-		secretCase{"keybackup.SessionData", sd, [][]byte{sender[:], claimed[:]}, false, nil},
+		secretCase{"megolm.ExportedSession", sd, [][]byte{sender[:], claimed[:]}, false, nil},
 	)
 
 	// sas
-	s1 := must(sas.New(r))
-	s2 := must(sas.New(r))
+	s1 := must(sas.NewFrom(r))
+	s2 := must(sas.NewFrom(r))
 	est := must(s1.SetTheirKey(s2.PublicKey()))
 	p1, p2 := s1.PublicKey(), s2.PublicKey()
 	cs = append(cs,
@@ -176,12 +172,12 @@ func catalogue(t *testing.T) []secretCase {
 	)
 
 	// secretstorage, attachment, keyexport, internal/aessha2
-	ssk := must(secretstorage.NewKey(r))
-	_, ef, err := attachment.Encrypt([]byte("attachment"), r)
+	ssk := must(secretstorage.NewKeyFromBytes(readN(r, 32)))
+	_, ef, err := attachment.EncryptFrom(r, []byte("attachment"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	kes := keyexport.NewSession(exp, "!room:example.org", sender, claimed)
+	kes := megolm.NewExportedSession(exp, "!room:example.org", sender, claimed)
 	aesKeys := aessha2.Derive([]byte("secret input keying material"), aessha2.InfoOlm)
 
 	// event: a room key and a forwarded room key over Olm, a room event
@@ -223,7 +219,7 @@ func catalogue(t *testing.T) []secretCase {
 	cs = append(cs,
 		secretCase{"secretstorage.Key", ssk, nil, true, nil},
 		secretCase{"attachment.EncryptedFile", ef, [][]byte{ef.IV[:], ef.SHA256[:]}, false, nil},
-		secretCase{"keyexport.Session", kes, append(mpub, sender[:], claimed[:]), false, nil},
+		secretCase{"megolm.ExportedSession with a room", kes, append(mpub, sender[:], claimed[:]), false, nil},
 		secretCase{"aessha2.Keys", &aesKeys, nil, true, nil},
 		secretCase{"event.OlmEvent (m.room_key)", rkEvent, nil, false, [][]byte{rkSecret}},
 		secretCase{"event.OlmEvent (m.forwarded_room_key)", fwdEvent, nil, false, [][]byte{fwdSecret}},

@@ -2,11 +2,13 @@ package libolm_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/binary"
 	"fmt"
 	"testing"
 
 	"github.com/sicher-go/sicher/internal/pickle"
+	"github.com/sicher-go/sicher/key"
 	"github.com/sicher-go/sicher/keybackup"
 	"github.com/sicher-go/sicher/megolm"
 	"github.com/sicher-go/sicher/sas"
@@ -62,15 +64,15 @@ func TestCrossMegolm(t *testing.T) {
 				t.Fatal(err)
 			}
 			if n == 0 {
-				fresh, err := megolm.NewOutboundSession(bytes.NewReader(random))
+				fresh, err := megolm.NewOutboundSessionFrom(bytes.NewReader(random))
 				if err != nil {
 					t.Fatal(err)
 				}
-				if fresh.PickleLibolm(key) != lo.Pickle(key) {
+				if libolmPickle(fresh, key) != lo.Pickle(key) {
 					t.Fatal("NewOutboundSession from libolm's random differs from libolm's session")
 				}
 			}
-			if so.PickleLibolm(key) != lo.Pickle(key) {
+			if libolmPickle(so, key) != lo.Pickle(key) {
 				t.Fatal("outbound pickles differ")
 			}
 			if so.SessionKey().Base64() != lo.SessionKey() || so.SessionID().String() != lo.ID() || so.MessageIndex() != lo.MessageIndex() {
@@ -80,7 +82,7 @@ func TestCrossMegolm(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			sk, err := megolm.ParseSessionKey(lo.SessionKey())
+			sk, err := parseSessionKeyText(lo.SessionKey())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -88,7 +90,7 @@ func TestCrossMegolm(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if sin.PickleLibolm(key) != lin.Pickle(key) {
+			if libolmPickle(sin, key) != lin.Pickle(key) {
 				t.Fatal("inbound pickles differ")
 			}
 			count := 4
@@ -102,7 +104,7 @@ func TestCrossMegolm(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				sm := so.EncryptBase64(pt)
+				sm := base64.RawStdEncoding.EncodeToString(so.Encrypt(nil, pt))
 				if lm != sm {
 					t.Fatalf("messages differ at index %d", lo.MessageIndex()-1)
 				}
@@ -111,7 +113,7 @@ func TestCrossMegolm(t *testing.T) {
 			// Decrypt out of order on both inbound sessions.
 			for _, k := range []int{len(msgs) - 1, 0, len(msgs) / 2} {
 				lpt, lidx, lerr := lin.Decrypt(msgs[k])
-				spt, sidx, serr := sin.DecryptBase64(msgs[k])
+				spt, sidx, serr := decryptMegolmB64(sin, msgs[k])
 				if lerr != nil || serr != nil || !bytes.Equal(lpt, spt) || lidx != sidx {
 					t.Fatalf("decrypt %d: libolm %v %d, sicher %v %d", k, lerr, lidx, serr, sidx)
 				}
@@ -133,7 +135,7 @@ func TestCrossMegolm(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				ek, err := megolm.ParseExportedSessionKey(lexp)
+				ek, err := parseExportedKeyText(lexp)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -142,17 +144,17 @@ func TestCrossMegolm(t *testing.T) {
 					t.Fatal(err)
 				}
 				_, _, lerr := limp.Decrypt(msgs[0])
-				_, _, serr := simp.DecryptBase64(msgs[0])
+				_, _, serr := decryptMegolmB64(simp, msgs[0])
 				if lerr == nil || serr == nil {
 					t.Fatalf("message before the export decrypted: libolm %v sicher %v", lerr, serr)
 				}
 				lpt, _, lerr := limp.Decrypt(msgs[1])
-				spt, _, serr := simp.DecryptBase64(msgs[1])
+				spt, _, serr := decryptMegolmB64(simp, msgs[1])
 				if lerr != nil || serr != nil || !bytes.Equal(lpt, spt) {
 					t.Fatal("decrypt after import differs")
 				}
 				// Pickles of imported sessions swap both ways.
-				if simp.PickleLibolm(key) != limp.Pickle(key) && simp.IsVerified() == limp.IsVerified() {
+				if libolmPickle(simp, key) != limp.Pickle(key) && simp.IsVerified() == limp.IsVerified() {
 					t.Fatal("imported inbound pickles differ")
 				}
 			}
@@ -162,7 +164,7 @@ func TestCrossMegolm(t *testing.T) {
 				b := bytes.Clone(raw)
 				b[r.intn(len(b))] ^= byte(1 << r.intn(8))
 				_, _, lerr := lin.Decrypt(b64.EncodeToString(b))
-				_, _, serr := sin.DecryptBase64(b64.EncodeToString(b))
+				_, _, serr := decryptMegolmB64(sin, b64.EncodeToString(b))
 				if (lerr == nil) != (serr == nil) {
 					t.Fatalf("tampered message: libolm %v, sicher %v", lerr, serr)
 				}
@@ -172,10 +174,10 @@ func TestCrossMegolm(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if back.PickleLibolm(key) != lin.Pickle(key) {
+			if libolmPickle(back, key) != lin.Pickle(key) {
 				t.Fatal("libolm -> sicher -> libolm inbound pickle not byte-identical")
 			}
-			lback, err := libolm.UnpickleInboundGroupSession(key, sin.PickleLibolm(key))
+			lback, err := libolm.UnpickleInboundGroupSession(key, libolmPickle(sin, key))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -205,15 +207,15 @@ func TestCrossMegolmRandomIndices(t *testing.T) {
 		}
 		pt := r.bytes(r.intn(100))
 		lm, _ := lo.Encrypt(pt)
-		if sm := so.EncryptBase64(pt); sm != lm {
+		if sm := base64.RawStdEncoding.EncodeToString(so.Encrypt(nil, pt)); sm != lm {
 			t.Fatalf("index %d: messages differ", n)
 		}
-		sk, _ := megolm.ParseSessionKey(libolmSessionKeyAt(t, random, 0))
+		sk, _ := parseSessionKeyText(libolmSessionKeyAt(t, random, 0))
 		sin, err := megolm.NewInboundSession(sk)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, idx, err := sin.DecryptBase64(lm)
+		got, idx, err := decryptMegolmB64(sin, lm)
 		if err != nil || idx != n || !bytes.Equal(got, pt) {
 			t.Fatalf("index %d from a session at 0: %v %d", n, err, idx)
 		}
@@ -239,7 +241,7 @@ func TestCrossSAS(t *testing.T) {
 			t.Fatal(err)
 		}
 		lb, _ := libolm.NewSAS(b)
-		sa, err := sas.New(bytes.NewReader(a))
+		sa, err := sas.NewFrom(bytes.NewReader(a))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -249,7 +251,7 @@ func TestCrossSAS(t *testing.T) {
 		if err := la.SetTheirKey(lb.PublicKey()); err != nil {
 			t.Fatal(err)
 		}
-		sbPub, _ := sas.New(bytes.NewReader(b))
+		sbPub, _ := sas.NewFrom(bytes.NewReader(b))
 		est, err := sa.SetTheirKey(sbPub.PublicKey())
 		if err != nil {
 			t.Fatal(err)
@@ -262,7 +264,7 @@ func TestCrossSAS(t *testing.T) {
 			t.Fatalf("bytes differ: %v", err)
 		}
 		six, _ := la.GenerateBytes([]byte(info), 6)
-		if est.ShortAuthBytes(info) != [6]byte(six) {
+		if got, err := est.Bytes(info, 6); err != nil || !bytes.Equal(got, six) {
 			t.Fatal("short auth bytes differ")
 		}
 		input := r.bytes(r.intn(300))
@@ -312,11 +314,11 @@ func TestCrossPK(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		enc, err := keybackup.Encrypt(sd.PublicKey(), pt, bytes.NewReader(eph))
+		enc, err := keybackup.EncryptFrom(bytes.NewReader(eph), sd.PublicKey(), pt)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if enc.CiphertextString() != ct || enc.MACString() != mac || enc.EphemeralString() != e {
+		if base64.RawStdEncoding.EncodeToString(enc.Ciphertext) != ct || base64.RawStdEncoding.EncodeToString(enc.MAC[:]) != mac || enc.Ephemeral.String() != e {
 			t.Fatal("PK encryption differs")
 		}
 		d, err := keybackup.ParseEncryptedSessionData(e, ct, mac)
@@ -337,7 +339,7 @@ func TestCrossPK(t *testing.T) {
 			t.Fatalf("bad MAC accepted: libolm %v sicher %v", lerr, serr)
 		}
 		k := r.bytes(i % 33)
-		if sd.PickleLibolm(k) != ld.Pickle(k) {
+		if libolmPickle(sd, k) != ld.Pickle(k) {
 			t.Fatal("PkDecryption pickles differ")
 		}
 		back, err := keybackup.UnpickleLibolm(k, ld.Pickle(k))
@@ -345,18 +347,54 @@ func TestCrossPK(t *testing.T) {
 			t.Fatalf("sicher cannot restore libolm's PkDecryption pickle: %v", err)
 		}
 		ld.Free()
-		// PkSigning.
+		// PkSigning is key.SigningKey.
 		seed, msg := r.bytes(32), r.bytes(r.intn(200))
 		lpub, lsig, err := libolm.PkSign(seed, msg)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ss, err := keybackup.NewPkSigning(seed)
+		ss, err := key.NewSigningKey(seed) // libolm's PkSigning
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ss.PublicKey().String() != lpub || ss.Sign(msg).String() != lsig {
+		if ss.Public().String() != lpub || ss.Sign(msg).String() != lsig {
 			t.Fatal("PkSigning differs")
 		}
 	}
+}
+
+// decryptMegolmB64 decrypts the base64 "ciphertext" of an m.room.encrypted
+// event, as the event layer does.
+func decryptMegolmB64(s *megolm.InboundSession, text string) ([]byte, uint32, error) {
+	var m megolm.Message
+	if err := m.UnmarshalText([]byte(text)); err != nil {
+		return nil, 0, err
+	}
+	return s.Decrypt(nil, m.Bytes())
+}
+
+// libolmPickle is PickleLibolm of a Megolm session or backup key, whose
+// libolm form cannot fail.
+func libolmPickle(s interface{ PickleLibolm([]byte) (string, error) }, pickleKey []byte) string {
+	p, err := s.PickleLibolm(pickleKey)
+	if err != nil {
+		panic(err)
+	}
+	return p
+}
+
+func parseSessionKeyText(s string) (*megolm.SessionKey, error) {
+	k := new(megolm.SessionKey)
+	if err := k.UnmarshalText([]byte(s)); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+func parseExportedKeyText(s string) (*megolm.ExportedSessionKey, error) {
+	k := new(megolm.ExportedSessionKey)
+	if err := k.UnmarshalText([]byte(s)); err != nil {
+		return nil, err
+	}
+	return k, nil
 }

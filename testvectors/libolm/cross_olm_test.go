@@ -3,6 +3,7 @@ package libolm_test
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"os"
 	"testing"
@@ -48,9 +49,8 @@ func newParty(t *testing.T, name string, r *rng) *party {
 		t.Fatal(err)
 	}
 	lc, le := l.IdentityKeys()
-	ik := s.IdentityKeys()
-	if lc != ik.Curve25519.String() || le != ik.Ed25519.String() {
-		t.Fatalf("%s: identity keys differ: libolm %s %s, sicher %s %s", name, lc, le, ik.Curve25519, ik.Ed25519)
+	if lc != s.Curve25519().String() || le != s.Ed25519().String() {
+		t.Fatalf("%s: identity keys differ: libolm %s %s, sicher %s %s", name, lc, le, s.Curve25519(), s.Ed25519())
 	}
 	return &party{name, l, s}
 }
@@ -103,7 +103,7 @@ func (p *pair) encrypt(t *testing.T, r *rng, pt []byte) msg {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := p.s.EncryptFrom(bytes.NewReader(rnd), pt)
+	m, err := p.s.EncryptFrom(bytes.NewReader(rnd), nil, pt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,19 @@ func (p *pair) decrypt(t *testing.T, m msg) bool {
 	t.Helper()
 	lpt, lerr := p.l.Decrypt(m.typ, m.body)
 	raw, _ := b64.DecodeString(m.body)
-	spt, serr := p.s.Decrypt(olm.EncryptedMessage{Type: olm.MessageType(m.typ), Body: raw})
+	spt, serr := p.s.Decrypt(nil, olm.EncryptedMessage{Type: int(m.typ), Body: raw})
+	if lerr == nil && m.typ == olm.TypePreKey && errors.Is(serr, olm.ErrIdentityKeyMismatch) {
+		// A pre-key message whose outer keys (not covered by the MAC) were
+		// changed: libolm ignores them, sicher refuses a pre-key message
+		// that is not its session's (the session's binding to its peer).
+		// Continue from libolm's state.
+		s, err := olm.UnpickleLibolmSession(nil, p.l.Pickle(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.s = s
+		return true
+	}
 	if (lerr == nil) != (serr == nil) {
 		t.Fatalf("decrypt decisions differ: libolm %v, sicher %v", lerr, serr)
 	}
@@ -486,7 +498,7 @@ func (p *pair) decryptEach(t *testing.T, m msg) (libolmOK, sicherOK bool) {
 	t.Helper()
 	_, lerr := p.l.Decrypt(m.typ, m.body)
 	raw, _ := b64.DecodeString(m.body)
-	_, serr := p.s.Decrypt(olm.EncryptedMessage{Type: olm.MessageType(m.typ), Body: raw})
+	_, serr := p.s.Decrypt(nil, olm.EncryptedMessage{Type: int(m.typ), Body: raw})
 	return lerr == nil, serr == nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"github.com/sicher-go/sicher/attachment"
 	"github.com/sicher-go/sicher/event"
 	"github.com/sicher-go/sicher/internal/b64"
+	"github.com/sicher-go/sicher/internal/recoverykey"
 	"github.com/sicher-go/sicher/key"
 	"github.com/sicher-go/sicher/keybackup"
 	"github.com/sicher-go/sicher/keyexport"
@@ -32,17 +33,15 @@ var errorClasses = []struct {
 	{b64.ErrInvalid, "InvalidBase64"},
 
 	// Attachments, key export files, secret storage.
-	{attachment.ErrHashMismatch, "HashMismatch"},
+	{attachment.ErrAuthentication, "HashMismatch"},
 	{attachment.ErrUnsupportedVersion, "UnsupportedVersion"},
-	{attachment.ErrInvalidFile, "BadEncryptedFile"},
-	{keyexport.ErrBadMAC, "BadMessageMAC"},
-	{keyexport.ErrNotExportFile, "BadExportFile"},
-	{keyexport.ErrTooShort, "BadExportFile"},
+	{attachment.ErrMalformed, "BadEncryptedFile"},
+	{keyexport.ErrAuthentication, "BadMessageMAC"},
 	{keyexport.ErrBadRounds, "BadExportFile"},
 	{keyexport.ErrUnsupportedVersion, "UnsupportedVersion"},
-	{secretstorage.ErrBadMAC, "BadMessageMAC"},
+	{keyexport.ErrMalformed, "BadExportFile"},
+	{secretstorage.ErrAuthentication, "BadMessageMAC"},
 	{secretstorage.ErrMalformed, "BadMessageFormat"},
-	{secretstorage.ErrWrongKey, "WrongKey"},
 
 	// The event layer (Olm and Megolm events).
 	{event.ErrWrongSender, "WrongSender"},
@@ -62,21 +61,24 @@ var errorClasses = []struct {
 	{event.ErrMalformed, "BadEventFormat"},
 
 	// Signed JSON.
-	{signing.ErrNumber, "CanonicalJSONNumber"},
-	{signing.ErrInvalidJSON, "InvalidJSON"},
+	// A *signing.NumberError ("CanonicalJSONNumber") is matched in
+	// errorType; ErrNotSigned and ErrChain wrap ErrAuthentication, so they
+	// come first.
 	{signing.ErrNotSigned, "NotSigned"},
-	{signing.ErrBadSignature, "BadSignature"},
-	{signing.ErrDeviceKeys, "BadDeviceKeys"},
-	{signing.ErrCrossSigningKey, "BadCrossSigningKey"},
 	{signing.ErrChain, "CrossSigningChain"},
+	{signing.ErrAuthentication, "BadSignature"},
+	{signing.ErrMalformed, "InvalidJSON"},
 
 	// Megolm.
-	{megolm.ErrUnknownMessageIndex, "UnknownMessageIndex"},
-	{megolm.ErrBadSignature, "BadSignature"},
-	{megolm.ErrBadMAC, "BadMessageMAC"},
+	// megolm reports a failed signature and a failed MAC as one error and
+	// every parse failure as another; the megolm handlers add the finer
+	// classes (errBadSignature, errBadSessionKey) libolm names.
+	{errBadSignature, "BadSignature"},
+	{errBadSessionKey, "BadSessionKey"},
+	{megolm.ErrUnknownIndex, "UnknownMessageIndex"},
+	{megolm.ErrAuthentication, "BadMessageMAC"},
 	{megolm.ErrUnsupportedVersion, "BadMessageVersion"},
-	{megolm.ErrMalformedMessage, "BadMessageFormat"},
-	{megolm.ErrMalformedSessionKey, "BadSessionKey"},
+	{megolm.ErrMalformed, "BadMessageFormat"},
 	{megolm.ErrUnconnected, "UnconnectedSessions"},
 	{megolm.ErrBadPickle, "BadPickle"},
 
@@ -85,26 +87,26 @@ var errorClasses = []struct {
 	{olm.ErrUnknownMessageIndex, "UnknownMessageIndex"},
 	{olm.ErrMessageGap, "TooBigMessageGap"},
 	{olm.ErrUnsupportedVersion, "BadMessageVersion"},
-	{olm.ErrMalformedMessage, "BadMessageFormat"},
+	{olm.ErrMalformed, "BadMessageFormat"},
 	{olm.ErrUnknownOneTimeKey, "BadMessageKeyID"},
 	{olm.ErrIdentityKeyMismatch, "MismatchedIdentityKey"},
 	{olm.ErrBadPickle, "BadPickle"},
-	{olm.ErrTooManyKeys, "TooManyKeys"},
 
 	// PK (key backup v1).
-	{keybackup.ErrBadMAC, "BadMessageMAC"},
+	// keybackup reports a bad recovery key as ErrMalformed; the codec's
+	// error inside it names the check, so those come first.
+	{recoverykey.ErrBadCharacter, "BadRecoveryKeyCharacter"},
+	{recoverykey.ErrBadLength, "BadRecoveryKeyLength"},
+	{recoverykey.ErrBadPrefix, "BadRecoveryKeyPrefix"},
+	{recoverykey.ErrBadParity, "BadRecoveryKeyParity"},
+	{keybackup.ErrAuthentication, "BadMessageMAC"},
 	{keybackup.ErrDecrypt, "BadMessageDecryption"},
-	{keybackup.ErrPickle, "BadPickle"},
+	{keybackup.ErrBadPickle, "BadPickle"},
 	{keybackup.ErrMalformed, "BadMessageFormat"},
 
-	// Recovery keys and SAS.
-	{keybackup.ErrRecoveryKeyCharacter, "BadRecoveryKeyCharacter"},
-	{keybackup.ErrRecoveryKeyLength, "BadRecoveryKeyLength"},
-	{keybackup.ErrRecoveryKeyPrefix, "BadRecoveryKeyPrefix"},
-	{keybackup.ErrRecoveryKeyParity, "BadRecoveryKeyParity"},
-	{sas.ErrBadLength, "InvalidLength"},
+	// SAS.
 	{sas.ErrUnknownMethod, "UnknownMethod"},
-	{sas.ErrMACMismatch, "BadMessageMAC"},
+	{sas.ErrAuthentication, "BadMessageMAC"},
 }
 
 // errorType is the error_type of a failed response.
@@ -112,6 +114,10 @@ func errorType(err error) string {
 	var pe *peerError
 	if errors.As(err, &pe) {
 		return "PeerError"
+	}
+	var ne *signing.NumberError
+	if errors.As(err, &ne) {
+		return "CanonicalJSONNumber"
 	}
 	for _, c := range errorClasses {
 		if errors.Is(err, c.err) {

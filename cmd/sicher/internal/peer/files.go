@@ -19,7 +19,7 @@ func attachmentEncrypt(p *peer, r *request) (result, error) {
 	if err := decode(p, r, &a); err != nil {
 		return nil, err
 	}
-	ct, f, err := attachment.Encrypt(a.Plaintext, nil)
+	ct, f, err := attachment.Encrypt(a.Plaintext)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +84,7 @@ func keyExportEncrypt(p *peer, r *request) (result, error) {
 	if width == 0 {
 		width = -1 // one line
 	}
-	file, err := keyexport.Encrypt(pt, a.Passphrase, &keyexport.Options{Rounds: int(a.Rounds), LineWidth: width})
+	file, err := keyexport.Encrypt(pt, a.Passphrase, &keyexport.Options{Rounds: int(a.Rounds), LineWidth: width, InsecureAllowLowRounds: true})
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +135,7 @@ func secretEncrypt(p *peer, r *request) (result, error) {
 	if err != nil {
 		return nil, err
 	}
-	enc, err := k.Encrypt(a.Name, a.Secret, nil)
+	enc, err := k.Encrypt(a.Name, a.Secret)
 	if err != nil {
 		return nil, err
 	}

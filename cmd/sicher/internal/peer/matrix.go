@@ -185,8 +185,7 @@ func olmEncryptEvent(p *peer, r *request) (result, error) {
 		Type: a.Type, Content: json.RawMessage(a.Content),
 	}
 	if a.SenderDevice != nil {
-		ids := acct.IdentityKeys()
-		dk, err := signing.NewDeviceKeys(a.Sender, *a.SenderDevice, nil, ids.Curve25519, ids.Ed25519, acct)
+		dk, err := signing.NewDeviceKeys(a.Sender, *a.SenderDevice, nil, acct.Curve25519(), acct.Ed25519(), acct)
 		if err != nil {
 			return nil, err
 		}
@@ -207,14 +206,13 @@ func olmEncryptEvent(p *peer, r *request) (result, error) {
 // from params, replaces or adds the members of extra, and encrypts it
 // with s.
 func encryptOlmPayload(acct *olm.Account, s *olm.Session, params event.OlmEncryptParams, extra []byte) (result, error) {
-	ids := acct.IdentityKeys()
 	m := map[string]any{
 		"type":           params.Type,
 		"content":        params.Content,
 		"sender":         params.Sender,
 		"recipient":      params.Recipient,
 		"recipient_keys": map[string]key.Ed25519{"ed25519": params.RecipientEd25519},
-		"keys":           map[string]key.Ed25519{"ed25519": ids.Ed25519},
+		"keys":           map[string]key.Ed25519{"ed25519": acct.Ed25519()},
 	}
 	if params.SenderDeviceKeys != nil {
 		m["sender_device_keys"] = params.SenderDeviceKeys
@@ -230,13 +228,13 @@ func encryptOlmPayload(acct *olm.Account, s *olm.Session, params event.OlmEncryp
 	if err != nil {
 		return nil, err
 	}
-	msg, err := s.Encrypt(payload)
+	msg, err := s.Encrypt(nil, payload)
 	if err != nil {
 		return nil, err
 	}
 	content, err := signing.Marshal(event.OlmContent{
 		Algorithm:  event.AlgorithmOlm,
-		SenderKey:  ids.Curve25519,
+		SenderKey:  acct.Curve25519(),
 		Ciphertext: map[string]olm.EncryptedMessage{params.RecipientCurve25519.String(): msg},
 	})
 	if err != nil {

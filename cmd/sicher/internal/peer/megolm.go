@@ -6,8 +6,12 @@ package peer
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"math"
+	"strings"
 
+	"github.com/sicher-go/sicher/internal/b64"
 	"github.com/sicher-go/sicher/megolm"
 )
 
@@ -51,12 +55,12 @@ func createOutboundGroupSession(p *peer, r *request) (result, error) {
 	var s *megolm.OutboundSession
 	var err error
 	if a.Random != nil {
-		if len(a.Random) != megolm.RandomSize {
-			return nil, errPeer("argument \"random_b64\" must hold %d bytes, not %d", megolm.RandomSize, len(a.Random))
+		if len(a.Random) != megolmRandomSize {
+			return nil, errPeer("argument \"random_b64\" must hold %d bytes, not %d", megolmRandomSize, len(a.Random))
 		}
-		s, err = megolm.NewOutboundSession(bytes.NewReader(a.Random))
+		s, err = megolm.NewOutboundSessionFrom(bytes.NewReader(a.Random))
 	} else {
-		s, err = megolm.NewOutboundSession(nil)
+		s, err = megolm.NewOutboundSession()
 	}
 	if err != nil {
 		return nil, err
@@ -92,17 +96,21 @@ func groupEncrypt(p *peer, r *request) (result, error) {
 	}
 	s := a.Session.v
 	index := s.MessageIndex()
-	return result{"ciphertext": s.EncryptBase64(a.Plaintext), "message_index": index, "session_id": s.SessionID().String()}, nil
+	return result{"ciphertext": b64.Encode(s.Encrypt(nil, a.Plaintext)), "message_index": index, "session_id": s.SessionID().String()}, nil
 }
 
 func createInboundGroupSession(p *peer, r *request) (result, error) {
 	var a struct {
-		SessionKey megolm.SessionKey `arg:"session_key"`
+		SessionKey string `arg:"session_key"`
 	}
 	if err := decode(p, r, &a); err != nil {
 		return nil, err
 	}
-	s, err := megolm.NewInboundSession(&a.SessionKey)
+	k := new(megolm.SessionKey)
+	if err := k.UnmarshalText([]byte(a.SessionKey)); err != nil {
+		return nil, groupError(err, errBadSessionKey)
+	}
+	s, err := megolm.NewInboundSession(k)
 	if err != nil {
 		return nil, err
 	}
@@ -111,12 +119,16 @@ func createInboundGroupSession(p *peer, r *request) (result, error) {
 
 func importInboundGroupSession(p *peer, r *request) (result, error) {
 	var a struct {
-		ExportedKey megolm.ExportedSessionKey `arg:"exported_key"`
+		ExportedKey string `arg:"exported_key"`
 	}
 	if err := decode(p, r, &a); err != nil {
 		return nil, err
 	}
-	s, err := megolm.ImportInboundSession(&a.ExportedKey)
+	k := new(megolm.ExportedSessionKey)
+	if err := k.UnmarshalText([]byte(a.ExportedKey)); err != nil {
+		return nil, groupError(err, errBadSessionKey)
+	}
+	s, err := megolm.ImportInboundSession(k)
 	if err != nil {
 		return nil, err
 	}
@@ -139,9 +151,13 @@ func groupDecrypt(p *peer, r *request) (result, error) {
 	if err := decode(p, r, &a); err != nil {
 		return nil, err
 	}
-	pt, index, err := a.Session.v.DecryptBase64(a.Ciphertext)
+	m := new(megolm.Message)
+	if err := m.UnmarshalText([]byte(a.Ciphertext)); err != nil {
+		return nil, groupError(err, nil)
+	}
+	pt, index, err := a.Session.v.Decrypt(nil, m.Bytes())
 	if err != nil {
-		return nil, err
+		return nil, groupError(err, nil)
 	}
 	res := result{"message_index": index}
 	addPlaintext(res, "plaintext", pt)
@@ -181,9 +197,11 @@ func groupSessionPickle(p *peer, r *request) (result, error) {
 	}
 	switch s := p.objects[a.Session].(type) {
 	case *megolm.OutboundSession:
-		return result{"pickle": s.PickleLibolm([]byte(a.Passphrase))}, nil
+		pk, err := s.PickleLibolm([]byte(a.Passphrase))
+		return result{"pickle": pk}, err
 	case *megolm.InboundSession:
-		return result{"pickle": s.PickleLibolm([]byte(a.Passphrase))}, nil
+		pk, err := s.PickleLibolm([]byte(a.Passphrase))
+		return result{"pickle": pk}, err
 	case nil:
 		return nil, errPeer("unknown handle %q in \"session\"", a.Session)
 	default:
@@ -214,3 +232,29 @@ func inboundGroupSessionUnpickle(p *peer, r *request) (result, error) {
 	}
 	return p.stored(r, "inbound_group_session", s, inboundInfo(s))
 }
+
+// megolm reports a failed signature and a failed MAC as one error,
+// megolm.ErrAuthentication, and every parse failure as megolm.ErrMalformed;
+// the peer protocol keeps libolm's finer classes (BadSignature,
+// BadSessionKey), so the megolm commands add them.
+var (
+	errBadSignature  = errors.New("bad signature")
+	errBadSessionKey = errors.New("bad session key")
+)
+
+// groupError adds the peer's class to a megolm error: errBadSignature for a
+// signature that fails, malformed (if not nil) for other malformed input.
+func groupError(err, malformed error) error {
+	switch {
+	case errors.Is(err, megolm.ErrAuthentication) && strings.Contains(err.Error(), "signature"):
+		return fmt.Errorf("%w: %w", errBadSignature, err)
+	case malformed != nil && errors.Is(err, megolm.ErrMalformed):
+		return fmt.Errorf("%w: %w", malformed, err)
+	}
+	return err
+}
+
+// megolmRandomSize is what megolm.NewOutboundSessionFrom reads: the
+// 128-byte ratchet, then the 32-byte Ed25519 seed (libolm's
+// olm_init_outbound_group_session_random_length).
+const megolmRandomSize = 128 + 32

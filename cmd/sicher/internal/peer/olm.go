@@ -5,6 +5,7 @@ package peer
 
 import (
 	"bytes"
+	"fmt"
 
 	"github.com/sicher-go/sicher/key"
 	"github.com/sicher-go/sicher/olm"
@@ -25,15 +26,34 @@ type account struct {
 	Account ref[*olm.Account] `arg:"account"`
 }
 
-func fallbackKey(a *olm.Account) olm.OneTimeKeys {
-	if k, ok := a.UnpublishedFallbackKey(); ok {
-		return olm.OneTimeKeys{k}
+// libolmKeys is libolm's JSON form of a list of one-time or fallback keys:
+// {"curve25519": {"<key id>": "<key>", ...}}.
+func libolmKeys(ks []olm.OneTimeKey) map[string]map[string]key.Curve25519 {
+	m := make(map[string]key.Curve25519, len(ks))
+	for _, k := range ks {
+		m[k.ID.String()] = k.Key
 	}
-	return olm.OneTimeKeys{}
+	return map[string]map[string]key.Curve25519{"curve25519": m}
+}
+
+func oneTimeKeys(a *olm.Account) map[string]map[string]key.Curve25519 {
+	return libolmKeys(a.OneTimeKeys())
+}
+
+func fallbackKey(a *olm.Account) map[string]map[string]key.Curve25519 {
+	if k, ok := a.UnpublishedFallbackKey(); ok {
+		return libolmKeys([]olm.OneTimeKey{k})
+	}
+	return libolmKeys(nil)
+}
+
+// identityKeys is libolm's JSON form of an account's identity keys.
+func identityKeys(a *olm.Account) map[string]string {
+	return map[string]string{"curve25519": a.Curve25519().String(), "ed25519": a.Ed25519().String()}
 }
 
 func accountInfo(a *olm.Account, h string) result {
-	return result{"handle": h, "identity_keys": a.IdentityKeys(), "one_time_keys": a.OneTimeKeys()}
+	return result{"handle": h, "identity_keys": identityKeys(a), "one_time_keys": oneTimeKeys(a)}
 }
 
 // keyCount checks a number of one-time keys to generate.
@@ -45,11 +65,11 @@ func keyCount(arg string, n int64) error {
 }
 
 // messageType checks an Olm message type argument.
-func messageType(t int64) (olm.MessageType, error) {
-	if t != int64(olm.TypePreKey) && t != int64(olm.TypeMessage) {
+func messageType(t int64) (int, error) {
+	if t != olm.TypePreKey && t != olm.TypeMessage {
 		return 0, errPeer("argument \"type\" must be 0 or 1")
 	}
-	return olm.MessageType(t), nil
+	return int(t), nil
 }
 
 func createAccount(p *peer, r *request) (result, error) {
@@ -91,7 +111,7 @@ func accountIdentityKeys(p *peer, r *request) (result, error) {
 	if err := decode(p, r, &a); err != nil {
 		return nil, err
 	}
-	return result{"identity_keys": a.Account.v.IdentityKeys()}, nil
+	return result{"identity_keys": identityKeys(a.Account.v)}, nil
 }
 
 func accountGenerateOneTimeKeys(p *peer, r *request) (result, error) {
@@ -109,7 +129,7 @@ func accountGenerateOneTimeKeys(p *peer, r *request) (result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return result{"one_time_keys": a.Account.v.OneTimeKeys(), "evicted": evicted}, nil
+	return result{"one_time_keys": oneTimeKeys(a.Account.v), "evicted": evicted}, nil
 }
 
 func accountOneTimeKeys(p *peer, r *request) (result, error) {
@@ -117,7 +137,7 @@ func accountOneTimeKeys(p *peer, r *request) (result, error) {
 	if err := decode(p, r, &a); err != nil {
 		return nil, err
 	}
-	return result{"one_time_keys": a.Account.v.OneTimeKeys()}, nil
+	return result{"one_time_keys": oneTimeKeys(a.Account.v)}, nil
 }
 
 func accountMarkKeysAsPublished(p *peer, r *request) (result, error) {
@@ -126,7 +146,7 @@ func accountMarkKeysAsPublished(p *peer, r *request) (result, error) {
 		return nil, err
 	}
 	a.Account.v.MarkKeysAsPublished()
-	return result{"one_time_keys": a.Account.v.OneTimeKeys()}, nil
+	return result{"one_time_keys": oneTimeKeys(a.Account.v)}, nil
 }
 
 func accountMaxOneTimeKeys(p *peer, r *request) (result, error) {
@@ -134,7 +154,9 @@ func accountMaxOneTimeKeys(p *peer, r *request) (result, error) {
 	if err := decode(p, r, &a); err != nil {
 		return nil, err
 	}
-	return result{"max_one_time_keys": a.Account.v.MaxNumberOfOneTimeKeys()}, nil
+	// vodozemac's max_number_of_one_time_keys: how many to keep published
+	// (olm.MaxOneTimeKeys bounds how many one call may generate).
+	return result{"max_one_time_keys": 50}, nil
 }
 
 func accountGenerateFallbackKey(p *peer, r *request) (result, error) {
@@ -187,7 +209,7 @@ func accountRemoveOneTimeKeys(p *peer, r *request) (result, error) {
 	if err := a.Account.v.RemoveOneTimeKeys(a.Session.v.s); err != nil {
 		return nil, err
 	}
-	return result{"one_time_keys": a.Account.v.OneTimeKeys()}, nil
+	return result{"one_time_keys": oneTimeKeys(a.Account.v)}, nil
 }
 
 func accountPickle(p *peer, r *request) (result, error) {
@@ -292,7 +314,7 @@ func olmEncrypt(p *peer, r *request) (result, error) {
 	if err := decode(p, r, &a); err != nil {
 		return nil, err
 	}
-	m, err := a.Session.v.s.Encrypt(a.Plaintext)
+	m, err := a.Session.v.s.Encrypt(nil, a.Plaintext)
 	if err != nil {
 		return nil, err
 	}
@@ -318,7 +340,7 @@ func olmDecrypt(p *peer, r *request) (result, error) {
 		s.pendingBody, s.pendingPlaintext = nil, nil
 		return res, nil
 	}
-	pt, err := s.s.Decrypt(olm.EncryptedMessage{Type: t, Body: a.Body})
+	pt, err := s.s.Decrypt(nil, olm.EncryptedMessage{Type: t, Body: a.Body})
 	if err != nil {
 		return nil, err
 	}
@@ -350,7 +372,7 @@ func sessionInfo(p *peer, r *request) (result, error) {
 		return nil, err
 	}
 	s := a.Session.v.s
-	return result{"session_id": s.ID(), "has_received_message": s.HasReceivedMessage(), "describe": s.Describe()}, nil
+	return result{"session_id": s.ID(), "has_received_message": s.HasReceivedMessage(), "describe": fmt.Sprint(s)}, nil
 }
 
 func sessionPickle(p *peer, r *request) (result, error) {
@@ -365,13 +387,28 @@ func sessionPickle(p *peer, r *request) (result, error) {
 }
 
 func sessionUnpickle(p *peer, r *request) (result, error) {
-	var a pickled
+	var a struct {
+		Pickle           string          `arg:"pickle"`
+		Passphrase       string          `arg:"passphrase,optional"`
+		OurIdentityKey   *key.Curve25519 `arg:"our_identity_key,optional"`
+		TheirIdentityKey *key.Curve25519 `arg:"their_identity_key,optional"`
+	}
 	if err := decode(p, r, &a); err != nil {
 		return nil, err
+	}
+	if (a.OurIdentityKey == nil) != (a.TheirIdentityKey == nil) {
+		return nil, errPeer("arguments \"our_identity_key\" and \"their_identity_key\" go together")
 	}
 	s, err := olm.UnpickleLibolmSession([]byte(a.Passphrase), a.Pickle)
 	if err != nil {
 		return nil, err
+	}
+	// libolm's pickle does not store the peer: bind the session to the keys
+	// the caller names, if it names them.
+	if a.OurIdentityKey != nil {
+		if err := s.BindPeer(*a.OurIdentityKey, *a.TheirIdentityKey); err != nil {
+			return nil, err
+		}
 	}
 	h, err := p.put(r, "session", &session{s: s})
 	if err != nil {

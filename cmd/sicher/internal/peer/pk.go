@@ -1,10 +1,14 @@
 package peer
 
-// libolm's PkDecryption, PkEncryption and PkSigning (package keybackup).
+// libolm's PkDecryption and PkEncryption (package keybackup) and PkSigning
+// (an Ed25519 key from a seed: key.SigningKey).
 // pk_pickle writes libolm's PkDecryption pickle (version 1) with the
 // passphrase as libolm's pickle key.
 
 import (
+	"crypto/rand"
+	"fmt"
+
 	"github.com/sicher-go/sicher/internal/b64"
 	"github.com/sicher-go/sicher/key"
 	"github.com/sicher-go/sicher/keybackup"
@@ -32,7 +36,7 @@ func pkDecryptionCreate(p *peer, r *request) (result, error) {
 	if a.PrivateKey != nil {
 		k, err = keybackup.NewDecryptionKey(a.PrivateKey)
 	} else {
-		k, err = keybackup.GenerateDecryptionKey(nil)
+		k, err = keybackup.GenerateDecryptionKey()
 	}
 	if err != nil {
 		return nil, err
@@ -59,11 +63,11 @@ func pkEncrypt(p *peer, r *request) (result, error) {
 	if err := decode(p, r, &a); err != nil {
 		return nil, err
 	}
-	d, err := keybackup.Encrypt(a.PublicKey, a.Plaintext, nil)
+	d, err := keybackup.Encrypt(a.PublicKey, a.Plaintext)
 	if err != nil {
 		return nil, err
 	}
-	return result{"ciphertext": d.CiphertextString(), "mac": d.MACString(), "ephemeral": d.EphemeralString()}, nil
+	return result{"ciphertext": b64.Encode(d.Ciphertext), "mac": b64.Encode(d.MAC[:]), "ephemeral": d.Ephemeral.String()}, nil
 }
 
 func pkDecrypt(p *peer, r *request) (result, error) {
@@ -97,7 +101,8 @@ func pkPickle(p *peer, r *request) (result, error) {
 	if err := decode(p, r, &a); err != nil {
 		return nil, err
 	}
-	return result{"pickle": a.PK.v.PickleLibolm([]byte(a.Passphrase))}, nil
+	pk, err := a.PK.v.PickleLibolm([]byte(a.Passphrase))
+	return result{"pickle": pk}, err
 }
 
 func pkUnpickle(p *peer, r *request) (result, error) {
@@ -119,29 +124,28 @@ func pkSigningCreate(p *peer, r *request) (result, error) {
 	if err := decode(p, r, &a); err != nil {
 		return nil, err
 	}
-	var s *keybackup.PkSigning
+	var s *key.SigningKey
 	var err error
 	if a.Seed != nil {
-		s, err = keybackup.NewPkSigning(a.Seed)
-	} else {
-		s, err = keybackup.GeneratePkSigning(nil)
-	}
-	if err != nil {
+		if s, err = key.NewSigningKey(a.Seed); err != nil {
+			return nil, fmt.Errorf("%w: seed: %w", keybackup.ErrMalformed, err)
+		}
+	} else if s, err = key.GenerateSigningKey(rand.Reader); err != nil {
 		return nil, err
 	}
-	seed := s.Seed()
+	seed, _ := s.Seed()
 	defer clear(seed)
-	return p.stored(r, "pk_signing", s, result{"public_key": s.PublicKey().String(), "seed_b64": b64Out(seed)})
+	return p.stored(r, "pk_signing", s, result{"public_key": s.Public().String(), "seed_b64": b64Out(seed)})
 }
 
 func pkSign(p *peer, r *request) (result, error) {
 	var a struct {
-		Signer  ref[*keybackup.PkSigning] `arg:"signer"`
-		Message data                      `arg:"message"`
+		Signer  ref[*key.SigningKey] `arg:"signer"`
+		Message data                 `arg:"message"`
 	}
 	if err := decode(p, r, &a); err != nil {
 		return nil, err
 	}
 	s := a.Signer.v
-	return result{"signature": s.Sign(a.Message).String(), "public_key": s.PublicKey().String()}, nil
+	return result{"signature": s.Sign(a.Message).String(), "public_key": s.Public().String()}, nil
 }

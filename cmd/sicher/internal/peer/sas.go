@@ -61,9 +61,9 @@ func sasCreate(p *peer, r *request) (result, error) {
 		if len(seed) != 32 {
 			return nil, errPeer("argument %q must hold 32 bytes, not %d", arg, len(seed))
 		}
-		s, err = sas.New(bytes.NewReader(seed))
+		s, err = sas.NewFrom(bytes.NewReader(seed))
 	} else {
-		s, err = sas.New(nil)
+		s, err = sas.New()
 	}
 	if err != nil {
 		return nil, err
@@ -130,17 +130,22 @@ func sasShortAuthString(p *peer, r *request) (result, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := e.ShortAuthBytes(a.Info)
+	b, err := e.Bytes(a.Info, 6)
+	if err != nil {
+		return nil, err
+	}
+	var idx []int
 	var names, german, emoji []string
-	for _, em := range sas.EmojiFromBytes(b) {
+	for _, em := range e.Emoji(a.Info) {
+		idx = append(idx, em.Number)
 		names = append(names, em.Description)
 		german = append(german, em.German)
 		emoji = append(emoji, em.Emoji)
 	}
 	return result{
 		"bytes_b64":      b64Out(b[:]),
-		"decimals":       sas.DecimalsFromBytes(b),
-		"emoji_indices":  sas.EmojiIndices(b),
+		"decimals":       e.Decimals(a.Info),
+		"emoji_indices":  idx,
 		"emoji":          emoji,
 		"emoji_names":    names,
 		"emoji_names_de": german,
