@@ -207,10 +207,11 @@ func NewExpandedSigningKey(expanded []byte) (*SigningKey, error) {
 
 // NewSigningKeyWithPublic makes a signing key from a 32-byte seed or a
 // 64-byte expanded key and its public key, without deriving the public key
-// (a scalar multiplication). It is for keys read back from authenticated
-// storage that sicher wrote itself, such as its own pickles: public is
-// trusted, not checked. A wrong public key cannot reveal the private key;
-// it makes every signature invalid.
+// (a scalar multiplication). It is only for keys read back from
+// authenticated storage that sicher wrote itself from the private key,
+// such as its own pickles: public is trusted, not checked. Never use it
+// for a public key from anywhere else: Ed25519 signatures of one message
+// under one private key but two public keys reveal the private key.
 func NewSigningKeyWithPublic(priv []byte, public Ed25519) (*SigningKey, error) {
 	k := new(SigningKey)
 	switch len(priv) {
