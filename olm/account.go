@@ -165,9 +165,9 @@ func loadSigningKey(priv []byte, seed bool, public key.Ed25519) (*key.SigningKey
 // loadIdentity sets the Curve25519 identity key from its stored halves,
 // taking the public half as stored: X25519 computes with the private half
 // alone, so a mismatched public half (from broken software) can only make
-// sessions fail, never expose the key. The Ed25519 key is different and is
-// always checked (loadSigningKey): signatures under a wrong public key
-// would reveal the private key.
+// sessions fail, never expose the key. The Ed25519 key of a libolm pickle
+// is checked at load (loadSigningKey), so that a broken pickle fails at
+// once rather than in every signature.
 func (a *Account) loadIdentity(priv []byte, public key.Curve25519) {
 	copy(a.identity.priv[:], priv)
 	a.identity.pub = public

@@ -366,8 +366,8 @@ func TestAccountPickleVersions(t *testing.T) {
 
 // TestLibolmAccountWrongPublicKey: libolm pickles are written by other
 // software, so their stored Ed25519 public key is checked against the
-// private half when they load (signatures under a wrong public key would
-// reveal the private key). The Curve25519 public half is taken as stored.
+// private half when they load, and a broken pickle fails at once. The
+// Curve25519 public half is checked at first use.
 func TestLibolmAccountWrongPublicKey(t *testing.T) {
 	a, err := NewAccount()
 	if err != nil {

@@ -25,9 +25,9 @@ func TestMismatchedOneTimeKeyRefusedOnUse(t *testing.T) {
 }
 
 // A libolm account pickle whose Ed25519 identity key does not match its
-// private half is refused at load with ErrBadPickle (signing under a wrong
-// public key would reveal the private key). Its Curve25519 identity key is
-// checked like a one-time key, when a session first uses it.
+// private half is refused at load with ErrBadPickle. Its Curve25519
+// identity key is checked like a one-time key, when a session first uses
+// it.
 func TestMismatchedIdentityKeyRefused(t *testing.T) {
 	alice, bob, pk := lazyKeyFixture(t)
 	good := bob.appendLibolm(nil)
