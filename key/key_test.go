@@ -507,3 +507,27 @@ func TestNewSigningKeyWithPublic(t *testing.T) {
 		t.Fatal("a 31-byte key was accepted")
 	}
 }
+
+// TestNewSigningKeyWithWrongPublic: a stored public key that is not the
+// private key's never reaches the signature hash (signatures of one
+// message under two public keys would reveal the scalar): signatures stay
+// the private key's own, and do not verify under the wrong key.
+func TestNewSigningKeyWithWrongPublic(t *testing.T) {
+	seed := bytes.Repeat([]byte{7}, SigningKeySeedSize)
+	k, _ := NewSigningKey(seed)
+	wrong := k.Public()
+	wrong[0] ^= 1
+	exp := k.Expanded()
+	for _, priv := range [][]byte{seed, exp[:]} {
+		k2, err := NewSigningKeyWithPublic(priv, wrong)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k2.Public() != wrong {
+			t.Fatal("the given public key is not reported")
+		}
+		if k2.Sign([]byte("m")) != k.Sign([]byte("m")) {
+			t.Fatalf("%d-byte key: the signature hashed the stored public key", len(priv))
+		}
+	}
+}

@@ -179,8 +179,7 @@ func parseAccount(body []byte, withPublic bool) (*Account, error) {
 		if a.signing, err = key.NewSigningKeyWithPublic(priv, edPub); err != nil {
 			return bad(err.Error())
 		}
-		copy(a.identity.priv[:], curvePriv)
-		a.identity.pub = curvePub
+		a.loadIdentity(curvePriv, curvePub)
 	} else {
 		if form == ed25519Seed {
 			a.signing, err = key.NewSigningKey(priv)

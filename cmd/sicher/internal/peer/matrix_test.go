@@ -1,4 +1,4 @@
-package main
+package peer
 
 import (
 	"encoding/json"
@@ -150,4 +150,50 @@ func TestPeerMatrixEvents(t *testing.T) {
 	}
 	// Megolm where Olm is required.
 	o.fail("NotOlmEncrypted", `{"cmd":"megolm_encrypt_event","session":%q,"room_id":"!r:x","type":"m.room_key","content":%s}`, group["handle"], roomKey)
+}
+
+// TestPeerExtraPayloadOverrides checks docs/peer.md's promise for
+// olm_encrypt_event: extra_payload is merged over the payload's defaults,
+// so a harness can build an event with a wrong recipient or wrong keys,
+// and the receiver (event.DecryptOlm, behind olm_decrypt_event) must
+// refuse it. A payload built without overrides still decrypts.
+func TestPeerExtraPayloadOverrides(t *testing.T) {
+	for _, c := range []struct {
+		name, extra, class string
+	}{
+		{"wrong recipient", `{"recipient":"@mallory:x"}`, "WrongRecipient"},
+		{"wrong recipient_keys", `{"recipient_keys":{"ed25519":"11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo"}}`, "WrongRecipientKey"},
+		{"wrong sender", `{"sender":"@mallory:x"}`, "WrongSender"},
+		{"wrong keys", `{"keys":{"ed25519":"11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo"}}`, "WrongSender"},
+		{"added member only", `{"org.example":true}`, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o := olmPeer{t, newPeer()}
+			alice := o.ok(`{"cmd":"create_account"}`)
+			aliceKeys := alice["identity_keys"].(map[string]any)
+			bob := o.ok(`{"cmd":"create_account","one_time_keys":1}`)
+			ik := bob["identity_keys"].(map[string]any)
+			_, otk := firstKey(t, bob["one_time_keys"])
+			s := o.ok(`{"cmd":"create_outbound_session","account":%q,"identity_key":%q,"one_time_key":%q}`, alice["handle"], ik["curve25519"], otk)
+			enc := o.ok(`{"cmd":"olm_encrypt_event","session":%q,"account":%q,"sender":"@alice:x","recipient":"@bob:x","recipient_ed25519":%q,"recipient_curve25519":%q,"type":"m.dummy","content":{},"extra_payload":%s}`,
+				s["handle"], alice["handle"], ik["ed25519"], ik["curve25519"], c.extra)
+			var over map[string]any
+			json.Unmarshal([]byte(c.extra), &over)
+			payload := enc["payload"].(map[string]any)
+			for k, v := range over {
+				got, _ := json.Marshal(payload[k])
+				want, _ := json.Marshal(v)
+				if string(got) != string(want) {
+					t.Fatalf("payload[%q] = %s, want %s (extra_payload must override)", k, got, want)
+				}
+			}
+			content, _ := json.Marshal(enc["content"])
+			req := `{"cmd":"olm_decrypt_event","account":%q,"content":%s,"sender":"@alice:x","user_id":"@bob:x","sender_ed25519":%q}`
+			if c.class == "" {
+				o.ok(req, bob["handle"], content, aliceKeys["ed25519"])
+				return
+			}
+			o.fail(c.class, req, bob["handle"], content, aliceKeys["ed25519"])
+		})
+	}
 }

@@ -1,4 +1,4 @@
-package main
+package peer
 
 import (
 	"encoding/json"
@@ -137,6 +137,14 @@ func TestPeerOlmConversation(t *testing.T) {
 	m3 := o.ok(`{"cmd":"encrypt","session":"as","plaintext":"again"}`)
 	if d := o.ok(`{"cmd":"decrypt","session":"bs2","type":%v,"body":%q}`, m3["type"], m3["body"]); d["plaintext"] != "again" {
 		t.Fatalf("unpickled session decrypt: %v", d)
+	}
+	// libolm's pickle does not store the peer: with both identity keys the
+	// session is bound to them, and keys that are not its own are refused.
+	o.fail("MismatchedIdentityKey", `{"cmd":"session_unpickle","pickle":%q,"our_identity_key":%q,"their_identity_key":%q}`, ps, bCurve, bCurve)
+	o.fail("PeerError", `{"cmd":"session_unpickle","pickle":%q,"their_identity_key":%q}`, ps, aCurve)
+	o.ok(`{"cmd":"session_unpickle","pickle":%q,"our_identity_key":%q,"their_identity_key":%q,"handle":"bs3"}`, ps, bCurve, aCurve)
+	if d := o.ok(`{"cmd":"decrypt","session":"bs3","type":%v,"body":%q}`, m3["type"], m3["body"]); d["plaintext"] != "again" {
+		t.Fatalf("bound session decrypt: %v", d)
 	}
 }
 

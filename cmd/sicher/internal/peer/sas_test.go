@@ -1,4 +1,4 @@
-package main
+package peer
 
 import (
 	"encoding/base64"
@@ -50,7 +50,7 @@ func hexB64(t *testing.T, h string) string {
 }
 
 // RFC 7748 §6.1 keys; expected values from libolm (test_sas.cpp keys,
-// python sas_test.py V14, libolm-and-vodozemac.md §3.4).
+// python sas_test.py V14).
 const (
 	peerAlicePriv = "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a"
 	peerBobPriv   = "5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb"
