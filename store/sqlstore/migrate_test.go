@@ -127,9 +127,6 @@ func TestMigrationFailureRollsBack(t *testing.T) {
 
 // TestProtocolPackagesHaveNoDriver: the protocol packages must not pull in database code.
 func TestProtocolPackagesHaveNoDriver(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs go list")
-	}
 	out, err := exec.Command("go", "list", "-deps", "github.com/sicher-go/sicher/olm", "github.com/sicher-go/sicher/megolm", "github.com/sicher-go/sicher/event").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)
