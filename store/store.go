@@ -174,14 +174,14 @@ type Provenance uint8
 
 // The provenances of an inbound Megolm session.
 const (
-	// FromOlm: an m.room_key event received over Olm from the session's creator.
+	// FromOlm is an m.room_key event received over Olm from the session's creator.
 	FromOlm Provenance = iota + 1
-	// Forwarded: an m.forwarded_room_key; ForwardingChain lists the Curve25519 keys of the
-	// devices it went through.
+	// Forwarded is an m.forwarded_room_key; ForwardingChain lists the Curve25519 keys of
+	// the devices it went through.
 	Forwarded
-	// FromBackup: downloaded from server-side key backup.
+	// FromBackup is a session downloaded from server-side key backup.
 	FromBackup
-	// FromExport: imported from a key export file.
+	// FromExport is a session imported from a key export file.
 	FromExport
 )
 
