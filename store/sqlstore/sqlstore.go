@@ -39,6 +39,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,7 +47,6 @@ import (
 	"github.com/sicher-go/sicher/store"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
-	_ "modernc.org/sqlite"             // registers the "sqlite" driver
 )
 
 // Errors from opening a store.
@@ -90,6 +90,9 @@ var _ store.Store = (*Store)(nil)
 func OpenSQLite(ctx context.Context, path string, key Key) (*Store, error) {
 	if path == "" || path == ":memory:" || strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("sqlstore: SQLite path %q: give a file name without ? or # (store.NewMemory is the in-memory store)", path)
+	}
+	if !sqliteAvailable {
+		return nil, fmt.Errorf("sqlstore: SQLite is not available on %s/%s (modernc.org/sqlite does not build there); use OpenPostgres", runtime.GOOS, runtime.GOARCH)
 	}
 	if err := checkSQLiteFile(path); err != nil {
 		return nil, err
