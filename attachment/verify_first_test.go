@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sicher-go/sicher/internal/securitytest"
+	"github.com/sicher-go/sicher/internal/cryptotest"
 )
 
 // TestReplacedDownloadReleasesNoPlaintext is the streaming-release attack:
@@ -93,7 +93,7 @@ func TestEncryptedFileLogRedaction(t *testing.T) {
 		var buf bytes.Buffer
 		slog.New(slog.NewTextHandler(&buf, nil)).Info("x", "file", v)
 		slog.New(slog.NewJSONHandler(&buf, nil)).Info("x", "file", v)
-		for _, form := range securitytest.Encodings(f.key[:]) {
+		for _, form := range cryptotest.Encodings(f.key[:]) {
 			if form != "" && strings.Contains(buf.String(), form) {
 				t.Errorf("%T: slog output shows the key: %s", v, buf.String())
 			}

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"testing/iotest"
 
-	"github.com/sicher-go/sicher/internal/securitytest"
+	"github.com/sicher-go/sicher/internal/cryptotest"
 	"github.com/sicher-go/sicher/key"
 )
 
@@ -64,13 +64,13 @@ func TestRedactionSlogJSON(t *testing.T) {
 			enc = []byte(err.Error())
 		}
 		for _, out := range []string{text.String(), js.String(), string(enc)} {
-			for _, f := range append(securitytest.Encodings(secret), k.RecoveryKey().Encode()) {
+			for _, f := range append(cryptotest.Encodings(secret), k.RecoveryKey().Encode()) {
 				if strings.Contains(out, f) {
 					t.Errorf("%s shows its secret: %s", name, out)
 				}
 			}
 		}
-		securitytest.CheckRedacted(t, name, v, secret)
+		cryptotest.CheckRedacted(t, name, v, secret)
 	}
 }
 

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/sicher-go/sicher/internal/b64"
-	"github.com/sicher-go/sicher/internal/securitytest"
+	"github.com/sicher-go/sicher/internal/cryptotest"
 	"github.com/sicher-go/sicher/key"
 )
 
@@ -157,14 +157,14 @@ func TestRedactionSlogJSON(t *testing.T) {
 		}
 		for _, outText := range []string{text.String(), js.String(), string(enc)} {
 			for _, sec := range secrets {
-				for _, f := range securitytest.Encodings(sec) {
+				for _, f := range cryptotest.Encodings(sec) {
 					if f != "" && strings.Contains(outText, f) {
 						t.Errorf("%s shows a secret: %s", name, outText)
 					}
 				}
 			}
 		}
-		securitytest.CheckRedacted(t, name, v, secrets...)
+		cryptotest.CheckRedacted(t, name, v, secrets...)
 	}
 	// The explicit wire form carries the key.
 	b, err := es.MarshalSecretJSON()

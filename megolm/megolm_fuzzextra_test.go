@@ -7,7 +7,7 @@ import (
 
 	"github.com/sicher-go/sicher/internal/b64"
 	"github.com/sicher-go/sicher/internal/pickle"
-	"github.com/sicher-go/sicher/internal/securitytest"
+	"github.com/sicher-go/sicher/internal/cryptotest"
 )
 
 // Fuzz targets for robustness: mutation of
@@ -36,7 +36,7 @@ func authenticMessages(t testing.TB) (*InboundSession, [][]byte) {
 // returns no plaintext, and leaves the session as it was (same pickle).
 func FuzzMutatedMessage(f *testing.F) {
 	in, msgs := authenticMessages(f)
-	before, err := in.pickleFrom(securitytest.ZeroReader{}, &testPickleKey)
+	before, err := in.pickleFrom(cryptotest.ZeroReader{}, &testPickleKey)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func FuzzMutatedMessage(f *testing.F) {
 		if pt != nil {
 			t.Fatal("plaintext returned with an error")
 		}
-		after, _ := in.pickleFrom(securitytest.ZeroReader{}, &testPickleKey)
+		after, _ := in.pickleFrom(cryptotest.ZeroReader{}, &testPickleKey)
 		if after != before {
 			t.Fatalf("failed decryption changed the session: %v", err)
 		}
@@ -108,13 +108,13 @@ func FuzzPickleStable(f *testing.F) {
 	in, _ := NewInboundSession(out.SessionKey())
 	in2, _ := ImportInboundSession(in.ExportAtFirstKnownIndex())
 	for _, s := range []*InboundSession{in, in2} {
-		p, _ := s.pickleFrom(securitytest.ZeroReader{}, &testPickleKey)
+		p, _ := s.pickleFrom(cryptotest.ZeroReader{}, &testPickleKey)
 		pt, _ := pickle.OpenRaw(&testPickleKey, inboundPickleKind, p)
 		f.Add(uint8(0), pt)
 		lpt, _ := pickle.OpenLibolm(fuzzLibolmKey, mustPickleLibolm(f, s, fuzzLibolmKey))
 		f.Add(uint8(2), lpt)
 	}
-	p, _ := out.pickleFrom(securitytest.ZeroReader{}, &testPickleKey)
+	p, _ := out.pickleFrom(cryptotest.ZeroReader{}, &testPickleKey)
 	pt, _ := pickle.OpenRaw(&testPickleKey, outboundPickleKind, p)
 	f.Add(uint8(1), pt)
 	lpt, _ := pickle.OpenLibolm(fuzzLibolmKey, mustPickleLibolm(f, out, fuzzLibolmKey))
@@ -130,21 +130,21 @@ func FuzzPickleStable(f *testing.F) {
 		switch kind % 4 {
 		case 0:
 			encode = func(pt []byte) ([]byte, error) {
-				p, _ := pickle.SealRaw(securitytest.ZeroReader{}, &testPickleKey, inboundPickleKind, pt)
+				p, _ := pickle.SealRaw(cryptotest.ZeroReader{}, &testPickleKey, inboundPickleKind, pt)
 				s, err := UnpickleInboundSession(&testPickleKey, p)
 				if err != nil {
 					return nil, err
 				}
-				return open(s.pickleFrom(securitytest.ZeroReader{}, &testPickleKey))
+				return open(s.pickleFrom(cryptotest.ZeroReader{}, &testPickleKey))
 			}
 		case 1:
 			encode = func(pt []byte) ([]byte, error) {
-				p, _ := pickle.SealRaw(securitytest.ZeroReader{}, &testPickleKey, outboundPickleKind, pt)
+				p, _ := pickle.SealRaw(cryptotest.ZeroReader{}, &testPickleKey, outboundPickleKind, pt)
 				s, err := UnpickleOutboundSession(&testPickleKey, p)
 				if err != nil {
 					return nil, err
 				}
-				return open(s.pickleFrom(securitytest.ZeroReader{}, &testPickleKey))
+				return open(s.pickleFrom(cryptotest.ZeroReader{}, &testPickleKey))
 			}
 		case 2:
 			encode = func(pt []byte) ([]byte, error) {

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sicher-go/sicher/internal/securitytest"
+	"github.com/sicher-go/sicher/internal/cryptotest"
 )
 
 // TestKeyListCommaDropsMasterKey is the attack on the key-list MAC: the
@@ -115,7 +115,7 @@ func TestLogRedaction(t *testing.T) {
 		js, _ := json.Marshal(v)
 		buf.Write(js)
 		for _, sec := range [][]byte{priv, secret} {
-			for _, form := range securitytest.Encodings(sec) {
+			for _, form := range cryptotest.Encodings(sec) {
 				if form != "" && strings.Contains(buf.String(), form) {
 					t.Errorf("%T: output shows a secret: %s", v, buf.String())
 				}

@@ -13,7 +13,7 @@ import (
 	"testing"
 
 	"github.com/sicher-go/sicher/internal/recoverykey"
-	"github.com/sicher-go/sicher/internal/securitytest"
+	"github.com/sicher-go/sicher/internal/cryptotest"
 )
 
 func seeded(seed byte) *rand.ChaCha8 { return rand.NewChaCha8([32]byte{seed}) }
@@ -522,7 +522,7 @@ func TestKeyLogRedaction(t *testing.T) {
 		slog.New(slog.NewJSONHandler(&buf, nil)).Info("x", "key", v)
 		js, _ := json.Marshal(v)
 		buf.Write(js)
-		for _, form := range securitytest.Encodings(k.key[:]) {
+		for _, form := range cryptotest.Encodings(k.key[:]) {
 			if form != "" && strings.Contains(buf.String(), form) {
 				t.Errorf("%T: output shows the key: %s", v, buf.String())
 			}

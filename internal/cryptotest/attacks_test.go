@@ -1,4 +1,4 @@
-package securitytest
+package cryptotest
 
 import (
 	"crypto/ed25519"
@@ -38,7 +38,7 @@ import (
 // owner's test already proves the point it is named here and in
 // SECURITY.md instead of repeated; these tests cover what crosses packages.
 
-// moduleRoot is the repository root (this package is internal/securitytest).
+// moduleRoot is the repository root (this package is internal/cryptotest).
 func moduleRoot(t *testing.T) string {
 	root, err := filepath.Abs("../..")
 	if err != nil {
