@@ -63,12 +63,15 @@ func SkipBits(start, end int, mask byte) TamperOption {
 	return func(c *tamperConfig) { c.skips = append(c.skips, skip{start, end, mask}) }
 }
 
-// Tamper checks that open accepts msg and refuses every change to it:
-// each of the eight bits of every byte flipped, every strict prefix
-// (the empty message included) and msg with one byte appended. open must
-// return a non-nil error for a message it does not accept; it may also
-// check, and report through t, that a refused message left its state and
-// output unchanged. open is never given a slice that aliases msg.
+// Tamper checks that open refuses every change to msg: each of the eight
+// bits of every byte flipped, every strict prefix (the empty message
+// included) and msg with one byte appended; then that open accepts msg
+// itself. Trying msg last suits a stateful receiver (a ratchet that must
+// not move on a refused message): a refusal that changed the state shows
+// as msg no longer opening. open must return a non-nil error for a message
+// it does not accept; it may also check, and report through t, that a
+// refused message left its state and output unchanged. open is never
+// given a slice that aliases msg.
 func Tamper(t testing.TB, msg []byte, open func([]byte) error, opts ...TamperOption) {
 	t.Helper()
 	var c tamperConfig
@@ -76,9 +79,6 @@ func Tamper(t testing.TB, msg []byte, open func([]byte) error, opts ...TamperOpt
 		o(&c)
 	}
 	n := len(msg)
-	if err := open(bytes.Clone(msg)); err != nil {
-		t.Fatalf("the untampered message does not open: %v", err)
-	}
 	bad := make([]byte, n)
 	for i := range n {
 		var skipped byte
@@ -106,6 +106,9 @@ func Tamper(t testing.TB, msg []byte, open func([]byte) error, opts ...TamperOpt
 	}
 	if open(append(bytes.Clone(msg), 0)) == nil {
 		t.Errorf("the message with one byte appended opens")
+	}
+	if err := open(bytes.Clone(msg)); err != nil {
+		t.Errorf("the untampered message does not open after the tampered ones: %v", err)
 	}
 }
 
