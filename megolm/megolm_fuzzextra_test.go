@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/sicher-go/sicher/internal/b64"
-	"github.com/sicher-go/sicher/internal/pickle"
 	"github.com/sicher-go/sicher/internal/cryptotest"
+	"github.com/sicher-go/sicher/internal/pickle"
 )
 
 // Fuzz targets for robustness: mutation of

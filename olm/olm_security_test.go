@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/sicher-go/sicher/internal/aessha2"
-	"github.com/sicher-go/sicher/internal/ratchet"
 	"github.com/sicher-go/sicher/internal/cryptotest"
+	"github.com/sicher-go/sicher/internal/ratchet"
 	"github.com/sicher-go/sicher/internal/wire"
 	"github.com/sicher-go/sicher/key"
 )

@@ -207,6 +207,17 @@ func Redacted(t testing.TB, value any, secrets ...[]byte) {
 	redactedJSON(t, value, fs)
 }
 
+// RedactedInLogs is Redacted without the encoding/json check, for a type
+// whose JSON form is its wire form and carries the secret on purpose
+// (attachment.EncryptedFile: the spec's EncryptedFile object, written
+// only into content that is then end-to-end encrypted).
+func RedactedInLogs(t testing.TB, value any, secrets ...[]byte) {
+	t.Helper()
+	fs := forms(t, secrets)
+	redactedFmt(t, value, fs)
+	redactedSlog(t, value, fs)
+}
+
 // check fails t if out contains any of forms, quoting the output around
 // the first match.
 func check(t testing.TB, value any, how, out string, forms []string) {
