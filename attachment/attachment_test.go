@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -598,6 +599,11 @@ func TestRedaction(t *testing.T) {
 	for _, file := range []*EncryptedFile{f, g} {
 		cryptotest.RedactedInLogs(t, file, file.key[:])
 		cryptotest.Redacted(t, *file, file.key[:])
+		var buf bytes.Buffer
+		slog.New(slog.NewJSONHandler(&buf, nil)).Info("x", "file", file)
+		if !strings.Contains(buf.String(), "REDACTED") {
+			t.Errorf("slog does not use LogValue: %s", buf.String())
+		}
 		// In a slice slog's JSON handler calls MarshalJSON, not LogValue:
 		// only fmt's form of a slice is checked.
 		cryptotest.Redacted(t, fmt.Sprintf("%v %+v %#v", []*EncryptedFile{file}, []EncryptedFile{*file}, []any{file}), file.key[:])

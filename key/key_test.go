@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -350,14 +351,17 @@ func TestJSON(t *testing.T) {
 	}
 }
 
-// TestSigningKeyRedaction: fmt, log/slog and encoding/json never show the
-// seed or the expanded key.
+// TestSigningKeyRedaction: a SigningKey prints, logs and marshals its
+// public key only, never the seed or the expanded key.
 func TestSigningKeyRedaction(t *testing.T) {
 	seed := unhex(rfc8032[0].secret)
 	k, _ := NewSigningKey(seed)
 	exp := k.Expanded()
 	for _, v := range []any{k, *k} {
 		cryptotest.Redacted(t, v, seed, exp[:32], exp[32:])
+		if out := fmt.Sprint(v); !strings.Contains(out, k.Public().String()) {
+			t.Errorf("%T does not show its public key: %s", v, out)
+		}
 	}
 }
 

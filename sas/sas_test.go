@@ -593,7 +593,7 @@ func TestRedaction(t *testing.T) {
 	ea, _ := pair(t)
 	secret := unhex(t, "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742") // RFC 7748 shared secret
 	for _, v := range []any{s, ea, *ea, *s} {
-		cryptotest.Redacted(t, v, priv, secret)
+		cryptotest.Redacted(t, v, priv, secret, ea.secret[:])
 	}
 }
 
