@@ -11,7 +11,8 @@ import (
 	"github.com/sicher-go/sicher/key"
 )
 
-// Spec appendices "Signing JSON" examples (reference §14.2): the seed is
+// Spec appendices "Signing JSON" examples
+// (https://spec.matrix.org/v1.19/appendices/#signing-json): the seed is
 // written with non-zero trailing bits, so it is decoded leniently here.
 func specSigningKey(t testing.TB) *key.SigningKey {
 	seed, err := base64.RawStdEncoding.DecodeString("YJDBA9Xnr2sVqXD9Vj7XVUnmFZcZrlw8Md7kMW+3XA1")
