@@ -504,7 +504,6 @@ func BenchmarkCheck(b *testing.B) {
 // tests (and nothing else).
 var lowIterations = &Options{AllowFewIterations: true}
 
-
 func must[T any](v T, err error) T {
 	if err != nil {
 		panic(err)
