@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/sicher-go/sicher/internal/aessha2"
@@ -1068,4 +1069,24 @@ func mustPickleLibolm(t testing.TB, k *DecryptionKey, pickleKey []byte) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestRandomness: a nil reader means crypto/rand, and a failing reader
+// gives an error that wraps the reader's, never a panic.
+func TestRandomness(t *testing.T) {
+	k := aliceKey(t)
+	if _, err := EncryptFrom(nil, k.PublicKey(), []byte("x")); err != nil {
+		t.Errorf("EncryptFrom(nil): %v", err)
+	}
+	s := newTestSession(t, key.Curve25519{1}, key.Ed25519{2})
+	if _, err := EncryptSessionFrom(nil, k.PublicKey(), s); err != nil {
+		t.Errorf("EncryptSessionFrom(nil): %v", err)
+	}
+	boom := errors.New("reader failed")
+	if _, err := EncryptFrom(iotest.ErrReader(boom), k.PublicKey(), []byte("x")); !errors.Is(err, boom) {
+		t.Errorf("EncryptFrom with a failing reader: %v", err)
+	}
+	if _, err := EncryptSessionFrom(iotest.ErrReader(boom), k.PublicKey(), s); !errors.Is(err, boom) {
+		t.Errorf("EncryptSessionFrom with a failing reader: %v", err)
+	}
 }

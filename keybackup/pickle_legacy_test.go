@@ -3,12 +3,8 @@ package keybackup
 import (
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"os"
 	"testing"
-	"testing/iotest"
-
-	"github.com/sicher-go/sicher/key"
 )
 
 // TestUnpickleLegacy: a DecryptionKey pickle written before objects
@@ -43,25 +39,5 @@ func TestUnpickleLegacy(t *testing.T) {
 	k2, err := Unpickle(&pk, p)
 	if err != nil || !k2.Equal(k) {
 		t.Fatalf("current version: %v", err)
-	}
-}
-
-// TestRandomness: a nil reader means crypto/rand, and a failing reader
-// gives an error that wraps the reader's, never a panic.
-func TestRandomness(t *testing.T) {
-	k := aliceKey(t)
-	if _, err := EncryptFrom(nil, k.PublicKey(), []byte("x")); err != nil {
-		t.Errorf("EncryptFrom(nil): %v", err)
-	}
-	s := newTestSession(t, key.Curve25519{1}, key.Ed25519{2})
-	if _, err := EncryptSessionFrom(nil, k.PublicKey(), s); err != nil {
-		t.Errorf("EncryptSessionFrom(nil): %v", err)
-	}
-	boom := errors.New("reader failed")
-	if _, err := EncryptFrom(iotest.ErrReader(boom), k.PublicKey(), []byte("x")); !errors.Is(err, boom) {
-		t.Errorf("EncryptFrom with a failing reader: %v", err)
-	}
-	if _, err := EncryptSessionFrom(iotest.ErrReader(boom), k.PublicKey(), s); !errors.Is(err, boom) {
-		t.Errorf("EncryptSessionFrom with a failing reader: %v", err)
 	}
 }

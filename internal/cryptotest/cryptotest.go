@@ -5,7 +5,8 @@
 //     more). The idea follows the standard library's testing/cryptotest
 //     (TestAEAD), applied to each of sicher's message formats.
 //   - Redacted: a secret-holding value shows none of its secret bytes in
-//     fmt, log/slog or encoding/json output.
+//     fmt, log/slog or encoding/json output (RedactedInLogs: fmt and
+//     log/slog only, for a type whose JSON is its wire form).
 //
 // and a few helpers: the memory a call allocates, a reader of zeros, the
 // low-order Curve25519 points. Its own tests are the cross-package ones:
