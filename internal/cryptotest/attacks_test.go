@@ -1,4 +1,4 @@
-package securitytest
+package cryptotest
 
 import (
 	"crypto/ed25519"
@@ -33,12 +33,12 @@ import (
 	"github.com/sicher-go/sicher/secretstorage"
 )
 
-// One named regression test per known attack (issue 8; reference
-// libolm-and-vodozemac.md §5, goolm-and-mautrix.md §7). Where a package
+// One named regression test per known attack on Olm and Megolm
+// implementations (each test names its CVE or paper). Where a package
 // owner's test already proves the point it is named here and in
 // SECURITY.md instead of repeated; these tests cover what crosses packages.
 
-// moduleRoot is the repository root (this package is internal/securitytest).
+// moduleRoot is the repository root (this package is internal/cryptotest).
 func moduleRoot(t *testing.T) string {
 	root, err := filepath.Abs("../..")
 	if err != nil {

@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/sicher-go/sicher/internal/aessha2"
+	"github.com/sicher-go/sicher/internal/cryptotest"
 	"github.com/sicher-go/sicher/internal/ratchet"
-	"github.com/sicher-go/sicher/internal/securitytest"
 	"github.com/sicher-go/sicher/internal/wire"
 	"github.com/sicher-go/sicher/key"
 )
@@ -97,7 +97,7 @@ func maliciousFirstMessage(t *testing.T, lowOrder key.Curve25519) (*Account, *Pr
 // from an all-zero DH. Bob either refuses the message or refuses to
 // encrypt on that session (key.ErrNonContributory), leaving it unchanged.
 func TestRegressionLowOrderFirstRatchetKey(t *testing.T) {
-	for _, lo := range securitytest.LowOrder() {
+	for _, lo := range cryptotest.LowOrder() {
 		bob, pk := maliciousFirstMessage(t, key.Curve25519(lo))
 		before := bob.appendState(nil)
 		s, _, err := bob.NewInboundSession(pk, nil)
@@ -179,7 +179,7 @@ func TestBoundsHostileIndices(t *testing.T) {
 		mustFail(t, d.as, m, tc.want, tc.name)
 		// The work bound (no key derived before the gap check) is proven by
 		// ratchet's TestGapCheckedBeforeDerivation; here, the memory bound.
-		allocated := securitytest.AllocBytes(50, func() { d.as.Decrypt(nil, m) })
+		allocated := cryptotest.AllocBytes(50, func() { d.as.Decrypt(nil, m) })
 		if allocated > 1024 {
 			t.Errorf("%s: rejection allocates %d bytes", tc.name, allocated)
 		}
@@ -211,7 +211,7 @@ func TestBoundsHugeVarints(t *testing.T) {
 	}
 	for name, b := range cases {
 		var err error
-		allocated := securitytest.AllocBytes(100, func() {
+		allocated := cryptotest.AllocBytes(100, func() {
 			if name[0] == 'p' {
 				_, err = ParsePreKeyMessage(b)
 			} else {

@@ -1,4 +1,4 @@
-package securitytest
+package cryptotest
 
 import (
 	"bytes"
@@ -16,7 +16,7 @@ import (
 	"github.com/sicher-go/sicher/secretstorage"
 )
 
-// Concurrency (issue 8). What the packages document as safe for concurrent
+// Concurrency. What the packages document as safe for concurrent
 // use, and what this file hammers from many goroutines (run under -race by
 // .ci/run):
 //

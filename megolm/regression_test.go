@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sicher-go/sicher/internal/securitytest"
+	"github.com/sicher-go/sicher/internal/cryptotest"
 	"github.com/sicher-go/sicher/internal/wire"
 )
 
@@ -124,8 +124,8 @@ func TestBoundsHostileIndex(t *testing.T) {
 	}
 	forged := bytes.Clone(m)
 	forged[len(forged)-1] ^= 1
-	before, _ := in.pickleFrom(securitytest.ZeroReader{}, &testPickleKey)
-	n := securitytest.AllocBytes(20, func() {
+	before, _ := in.pickleFrom(cryptotest.ZeroReader{}, &testPickleKey)
+	n := cryptotest.AllocBytes(20, func() {
 		if _, _, err := in.Decrypt(nil, forged); !errors.Is(err, ErrAuthentication) {
 			t.Fatalf("forged: %v", err)
 		}
@@ -133,7 +133,7 @@ func TestBoundsHostileIndex(t *testing.T) {
 	if n > 512 {
 		t.Errorf("refusing a forged message allocates %d bytes", n)
 	}
-	if after, _ := in.pickleFrom(securitytest.ZeroReader{}, &testPickleKey); after != before {
+	if after, _ := in.pickleFrom(cryptotest.ZeroReader{}, &testPickleKey); after != before {
 		t.Error("forged message changed the session")
 	}
 }
@@ -155,7 +155,7 @@ func TestBoundsHugeVarints(t *testing.T) {
 		"11-byte varint":     build(func(w *wire.Builder) { w.AddUint8(0x08); w.AddBytes(bytes.Repeat([]byte{0xff}, 10)); w.AddUint8(1) }),
 	} {
 		var err error
-		n := securitytest.AllocBytes(50, func() { _, err = ParseMessage(b) })
+		n := cryptotest.AllocBytes(50, func() { _, err = ParseMessage(b) })
 		if !errors.Is(err, ErrMalformed) {
 			t.Errorf("%s: %v", name, err)
 		}

@@ -1,4 +1,4 @@
-package securitytest
+package cryptotest
 
 import (
 	"encoding/json"

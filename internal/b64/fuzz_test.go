@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// FuzzDecodeDifferential (issue 8) compares both codecs with the standard
+// FuzzDecodeDifferential compares both codecs with the standard
 // library's strict decoders: an input is accepted exactly when it is
 // canonical unpadded base64 (RawStdEncoding.Strict) or canonical padded
 // base64 (StdEncoding.Strict), and to the same bytes; DecodeInto agrees

@@ -1,4 +1,4 @@
-package securitytest
+package cryptotest
 
 import (
 	"strings"
@@ -20,7 +20,7 @@ import (
 	"github.com/sicher-go/sicher/signing"
 )
 
-// Resource bounds under attack (issue 8): a 100 MB base64 string handed to
+// Resource bounds under attack: a 100 MB base64 string handed to
 // every text entry point is refused in bounded time and memory. Entry points
 // whose valid input has a fixed or capped size (keys, session keys, recovery
 // keys, Megolm messages, pickles) must refuse it without decoding it: they
