@@ -614,3 +614,53 @@ func TestMatchers(t *testing.T) {
 		}
 	}
 }
+
+// TestSecurityDocNamesRealTests checks that every test, fuzz target and
+// example SECURITY.md names as pkg.Name exists in a _test.go file of a
+// package of that name, so the security record cannot outlive a rename.
+func TestSecurityDocNamesRealTests(t *testing.T) {
+	root := repoRoot(t)
+	doc, err := os.ReadFile(filepath.Join(root, "SECURITY.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defined := map[string]bool{} // "pkg.Name"
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if p != root && (skipDir(d.Name()) || d.Name() == "node_modules") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(p, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), p, nil, parser.SkipObjectResolution)
+		if err != nil {
+			return err
+		}
+		pkg := strings.TrimSuffix(f.Name.Name, "_test")
+		for _, decl := range f.Decls {
+			if fn, ok := decl.(*ast.FuncDecl); ok && fn.Recv == nil {
+				defined[pkg+"."+fn.Name.Name] = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := regexp.MustCompile("`(?:[a-z0-9]+/)*([a-z0-9]+)\\.((?:Test|Fuzz|Example)[A-Za-z0-9_]*)`")
+	var missing []string
+	for _, m := range ref.FindAllStringSubmatch(string(doc), -1) {
+		if name := m[1] + "." + m[2]; m[1] != "package" && !defined[name] {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		t.Errorf("SECURITY.md names %d tests that do not exist:\n\t%s", len(missing), strings.Join(missing, "\n\t"))
+	}
+}
