@@ -84,7 +84,7 @@ func (d *device) rawContent(t testing.TB, s *olm.Session, to *device, payload an
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := json.Marshal(OlmContent{Algorithm: AlgorithmOlm, SenderKey: d.acct.Curve25519(),
+	c, err := json.Marshal(OlmContent{Algorithm: algorithmOlm, SenderKey: d.acct.Curve25519(),
 		Ciphertext: map[string]olm.EncryptedMessage{to.acct.Curve25519().String(): m}})
 	if err != nil {
 		t.Fatal(err)
@@ -129,7 +129,7 @@ func TestOlmRoundTrip(t *testing.T) {
 	}
 	var c map[string]any
 	json.Unmarshal(content, &c)
-	if c["algorithm"] != AlgorithmOlm || c["sender_key"] != alice.acct.Curve25519().String() {
+	if c["algorithm"] != algorithmOlm || c["sender_key"] != alice.acct.Curve25519().String() {
 		t.Fatalf("content %s", content)
 	}
 
@@ -139,8 +139,8 @@ func TestOlmRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !ev.NewSession || ev.Type != "m.test" || string(ev.Content) != `{"n":1}` || ev.SenderKey != alice.acct.Curve25519() ||
-		ev.SenderEd25519 != alice.acct.Ed25519() || !ev.SenderEd25519Known || ev.SenderDeviceKeys == nil || !bytes.Equal(ev.Payload, payload) {
+	if !ev.NewSession || ev.Type != "m.test" || string(ev.SecretContent()) != `{"n":1}` || ev.SenderKey != alice.acct.Curve25519() ||
+		ev.SenderEd25519 != alice.acct.Ed25519() || !ev.SenderEd25519Known || ev.SenderDeviceKeys == nil || !bytes.Equal(ev.SecretPayload(), payload) {
 		t.Fatalf("event %+v", ev)
 	}
 	if bob.acct.StoredOneTimeKeys() != otks-1 {
@@ -161,7 +161,7 @@ func TestOlmRoundTrip(t *testing.T) {
 	other := alice.outbound(t, newDevice(t, "@carol:example.org", "C"))
 	reply := bob.encrypt(t, bs, alice, "m.test", `{"n":3}`)
 	ev3, err := DecryptOlm(alice.acct, reply, params(bob, alice, other, as))
-	if err != nil || ev3.Session != as || ev3.NewSession || string(ev3.Content) != `{"n":3}` {
+	if err != nil || ev3.Session != as || ev3.NewSession || string(ev3.SecretContent()) != `{"n":3}` {
 		t.Fatalf("reply: %v %+v", err, ev3)
 	}
 	if !as.HasReceivedMessage() {
@@ -172,7 +172,7 @@ func TestOlmRoundTrip(t *testing.T) {
 	if !strings.Contains(string(n), `"type":1`) {
 		t.Fatalf("expected a normal message: %s", n)
 	}
-	if ev, err := DecryptOlm(bob.acct, n, params(alice, bob, bs)); err != nil || string(ev.Content) != `{"n":4}` {
+	if ev, err := DecryptOlm(bob.acct, n, params(alice, bob, bs)); err != nil || string(ev.SecretContent()) != `{"n":4}` {
 		t.Fatalf("normal: %v", err)
 	}
 	// Replaying it fails: the key was used.
@@ -193,8 +193,8 @@ func TestOlmFallbackKey(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ev, err := DecryptOlm(bob.acct, alice.encrypt(t, s, bob, TypeDummy, `{}`), params(alice, bob))
-		if err != nil || !ev.NewSession || !IsDummy(ev) {
+		ev, err := DecryptOlm(bob.acct, alice.encrypt(t, s, bob, typeDummy, `{}`), params(alice, bob))
+		if err != nil || !ev.NewSession || ev.Type != typeDummy {
 			t.Fatalf("session %d: %v", i, err)
 		}
 		if k, ok := bob.acct.FallbackKey(); !ok || k != fb {
@@ -223,31 +223,31 @@ func TestOlmValidation(t *testing.T) {
 		params func(p *OlmDecryptParams)
 		want   error
 	}{
-		{"sender is not the event sender", func(p map[string]any) { p["sender"] = "@mallory:example.org" }, nil, ErrWrongSender},
-		{"recipient is another user", func(p map[string]any) { p["recipient"] = "@carol:example.org" }, nil, ErrWrongRecipient},
+		{"sender is not the event sender", func(p map[string]any) { p["sender"] = "@mallory:example.org" }, nil, &ValidationError{Rule: "sender"}},
+		{"recipient is another user", func(p map[string]any) { p["recipient"] = "@carol:example.org" }, nil, &ValidationError{Rule: "recipient"}},
 		{"recipient key is another device's", func(p map[string]any) {
 			p["recipient_keys"] = map[string]any{"ed25519": mallory.acct.Ed25519()}
-		}, nil, ErrWrongRecipientKey},
+		}, nil, &ValidationError{Rule: "recipient_keys.ed25519"}},
 		{"keys.ed25519 not the known device key", func(p map[string]any) {
 			p["keys"] = map[string]any{"ed25519": mallory.acct.Ed25519()}
-		}, func(p *OlmDecryptParams) { p.SenderEd25519 = ptr(alice.acct.Ed25519()) }, ErrWrongSender},
+		}, func(p *OlmDecryptParams) { p.SenderEd25519 = ptr(alice.acct.Ed25519()) }, &ValidationError{Rule: "keys.ed25519"}},
 		{"keys.ed25519 not the known device's", func(p map[string]any) {
 			p["keys"] = map[string]any{"ed25519": mallory.acct.Ed25519()}
-		}, func(p *OlmDecryptParams) { p.SenderDevice = aliceKeys }, ErrWrongSender},
+		}, func(p *OlmDecryptParams) { p.SenderDevice = aliceKeys }, &ValidationError{Rule: "keys.ed25519"}},
 		{"known device is another user's", nil, func(p *OlmDecryptParams) {
 			d, _ := signing.NewDeviceKeys("@carol:example.org", "ALICE", nil, alice.acct.Curve25519(), alice.acct.Ed25519(), alice.acct)
 			p.SenderDevice = d
-		}, ErrWrongSender},
-		{"known device has another Curve25519 key", nil, func(p *OlmDecryptParams) { p.SenderDevice = otherCurve }, ErrSenderKey},
-		{"sender_device_keys of another user", func(p map[string]any) { p["sender_device_keys"] = json.RawMessage(malloryKeysJSON) }, nil, ErrSenderDeviceKeys},
-		{"sender_device_keys with another Curve25519 key", func(p map[string]any) { p["sender_device_keys"] = json.RawMessage(otherCurveJSON) }, nil, ErrSenderDeviceKeys},
+		}, &ValidationError{Rule: "sender"}},
+		{"known device has another Curve25519 key", nil, func(p *OlmDecryptParams) { p.SenderDevice = otherCurve }, &ValidationError{Rule: "sender_key"}},
+		{"sender_device_keys of another user", func(p map[string]any) { p["sender_device_keys"] = json.RawMessage(malloryKeysJSON) }, nil, &ValidationError{Rule: "sender_device_keys"}},
+		{"sender_device_keys with another Curve25519 key", func(p map[string]any) { p["sender_device_keys"] = json.RawMessage(otherCurveJSON) }, nil, &ValidationError{Rule: "sender_device_keys"}},
 		{"sender_device_keys with another Ed25519 key", func(p map[string]any) {
 			p["sender_device_keys"] = json.RawMessage(aliceKeysJSON)
 			p["keys"] = map[string]any{"ed25519": mallory.acct.Ed25519()}
-		}, nil, ErrSenderDeviceKeys},
-		{"sender_device_keys badly signed", func(p map[string]any) { p["sender_device_keys"] = json.RawMessage(badSig) }, nil, ErrSenderDeviceKeys},
-		{"unstable device keys badly signed", func(p map[string]any) { p[unstableSenderDeviceKeys] = json.RawMessage(badSig) }, nil, ErrSenderDeviceKeys},
-		{"sender_device_keys not device keys", func(p map[string]any) { p["sender_device_keys"] = json.RawMessage(`{"a":1}`) }, nil, ErrSenderDeviceKeys},
+		}, nil, &ValidationError{Rule: "sender_device_keys"}},
+		{"sender_device_keys badly signed", func(p map[string]any) { p["sender_device_keys"] = json.RawMessage(badSig) }, nil, &ValidationError{Rule: "sender_device_keys"}},
+		{"unstable device keys badly signed", func(p map[string]any) { p["org.matrix.msc4147.device_keys"] = json.RawMessage(badSig) }, nil, &ValidationError{Rule: "sender_device_keys"}},
+		{"sender_device_keys not device keys", func(p map[string]any) { p["sender_device_keys"] = json.RawMessage(`{"a":1}`) }, nil, &ValidationError{Rule: "sender_device_keys"}},
 		{"no type", func(p map[string]any) { delete(p, "type") }, nil, ErrMalformed},
 		{"no content", func(p map[string]any) { delete(p, "content") }, nil, ErrMalformed},
 		{"content not an object", func(p map[string]any) { p["content"] = "x" }, nil, ErrMalformed},
@@ -352,7 +352,7 @@ func TestOlmEnvelopeErrors(t *testing.T) {
 		{"bad type", with("ciphertext", strings.Replace(entry, `"type":0`, `"type":2`, 1)), params(alice, bob), ErrMalformed},
 		{"bad body", with("ciphertext", strings.Replace(entry, `"body":"`, `"body":"!`, 1)), params(alice, bob), ErrMalformed},
 		{"pre-key body as normal", with("ciphertext", strings.Replace(entry, `"type":0`, `"type":1`, 1)), params(alice, bob), ErrMalformed},
-		{"sender_key is not the session's", with("sender_key", `"`+mallory.acct.Curve25519().String()+`"`), params(alice, bob), ErrSenderKey},
+		{"sender_key is not the session's", with("sender_key", `"`+mallory.acct.Curve25519().String()+`"`), params(alice, bob), &ValidationError{Rule: "sender_key"}},
 		{"no sender", good, OlmDecryptParams{OwnUserID: bob.user}, nil},
 	}
 	for _, tt := range tests {
@@ -387,26 +387,26 @@ func TestRoomKeyOnlyOverOlm(t *testing.T) {
 	out, _ := megolm.NewOutboundSession()
 	rk, _ := RoomKeyContent("!r:x", out, false)
 	// An OlmEvent built by hand is not an Olm-decrypted event.
-	for _, ev := range []*OlmEvent{nil, {Type: TypeRoomKey, Content: rk}, {Type: TypeForwardedRoomKey, Content: rk}} {
+	for _, ev := range []*OlmEvent{nil, {Type: typeRoomKey, content: rk}, {Type: typeForwardedRoomKey, content: rk}} {
 		if _, err := RoomKeyFromEvent(ev); !errors.Is(err, ErrNotOlmEncrypted) {
 			t.Errorf("RoomKeyFromEvent(%+v): %v", ev, err)
 		}
 		if _, err := ForwardedRoomKeyFromEvent(ev); !errors.Is(err, ErrNotOlmEncrypted) {
 			t.Errorf("ForwardedRoomKeyFromEvent: %v", err)
 		}
-		if IsDummy(ev) {
-			t.Error("hand-made dummy accepted")
+		if _, err := WithheldFromEvent(ev); !errors.Is(err, ErrNotOlmEncrypted) {
+			t.Errorf("WithheldFromEvent: %v", err)
 		}
 	}
 	// Megolm refuses to carry key-sharing events, both ways.
-	if _, _, err := EncryptMegolm(out, "!r:x", TypeRoomKey, rk, nil); !errors.Is(err, ErrNotOlmEncrypted) {
+	if _, _, err := EncryptMegolm(out, MegolmEncryptParams{RoomID: "!r:x", Type: typeRoomKey, Content: rk}); !errors.Is(err, ErrNotOlmEncrypted) {
 		t.Errorf("EncryptMegolm(m.room_key): %v", err)
 	}
 	in, _ := megolm.NewInboundSession(out.SessionKey())
-	for _, typ := range []string{TypeRoomKey, TypeForwardedRoomKey, TypeDummy, TypeRoomKeyWithheld, "m.secret.send"} {
+	for _, typ := range []string{typeRoomKey, typeForwardedRoomKey, typeDummy, typeRoomKeyWithheld, "m.secret.send"} {
 		pt, _ := json.Marshal(map[string]any{"type": typ, "content": json.RawMessage(rk), "room_id": "!r:x"})
-		content, _ := json.Marshal(MegolmContent{Algorithm: AlgorithmMegolm, Ciphertext: b64.Encode(out.Encrypt(nil, pt)), SessionID: out.SessionID()})
-		if _, err := DecryptMegolm(in, content, MegolmDecryptParams{RoomID: "!r:x"}); !errors.Is(err, ErrNotOlmEncrypted) {
+		content, _ := json.Marshal(MegolmContent{Algorithm: algorithmMegolm, Ciphertext: b64.Encode(out.Encrypt(nil, pt)), SessionID: out.SessionID()})
+		if _, err := DecryptMegolm(in, content, MegolmDecryptParams{RoomID: "!r:x", InsecureSkipSenderCheck: true}); !errors.Is(err, ErrNotOlmEncrypted) {
 			t.Errorf("DecryptMegolm(%s): %v", typ, err)
 		}
 	}
