@@ -100,8 +100,10 @@ func acceptFromLibolm(t *testing.T, acct *olm.Account, v *libolmSend) {
 	otks := acct.StoredOneTimeKeys()
 	var inbound *megolm.InboundSession
 	var sinfo SessionInfo
+	var sessions []*olm.Session
 	for i, content := range v.Events {
-		ev, err := DecryptOlm(acct, content, OlmDecryptParams{Sender: v.AliceUser, OwnUserID: interopBob, SenderEd25519: &v.AliceEd})
+		ev, err := DecryptOlm(acct, content, OlmDecryptParams{Sender: v.AliceUser, OwnUserID: interopBob, SenderEd25519: &v.AliceEd,
+			Sessions: sessions, SessionsComplete: true})
 		if err != nil {
 			t.Fatalf("event %d: %v", i, err)
 		}
@@ -119,6 +121,7 @@ func acceptFromLibolm(t *testing.T, acct *olm.Account, v *libolmSend) {
 			t.Fatal(err)
 		}
 		sinfo = rk.Info
+		sessions = append(sessions, ev.Session)
 	}
 	if acct.StoredOneTimeKeys() != otks-1 {
 		t.Fatalf("one-time keys %d → %d: exactly the one-time key must go", otks, acct.StoredOneTimeKeys())

@@ -161,6 +161,12 @@ type OlmDecryptParams struct {
 	// remove) would otherwise start a second copy of a session we have
 	// and deliver its payload twice.
 	Sessions []*olm.Session
+	// SessionsComplete states that Sessions lists every session with the
+	// sender key. It is required to accept a pre-key message that starts
+	// a session from our fallback key: such a message can be replayed at
+	// will (use does not remove a fallback key), and only the complete
+	// list shows that its session exists already.
+	SessionsComplete bool
 	// SenderDevice, if known, are the sending device's keys (from a
 	// /keys/query whose self-signature was verified). The payload's
 	// keys.ed25519 must then be its Ed25519 key, and the envelope's
@@ -258,7 +264,10 @@ type olmPayload struct {
 // number of stored sessions. A pre-key message goes to the session it
 // belongs to, or else creates an inbound session from the account's
 // one-time or fallback key; a new session equal to one of p.Sessions
-// (same session id) is refused as a replay. Nothing changes unless the
+// (same session id) is refused as a replay, and a new session from the
+// fallback key is an error unless p.SessionsComplete says that p.Sessions
+// lists every session with the sender (fail closed: a replayed pre-key
+// message to the fallback key must not start a second copy of a session). Nothing changes unless the
 // event decrypts and validates: the sessions are decrypted on copies, and
 // the one-time key is removed only at the end.
 //
@@ -378,8 +387,16 @@ func DecryptOlm(acct *olm.Account, content []byte, p OlmDecryptParams) (*OlmEven
 	}
 	// Commit.
 	if newSession {
-		if err := acct.RemoveOneTimeKeys(work); err != nil && !errors.Is(err, olm.ErrUnknownOneTimeKey) {
+		// A session whose key stays in the account came from the
+		// fallback key (RemoveOneTimeKeys leaves it), which a replayed
+		// pre-key message reaches again and again.
+		stored := acct.StoredOneTimeKeys()
+		err := acct.RemoveOneTimeKeys(work)
+		if err != nil && !errors.Is(err, olm.ErrUnknownOneTimeKey) {
 			return nil, fmt.Errorf("event: %w", err)
+		}
+		if err == nil && acct.StoredOneTimeKeys() == stored && !p.SessionsComplete {
+			return nil, errors.New("event: a pre-key message to the fallback key needs OlmDecryptParams.SessionsComplete")
 		}
 	} else {
 		*session = *work

@@ -188,15 +188,23 @@ func TestOlmFallbackKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	fb, _ := bob.acct.FallbackKey()
+	var known []*olm.Session
 	for i := range 2 { // a fallback key serves several sessions
 		s, err := alice.acct.NewOutboundSession(bob.acct.Curve25519(), fb.Key)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ev, err := DecryptOlm(bob.acct, alice.encrypt(t, s, bob, typeDummy, `{}`), params(alice, bob))
+		content := alice.encrypt(t, s, bob, typeDummy, `{}`)
+		if _, err := DecryptOlm(bob.acct, content, params(alice, bob, known...)); err == nil {
+			t.Fatal("fallback-key session accepted without SessionsComplete")
+		}
+		p := params(alice, bob, known...)
+		p.SessionsComplete = true
+		ev, err := DecryptOlm(bob.acct, content, p)
 		if err != nil || !ev.NewSession || ev.Type != typeDummy {
 			t.Fatalf("session %d: %v", i, err)
 		}
+		known = append(known, ev.Session)
 		if k, ok := bob.acct.FallbackKey(); !ok || k != fb {
 			t.Fatal("fallback key removed by use")
 		}
