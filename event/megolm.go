@@ -269,16 +269,9 @@ func DecryptMegolm(s *megolm.InboundSession, content []byte, p MegolmDecryptPara
 	if err != nil {
 		return nil, megolmError(err)
 	}
-	var pl struct {
-		Type    *string        `json:"type"`
-		Content jsontext.Value `json:"content"`
-		RoomID  *string        `json:"room_id"`
-	}
-	if err := jsonstrict.Unmarshal(plain, &pl); err != nil {
-		return nil, malformed("Megolm payload: %v", err)
-	}
-	if pl.Type == nil || pl.RoomID == nil || !isObject(pl.Content) {
-		return nil, malformed("Megolm payload needs type, content (object) and room_id")
+	pl, err := parseMegolmPayload(plain)
+	if err != nil {
+		return nil, err
 	}
 	if !p.InsecureSkipRoomCheck && *pl.RoomID != p.RoomID {
 		return nil, invalid("room_id", *pl.RoomID, p.RoomID)
@@ -294,6 +287,26 @@ func DecryptMegolm(s *megolm.InboundSession, content []byte, p MegolmDecryptPara
 	*s = *work
 	ev.Type, ev.Content, ev.RoomID, ev.MessageIndex, ev.Payload = *pl.Type, json.RawMessage(pl.Content), *pl.RoomID, index, plain
 	return ev, nil
+}
+
+// megolmPayload is the plaintext of a Megolm event.
+type megolmPayload struct {
+	Type    *string        `json:"type"`
+	Content jsontext.Value `json:"content"`
+	RoomID  *string        `json:"room_id"`
+}
+
+// parseMegolmPayload reads a Megolm plaintext strictly and checks that it
+// has a type, an object content and a room_id.
+func parseMegolmPayload(plain []byte) (*megolmPayload, error) {
+	var pl megolmPayload
+	if err := jsonstrict.Unmarshal(plain, &pl); err != nil {
+		return nil, malformed("Megolm payload: %v", err)
+	}
+	if pl.Type == nil || pl.RoomID == nil || !isObject(pl.Content) {
+		return nil, malformed("Megolm payload needs type, content (object) and room_id")
+	}
+	return &pl, nil
 }
 
 // checkSender applies the sender rule of DecryptMegolm and fills in what

@@ -413,7 +413,9 @@ type ownKeys struct {
 
 func present(v jsontext.Value) bool { return len(v) != 0 && string(v) != "null" }
 
-func validateOlmPayload(plain []byte, senderKey key.Curve25519, ours ownKeys, p OlmDecryptParams) (*OlmEvent, error) {
+// parseOlmPayload reads an Olm plaintext strictly and checks that the
+// members every payload needs are there.
+func parseOlmPayload(plain []byte) (*olmPayload, error) {
 	var pl olmPayload
 	if err := jsonstrict.Unmarshal(plain, &pl); err != nil {
 		return nil, malformed("Olm payload: %v", err)
@@ -421,6 +423,14 @@ func validateOlmPayload(plain []byte, senderKey key.Curve25519, ours ownKeys, p 
 	if pl.Type == nil || !isObject(pl.Content) || pl.Sender == nil || pl.Recipient == nil ||
 		pl.RecipientKeys == nil || pl.RecipientKeys.Ed25519 == nil || pl.Keys == nil || pl.Keys.Ed25519 == nil {
 		return nil, malformed("Olm payload needs type, content, sender, recipient, recipient_keys.ed25519 and keys.ed25519")
+	}
+	return &pl, nil
+}
+
+func validateOlmPayload(plain []byte, senderKey key.Curve25519, ours ownKeys, p OlmDecryptParams) (*OlmEvent, error) {
+	pl, err := parseOlmPayload(plain)
+	if err != nil {
+		return nil, err
 	}
 	claimed := *pl.Keys.Ed25519
 	// 1. sender
