@@ -77,7 +77,8 @@ var (
 //   - "sender_device": the device keys given to DecryptMegolm are not
 //     the session's sender's;
 //   - "session": the SessionInfo given does not describe the session
-//     (session id, room, or OverOlm for an unsigned session);
+//     (session id, room, or OverOlm for an unsigned session), or, from
+//     CompareRoomKey, two copies of a session disagree about its sender;
 //   - "room_id": a Megolm payload names another room.
 //
 // Got is what the event says and Want what it had to be. It matches

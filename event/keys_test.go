@@ -256,7 +256,8 @@ func TestRedaction(t *testing.T) {
 	}
 }
 
-// The spec's m.room_key_request example (reference §14.10).
+// The spec's m.room_key_request example
+// (https://spec.matrix.org/v1.19/client-server-api/#mroom_key_request).
 func TestRoomKeyRequest(t *testing.T) {
 	spec := `{
     "action": "request",

@@ -368,12 +368,14 @@ func isObject(raw []byte) bool {
 // ReplayGuard remembers, for each Megolm message index decrypted, the
 // event that used it: (room ID, session ID, index) → (event ID, origin
 // server timestamp). A second event at the same index with a different
-// event ID or timestamp is a replay (spec "Receiver rules"; the practice
-// of matrix-js-sdk and mautrix-go); decrypting the same event again is
-// fine. The zero ReplayGuard is ready to use; it is safe for concurrent
-// use. It grows by one entry per decrypted event: persist it
-// (MarshalJSON, UnmarshalJSON) alongside the sessions and Forget a session when it is
-// deleted.
+// event ID or timestamp is a replay (spec "m.megolm.v1.aes-sha2",
+// https://spec.matrix.org/v1.19/client-server-api/#mmegolmv1aes-sha2: a
+// client must guard against replays; matrix-js-sdk and mautrix-go do it
+// this way); decrypting the same event again is fine. DecryptMegolm needs
+// the event's ID and origin_server_ts to use a guard. The zero
+// ReplayGuard is ready to use; it is safe for concurrent use. It grows by
+// one entry per decrypted event: persist it (MarshalJSON, UnmarshalJSON)
+// alongside the sessions, and Forget a session when it is deleted.
 type ReplayGuard struct {
 	mu   sync.Mutex
 	seen map[replayKey]replayEntry

@@ -275,7 +275,7 @@ func TestMegolmErrors(t *testing.T) {
 	}
 }
 
-// Reference §14.6: a matrix-js-sdk Megolm event (export-format session key,
+// A Megolm event as matrix-js-sdk writes it (export-format session key,
 // index 0). Its payload has no "type", so DecryptMegolm refuses it as
 // malformed after authenticating it; the key and message are real.
 func TestMegolmJSSDKVector(t *testing.T) {
