@@ -126,7 +126,8 @@ type ForwardedRoomKey struct {
 	Forwarder    string
 	ForwarderKey key.Curve25519
 	// Withheld, if not nil, is the notice the key's sender gave for not
-	// sharing it with the forwarder's user.
+	// sharing it with the forwarder's user, as the forwarder reports it
+	// (OverOlm false: the creator's device did not send it to us).
 	Withheld *Withheld
 }
 
@@ -183,7 +184,7 @@ func ForwardedRoomKeyFromEvent(ev *OlmEvent) (*ForwardedRoomKey, error) {
 			ClaimedEd25519: *c.Claimed, Provenance: Forwarded, ForwardingChain: chain, SharedHistory: c.Shared}}
 	if c.Withheld != nil {
 		k.Withheld = &Withheld{Algorithm: algorithmMegolm, SenderKey: *c.SenderKey, Code: c.Withheld.Code,
-			RoomID: *c.RoomID, SessionID: c.SessionID, Reason: c.Withheld.Reason, OverOlm: true}
+			RoomID: *c.RoomID, SessionID: c.SessionID, Reason: c.Withheld.Reason}
 	}
 	return k, nil
 }

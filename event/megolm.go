@@ -55,7 +55,8 @@ type MegolmContent struct {
 
 // ParseMegolmContent parses and checks a Megolm m.room.encrypted content.
 // Its session_id is how the caller finds the inbound session (with the
-// room ID); sender_key and device_id must not be used for that.
+// room ID); sender_key and device_id must not be used for that. Errors:
+// ErrMalformed, ErrAlgorithm.
 func ParseMegolmContent(content []byte) (*MegolmContent, error) {
 	if err := checkAlgorithm(content, algorithmMegolm); err != nil {
 		return nil, err

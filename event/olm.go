@@ -27,14 +27,16 @@ type OlmContent struct {
 
 // ParseOlmContent parses and checks an Olm m.room.encrypted content: the
 // algorithm, a well-formed sender_key, and ciphertext entries whose
-// types are 0 or 1 and whose bodies are base64.
+// types are 0 or 1 and whose bodies are base64. Its sender_key is how
+// the caller finds the sessions to pass to DecryptOlm. Errors:
+// ErrMalformed, ErrAlgorithm.
 func ParseOlmContent(content []byte) (*OlmContent, error) {
 	if err := checkAlgorithm(content, algorithmOlm); err != nil {
 		return nil, err
 	}
 	var c struct {
-		SenderKey  *key.Curve25519                 `json:"sender_key"`
-		Ciphertext map[string]olm.EncryptedMessage `json:"ciphertext"`
+		SenderKey  *key.Curve25519            `json:"sender_key"`
+		Ciphertext map[string]*jsontext.Value `json:"ciphertext"`
 	}
 	if err := jsonstrict.Unmarshal(content, &c); err != nil {
 		return nil, malformed("content: %v", err)
@@ -42,7 +44,35 @@ func ParseOlmContent(content []byte) (*OlmContent, error) {
 	if c.SenderKey == nil || c.Ciphertext == nil {
 		return nil, malformed("Olm content needs sender_key and ciphertext")
 	}
-	return &OlmContent{Algorithm: algorithmOlm, SenderKey: *c.SenderKey, Ciphertext: c.Ciphertext}, nil
+	oc := &OlmContent{Algorithm: algorithmOlm, SenderKey: *c.SenderKey, Ciphertext: make(map[string]olm.EncryptedMessage, len(c.Ciphertext))}
+	for k, v := range c.Ciphertext {
+		m, err := parseEncryptedMessage(v)
+		if err != nil {
+			return nil, err
+		}
+		oc.Ciphertext[k] = m
+	}
+	return oc, nil
+}
+
+// parseEncryptedMessage reads one entry of an Olm ciphertext map,
+// {"type": 0 or 1, "body": base64}, with exact member names.
+func parseEncryptedMessage(v *jsontext.Value) (olm.EncryptedMessage, error) {
+	var e struct {
+		Type *int    `json:"type"`
+		Body *string `json:"body"`
+	}
+	if v == nil {
+		return olm.EncryptedMessage{}, malformed("ciphertext entry is null")
+	}
+	if err := jsonstrict.Unmarshal(*v, &e); err != nil || e.Type == nil || e.Body == nil {
+		return olm.EncryptedMessage{}, malformed("ciphertext entry needs type and body")
+	}
+	var m olm.EncryptedMessage
+	if err := m.UnmarshalJSON(*v); err != nil {
+		return olm.EncryptedMessage{}, fmt.Errorf("%w: ciphertext entry: %w", ErrMalformed, err)
+	}
+	return m, nil
 }
 
 // OlmEncryptParams describe an Olm to-device event to encrypt.
@@ -300,16 +330,9 @@ func DecryptOlm(acct *olm.Account, content []byte, p OlmDecryptParams) (*OlmEven
 	if !ok || entry == nil {
 		return nil, fmt.Errorf("%w: no entry for %s", ErrNotForThisDevice, ours.Curve25519)
 	}
-	var e struct {
-		Type *int    `json:"type"`
-		Body *string `json:"body"`
-	}
-	if err := jsonstrict.Unmarshal(*entry, &e); err != nil || e.Type == nil || e.Body == nil {
-		return nil, malformed("ciphertext entry needs type and body")
-	}
-	var msg olm.EncryptedMessage
-	if err := json.Unmarshal(*entry, &msg); err != nil {
-		return nil, malformed("ciphertext entry: %v", err)
+	msg, err := parseEncryptedMessage(entry)
+	if err != nil {
+		return nil, err
 	}
 	senderKey := *c.SenderKey
 	if d := p.SenderDevice; d != nil && d.Curve25519 != senderKey {
