@@ -370,15 +370,30 @@ func FuzzParseKeyEvents(f *testing.F) {
 	for _, s := range []string{
 		`{"action":"request","body":{"algorithm":"m.megolm.v1.aes-sha2","room_id":"!r","session_id":"X3lUlvLELLYxeTx4yOVu6UDpasGEVO0Jbu+QFnm0cKQ"},"request_id":"1","requesting_device_id":"D"}`,
 		`{"algorithm":"m.megolm.v1.aes-sha2","sender_key":"RF3s+E7RkTQTGF2d8Deol0FkQvgII2aJDf3/Jp5mxVU","code":"m.no_olm"}`,
+		`{"algorithm":"m.megolm.v1.aes-sha2","sender_key":"RF3s+E7RkTQTGF2d8Deol0FkQvgII2aJDf3/Jp5mxVU","code":"m.no_olm","CODE":"m.unverified"}`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if r, err := ParseRoomKeyRequest(b); err == nil && (r.RequestID == "" || (r.Action != "request" && r.RoomID != "")) {
-			t.Fatalf("accepted %+v", r)
+		if r, err := ParseRoomKeyRequest(b); err == nil {
+			if r.RequestID == "" || (r.Action != "request" && r.RoomID != "") {
+				t.Fatalf("accepted %+v", r)
+			}
+			// Strict decoding agrees with an exact-name reading.
+			if r.Action != exactString(t, b, "action") || r.RequestID != exactString(t, b, "request_id") ||
+				r.RequestingDeviceID != exactString(t, b, "requesting_device_id") ||
+				(r.Action == "request" && r.RoomID != exactString(t, b, "body", "room_id")) {
+				t.Fatalf("strict and exact readings differ: %+v for %q", r, b)
+			}
 		}
-		if w, err := ParseWithheld(b); err == nil && w.Code != "m.no_olm" && w.SessionID == nil {
-			t.Fatalf("accepted %+v", w)
+		if w, err := ParseWithheld(b); err == nil {
+			if w.Code != "m.no_olm" && w.SessionID == nil {
+				t.Fatalf("accepted %+v", w)
+			}
+			if w.Code != exactString(t, b, "code") || w.SenderKey.String() != exactString(t, b, "sender_key") ||
+				w.Algorithm != exactString(t, b, "algorithm") {
+				t.Fatalf("strict and exact readings differ: %+v for %q", w, b)
+			}
 		}
 		ParseOlmContent(b)
 		ParseMegolmContent(b)
