@@ -189,7 +189,10 @@ type OlmDecryptParams struct {
 	// keys, no cryptography): the list must be complete, because a
 	// replayed pre-key message to our fallback key (which use does not
 	// remove) would otherwise start a second copy of a session we have
-	// and deliver its payload twice.
+	// and deliver its payload twice. A session must know its peer: one
+	// loaded from a libolm pickle needs olm.Session.BindPeer first, or
+	// the envelope's sender_key cannot be checked and the event is
+	// refused.
 	Sessions []*olm.Session
 	// SessionsComplete states that Sessions lists every session with the
 	// sender key. It is required to accept a pre-key message that starts
