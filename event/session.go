@@ -105,10 +105,14 @@ func checkInfo(info *SessionInfo, s *megolm.InboundSession) error {
 //     under the same (room, session id), and report the error: someone
 //     is sharing a session as if it were theirs.
 //
-// matrix-sdk-crypto makes the same split in
-// crates/matrix-sdk-crypto/src/store/mod.rs (merge_received_group_session):
-// a copy whose ratchet does not connect to the stored one is kept out,
-// and otherwise the better trust level, then the lower index, wins.
+// matrix-sdk-crypto decides in crates/matrix-sdk-crypto/src/store/mod.rs
+// (merge_received_group_session): a copy whose ratchet does not connect
+// to the stored one is discarded; otherwise it compares ratchets and the
+// trust level of the sender data separately, and when the new copy has
+// the better ratchet but the worse sender data it keeps the old sender
+// data with the new ratchet, so a re-share cannot move the binding there
+// either. sicher is stricter: copies that disagree about the sender are
+// not combined at all, and the disagreement is reported.
 //
 // Other errors mean an info does not describe its session (another
 // session id, or OverOlm for an unsigned session).
