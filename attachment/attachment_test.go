@@ -11,12 +11,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"testing/iotest"
+
+	"github.com/sicher-go/sicher/internal/cryptotest"
 )
 
 // realDecrypt is the attachment vector of matrix-rust-sdk
@@ -228,66 +231,79 @@ func mustDecReader(t *testing.T, ct []byte, f *EncryptedFile) io.Reader {
 	return dr
 }
 
-// TestTamper flips every byte of a small ciphertext, and bytes at chunk
-// boundaries of a large one: every decryptor must fail, and the streaming
-// one must never release the final byte of plaintext.
+// openAll decrypts ct with each decryptor: Decrypt, the unverified
+// streaming reader (which must never release the final byte of a
+// tampered plaintext, and whose error must be sticky) and the verify-first
+// reader. It returns nil only if all three accept ct, and fails t if they
+// disagree.
+func openAll(t *testing.T, ct []byte, f *EncryptedFile) error {
+	t.Helper()
+	_, err := Decrypt(ct, f, nil)
+	dr, _ := NewUnverifiedReader(bytes.NewReader(ct), f, nil)
+	got, rerr := io.ReadAll(dr)
+	vr, verr := NewDecryptingReader(bytes.NewReader(ct), f, nil, nil)
+	if verr == nil {
+		vr.Close()
+	}
+	if (err == nil) != (rerr == nil) || (err == nil) != (verr == nil) {
+		t.Fatalf("decryptors disagree: Decrypt %v, unverified reader %v, verified reader %v", err, rerr, verr)
+	}
+	if err == nil {
+		return nil
+	}
+	for _, e := range []error{err, rerr, verr} {
+		if !errors.Is(e, ErrAuthentication) {
+			t.Fatalf("not ErrAuthentication: %v", e)
+		}
+	}
+	if len(got) >= len(ct) && len(ct) > 0 {
+		t.Fatalf("the unverified reader released all %d bytes of a tampered ciphertext", len(got))
+	}
+	if _, err := dr.Read(make([]byte, 1)); !errors.Is(err, ErrAuthentication) {
+		t.Fatalf("error not sticky: %v", err)
+	}
+	return err
+}
+
+// TestTamper runs cryptotest.Tamper on small ciphertexts (every bit, every
+// prefix, an extension) against every decryptor, and flips bytes at the
+// chunk boundaries of a large one.
 func TestTamper(t *testing.T) {
-	for _, n := range []int{1, 40, 2*chunkSize + 7} {
-		pt := bytes.Repeat([]byte("referral letter "), n/16+1)[:n]
-		ct, f, err := EncryptFrom(seeded(2), pt)
+	for _, n := range []int{1, 40} {
+		ct, f, err := EncryptFrom(seeded(2), bytes.Repeat([]byte("referral letter "), 3)[:n])
 		if err != nil {
 			t.Fatal(err)
 		}
-		positions := []int{0, n / 2, n - 1, chunkSize - 1, chunkSize, 2 * chunkSize}
-		if n <= 64 {
-			positions = positions[:0]
-			for i := range n {
-				positions = append(positions, i)
-			}
+		cryptotest.Tamper(t, ct, func(b []byte) error { return openAll(t, b, f) })
+	}
+	n := 2*chunkSize + 7
+	ct, f, err := EncryptFrom(seeded(2), bytes.Repeat([]byte("referral letter "), n/16+1)[:n])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []int{0, n / 2, n - 1, chunkSize - 1, chunkSize, 2 * chunkSize} {
+		bad := bytes.Clone(ct)
+		bad[i] ^= 0x01
+		if openAll(t, bad, f) == nil {
+			t.Fatalf("byte %d: accepted", i)
 		}
-		for _, i := range positions {
-			if i >= n {
-				continue
-			}
-			bad := bytes.Clone(ct)
-			bad[i] ^= 0x01
-			if _, err := Decrypt(bad, f, nil); !errors.Is(err, ErrAuthentication) {
-				t.Fatalf("n=%d byte %d: Decrypt %v", n, i, err)
-			}
-			dr, _ := NewUnverifiedReader(bytes.NewReader(bad), f, nil)
-			got, err := io.ReadAll(dr)
-			if !errors.Is(err, ErrAuthentication) {
-				t.Fatalf("n=%d byte %d: reader %v", n, i, err)
-			}
-			if len(got) >= n || len(got) < n-2*chunkSize {
-				t.Fatalf("n=%d byte %d: reader released %d bytes", n, i, len(got))
-			}
-			if err2 := func() error { _, err := dr.Read(make([]byte, 1)); return err }(); !errors.Is(err2, ErrAuthentication) {
-				t.Fatalf("error not sticky: %v", err2)
-			}
-			if _, err := NewDecryptingReader(bytes.NewReader(bad), f, nil, nil); !errors.Is(err, ErrAuthentication) {
-				t.Fatalf("n=%d byte %d: verified %v", n, i, err)
-			}
+		dr, _ := NewUnverifiedReader(bytes.NewReader(bad), f, nil)
+		if got, _ := io.ReadAll(dr); len(got) < n-2*chunkSize {
+			t.Fatalf("byte %d: the reader released only %d bytes", i, len(got))
 		}
-		// Truncated and extended ciphertexts, and a tampered hash.
-		for name, bad := range map[string][]byte{
-			"truncated": ct[:n-1],
-			"extended":  append(bytes.Clone(ct), 0),
-			"empty":     nil,
-		} {
-			if _, err := Decrypt(bad, f, nil); !errors.Is(err, ErrAuthentication) {
-				t.Fatalf("%s: %v", name, err)
-			}
-			dr, _ := NewUnverifiedReader(bytes.NewReader(bad), f, nil)
-			if _, err := io.ReadAll(dr); !errors.Is(err, ErrAuthentication) {
-				t.Fatalf("%s reader: %v", name, err)
-			}
+	}
+	for _, bad := range [][]byte{ct[:n-1], append(bytes.Clone(ct), 0), nil} {
+		if openAll(t, bad, f) == nil {
+			t.Fatalf("%d bytes: accepted", len(bad))
 		}
-		g := *f
-		g.SHA256[31] ^= 0x80
-		if _, err := Decrypt(ct, &g, nil); !errors.Is(err, ErrAuthentication) {
-			t.Fatal("tampered hash accepted")
-		}
+	}
+	if err := openAll(t, ct, f); err != nil {
+		t.Fatal(err)
+	}
+	g := *f
+	g.SHA256[31] ^= 0x80
+	if _, err := Decrypt(ct, &g, nil); !errors.Is(err, ErrAuthentication) {
+		t.Fatal("tampered hash accepted")
 	}
 }
 
@@ -563,6 +579,9 @@ func TestStrictPrefix(t *testing.T) {
 	}
 }
 
+// TestRedaction: fmt and log/slog never show the key of an EncryptedFile
+// or of the streams that hold one; encoding/json shows it only through
+// MarshalJSON, the wire form.
 func TestRedaction(t *testing.T) {
 	f, err := ParseEncryptedFile([]byte(realDecryptInfo))
 	if err != nil {
@@ -571,22 +590,32 @@ func TestRedaction(t *testing.T) {
 	er, _ := newEncryptingReaderFrom(seeded(8), strings.NewReader("x"))
 	io.ReadAll(er)
 	g, _ := er.File()
+	ew, _ := newEncryptingWriterFrom(seeded(9), io.Discard)
+	ew.Write([]byte("x"))
+	ct, h, _ := EncryptFrom(seeded(10), []byte("attachment"))
+	ur, _ := NewUnverifiedReader(bytes.NewReader(ct), h, nil)
+	dr, _ := NewDecryptingReader(bytes.NewReader(ct), h, nil, nil)
+	defer dr.Close()
 	for _, file := range []*EncryptedFile{f, g} {
-		secretForms := []string{
-			hex.EncodeToString(file.key[:]), fmt.Sprintf("%X", file.key[:]),
-			base64.RawURLEncoding.EncodeToString(file.key[:]), base64.RawStdEncoding.EncodeToString(file.key[:]),
-			fmt.Sprint(file.key[:]), fmt.Sprint(file.key[:4]), fmt.Sprintf("%#v", file.key[:4]),
+		cryptotest.RedactedInLogs(t, file, file.key[:])
+		cryptotest.Redacted(t, *file, file.key[:])
+		var buf bytes.Buffer
+		slog.New(slog.NewJSONHandler(&buf, nil)).Info("x", "file", file)
+		if !strings.Contains(buf.String(), "REDACTED") {
+			t.Errorf("slog does not use LogValue: %s", buf.String())
 		}
-		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x", "%X", "%q"} {
-			for _, v := range []any{file, *file, []*EncryptedFile{file}} {
-				out := fmt.Sprintf(verb, v)
-				for _, s := range secretForms {
-					if strings.Contains(out, s) {
-						t.Fatalf("%s of %T shows the key: %s", verb, v, out)
-					}
-				}
-			}
-		}
+		// In a slice slog's JSON handler calls MarshalJSON, not LogValue:
+		// only fmt's form of a slice is checked.
+		cryptotest.Redacted(t, fmt.Sprintf("%v %+v %#v", []*EncryptedFile{file}, []EncryptedFile{*file}, []any{file}), file.key[:])
+	}
+	for _, v := range []any{er, *er} {
+		cryptotest.Redacted(t, v, g.key[:])
+	}
+	for _, v := range []any{ew, *ew} {
+		cryptotest.Redacted(t, v, ew.file.key[:])
+	}
+	for _, v := range []any{ur, *ur, dr, *dr} {
+		cryptotest.Redacted(t, v, h.key[:])
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"log/slog"
 	"os"
 	"runtime"
 	"sync"
@@ -168,11 +169,23 @@ func readChunk(r io.Reader, buf []byte) (n int, done bool, err error) {
 	return n, false, err
 }
 
+// redacted, embedded in each stream type, makes it print and log without
+// its state: the key and keystream sit in unexported fields, which fmt
+// would print (through pointers too, for a verb a field does not handle).
+type redacted struct{}
+
+// Format implements fmt.Formatter: it prints no key material.
+func (redacted) Format(f fmt.State, _ rune) { io.WriteString(f, "attachment stream{key: REDACTED}") }
+
+// LogValue implements slog.LogValuer: it logs no key material.
+func (redacted) LogValue() slog.Value { return slog.StringValue("attachment stream{key: REDACTED}") }
+
 // EncryptingReader encrypts a plaintext stream: reading from it yields the
 // ciphertext to upload. After it has returned io.EOF, File returns the
 // EncryptedFile to send. Memory use is constant (at most about 1 MiB). It holds
 // the secret key and is not safe for concurrent use.
 type EncryptingReader struct {
+	redacted
 	src    io.Reader
 	file   *EncryptedFile
 	stream cipher.Stream
@@ -269,6 +282,7 @@ func (r *EncryptingReader) File() (*EncryptedFile, error) {
 // returns the EncryptedFile. Memory use is constant (at most about 1 MiB). It
 // holds the secret key and is not safe for concurrent use.
 type EncryptingWriter struct {
+	redacted
 	dst    io.Writer
 	file   *EncryptedFile
 	stream cipher.Stream
@@ -398,6 +412,7 @@ func (w *EncryptingWriter) File() (*EncryptedFile, error) {
 // Memory use is constant (at most about 1.25 MiB). It holds the secret key
 // and is not safe for concurrent use.
 type UnverifiedReader struct {
+	redacted
 	src      io.Reader
 	want     [hashSize]byte
 	stream   cipher.Stream
@@ -522,6 +537,7 @@ type Spool interface {
 // may have created. It holds the secret key and is not safe for
 // concurrent use.
 type DecryptingReader struct {
+	redacted
 	r    io.Reader
 	size int64
 	tmp  *os.File

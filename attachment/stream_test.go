@@ -181,7 +181,7 @@ func BenchmarkDecrypt1MiB(b *testing.B) {
 
 // BenchmarkRatio interleaves plain SHA-256 and each streaming API over the
 // same 64 MiB streams and reports their throughput relative to SHA-256
-// (the target is ≥ 0.8), which is fairer than comparing separate
+// (the aim is at least 0.8), which is fairer than comparing separate
 // benchmarks on a machine whose load changes.
 func BenchmarkRatio(b *testing.B) {
 	const n = 64 << 20

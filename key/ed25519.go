@@ -1,6 +1,7 @@
 package key
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	cryptorand "crypto/rand"
 	"crypto/sha512"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 
 	"filippo.io/edwards25519"
 )
@@ -156,6 +158,30 @@ type SigningKey struct {
 	prefix [32]byte
 	clamp  [32]byte // the clamped scalar bytes as stored by libolm
 	public Ed25519
+	// signer, set only by NewSigningKeyWithPublic, is the key derived from
+	// the private half on the first Sign: public was taken as stored, and
+	// Sign must hash a computed public key.
+	signer *lazySigner
+}
+
+// lazySigner derives a SigningKey from the private half once.
+type lazySigner struct {
+	once sync.Once
+	key  *SigningKey
+	priv []byte // seed or expanded key, cleared once derived
+}
+
+func (l *lazySigner) get() *SigningKey {
+	l.once.Do(func() {
+		if len(l.priv) == SigningKeySeedSize {
+			l.key, _ = NewSigningKey(l.priv)
+		} else {
+			l.key, _ = NewExpandedSigningKey(l.priv)
+		}
+		clear(l.priv)
+		l.priv = nil
+	})
+	return l.key
 }
 
 // SigningKeySeedSize is the size of an Ed25519 seed.
@@ -205,6 +231,34 @@ func NewExpandedSigningKey(expanded []byte) (*SigningKey, error) {
 	return k, nil
 }
 
+// NewSigningKeyWithPublic makes a signing key from a 32-byte seed or a
+// 64-byte expanded key and its public key, without computing the public
+// key at once (a scalar multiplication): Public returns public as given.
+// It is for keys read back from authenticated storage that sicher wrote,
+// such as its own pickles. Sign still hashes the public key computed from
+// the private half (once, on the first signature), so a wrong public key
+// makes signatures fail to verify and never exposes the private key.
+func NewSigningKeyWithPublic(priv []byte, public Ed25519) (*SigningKey, error) {
+	k := new(SigningKey)
+	switch len(priv) {
+	case SigningKeySeedSize:
+		std := make(ed25519.PrivateKey, ed25519.PrivateKeySize)
+		copy(std, priv)
+		copy(std[SigningKeySeedSize:], public[:])
+		k.std = std // for Seed; never used to sign (see Sign)
+		h := sha512.Sum512(priv)
+		k.setExpanded(h[:32], h[32:])
+		clear(h[:])
+	case ExpandedSigningKeySize:
+		k.setExpanded(priv[:32], priv[32:])
+	default:
+		return nil, fmt.Errorf("key: Ed25519 private key is %d bytes, want %d or %d", len(priv), SigningKeySeedSize, ExpandedSigningKeySize)
+	}
+	k.public = public
+	k.signer = &lazySigner{priv: bytes.Clone(priv)}
+	return k, nil
+}
+
 func (k *SigningKey) setExpanded(scalar, prefix []byte) {
 	copy(k.clamp[:], scalar)
 	// libolm stores the scalar already clamped; clamping is idempotent, and
@@ -223,6 +277,9 @@ func (k *SigningKey) Public() Ed25519 { return k.public }
 
 // Sign signs msg (pure Ed25519, RFC 8032 §5.1.6).
 func (k *SigningKey) Sign(msg []byte) Ed25519Signature {
+	if k.signer != nil {
+		return k.signer.get().Sign(msg)
+	}
 	var sig Ed25519Signature
 	if k.std != nil {
 		copy(sig[:], ed25519.Sign(k.std, msg))

@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"filippo.io/edwards25519"
+
+	"github.com/sicher-go/sicher/internal/cryptotest"
 )
 
 func unhex(s string) []byte {
@@ -349,16 +351,16 @@ func TestJSON(t *testing.T) {
 	}
 }
 
+// TestSigningKeyRedaction: a SigningKey prints, logs and marshals its
+// public key only, never the seed or the expanded key.
 func TestSigningKeyRedaction(t *testing.T) {
 	seed := unhex(rfc8032[0].secret)
 	k, _ := NewSigningKey(seed)
 	exp := k.Expanded()
-	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x", "%q"} {
-		out := fmt.Sprintf(verb, k)
-		for _, secret := range [][]byte{seed, exp[:32], exp[32:]} {
-			if strings.Contains(out, hex.EncodeToString(secret[:8])) || strings.Contains(out, fmt.Sprint(secret[:4])) {
-				t.Errorf("%s leaks secret bytes: %s", verb, out)
-			}
+	for _, v := range []any{k, *k} {
+		cryptotest.Redacted(t, v, seed, exp[:32], exp[32:])
+		if out := fmt.Sprint(v); !strings.Contains(out, k.Public().String()) {
+			t.Errorf("%T does not show its public key: %s", v, out)
 		}
 	}
 }
@@ -485,4 +487,49 @@ func TestVerifierMatchesStd(t *testing.T) {
 func checkKey(k Ed25519) error {
 	_, err := NewVerifier(k)
 	return err
+}
+
+func TestNewSigningKeyWithPublic(t *testing.T) {
+	seed := bytes.Repeat([]byte{7}, SigningKeySeedSize)
+	k, err := NewSigningKey(seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp := k.Expanded()
+	for _, priv := range [][]byte{seed, exp[:]} {
+		k2, err := NewSigningKeyWithPublic(priv, k.Public())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k2.Public() != k.Public() || k2.Sign([]byte("m")) != k.Sign([]byte("m")) {
+			t.Fatalf("%d-byte key: another key", len(priv))
+		}
+	}
+	if _, err := NewSigningKeyWithPublic(seed[:31], k.Public()); err == nil {
+		t.Fatal("a 31-byte key was accepted")
+	}
+}
+
+// TestNewSigningKeyWithWrongPublic: a stored public key that is not the
+// private key's never reaches the signature hash (signatures of one
+// message under two public keys would reveal the scalar): signatures stay
+// the private key's own, and do not verify under the wrong key.
+func TestNewSigningKeyWithWrongPublic(t *testing.T) {
+	seed := bytes.Repeat([]byte{7}, SigningKeySeedSize)
+	k, _ := NewSigningKey(seed)
+	wrong := k.Public()
+	wrong[0] ^= 1
+	exp := k.Expanded()
+	for _, priv := range [][]byte{seed, exp[:]} {
+		k2, err := NewSigningKeyWithPublic(priv, wrong)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k2.Public() != wrong {
+			t.Fatal("the given public key is not reported")
+		}
+		if k2.Sign([]byte("m")) != k.Sign([]byte("m")) {
+			t.Fatalf("%d-byte key: the signature hashed the stored public key", len(priv))
+		}
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/sicher-go/sicher/internal/jsonstrict"
 	"github.com/sicher-go/sicher/internal/parallel"
 	"github.com/sicher-go/sicher/megolm"
 )
@@ -45,6 +46,17 @@ func (k *DecryptionKey) decryptAll(ctx context.Context, entries []EncryptedSessi
 // uploads them): every backed-up session by room ID and session ID.
 type RoomKeys struct {
 	Rooms map[string]RoomSessions `json:"rooms"`
+}
+
+// UnmarshalJSON decodes a /room_keys/keys body strictly (exact member
+// names; duplicates, also under case folding, refused), whichever JSON
+// package calls it.
+func (k *RoomKeys) UnmarshalJSON(b []byte) error {
+	type plain RoomKeys
+	if err := jsonstrict.Unmarshal(b, (*plain)(k)); err != nil {
+		return fmt.Errorf("%w: room keys: %w", ErrMalformed, err)
+	}
+	return nil
 }
 
 // RoomSessions is one room's entry in RoomKeys (and the body of GET

@@ -1,18 +1,10 @@
 package keybackup
 
 import (
-	"bytes"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
-	"log/slog"
 	"os"
-	"strings"
 	"testing"
-	"testing/iotest"
-
-	"github.com/sicher-go/sicher/internal/securitytest"
-	"github.com/sicher-go/sicher/key"
 )
 
 // TestUnpickleLegacy: a DecryptionKey pickle written before objects
@@ -47,49 +39,5 @@ func TestUnpickleLegacy(t *testing.T) {
 	k2, err := Unpickle(&pk, p)
 	if err != nil || !k2.Equal(k) {
 		t.Fatalf("current version: %v", err)
-	}
-}
-
-// TestRedactionSlogJSON: log/slog (text and JSON handlers) and
-// encoding/json never show a decryption or recovery key.
-func TestRedactionSlogJSON(t *testing.T) {
-	k := aliceKey(t)
-	secret := unhex(t, alicePrivHex)
-	for name, v := range map[string]any{"key": k, "key value": *k, "recovery key": k.RecoveryKey()} {
-		var text, js bytes.Buffer
-		slog.New(slog.NewTextHandler(&text, nil)).Info("m", "v", v)
-		slog.New(slog.NewJSONHandler(&js, nil)).Info("m", "v", v)
-		enc, err := json.Marshal(v)
-		if err != nil {
-			enc = []byte(err.Error())
-		}
-		for _, out := range []string{text.String(), js.String(), string(enc)} {
-			for _, f := range append(securitytest.Encodings(secret), k.RecoveryKey().Encode()) {
-				if strings.Contains(out, f) {
-					t.Errorf("%s shows its secret: %s", name, out)
-				}
-			}
-		}
-		securitytest.CheckRedacted(t, name, v, secret)
-	}
-}
-
-// TestRandomness: a nil reader means crypto/rand, and a failing reader
-// gives an error that wraps the reader's, never a panic.
-func TestRandomness(t *testing.T) {
-	k := aliceKey(t)
-	if _, err := EncryptFrom(nil, k.PublicKey(), []byte("x")); err != nil {
-		t.Errorf("EncryptFrom(nil): %v", err)
-	}
-	s := newTestSession(t, key.Curve25519{1}, key.Ed25519{2})
-	if _, err := EncryptSessionFrom(nil, k.PublicKey(), s); err != nil {
-		t.Errorf("EncryptSessionFrom(nil): %v", err)
-	}
-	boom := errors.New("reader failed")
-	if _, err := EncryptFrom(iotest.ErrReader(boom), k.PublicKey(), []byte("x")); !errors.Is(err, boom) {
-		t.Errorf("EncryptFrom with a failing reader: %v", err)
-	}
-	if _, err := EncryptSessionFrom(iotest.ErrReader(boom), k.PublicKey(), s); !errors.Is(err, boom) {
-		t.Errorf("EncryptSessionFrom with a failing reader: %v", err)
 	}
 }

@@ -72,6 +72,17 @@ type AuthData struct {
 	Signatures map[string]map[string]string `json:"signatures,omitempty"`
 }
 
+// UnmarshalJSON decodes auth_data strictly (exact member names;
+// duplicates, also under case folding, refused), whichever JSON package
+// calls it.
+func (a *AuthData) UnmarshalJSON(b []byte) error {
+	type plain AuthData
+	if err := jsonstrict.Unmarshal(b, (*plain)(a)); err != nil {
+		return fmt.Errorf("%w: auth_data: %w", ErrMalformed, err)
+	}
+	return nil
+}
+
 // sessionDataJSON is BackedUpSessionData, the plaintext of a backup entry:
 // an exported session without room_id and session_id, which the entry's
 // URL carries.

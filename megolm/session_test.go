@@ -3,6 +3,7 @@ package megolm
 import (
 	"bytes"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"testing"
@@ -567,4 +568,40 @@ func mustPickleLibolm(t testing.TB, p interface{ PickleLibolm([]byte) (string, e
 		t.Fatal(err)
 	}
 	return s
+}
+
+// TestTextMarshalling: the JSON forms of the public values, and the
+// secret keys, which encoding/json reads as text but never writes.
+func TestTextMarshalling(t *testing.T) {
+	out := newTestOutbound(t, 'J')
+	type content struct {
+		SessionKey *SessionKey         `json:"session_key"`
+		Exported   *ExportedSessionKey `json:"exported"`
+		Ciphertext *Message            `json:"ciphertext"`
+	}
+	sk := out.SessionKey()
+	m, err := ParseMessage(out.Encrypt(nil, []byte("json")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(content{sk, sk.exported(), m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(b, []byte(sk.Base64())) || bytes.Contains(b, []byte(sk.exported().Base64())) {
+		t.Fatalf("encoding/json wrote a secret key: %s", b)
+	}
+	in := fmt.Sprintf(`{"session_key":%q,"exported":%q,"ciphertext":%q}`, sk.Base64(), sk.exported().Base64(), b64.Encode(m.raw))
+	var got content
+	if err := json.Unmarshal([]byte(in), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.SessionKey.Base64() != sk.Base64() || got.Exported.Base64() != sk.exported().Base64() || !bytes.Equal(got.Ciphertext.Bytes(), m.Bytes()) {
+		t.Errorf("JSON round trip differs: %s", b)
+	}
+	for _, bad := range []string{`{"session_key":"AgAA"}`, `{"exported":"!!"}`, `{"ciphertext":"AwgA"}`} {
+		if err := json.Unmarshal([]byte(bad), new(content)); err == nil {
+			t.Errorf("%s: accepted", bad)
+		}
+	}
 }

@@ -162,16 +162,15 @@ func loadSigningKey(priv []byte, seed bool, public key.Ed25519) (*key.SigningKey
 	return k, nil
 }
 
-// loadIdentity sets the Curve25519 identity key from its stored halves and
-// checks that they match, so that a pickle made by broken software fails
-// when it is loaded rather than at first use.
-func (a *Account) loadIdentity(priv []byte, public key.Curve25519) error {
+// loadIdentity sets the Curve25519 identity key from its stored halves,
+// taking the public half as stored: X25519 computes with the private half
+// alone, so a mismatched public half (from broken software) can only make
+// sessions fail, never expose the key. The Ed25519 key of a libolm pickle
+// is checked at load (loadSigningKey), so that a broken pickle fails at
+// once rather than in every signature.
+func (a *Account) loadIdentity(priv []byte, public key.Curve25519) {
 	copy(a.identity.priv[:], priv)
 	a.identity.pub = public
-	if _, err := a.identity.x25519(); err != nil {
-		return fmt.Errorf("%w: account: the Curve25519 identity key does not match its private key", ErrBadPickle)
-	}
-	return nil
 }
 
 func (a *Account) nextID() (key.KeyID, error) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/sicher-go/sicher/internal/pickle"
 	"github.com/sicher-go/sicher/key"
 )
 
@@ -352,17 +353,38 @@ func TestAccountPickleVersions(t *testing.T) {
 				t.Fatalf("version %d: seed %x %v, want %x %v", pt[0], seed, ok, want, wantOK)
 			}
 		}
-		for _, at := range []int{edPubAt, curvePubAt} {
-			bad := bytes.Clone(v2)
-			bad[at+1] ^= 1
-			if _, err := parseAccountState(bad); !errors.Is(err, ErrBadPickle) {
-				t.Fatalf("a wrong stored public key at %d loaded: %v", at, err)
-			}
+		// Version 2's public keys are taken as stored: the pickle
+		// authenticated and sicher wrote them. libolm pickles, written by
+		// other software, have their Ed25519 key checked
+		// (TestLibolmAccountWrongPublicKey).
+		b, err := parseAccountState(bytes.Clone(v2))
+		if err != nil || b.Curve25519() != a.Curve25519() || b.Ed25519() != a.Ed25519() {
+			t.Fatalf("version 2: stored identity keys not kept: %v", err)
 		}
-		zero := bytes.Clone(v2)
-		clear(zero[curvePubAt : curvePubAt+32])
-		if _, err := parseAccountState(zero); !errors.Is(err, ErrBadPickle) {
-			t.Fatalf("an all-zero Curve25519 public key: %v", err)
-		}
+	}
+}
+
+// TestLibolmAccountWrongPublicKey: libolm pickles are written by other
+// software, so their stored Ed25519 public key is checked against the
+// private half when they load, and a broken pickle fails at once. The
+// Curve25519 public half is checked at first use.
+func TestLibolmAccountWrongPublicKey(t *testing.T) {
+	a, err := NewAccount()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := a.PickleLibolm([]byte("k"))
+	pt, err := pickle.OpenLibolm([]byte("k"), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := parseLibolmAccount(bytes.Clone(pt)); err != nil {
+		t.Fatalf("unchanged pickle: %v", err)
+	}
+	// u32 version ‖ Ed25519 public 32 ‖ expanded private 64 ‖ Curve25519 public 32 ‖ private 32
+	bad := bytes.Clone(pt)
+	bad[4+1] ^= 1
+	if _, err := parseLibolmAccount(bad); !errors.Is(err, ErrBadPickle) {
+		t.Errorf("a wrong stored Ed25519 public key loaded: %v", err)
 	}
 }

@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"testing"
 
 	"github.com/sicher-go/sicher/internal/b64"
+	"github.com/sicher-go/sicher/internal/cryptotest"
 )
 
 // TestRandomnessReaders calls every exported randomised function of the
@@ -195,21 +195,8 @@ func TestRedaction(t *testing.T) {
 		secrets = append(secrets, st[1:33]) // the root key
 	}
 	for _, v := range []any{d.alice, *d.bob, d.as, *d.bs} {
-		var out bytes.Buffer
-		fmt.Fprintf(&out, "%v %+v %#v %s %x %q", v, v, v, v, v, v)
-		slog.New(slog.NewTextHandler(&out, nil)).Info("m", "v", v)
-		slog.New(slog.NewJSONHandler(&out, nil)).Info("m", "v", v)
-		j, _ := json.Marshal(v)
-		out.Write(j)
-		text := out.String()
-		for _, sec := range secrets {
-			for _, enc := range []string{string(sec), fmt.Sprintf("%x", sec), fmt.Sprintf("%X", sec), b64.Encode(sec), fmt.Sprint(sec)} {
-				if strings.Contains(text, enc) {
-					t.Fatalf("%T leaks a secret: %s", v, text)
-				}
-			}
-		}
-		if !strings.Contains(text, "olm.") {
+		cryptotest.Redacted(t, v, secrets...)
+		if text := fmt.Sprint(v); !strings.Contains(text, "olm.") {
 			t.Fatalf("%T is not described: %s", v, text)
 		}
 	}

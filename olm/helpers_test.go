@@ -1,11 +1,10 @@
 package olm
 
 import (
+	"fmt"
 	"testing"
 
-	"fmt"
 	"github.com/sicher-go/sicher/internal/pickle"
-
 	"github.com/sicher-go/sicher/key"
 )
 

@@ -24,28 +24,38 @@ func TestMismatchedOneTimeKeyRefusedOnUse(t *testing.T) {
 	}
 }
 
-// The identity keys are checked when an account loads: a libolm account
-// pickle whose Curve25519 or Ed25519 identity key does not match its
-// private half (or whose Curve25519 public half is all zero) is refused
-// with ErrBadPickle.
-func TestMismatchedIdentityKeyRefusedAtLoad(t *testing.T) {
-	_, bob, _ := lazyKeyFixture(t)
+// A libolm account pickle whose Ed25519 identity key does not match its
+// private half is refused at load with ErrBadPickle. Its Curve25519
+// identity key is checked like a one-time key, when a session first uses
+// it.
+func TestMismatchedIdentityKeyRefused(t *testing.T) {
+	alice, bob, pk := lazyKeyFixture(t)
 	good := bob.appendLibolm(nil)
 	if _, err := parseLibolmAccount(good); err != nil {
 		t.Fatalf("a consistent pickle: %v", err)
 	}
 	const edPubAt, curvePubAt = 4, 4 + 32 + 64
-	for name, at := range map[string]int{"Ed25519": edPubAt, "Curve25519": curvePubAt} {
-		bad := bytes.Clone(good)
-		bad[at+1] ^= 1
-		if _, err := parseLibolmAccount(bad); !errors.Is(err, ErrBadPickle) {
-			t.Errorf("a mismatched %s identity key: %v, want ErrBadPickle", name, err)
-		}
+	bad := bytes.Clone(good)
+	bad[edPubAt+1] ^= 1
+	if _, err := parseLibolmAccount(bad); !errors.Is(err, ErrBadPickle) {
+		t.Errorf("a mismatched Ed25519 identity key: %v, want ErrBadPickle", err)
 	}
-	zero := bytes.Clone(good)
-	clear(zero[curvePubAt : curvePubAt+32])
-	if _, err := parseLibolmAccount(zero); !errors.Is(err, ErrBadPickle) {
-		t.Fatalf("an all-zero identity key: %v, want ErrBadPickle", err)
+	for name, mutate := range map[string]func([]byte){
+		"mismatched": func(b []byte) { b[curvePubAt+1] ^= 1 },
+		"all-zero":   func(b []byte) { clear(b[curvePubAt : curvePubAt+32]) },
+	} {
+		b := bytes.Clone(good)
+		mutate(b)
+		loaded, err := parseLibolmAccount(b)
+		if err != nil {
+			t.Fatalf("%s Curve25519 identity key: load: %v", name, err)
+		}
+		if _, _, err := loaded.NewInboundSession(pk, nil); !errors.Is(err, ErrBadPickle) {
+			t.Errorf("%s Curve25519 identity key: NewInboundSession: %v, want ErrBadPickle", name, err)
+		}
+		if _, err := loaded.NewOutboundSession(alice.Curve25519(), alice.Curve25519()); !errors.Is(err, ErrBadPickle) {
+			t.Errorf("%s Curve25519 identity key: NewOutboundSession: %v, want ErrBadPickle", name, err)
+		}
 	}
 	if sig := bob.Sign([]byte("m")); bob.Ed25519().Verify([]byte("m"), sig) != nil {
 		t.Fatal("a signature does not verify")

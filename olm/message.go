@@ -7,6 +7,7 @@ import (
 
 	"github.com/sicher-go/sicher/internal/aessha2"
 	"github.com/sicher-go/sicher/internal/b64"
+	"github.com/sicher-go/sicher/internal/jsonstrict"
 	"github.com/sicher-go/sicher/internal/wire"
 	"github.com/sicher-go/sicher/key"
 )
@@ -275,7 +276,7 @@ func (m EncryptedMessage) MarshalJSON() ([]byte, error) {
 // the body valid base64; the body is parsed only on use.
 func (m *EncryptedMessage) UnmarshalJSON(b []byte) error {
 	var j encryptedJSON
-	if err := json.Unmarshal(b, &j); err != nil {
+	if err := jsonstrict.Unmarshal(b, &j); err != nil {
 		return fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	if j.Type != TypePreKey && j.Type != TypeMessage {

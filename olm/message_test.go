@@ -11,7 +11,8 @@ import (
 	"github.com/sicher-go/sicher/key"
 )
 
-// Messages of the libolm Loopback transcript (reference §3.4, libolm 3.2.13).
+// Messages of the libolm Loopback transcript (libolm 3.2.13,
+// tests/test_olm.cpp, "Loopback test").
 const (
 	loopbackMessage1 = "AwogGPifSqNX5o/gxYSEJ4ZgkWCK7it8c3XYfrSUXbBFaCwSIFDwi4mQecAUHmDUkrlRqKVXelMZjLEO9htQCKZrbfxRGiDeLp0Xm0rhQwH5FKAdHWDoeL2FIqmnTPxqVStjKf11TCI/Awog1g5NLrb43IU10JaIrjRx+lHYHfjHyMVXBLqnUeJN3RIQACIQTKAMw5MASbuBfb+MP1bBRy2I95Uk5RwC"
 	loopbackMessage2 = "AwogMUrVCqfHn1z7/NJ+5cvvI1SSuCt/y9U3BGVUBHieBUQQACIQ3toh8/x4vYHo++al5vFGTSDT4eWldhZD"

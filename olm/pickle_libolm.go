@@ -129,9 +129,7 @@ func parseLibolmAccount(pt []byte) (*Account, error) {
 	if a.signing, err = loadSigningKey(exp, false, edPub); err != nil {
 		return nil, err
 	}
-	if err := a.loadIdentity(curvePriv, curvePub); err != nil {
-		return nil, err
-	}
+	a.loadIdentity(curvePriv, curvePub)
 	var n uint32
 	if !rd.ReadUint32(&n) || n > libolmMaxOneTimeKeys {
 		return bad("bad one-time key count")

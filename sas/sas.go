@@ -130,8 +130,10 @@ func (e *Established) expand(info string, n int) []byte {
 }
 
 // MAC returns the MAC of input under info with method m, encoded as it is
-// sent in m.key.verification.mac (43 characters for every method). Build
-// info with [MACInfo]. An unknown method gets ErrUnknownMethod.
+// sent in m.key.verification.mac (43 characters for every method). info
+// is built as the spec's "MAC calculation" of SAS verification says
+// (https://spec.matrix.org/v1.19/client-server-api/#mac-calculation). An
+// unknown method gets ErrUnknownMethod.
 func (e *Established) MAC(m MACMethod, input []byte, info string) (string, error) {
 	mac, err := e.rawMAC(m, input, info)
 	if err != nil {

@@ -59,7 +59,8 @@ func TestCanonicalSpecExamples(t *testing.T) {
 	}
 }
 
-// Cases where encoding/json's output is not canonical (reference §1.2).
+// Cases where encoding/json's output is not canonical JSON (Matrix spec,
+// appendices, "Canonical JSON": https://spec.matrix.org/v1.19/appendices/#canonical-json).
 func TestCanonicalWhereEncodingJSONDiffers(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{`{"h":"<a>&</a>"}`, `{"h":"<a>&</a>"}`},

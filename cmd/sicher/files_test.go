@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math/big"
 	mrand "math/rand/v2"
@@ -119,7 +120,8 @@ func TestAttachmentRoundTrip(t *testing.T) {
 		in := writeFile(t, dir, "doc.pdf", plain)
 		js, enc, dec := filepath.Join(dir, "doc.json"), filepath.Join(dir, "doc.enc"), filepath.Join(dir, "doc.out")
 		out, errOut, code := runCLI(t, "", "attachment", "encrypt", "-j", js, "-o", enc, "--url", "mxc://example.org/doc", in)
-		if code != 0 || out != "" || errOut != "" {
+		wantErr := fmt.Sprintf("sicher: wrote %s of ciphertext to %s\nsicher: wrote the EncryptedFile JSON (it holds the key: secret) to %s\n", humanBytes(int64(size)), enc, js)
+		if code != 0 || out != "" || errOut != wantErr {
 			t.Fatalf("size %d: encrypt: exit %d, %q, %q", size, code, out, errOut)
 		}
 		if fi, err := os.Stat(js); err != nil || fi.Mode().Perm() != 0o600 {
@@ -404,7 +406,7 @@ func TestKeyExportBadInput(t *testing.T) {
 		{"wrong passphrase", string(file), []string{"--passphrase-file", wrong}, 1, "wrong passphrase, or the file is corrupted", false},
 		{"truncated body", truncated, []string{"--passphrase-file", pass}, 1, "wrong passphrase, or the file is corrupted", false},
 		{"truncated file", string(file[:len(file)/2]), []string{"--passphrase-file", pass}, 1, "truncated?", false},
-		{"too short", headerOnly, []string{"--passphrase-file", pass}, 1, "at least 69 needed", false},
+		{"too short", headerOnly, []string{"--passphrase-file", pass}, 1, "is too short", false},
 		{"bad version", badVersion, []string{"--passphrase-file", pass}, 1, "unsupported export format version", false},
 		{"garbage", "hello", []string{"--passphrase-file", pass}, 1, "malformed key export", false},
 		{"empty", "", []string{"--passphrase-file", pass}, 1, "malformed key export", false},
@@ -645,16 +647,23 @@ func TestRecoveryKeyFromPassphrase(t *testing.T) {
 	}
 }
 
-func TestParseKeyExportHeader(t *testing.T) {
+func TestInspectKeyExportHeader(t *testing.T) {
 	file, _, _ := nioExport(t)
-	h, err := parseKeyExport(file)
-	if err != nil || h.Version != 1 || h.Rounds != 10000 || h.Ciphertext != 1110 {
-		t.Fatalf("%+v, %v", h, err)
+	r, err := inspectKeyExport(file)
+	if err != nil || r.Invalid {
+		t.Fatalf("%+v, %v", r, err)
 	}
-	// Every strict prefix of the armored text is refused.
+	got := map[string]any{}
+	for _, f := range r.Fields {
+		got[f.name] = f.value
+	}
+	if got["pbkdf2 rounds"] != uint32(10000) || got["ciphertext"] != "1110 bytes (AES-256-CTR)" {
+		t.Fatalf("fields %v", got)
+	}
+	// Every strict prefix of the armored text is reported invalid.
 	for n := range len(file) - 2 {
-		if _, err := parseKeyExport(file[:n]); err == nil {
-			t.Fatalf("prefix of %d bytes accepted", n)
+		if r, err := inspectKeyExport(file[:n]); err != nil || !r.Invalid {
+			t.Fatalf("prefix of %d bytes: %+v, %v", n, r, err)
 		}
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sicher-go/sicher/keyexport"
 )
 
 // FuzzInspect feeds hostile input to inspect (every recogniser, the key
@@ -25,6 +27,17 @@ func FuzzInspect(f *testing.F) {
 	}
 	f.Add([]byte("-----BEGIN MEGOLM SESSION DATA-----\nAQ\n-----END MEGOLM SESSION DATA-----"), false)
 	f.Add([]byte(`{"type":"m.room.encrypted","content":{"type":"m.room.encrypted","content":{}}}`), false)
+	// Cross-signing documents, built as in TestInspectKeysQuery.
+	const user = "@fuzz:example.org"
+	c := newCrossSigned(f, user)
+	f.Add([]byte(mustMarshal(f, map[string]any{
+		"device_keys":       map[string]any{user: map[string]any{"DEV1": c.dev1, "DEV2": c.dev2}},
+		"master_keys":       map[string]any{user: c.msk},
+		"self_signing_keys": map[string]any{user: c.ssk},
+		"user_signing_keys": map[string]any{user: c.usk},
+	})), false)
+	f.Add([]byte(mustMarshal(f, map[string]any{"master_key": c.msk, "self_signing_key": c.ssk, "user_signing_key": c.usk})), false)
+	f.Add([]byte(`{"rooms":{"!r:x":{"sessions":{"s":{"first_message_index":1,"forwarded_count":0,"is_verified":false,"session_data":{"ephemeral":"hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo","ciphertext":"AAAAAAAAAAAAAAAAAAAAAA","mac":"AAAAAAAAAAA"}}}}}}`), false)
 	f.Fuzz(func(t *testing.T, in []byte, withKey bool) {
 		var key []byte
 		if withKey {
@@ -44,17 +57,20 @@ func FuzzInspect(f *testing.F) {
 	})
 }
 
-// FuzzParseKeyExport: the header parser never panics, and whatever it
-// accepts has a non-negative ciphertext length.
+// FuzzParseKeyExport: describing a key export file never panics, and a
+// file it calls valid has a header keyexport.ParseHeader accepts.
 func FuzzParseKeyExport(f *testing.F) {
 	if b, err := os.ReadFile(filepath.Join("testdata", "inspect", "key_export.txt")); err == nil {
 		f.Add(b)
 	}
 	f.Add([]byte(reactExport))
 	f.Fuzz(func(t *testing.T, in []byte) {
-		h, err := parseKeyExport(in)
-		if err == nil && (h.Ciphertext < 0 || h.Rounds == 0 || h.Version != 1) {
-			t.Fatalf("accepted %+v", h)
+		r, err := inspectKeyExport(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h, err := keyexport.ParseHeader(in); !r.Invalid && (err != nil || h.CiphertextLen < 0 || h.Rounds == 0) {
+			t.Fatalf("valid report for %+v, %v", h, err)
 		}
 	})
 }

@@ -8,7 +8,9 @@
 // (attachments start the low half at zero; secret storage and key export
 // clear bit 63), but does happen for foreign data with a large low half:
 // matrix-react-sdk's key-export vector with an all-0xFF IV decrypts only
-// with the wrapping counter (reference matrix-e2ee-formats.md §11, §15).
+// with the wrapping counter. WebCrypto's AES-CTR with a counter length of
+// 64 is what matrix-js-sdk uses for attachments, key exports and secret
+// storage (https://www.w3.org/TR/WebCryptoAPI/#aes-ctr-operations).
 //
 // The stream is built from the standard library's CTR, restarted at each
 // wrap, so it keeps the assembly fast path.

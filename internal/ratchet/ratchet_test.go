@@ -5,13 +5,11 @@ import (
 	"crypto/ecdh"
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
-	"fmt"
-	"strings"
 	"testing"
 
+	"github.com/sicher-go/sicher/internal/cryptotest"
 	"github.com/sicher-go/sicher/key"
 )
 
@@ -492,6 +490,8 @@ func TestParseStateLimits(t *testing.T) {
 	}
 }
 
+// TestRedaction: fmt, log/slog and encoding/json never show a root, chain,
+// ratchet or message key.
 func TestRedaction(t *testing.T) {
 	rand := &counterReader{next: 0x5a}
 	alice, bob := pair(t, rand)
@@ -499,17 +499,7 @@ func TestRedaction(t *testing.T) {
 	mustReceive(t, bob, m)
 	secrets := [][]byte{alice.root[:], alice.sender.chain.key[:], alice.sender.priv.Bytes(), m.mk.key[:], bob.root[:], bob.receivers[0].chain.key[:]}
 	for _, v := range []any{alice, bob, *alice, *bob, m.mk, &m.mk} {
-		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x", "%X", "%q"} {
-			out := fmt.Sprintf(verb, v)
-			for _, s := range secrets {
-				for _, enc := range []string{string(s), hex.EncodeToString(s), strings.ToUpper(hex.EncodeToString(s)),
-					base64.RawStdEncoding.EncodeToString(s), fmt.Sprint(s), fmt.Sprintf("%#v", s)} {
-					if strings.Contains(out, enc) {
-						t.Fatalf("%s of %T shows a secret: %s", verb, v, out)
-					}
-				}
-			}
-		}
+		cryptotest.Redacted(t, v, secrets...)
 	}
 }
 
