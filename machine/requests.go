@@ -1,0 +1,317 @@
+package machine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+
+	"github.com/sicher-go/sicher/event"
+	"github.com/sicher-go/sicher/store"
+)
+
+// RequestKind says which endpoint of the client-server API a Request is for.
+type RequestKind string
+
+// The kinds of requests the machine makes (spec "Key management API",
+// https://spec.matrix.org/v1.19/client-server-api/#key-management-api, and "Send-to-Device
+// messaging", https://spec.matrix.org/v1.19/client-server-api/#send-to-device-messaging).
+const (
+	KindKeysUpload RequestKind = "keys_upload" // POST /_matrix/client/v3/keys/upload
+	KindKeysQuery  RequestKind = "keys_query"  // POST /_matrix/client/v3/keys/query
+	KindKeysClaim  RequestKind = "keys_claim"  // POST /_matrix/client/v3/keys/claim
+	KindToDevice   RequestKind = "to_device"   // PUT /_matrix/client/v3/sendToDevice/{type}/{txnId}
+)
+
+// Request is a request the machine needs sent. Method, Path and Body are the HTTP request
+// (Path is below the homeserver's base URL, already escaped); the response body goes back to
+// MarkRequestSent with ID. A to-device request's transaction id is its ID, so sending it again
+// after a lost response is safe: the server de-duplicates it. Bodies of to-device requests hold
+// only ciphertext and public data; nothing in a Request is secret.
+type Request struct {
+	ID     string
+	Kind   RequestKind
+	Method string
+	Path   string
+	Body   json.RawMessage
+	// EventType is the to-device event type of a KindToDevice request.
+	EventType string `json:"event_type,omitempty"`
+}
+
+// Path builds the HTTP path for a request kind.
+func requestPath(kind RequestKind, eventType, id string) (method, path string) {
+	switch kind {
+	case KindKeysUpload:
+		return "POST", "/_matrix/client/v3/keys/upload"
+	case KindKeysQuery:
+		return "POST", "/_matrix/client/v3/keys/query"
+	case KindKeysClaim:
+		return "POST", "/_matrix/client/v3/keys/claim"
+	default:
+		return "PUT", "/_matrix/client/v3/sendToDevice/" + url.PathEscape(eventType) + "/" + url.PathEscape(id)
+	}
+}
+
+// storedType is what the store's OutgoingRequest.Type holds: the kind, and for to-device
+// requests the event type after a space.
+func storedType(kind RequestKind, eventType string) string {
+	if eventType == "" {
+		return string(kind)
+	}
+	return string(kind) + " " + eventType
+}
+
+func fromStored(r *store.OutgoingRequest) Request {
+	kind, evType, _ := strings.Cut(r.Type, " ")
+	method, path := requestPath(RequestKind(kind), evType, r.ID)
+	return Request{ID: r.ID, Kind: RequestKind(kind), Method: method, Path: path, Body: json.RawMessage(r.Body), EventType: evType}
+}
+
+// queue stores a request in tx.
+func (m *Machine) queue(ctx context.Context, tx store.Tx, kind RequestKind, eventType string, body any) error {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return fmt.Errorf("machine: encoding request: %w", err)
+	}
+	id, err := m.newID()
+	if err != nil {
+		return err
+	}
+	return tx.PutOutgoingRequest(ctx, &store.OutgoingRequest{ID: id, Type: storedType(kind, eventType), Body: b, Created: m.clock()})
+}
+
+// oneTimeKeyTarget is the number of one-time keys kept on the server: half of libolm's
+// maximum of 100 (olm/account.hh, MAX_ONE_TIME_KEYS), as libolm clients do.
+const oneTimeKeyTarget = 50
+
+// Names of the values the machine keeps in the store.
+const (
+	valueOTKCount      = "sicher.machine.otk_count"      // server's signed_curve25519 count
+	valueDeviceUpload  = "sicher.machine.device_keys_up" // "1" once the device keys were accepted
+	valueFallbackUsed  = "sicher.machine.fallback_used"  // "1" when the server said our fallback key was used
+	valuePendingDummy  = "sicher.machine.dummy:"         // + curve key: send m.dummy after the claim
+	valueWedged        = "sicher.machine.wedged:"        // + curve key: time of the last recovery
+	valueWithheldSent  = "sicher.machine.withheld:"      // + room id: session id and devices told
+	valueTrust         = "sicher.machine.trust:"         // + user|device: local trust
+	valueClaimAttempts = "sicher.machine.claimed:"       // + user|device: last claim without a key
+)
+
+// OutgoingRequests returns the requests to send: the ones stored and not yet confirmed, plus
+// a keys upload when the server holds fewer one-time keys than the target or the fallback key
+// needs replacing, and a keys query for tracked users whose device lists are outdated (one of
+// each at a time). Send them in any order, each at least once.
+func (m *Machine) OutgoingRequests(ctx context.Context) ([]Request, error) {
+	var out []Request
+	err := m.update(ctx, func(tx store.Tx) error {
+		reqs, err := tx.OutgoingRequests(ctx)
+		if err != nil {
+			return err
+		}
+		has := map[RequestKind]bool{}
+		for _, r := range reqs {
+			kind, _, _ := strings.Cut(r.Type, " ")
+			has[RequestKind(kind)] = true
+		}
+		if !has[KindKeysUpload] {
+			if err := m.maybeUpload(ctx, tx); err != nil {
+				return err
+			}
+		}
+		if !has[KindKeysQuery] {
+			users, err := tx.OutdatedUsers(ctx)
+			if err != nil {
+				return err
+			}
+			if len(users) > 0 {
+				q := keysQuery{DeviceKeys: map[string][]string{}}
+				for _, u := range users {
+					q.DeviceKeys[u] = []string{}
+				}
+				if err := m.queue(ctx, tx, KindKeysQuery, "", q); err != nil {
+					return err
+				}
+			}
+		}
+		reqs, err = tx.OutgoingRequests(ctx)
+		if err != nil {
+			return err
+		}
+		out = out[:0]
+		for _, r := range reqs {
+			out = append(out, fromStored(r))
+		}
+		return nil
+	})
+	return out, err
+}
+
+// maybeUpload queues a keys upload if the device keys were never accepted, the server is
+// below the one-time key target, or the fallback key was used or never published.
+func (m *Machine) maybeUpload(ctx context.Context, tx store.Tx) error {
+	acct, err := m.loadAccount(ctx, tx)
+	if err != nil {
+		return err
+	}
+	uploaded := valueIs(ctx, tx, valueDeviceUpload, "1")
+	count := 0
+	if b, err := tx.Value(ctx, valueOTKCount); err == nil {
+		fmt.Sscan(string(b), &count)
+	}
+	changed := false
+	if need := oneTimeKeyTarget - count - len(acct.OneTimeKeys()); need > 0 {
+		if _, _, err := acct.GenerateOneTimeKeysFrom(m.randReader(), need); err != nil {
+			return err
+		}
+		changed = true
+	}
+	_, hasFallback := acct.FallbackKey()
+	if !hasFallback || valueIs(ctx, tx, valueFallbackUsed, "1") {
+		if _, err := acct.GenerateFallbackKeyFrom(m.randReader()); err != nil {
+			return err
+		}
+		if err := tx.PutValue(ctx, valueFallbackUsed, []byte("0")); err != nil {
+			return err
+		}
+		changed = true
+	}
+	_, unpublishedFallback := acct.UnpublishedFallbackKey()
+	if uploaded && len(acct.OneTimeKeys()) == 0 && !unpublishedFallback {
+		return nil
+	}
+	up, err := event.KeysForUpload(acct, m.owner.UserID, m.owner.DeviceID, nil)
+	if err != nil {
+		return err
+	}
+	if uploaded {
+		up.DeviceKeys = nil
+	}
+	if changed {
+		if err := m.saveAccount(ctx, tx, acct); err != nil {
+			return err
+		}
+	}
+	return m.queue(ctx, tx, KindKeysUpload, "", uploadBody{up})
+}
+
+// uploadBody leaves device_keys out once the server has them.
+type uploadBody struct{ *event.Upload }
+
+func (u uploadBody) MarshalJSON() ([]byte, error) {
+	obj := map[string]any{"one_time_keys": u.OneTimeKeys, "fallback_keys": u.FallbackKeys}
+	if u.DeviceKeys != nil {
+		obj["device_keys"] = u.DeviceKeys
+	}
+	if len(u.OneTimeKeys) == 0 {
+		delete(obj, "one_time_keys")
+	}
+	if len(u.FallbackKeys) == 0 {
+		delete(obj, "fallback_keys")
+	}
+	return json.Marshal(obj)
+}
+
+func valueIs(ctx context.Context, tx store.Tx, name, want string) bool {
+	b, err := tx.Value(ctx, name)
+	return err == nil && string(b) == want
+}
+
+// MarkRequestSent hands the machine the server's response (the JSON body of a 200 response)
+// to the request with id. The request is then removed from the store, in the same transaction
+// as the state the response changes. A response that does not parse is an error and changes
+// nothing; the request stays queued. Errors: ErrUnknownRequest (no such request: confirmed
+// already), ErrMalformedResponse, and the store's.
+func (m *Machine) MarkRequestSent(ctx context.Context, id string, response []byte) error {
+	var wedgedPeers []string
+	err := m.update(ctx, func(tx store.Tx) error {
+		reqs, err := tx.OutgoingRequests(ctx)
+		if err != nil {
+			return err
+		}
+		var req *store.OutgoingRequest
+		for _, r := range reqs {
+			if r.ID == id {
+				req = r
+			}
+		}
+		if req == nil {
+			return fmt.Errorf("%w: %q", ErrUnknownRequest, id)
+		}
+		r := fromStored(req)
+		switch r.Kind {
+		case KindKeysUpload:
+			err = m.receiveUpload(ctx, tx, response)
+		case KindKeysQuery:
+			err = m.receiveQuery(ctx, tx, r.Body, response)
+		case KindKeysClaim:
+			wedgedPeers, err = m.receiveClaim(ctx, tx, r.Body, response)
+		case KindToDevice:
+			err = nil
+		}
+		if err != nil {
+			return err
+		}
+		return tx.DeleteOutgoingRequest(ctx, id)
+	})
+	if err != nil {
+		return err
+	}
+	for _, p := range wedgedPeers {
+		m.log.Info("machine: new Olm session after a wedged one", "peer", p)
+	}
+	return nil
+}
+
+type uploadResponse struct {
+	OneTimeKeyCounts map[string]int `json:"one_time_key_counts"`
+}
+
+func (m *Machine) receiveUpload(ctx context.Context, tx store.Tx, response []byte) error {
+	var resp uploadResponse
+	if err := decodeStrict(response, &resp); err != nil {
+		return err
+	}
+	acct, err := m.loadAccount(ctx, tx)
+	if err != nil {
+		return err
+	}
+	acct.MarkKeysAsPublished()
+	if err := m.saveAccount(ctx, tx, acct); err != nil {
+		return err
+	}
+	if err := tx.PutValue(ctx, valueDeviceUpload, []byte("1")); err != nil {
+		return err
+	}
+	return tx.PutValue(ctx, valueOTKCount, fmt.Appendf(nil, "%d", resp.OneTimeKeyCounts[signedCurve25519]))
+}
+
+// decodeStrict decodes a server response: unknown fields are allowed (servers add them), but
+// it must be a JSON object of the right shape.
+func decodeStrict(b []byte, v any) error {
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%w: %v", ErrMalformedResponse, err)
+	}
+	return nil
+}
+
+type keysQuery struct {
+	DeviceKeys map[string][]string `json:"device_keys"`
+}
+
+type keysClaim struct {
+	OneTimeKeys map[string]map[string]string `json:"one_time_keys"`
+}
+
+// sortedKeys returns the keys of a map in order.
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+
+const signedCurve25519 = "signed_curve25519"

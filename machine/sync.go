@@ -1,0 +1,365 @@
+package machine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/sicher-go/sicher/event"
+	"github.com/sicher-go/sicher/key"
+	"github.com/sicher-go/sicher/megolm"
+	"github.com/sicher-go/sicher/olm"
+	"github.com/sicher-go/sicher/store"
+)
+
+// SyncChanges is what a /sync response says that concerns encryption (spec "Extensions to
+// /sync", https://spec.matrix.org/v1.19/client-server-api/#extensions-to-sync).
+type SyncChanges struct {
+	// ToDevice are the to_device.events, each a JSON object {type, sender, content}.
+	ToDevice []json.RawMessage
+	// Changed and Left are device_lists.changed and device_lists.left.
+	Changed, Left []string
+	// OneTimeKeyCounts is device_one_time_keys_count.
+	OneTimeKeyCounts map[string]int
+	// UnusedFallbackKeyTypes is device_unused_fallback_key_types; nil means the server did
+	// not send it (then the fallback key is not rotated).
+	UnusedFallbackKeyTypes []string
+}
+
+// ToDeviceEvent is a to-device event after the machine processed it. Key-sharing events
+// (m.room_key, m.room_key.withheld, m.dummy, m.forwarded_room_key) are handled inside; other
+// decrypted events are returned for the application. Nothing secret is in it: the content of
+// key-sharing events is not returned.
+type ToDeviceEvent struct {
+	Type   string
+	Sender string
+	// SenderDevice is the sending device if it is known (Olm-encrypted events only).
+	SenderDevice string
+	// Encrypted says the event arrived Olm-encrypted and SenderKey is authenticated.
+	Encrypted bool
+	SenderKey key.Curve25519
+	// Content is the (decrypted) content of an event the machine does not consume.
+	Content json.RawMessage
+	// Err is why the event was dropped, if it was.
+	Err error
+}
+
+type rawToDevice struct {
+	Type    string          `json:"type"`
+	Sender  string          `json:"sender"`
+	Content json.RawMessage `json:"content"`
+}
+
+// ReceiveSync processes a /sync response's encryption changes: device-list changes, one-time
+// key counts, unused fallback key types and to-device events, the last each in its own store
+// transaction. It returns the to-device events in order with what happened to each; an error
+// is returned only when the store fails or ctx ends. An event's Err is the event layer's
+// validation error, ErrUntrustedForwarder (a forwarded key not from our own verified device),
+// ErrUntrustedRequester (a key request not from one) or event.ErrNotOlmEncrypted (a key
+// that arrived in the clear).
+func (m *Machine) ReceiveSync(ctx context.Context, c SyncChanges) ([]ToDeviceEvent, error) {
+	err := m.update(ctx, func(tx store.Tx) error {
+		if err := markOutdated(ctx, tx, c.Changed); err != nil {
+			return err
+		}
+		for _, u := range c.Left {
+			if err := tx.DeleteTrackedUser(ctx, u); err != nil {
+				return err
+			}
+		}
+		if n, ok := c.OneTimeKeyCounts[signedCurve25519]; ok || c.OneTimeKeyCounts != nil {
+			if err := tx.PutValue(ctx, valueOTKCount, fmt.Appendf(nil, "%d", n)); err != nil {
+				return err
+			}
+		}
+		if c.UnusedFallbackKeyTypes != nil && !slices.Contains(c.UnusedFallbackKeyTypes, signedCurve25519) &&
+			valueIs(ctx, tx, valueDeviceUpload, "1") {
+			return tx.PutValue(ctx, valueFallbackUsed, []byte("1"))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ToDeviceEvent, 0, len(c.ToDevice))
+	for _, raw := range c.ToDevice {
+		ev, err := m.receiveToDevice(ctx, raw)
+		if err != nil && ctx.Err() != nil {
+			return out, err
+		}
+		out = append(out, ev)
+	}
+	return out, nil
+}
+
+func (m *Machine) receiveToDevice(ctx context.Context, raw json.RawMessage) (ToDeviceEvent, error) {
+	var r rawToDevice
+	if err := json.Unmarshal(raw, &r); err != nil || r.Type == "" || r.Sender == "" {
+		return ToDeviceEvent{Err: fmt.Errorf("%w: to-device event", event.ErrMalformed)}, nil
+	}
+	out := ToDeviceEvent{Type: r.Type, Sender: r.Sender}
+	switch r.Type {
+	case typeEncrypted:
+		return m.receiveOlm(ctx, r)
+	case typeRoomKeyWithheld:
+		// Unencrypted notices are hints; keep them only if no notice arrived over Olm.
+		w, err := event.ParseWithheld(r.Content)
+		if err != nil {
+			out.Err = err
+			return out, nil
+		}
+		out.Err = m.update(ctx, func(tx store.Tx) error { return m.storeWithheld(ctx, tx, w, false) })
+		return out, nil
+	case typeRoomKeyRequest:
+		out.Err = m.receiveKeyRequest(ctx, r)
+		return out, nil
+	case typeRoomKey, typeForwardedKey, typeDummy:
+		out.Err = event.ErrNotOlmEncrypted
+		return out, nil
+	}
+	out.Content = r.Content
+	return out, nil
+}
+
+func (m *Machine) storeWithheld(ctx context.Context, tx store.Tx, w *event.Withheld, overOlm bool) error {
+	if w.SessionID == nil || w.RoomID == "" {
+		return nil // m.no_olm: nothing to attach it to
+	}
+	if !overOlm {
+		if _, err := tx.Withheld(ctx, w.RoomID, w.SessionID.String()); err == nil {
+			return nil
+		}
+	}
+	return tx.PutWithheld(ctx, &store.Withheld{RoomID: w.RoomID, SessionID: w.SessionID.String(),
+		SenderKey: w.SenderKey.String(), Code: w.Code, Reason: w.Reason})
+}
+
+// receiveOlm decrypts an Olm to-device event in one transaction: read the account and the
+// sessions with the sender key, decrypt, store the session and account and whatever the event
+// carries, commit; only then is the content returned.
+func (m *Machine) receiveOlm(ctx context.Context, r rawToDevice) (ToDeviceEvent, error) {
+	out := ToDeviceEvent{Type: r.Type, Sender: r.Sender}
+	oc, err := event.ParseOlmContent(r.Content)
+	if err != nil {
+		out.Err = err
+		return out, nil
+	}
+	var knownDevice bool
+	err = m.update(ctx, func(tx store.Tx) error {
+		acct, err := m.loadAccount(ctx, tx)
+		if err != nil {
+			return err
+		}
+		recs, err := tx.OlmSessions(ctx, oc.SenderKey.String())
+		if err != nil {
+			return err
+		}
+		sessions := make([]*olm.Session, 0, len(recs))
+		for _, rec := range recs {
+			s, err := olm.UnpickleSession(&m.pickleKey, string(rec.State))
+			if err != nil {
+				return fmt.Errorf("machine: Olm session %s: %w", rec.SessionID, err)
+			}
+			if _, ok := s.PeerIdentityKey(); !ok {
+				if err := s.BindPeer(m.curve, oc.SenderKey); err != nil {
+					return err
+				}
+			}
+			sessions = append(sessions, s)
+		}
+		dev, err := m.deviceByCurve(ctx, tx, r.Sender, oc.SenderKey.String())
+		if err != nil {
+			return err
+		}
+		knownDevice = dev != nil
+		p := event.OlmDecryptParams{Sender: r.Sender, OwnUserID: m.owner.UserID, Sessions: sessions, SessionsComplete: true}
+		if dev != nil {
+			p.SenderDevice = dev.Keys
+		}
+		ev, err := event.DecryptOlm(acct, r.Content, p)
+		if err != nil {
+			return err
+		}
+		now := m.clock()
+		if err := m.putSession(ctx, tx, ev.SenderKey, ev.Session, now, true); err != nil {
+			return err
+		}
+		if ev.NewSession {
+			if err := m.saveAccount(ctx, tx, acct); err != nil {
+				return err
+			}
+		}
+		out.Type, out.Encrypted, out.SenderKey = ev.Type, true, ev.SenderKey
+		if dev != nil {
+			out.SenderDevice = dev.Keys.DeviceID
+		} else if ev.SenderDeviceKeys != nil {
+			out.SenderDevice = ev.SenderDeviceKeys.DeviceID
+		}
+		consumed, err := m.handleOlmEvent(ctx, tx, ev, dev)
+		if err != nil {
+			return err
+		}
+		if !consumed {
+			out.Content = append(json.RawMessage(nil), ev.SecretContent()...)
+		}
+		return nil
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return out, err
+		}
+		out.Err = err
+		if knownDevice && (errors.Is(err, event.ErrNoSession) || errors.Is(err, event.ErrAuthentication)) {
+			if werr := m.markWedged(ctx, r.Sender, oc.SenderKey); werr != nil {
+				return out, werr
+			}
+		}
+	}
+	return out, nil
+}
+
+// wedgeInterval is how often at most a new session is started with a device whose session
+// fails to decrypt (matrix-sdk-crypto and mautrix-go rate-limit this too).
+const wedgeInterval = time.Hour
+
+// markWedged starts wedged-session recovery with a device: a fresh one-time key is claimed, a
+// new session created, and an m.dummy sent over it, so the peer starts using the new session.
+func (m *Machine) markWedged(ctx context.Context, user string, curve key.Curve25519) error {
+	return m.update(ctx, func(tx store.Tx) error {
+		now := m.clock()
+		name := valueWedged + curve.String()
+		if t, ok := timeValue(ctx, tx, name); ok && now.Sub(t) < wedgeInterval {
+			return nil
+		}
+		dev, err := m.deviceByCurve(ctx, tx, user, curve.String())
+		if err != nil || dev == nil {
+			return err
+		}
+		if err := putTime(ctx, tx, name, now); err != nil {
+			return err
+		}
+		if err := tx.PutValue(ctx, valuePendingDummy+curve.String(), []byte("1")); err != nil {
+			return err
+		}
+		m.log.Info("machine: Olm session wedged, claiming a new one", "user", user, "device", dev.Keys.DeviceID)
+		return m.queue(ctx, tx, KindKeysClaim, "", keysClaim{OneTimeKeys: map[string]map[string]string{
+			user: {dev.Keys.DeviceID: signedCurve25519}}})
+	})
+}
+
+// handleOlmEvent stores what a key-sharing event carries, inside the decrypting transaction.
+func (m *Machine) handleOlmEvent(ctx context.Context, tx store.Tx, ev *event.OlmEvent, dev *Device) (bool, error) {
+	switch ev.Type {
+	case typeDummy:
+		return true, nil
+	case typeRoomKey:
+		rk, err := event.RoomKeyFromEvent(ev)
+		if err != nil {
+			return true, err
+		}
+		s, err := rk.InboundSession()
+		if err != nil {
+			return true, err
+		}
+		return true, m.storeInbound(ctx, tx, rk.Info, s)
+	case typeRoomKeyWithheld:
+		w, err := event.WithheldFromEvent(ev)
+		if err != nil {
+			return true, err
+		}
+		return true, m.storeWithheld(ctx, tx, w, true)
+	case typeForwardedKey:
+		// Accepted only from our own devices that we verified (spec "Key requests":
+		// https://spec.matrix.org/v1.19/client-server-api/#key-requests).
+		if ev.Sender != m.owner.UserID || dev == nil || !dev.Verified {
+			return true, fmt.Errorf("machine: forwarded room key from %s: %w", ev.Sender, ErrUntrustedForwarder)
+		}
+		fk, err := event.ForwardedRoomKeyFromEvent(ev)
+		if err != nil {
+			return true, err
+		}
+		s, err := fk.Session.InboundSession()
+		if err != nil {
+			return true, err
+		}
+		return true, m.storeInbound(ctx, tx, fk.Info, s)
+	}
+	return false, nil
+}
+
+// ErrUntrustedForwarder reports an m.forwarded_room_key from a device other than our own
+// verified ones: it is dropped.
+var ErrUntrustedForwarder = errors.New("machine: forwarded room key not from our own verified device")
+
+// storeInbound stores an inbound Megolm session, merging it with a stored copy when
+// event.CompareRoomKey allows it.
+func (m *Machine) storeInbound(ctx context.Context, tx store.Tx, info event.SessionInfo, s *megolm.InboundSession) error {
+	old, err := tx.InboundGroupSession(ctx, info.RoomID, info.SessionID.String())
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return err
+	default:
+		oldInfo, err := sessionInfo(old)
+		if err != nil {
+			return err
+		}
+		oldSess, err := megolm.UnpickleInboundSession(&m.pickleKey, string(old.State))
+		if err != nil {
+			return err
+		}
+		merge, err := event.CompareRoomKey(oldInfo, oldSess, info, s)
+		if err != nil || !merge {
+			return err
+		}
+		merged, err := oldSess.Merge(s)
+		if err != nil {
+			return err
+		}
+		if oldInfo.Provenance < info.Provenance {
+			info = oldInfo
+		}
+		s = merged
+	}
+	p, err := s.Pickle(&m.pickleKey)
+	if err != nil {
+		return err
+	}
+	chain := make([]string, len(info.ForwardingChain))
+	for i, k := range info.ForwardingChain {
+		chain[i] = k.String()
+	}
+	return tx.PutInboundGroupSession(ctx, &store.InboundGroupSession{
+		RoomID: info.RoomID, SessionID: info.SessionID.String(), SenderUser: info.Sender,
+		SenderKey: info.SenderKey.String(), SigningKey: info.ClaimedEd25519.String(),
+		Provenance: store.Provenance(info.Provenance), ForwardingChain: chain,
+		SharedHistory: info.SharedHistory, FirstKnownIndex: s.FirstKnownIndex(), State: store.Secret(p),
+	})
+}
+
+// sessionInfo rebuilds the event layer's SessionInfo from a stored session.
+func sessionInfo(r *store.InboundGroupSession) (event.SessionInfo, error) {
+	info := event.SessionInfo{RoomID: r.RoomID, Sender: r.SenderUser, Provenance: event.Provenance(r.Provenance),
+		SharedHistory: r.SharedHistory}
+	var err error
+	if info.SessionID, err = key.ParseEd25519(r.SessionID); err != nil {
+		return info, fmt.Errorf("machine: stored session id: %w", store.ErrCorrupt)
+	}
+	if info.SenderKey, err = key.ParseCurve25519(r.SenderKey); err != nil {
+		return info, fmt.Errorf("machine: stored sender key: %w", store.ErrCorrupt)
+	}
+	if info.ClaimedEd25519, err = key.ParseEd25519(r.SigningKey); err != nil {
+		return info, fmt.Errorf("machine: stored signing key: %w", store.ErrCorrupt)
+	}
+	for _, c := range r.ForwardingChain {
+		k, err := key.ParseCurve25519(c)
+		if err != nil {
+			return info, fmt.Errorf("machine: stored forwarding chain: %w", store.ErrCorrupt)
+		}
+		info.ForwardingChain = append(info.ForwardingChain, k)
+	}
+	return info, nil
+}
