@@ -197,4 +197,3 @@ func (m *Machine) update(ctx context.Context, fn func(store.Tx) error) error {
 func (m *Machine) ownDeviceKeys(acct *olm.Account) (*signing.DeviceKeys, error) {
 	return signing.AccountDeviceKeys(acct, m.owner.UserID, m.owner.DeviceID, nil)
 }
-

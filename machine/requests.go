@@ -313,5 +313,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	return ks
 }
 
-
 const signedCurve25519 = "signed_curve25519"
