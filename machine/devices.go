@@ -159,13 +159,14 @@ func (m *Machine) updateDevices(ctx context.Context, tx store.Tx, user string, d
 	}
 	for _, id := range sortedKeys(devices) {
 		raw := devices[id]
+		prev, known := oldByID[id]
+		delete(oldByID, id) // a device the server lists stays, whatever its keys
 		dk, err := signing.VerifyDeviceKeys(raw, user, id)
 		if err != nil {
 			m.log.Warn("machine: ignoring device keys that do not verify", "user", user, "device", id, "err", err)
 			continue
 		}
-		if prev, ok := oldByID[id]; ok {
-			delete(oldByID, id)
+		if known {
 			pk, err := signing.ParseDeviceKeys(prev.Keys)
 			if err == nil && (pk.Ed25519 != dk.Ed25519 || pk.Curve25519 != dk.Curve25519) {
 				m.log.Warn("machine: refusing changed identity keys of a known device", "user", user, "device", id)

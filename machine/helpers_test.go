@@ -130,3 +130,5 @@ func (w *world) mustRead(m *machine.Machine, room string, ev json.RawMessage, wa
 	}
 	return d
 }
+
+func newMemory() store.Store { return store.NewMemory() }
