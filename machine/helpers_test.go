@@ -3,6 +3,7 @@ package machine_test
 import (
 	"context"
 	"encoding/json"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ type world struct {
 	t   *testing.T
 	ctx context.Context
 	hs  *machinetest.Server
+	mu  sync.Mutex
 	now time.Time
 }
 
@@ -23,7 +25,20 @@ func newWorld(t *testing.T) *world {
 	return &world{t: t, ctx: context.Background(), hs: machinetest.NewServer(), now: time.UnixMilli(1_765_000_000_000)}
 }
 
-func (w *world) clock() time.Time { return w.now }
+// clock advances by a millisecond on every reading, as a real clock would between steps.
+func (w *world) clock() time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.now = w.now.Add(time.Millisecond)
+	return w.now
+}
+
+// advance moves the clock forward.
+func (w *world) advance(d time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.now = w.now.Add(d)
+}
 
 // device creates a machine on its own memory store and uploads its keys.
 func (w *world) device(user, dev string) *machine.Machine {

@@ -96,7 +96,7 @@ func TestRotation(t *testing.T) {
 	if s2 == s1 {
 		t.Fatal("no rotation after RotationMessages")
 	}
-	w.now = w.now.Add(2 * time.Hour)
+	w.advance(2 * time.Hour)
 	s3 := sessionID(t, w.say(alice, room, "4", rs))
 	if s3 == s2 {
 		t.Fatal("no rotation after RotationPeriod")
@@ -189,11 +189,8 @@ func TestOneTimeKeys(t *testing.T) {
 	if n := w.hs.Sync(bob.UserID(), "B").OneTimeKeyCounts["signed_curve25519"]; n != 50 {
 		t.Fatalf("server has %d one-time keys, want 50", n)
 	}
-	var claimers []*machine.Machine
 	for i := range 3 {
 		m := w.device("@alice:example.org", string(rune('A'+i)))
-		claimers = append(claimers, m)
-		w.hs.CreateRoom(m.UserID(), bob.UserID())
 		w.prepare(m, w.hs.CreateRoom(m.UserID(), bob.UserID()), machine.RoomSettings{})
 	}
 	w.sync(bob)
@@ -202,8 +199,6 @@ func TestOneTimeKeys(t *testing.T) {
 		t.Fatalf("after claims the server has %d one-time keys, want 50 again", n)
 	}
 	// Exhaust the one-time keys: the fallback key is handed out, then replaced.
-	fb := w.hs.DeviceKeys(bob.UserID(), "B")
-	_ = fb
 	for range 50 {
 		if _, err := w.hs.Do("@x:example.org", "X", claimReq(bob)); err != nil {
 			t.Fatal(err)
