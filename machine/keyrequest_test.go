@@ -1,0 +1,71 @@
+package machine_test
+
+import (
+	"encoding/json"
+	"errors"
+	"testing"
+
+	"github.com/sicher-go/sicher/event"
+	"github.com/sicher-go/sicher/machine"
+)
+
+// TestKeyRequestBetweenOwnDevices: Alice's second device missed a room key; it asks her other
+// devices, which answer only because the requester is her own cross-signed device, and the
+// forwarded key decrypts with a grey shield (provenance Forwarded). Requests from other users,
+// and forwarded keys from them, are refused.
+func TestKeyRequestBetweenOwnDevices(t *testing.T) {
+	w := newWorld(t)
+	a1 := w.device("@alice:example.org", "A1")
+	a2 := w.device("@alice:example.org", "A2")
+	bob := w.device("@bob:example.org", "B")
+	w.crossSign("@alice:example.org", "A1", "A2")
+	room := w.hs.CreateRoom(a1.UserID(), bob.UserID())
+	w.sync(a1, a2, bob)
+
+	// A2's copy of Bob's room key is lost.
+	w.hs.ToDeviceFilter = func(user, dev string, evs []json.RawMessage) []json.RawMessage {
+		if dev == "A2" {
+			return nil
+		}
+		return evs
+	}
+	ev := w.say(bob, room, "secret plans", machine.RoomSettings{})
+	w.mustRead(a1, room, ev, "secret plans")
+	if _, _, err := w.read(a2, room, ev); err == nil {
+		t.Fatal("A2 decrypted without the key")
+	}
+	w.hs.ToDeviceFilter = nil
+
+	// A1 and A2 have Olm sessions with each other.
+	for _, m := range []*machine.Machine{a1, a2} {
+		if err := m.UpdateTrackedUsers(w.ctx, []string{"@alice:example.org"}); err != nil {
+			t.Fatal(err)
+		}
+		w.sync(m)
+		w.send(m)
+		if _, err := m.GetMissingSessions(w.ctx, []string{"@alice:example.org"}); err != nil {
+			t.Fatal(err)
+		}
+		w.send(m)
+	}
+	if err := a2.RequestRoomKey(w.ctx, room, sessionID(t, ev)); err != nil {
+		t.Fatal(err)
+	}
+	w.send(a2)
+	w.sync(a1) // A1 answers
+	w.send(a1)
+	d := w.mustRead(a2, room, ev, "secret plans")
+	if d.Info.Provenance != event.Forwarded || d.Info.Shield != machine.ShieldGrey {
+		t.Fatalf("forwarded key info %+v", d.Info)
+	}
+
+	// Bob asks Alice for the key: refused.
+	req, _ := json.Marshal(map[string]any{"type": "m.room_key_request", "sender": bob.UserID(), "content": map[string]any{
+		"action": "request", "request_id": "r1", "requesting_device_id": "B",
+		"body": map[string]string{"algorithm": "m.megolm.v1.aes-sha2", "room_id": room, "session_id": sessionID(t, ev)}}})
+	w.hs.InjectToDevice(a1.UserID(), "A1", req)
+	evs := w.sync(a1)
+	if len(evs) != 1 || !errors.Is(evs[0].Err, machine.ErrUntrustedRequester) {
+		t.Fatalf("request from another user: %+v", evs)
+	}
+}
