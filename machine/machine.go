@@ -77,6 +77,9 @@ var (
 	// ErrRoomKeyNotShared reports an EncryptRoomEvent before ShareRoomKey, or after the
 	// room's session must rotate.
 	ErrRoomKeyNotShared = errors.New("machine: room key not shared, call ShareRoomKey first")
+	// ErrDevicesOutdated reports a ShareRoomKey for a member whose device list is not tracked
+	// or not current: send the keys query first.
+	ErrDevicesOutdated = errors.New("machine: device list of a room member is not current")
 )
 
 const pickleKeySecret = "sicher.machine.pickle_key"

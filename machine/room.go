@@ -73,6 +73,10 @@ type withheldSent struct {
 // session (see GetMissingSessions) get m.no_olm, devices the policy leaves out m.unverified
 // and blacklisted ones m.blacklisted, each once per session. members is the room's joined
 // (and, with shared history, invited) users; our own user is added.
+//
+// Every member must be tracked with a current device list: otherwise ShareRoomKey returns
+// ErrDevicesOutdated and shares nothing, so that a device added since the last query is not
+// left out silently. Call UpdateTrackedUsers and send the keys query of OutgoingRequests first.
 func (m *Machine) ShareRoomKey(ctx context.Context, roomID string, members []string, rs RoomSettings) error {
 	if !slices.Contains(members, m.owner.UserID) {
 		members = append(slices.Clone(members), m.owner.UserID)
@@ -81,6 +85,15 @@ func (m *Machine) ShareRoomKey(ctx context.Context, roomID string, members []str
 		acct, err := m.loadAccount(ctx, tx)
 		if err != nil {
 			return err
+		}
+		for _, u := range members {
+			tu, err := tx.TrackedUser(ctx, u)
+			if errors.Is(err, store.ErrNotFound) || err == nil && tu.Outdated {
+				return fmt.Errorf("%w: %s", ErrDevicesOutdated, u)
+			}
+			if err != nil {
+				return err
+			}
 		}
 		var admitted []*Device
 		withheld := map[string]string{} // user|device → code

@@ -398,3 +398,21 @@ func TestConcurrentDecryption(t *testing.T) {
 		}
 	}
 }
+
+// TestNewDeviceNotLeftOut: a member adds a device; until the sender has queried the new device
+// list, ShareRoomKey refuses (ErrDevicesOutdated) instead of leaving the device out.
+func TestNewDeviceNotLeftOut(t *testing.T) {
+	w := newWorld(t)
+	alice := w.device("@alice:example.org", "A")
+	bob := w.device("@bob:example.org", "B")
+	room := w.hs.CreateRoom(alice.UserID(), bob.UserID())
+	w.sync(alice, bob)
+	w.mustRead(bob, room, w.say(alice, room, "one", machine.RoomSettings{}), "one")
+	bob2 := w.device("@bob:example.org", "B2")
+	w.sync(alice)
+	err := alice.ShareRoomKey(w.ctx, room, w.hs.Members(room), machine.RoomSettings{})
+	if !errors.Is(err, machine.ErrDevicesOutdated) {
+		t.Fatalf("share with an outdated member: %v", err)
+	}
+	w.mustRead(bob2, room, w.say(alice, room, "two", machine.RoomSettings{}), "two")
+}
