@@ -1,0 +1,88 @@
+package machine_test
+
+import (
+	"encoding/json"
+	"errors"
+	"testing"
+
+	"github.com/sicher-go/sicher/machine"
+)
+
+// TestInvalidInput: hostile or broken input gives an error, never a panic, and changes
+// nothing.
+func TestInvalidInput(t *testing.T) {
+	w := newWorld(t)
+	alice := w.device("@alice:example.org", "A")
+	bob := w.device("@bob:example.org", "B")
+	room := w.hs.CreateRoom(alice.UserID(), bob.UserID())
+	w.sync(alice, bob)
+	good := w.say(alice, room, "ok", machine.RoomSettings{})
+
+	for _, ev := range []string{
+		``, `null`, `[]`, `{}`, `{"sender":"@alice:example.org","event_id":"$1"}`,
+		`{"type":"m.room.encrypted","sender":"@alice:example.org","event_id":"$1","content":{}}`,
+		`{"type":"m.room.encrypted","sender":"@alice:example.org","event_id":"$1","content":{"algorithm":"m.megolm.v1.aes-sha2","ciphertext":"!!","session_id":"x"}}`,
+	} {
+		_, err := bob.DecryptRoomEvent(w.ctx, room, json.RawMessage(ev))
+		var de *machine.DecryptionError
+		if !errors.As(err, &de) || de.Reason != machine.FailureMalformed {
+			t.Errorf("DecryptRoomEvent(%s) = %v", ev, err)
+		}
+	}
+	for _, ev := range []string{
+		`null`, `{}`, `{"type":"m.room.encrypted","sender":"@alice:example.org","content":{}}`,
+		`{"type":"m.room.encrypted","sender":"@alice:example.org","content":{"algorithm":"m.olm.v1.curve25519-aes-sha2","sender_key":"x","ciphertext":{}}}`,
+		`{"type":"m.room_key.withheld","sender":"@alice:example.org","content":{"code":1}}`,
+		`{"type":"m.room_key_request","sender":"@alice:example.org","content":{"action":"request"}}`,
+	} {
+		out, err := bob.ReceiveSync(w.ctx, machine.SyncChanges{ToDevice: []json.RawMessage{json.RawMessage(ev)}})
+		if err != nil || len(out) != 1 || out[0].Err == nil {
+			t.Errorf("ReceiveSync(%s) = %+v, %v", ev, out, err)
+		}
+	}
+
+	// A response that does not parse leaves the request queued.
+	if err := alice.UpdateTrackedUsers(w.ctx, []string{"@carol:example.org"}); err != nil {
+		t.Fatal(err)
+	}
+	reqs, err := alice.OutgoingRequests(w.ctx)
+	if err != nil || len(reqs) != 1 || reqs[0].Kind != machine.KindKeysQuery {
+		t.Fatalf("requests %v %v", reqs, err)
+	}
+	for _, resp := range []string{``, `[`, `{"device_keys":[]}`, `{"device_keys":{"@carol:example.org":{"C":1}}}`} {
+		err := alice.MarkRequestSent(w.ctx, reqs[0].ID, []byte(resp))
+		if resp == `{"device_keys":{"@carol:example.org":{"C":1}}}` {
+			// A device whose keys do not verify is skipped, the response is otherwise fine.
+			if err != nil {
+				t.Fatalf("unverifiable device: %v", err)
+			}
+			continue
+		}
+		if !errors.Is(err, machine.ErrMalformedResponse) {
+			t.Errorf("MarkRequestSent(%q) = %v", resp, err)
+		}
+		if again, _ := alice.OutgoingRequests(w.ctx); len(again) != 1 || again[0].ID != reqs[0].ID {
+			t.Fatalf("request lost after a bad response: %v", again)
+		}
+	}
+	if err := alice.MarkRequestSent(w.ctx, "nope", []byte(`{}`)); !errors.Is(err, machine.ErrUnknownRequest) {
+		t.Fatalf("unknown id: %v", err)
+	}
+	// Nothing broke: the good event still decrypts.
+	w.mustRead(bob, room, good, "ok")
+}
+
+// TestSenderDeviceKeysFromUnknownDevice: an Olm event from a device we have not queried names
+// its device through sender_device_keys (MSC4147).
+func TestSenderDeviceKeysFromUnknownDevice(t *testing.T) {
+	w := newWorld(t)
+	alice := w.device("@alice:example.org", "A")
+	bob := w.device("@bob:example.org", "B")
+	room := w.hs.CreateRoom(alice.UserID(), bob.UserID())
+	w.sync(alice, bob)
+	w.say(alice, room, "x", machine.RoomSettings{})
+	evs := w.sync(bob) // Bob tracks nobody
+	if len(evs) != 1 || evs[0].Err != nil || evs[0].SenderDevice != "A" || !evs[0].Encrypted || evs[0].Type != "m.room_key" {
+		t.Fatalf("%+v", evs)
+	}
+}
