@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/sicher-go/sicher/event"
+	"github.com/sicher-go/sicher/internal/jsonstrict"
 	"github.com/sicher-go/sicher/key"
 	"github.com/sicher-go/sicher/megolm"
 	"github.com/sicher-go/sicher/store"
@@ -114,7 +115,7 @@ type rawRoomEvent struct {
 // are *DecryptionError.
 func (m *Machine) DecryptRoomEvent(ctx context.Context, roomID string, raw json.RawMessage) (*DecryptedEvent, error) {
 	var ev rawRoomEvent
-	if err := json.Unmarshal(raw, &ev); err != nil || ev.Sender == "" || ev.EventID == "" {
+	if err := jsonstrict.Unmarshal(raw, &ev); err != nil || ev.Sender == "" || ev.EventID == "" {
 		return nil, &DecryptionError{Reason: FailureMalformed, Err: fmt.Errorf("%w: room event", event.ErrMalformed)}
 	}
 	mc, err := event.ParseMegolmContent(ev.Content)

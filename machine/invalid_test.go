@@ -86,3 +86,19 @@ func TestSenderDeviceKeysFromUnknownDevice(t *testing.T) {
 		t.Fatalf("%+v", evs)
 	}
 }
+
+// TestDuplicateMembersRefused: a room event whose JSON names "sender" twice (or in another
+// case) is refused: Go must not read another sender than other clients do.
+func TestDuplicateMembersRefused(t *testing.T) {
+	w := newWorld(t)
+	alice := w.device("@alice:example.org", "A")
+	bob := w.device("@bob:example.org", "B")
+	room := w.hs.CreateRoom(alice.UserID(), bob.UserID())
+	w.sync(alice, bob)
+	ev := w.say(alice, room, "ok", machine.RoomSettings{})
+	dup := append(json.RawMessage(`{"Sender":"@mallory:example.org",`), ev[1:]...)
+	if _, err := bob.DecryptRoomEvent(w.ctx, room, dup); err == nil {
+		t.Fatal("a duplicate sender member was accepted")
+	}
+	w.mustRead(bob, room, ev, "ok")
+}

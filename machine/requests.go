@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/sicher-go/sicher/event"
+	"github.com/sicher-go/sicher/internal/jsonstrict"
 	"github.com/sicher-go/sicher/store"
 )
 
@@ -37,10 +38,10 @@ type Request struct {
 	Path   string
 	Body   json.RawMessage
 	// EventType is the to-device event type of a KindToDevice request.
-	EventType string `json:"event_type,omitempty"`
+	EventType string
 }
 
-// Path builds the HTTP path for a request kind.
+// requestPath builds the HTTP method and path of a request.
 func requestPath(kind RequestKind, eventType, id string) (method, path string) {
 	switch kind {
 	case KindKeysUpload:
@@ -286,10 +287,10 @@ func (m *Machine) receiveUpload(ctx context.Context, tx store.Tx, response []byt
 	return tx.PutValue(ctx, valueOTKCount, fmt.Appendf(nil, "%d", resp.OneTimeKeyCounts[signedCurve25519]))
 }
 
-// decodeStrict decodes a server response: unknown fields are allowed (servers add them), but
-// it must be a JSON object of the right shape.
+// decodeStrict decodes a server response with the strict decoder every network input goes
+// through (exact member names, no duplicates); unknown members are allowed (servers add them).
 func decodeStrict(b []byte, v any) error {
-	if err := json.Unmarshal(b, v); err != nil {
+	if err := jsonstrict.Unmarshal(b, v); err != nil {
 		return fmt.Errorf("%w: %v", ErrMalformedResponse, err)
 	}
 	return nil

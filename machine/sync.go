@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sicher-go/sicher/event"
+	"github.com/sicher-go/sicher/internal/jsonstrict"
 	"github.com/sicher-go/sicher/key"
 	"github.com/sicher-go/sicher/megolm"
 	"github.com/sicher-go/sicher/olm"
@@ -97,7 +98,7 @@ func (m *Machine) ReceiveSync(ctx context.Context, c SyncChanges) ([]ToDeviceEve
 
 func (m *Machine) receiveToDevice(ctx context.Context, raw json.RawMessage) (ToDeviceEvent, error) {
 	var r rawToDevice
-	if err := json.Unmarshal(raw, &r); err != nil || r.Type == "" || r.Sender == "" {
+	if err := jsonstrict.Unmarshal(raw, &r); err != nil || r.Type == "" || r.Sender == "" {
 		return ToDeviceEvent{Err: fmt.Errorf("%w: to-device event", event.ErrMalformed)}, nil
 	}
 	out := ToDeviceEvent{Type: r.Type, Sender: r.Sender}
