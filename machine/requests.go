@@ -97,6 +97,7 @@ const (
 	valueWithheldSent  = "sicher.machine.withheld:"      // + room id: session id and devices told
 	valueTrust         = "sicher.machine.trust:"         // + user|device: local trust
 	valueClaimAttempts = "sicher.machine.claimed:"       // + user|device: last claim without a key
+	valueOlmSeen       = "sicher.machine.olm_seen:"      // + curve key: hashes of decrypted messages
 )
 
 // OutgoingRequests returns the requests to send: the ones stored and not yet confirmed, plus

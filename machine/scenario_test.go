@@ -416,3 +416,26 @@ func TestNewDeviceNotLeftOut(t *testing.T) {
 	}
 	w.mustRead(bob2, room, w.say(alice, room, "two", machine.RoomSettings{}), "two")
 }
+
+// TestDuplicateOlmIsNotWedged: a to-device message delivered twice is recognised as a
+// duplicate (ErrDuplicate) and does not start wedged-session recovery.
+func TestDuplicateOlmIsNotWedged(t *testing.T) {
+	w := newWorld(t)
+	alice := w.device("@alice:example.org", "A")
+	bob := w.device("@bob:example.org", "B")
+	room := w.hs.CreateRoom(alice.UserID(), bob.UserID())
+	w.sync(alice, bob)
+	w.mustRead(bob, room, w.say(alice, room, "1", machine.RoomSettings{}), "1")
+	w.mustRead(alice, room, w.say(bob, room, "2", machine.RoomSettings{}), "2")
+	w.hs.ToDeviceFilter = func(user, dev string, evs []json.RawMessage) []json.RawMessage {
+		return append(evs, evs...)
+	}
+	w.say(alice, room, "3", machine.RoomSettings{RotationMessages: 1})
+	evs := w.sync(bob)
+	if len(evs) != 2 || evs[0].Err != nil || !errors.Is(evs[1].Err, machine.ErrDuplicate) {
+		t.Fatalf("%+v", evs)
+	}
+	if reqs, _ := bob.OutgoingRequests(w.ctx); len(reqs) != 0 {
+		t.Fatalf("a duplicate started recovery: %v", reqs)
+	}
+}

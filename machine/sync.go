@@ -2,6 +2,8 @@ package machine
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -58,7 +60,7 @@ type rawToDevice struct {
 // key counts, unused fallback key types and to-device events, the last each in its own store
 // transaction. It returns the to-device events in order with what happened to each; an error
 // is returned only when the store fails or ctx ends. An event's Err is the event layer's
-// validation error, ErrUntrustedForwarder (a forwarded key not from our own verified device),
+// validation error, ErrDuplicate (a message delivered again), ErrUntrustedForwarder (a forwarded key not from our own verified device),
 // ErrUntrustedRequester (a key request not from one) or event.ErrNotOlmEncrypted (a key
 // that arrived in the clear).
 func (m *Machine) ReceiveSync(ctx context.Context, c SyncChanges) ([]ToDeviceEvent, error) {
@@ -188,6 +190,9 @@ func (m *Machine) receiveOlm(ctx context.Context, r rawToDevice) (ToDeviceEvent,
 		if err := m.putSession(ctx, tx, ev.SenderKey, ev.Session, now, true); err != nil {
 			return err
 		}
+		if err := m.rememberOlm(ctx, tx, oc); err != nil {
+			return err
+		}
 		if ev.NewSession {
 			if err := m.saveAccount(ctx, tx, acct); err != nil {
 				return err
@@ -213,6 +218,11 @@ func (m *Machine) receiveOlm(ctx context.Context, r rawToDevice) (ToDeviceEvent,
 			return out, err
 		}
 		out.Err = err
+		if m.seenOlm(ctx, oc) {
+			// The server delivered a message again: not a wedged session.
+			out.Err = fmt.Errorf("%w: %w", ErrDuplicate, err)
+			return out, nil
+		}
 		if knownDevice && (errors.Is(err, event.ErrNoSession) || errors.Is(err, event.ErrAuthentication)) {
 			if werr := m.markWedged(ctx, r.Sender, oc.SenderKey); werr != nil {
 				return out, werr
@@ -220,6 +230,59 @@ func (m *Machine) receiveOlm(ctx context.Context, r rawToDevice) (ToDeviceEvent,
 		}
 	}
 	return out, nil
+}
+
+// ErrDuplicate reports a to-device Olm message that was decrypted before (the server delivered
+// it again). It is dropped, and does not count as a wedged session.
+var ErrDuplicate = errors.New("machine: Olm message received before")
+
+// seenOlmLimit is how many decrypted Olm messages per sender key are remembered to recognise a
+// second delivery (mautrix-go de-duplicates Olm messages by hash too).
+const seenOlmLimit = 64
+
+func olmHash(m *Machine, oc *event.OlmContent) (string, bool) {
+	msg, ok := oc.Ciphertext[m.curve.String()]
+	if !ok {
+		return "", false
+	}
+	h := sha256.Sum256(msg.Body)
+	return base64.RawStdEncoding.EncodeToString(h[:]), true
+}
+
+// rememberOlm records the hash of a decrypted Olm message.
+func (m *Machine) rememberOlm(ctx context.Context, tx store.Tx, oc *event.OlmContent) error {
+	h, ok := olmHash(m, oc)
+	if !ok {
+		return nil
+	}
+	name := valueOlmSeen + oc.SenderKey.String()
+	var seen []string
+	if b, err := tx.Value(ctx, name); err == nil {
+		_ = json.Unmarshal(b, &seen)
+	}
+	seen = append(seen, h)
+	if len(seen) > seenOlmLimit {
+		seen = seen[len(seen)-seenOlmLimit:]
+	}
+	b, _ := json.Marshal(seen)
+	return tx.PutValue(ctx, name, b)
+}
+
+// seenOlm reports whether an Olm message was decrypted before.
+func (m *Machine) seenOlm(ctx context.Context, oc *event.OlmContent) bool {
+	h, ok := olmHash(m, oc)
+	if !ok {
+		return false
+	}
+	var seen []string
+	_ = m.st.View(ctx, m.owner, func(tx store.Tx) error {
+		b, err := tx.Value(ctx, valueOlmSeen+oc.SenderKey.String())
+		if err == nil {
+			_ = json.Unmarshal(b, &seen)
+		}
+		return nil
+	})
+	return slices.Contains(seen, h)
 }
 
 // wedgeInterval is how often at most a new session is started with a device whose session
