@@ -69,3 +69,59 @@ func TestKeyRequestBetweenOwnDevices(t *testing.T) {
 		t.Fatalf("request from another user: %+v", evs)
 	}
 }
+
+// TestForwardedKeyFromUnverifiedDeviceRefused: Alice's device A2 is cross-signed, A1 is not.
+// A1 answers A2's request (A2 is verified), but A2 drops the forwarded key: A1 is not one of
+// her verified devices.
+func TestForwardedKeyFromUnverifiedDeviceRefused(t *testing.T) {
+	w := newWorld(t)
+	a1 := w.device("@alice:example.org", "A1")
+	a2 := w.device("@alice:example.org", "A2")
+	bob := w.device("@bob:example.org", "B")
+	w.crossSign("@alice:example.org", "A2")
+	room := w.hs.CreateRoom(a1.UserID(), bob.UserID())
+	w.sync(a1, a2, bob)
+	w.hs.ToDeviceFilter = func(user, dev string, evs []json.RawMessage) []json.RawMessage {
+		if dev == "A2" {
+			return nil
+		}
+		return evs
+	}
+	ev := w.say(bob, room, "secret", machine.RoomSettings{})
+	w.mustRead(a1, room, ev, "secret")
+	w.sync(a2) // the room key is lost
+	w.hs.ToDeviceFilter = nil
+	for _, m := range []*machine.Machine{a1, a2} {
+		if err := m.UpdateTrackedUsers(w.ctx, []string{"@alice:example.org"}); err != nil {
+			t.Fatal(err)
+		}
+		w.sync(m)
+		w.send(m)
+		if _, err := m.GetMissingSessions(w.ctx, []string{"@alice:example.org"}); err != nil {
+			t.Fatal(err)
+		}
+		w.send(m)
+	}
+	if err := a2.RequestRoomKey(w.ctx, room, sessionID(t, ev)); err != nil {
+		t.Fatal(err)
+	}
+	w.send(a2)
+	w.sync(a1)
+	w.send(a1)
+	evs := w.sync(a2)
+	found := false
+	for _, e := range evs {
+		if e.Type == "m.forwarded_room_key" {
+			found = true
+			if !errors.Is(e.Err, machine.ErrUntrustedForwarder) {
+				t.Fatalf("forwarded key from an unverified device: %v", e.Err)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("no forwarded key arrived: %+v", evs)
+	}
+	if _, _, err := w.read(a2, room, ev); err == nil {
+		t.Fatal("decrypted with a key from an unverified device")
+	}
+}

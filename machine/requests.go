@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/sicher-go/sicher/event"
 	"github.com/sicher-go/sicher/internal/jsonstrict"
@@ -89,15 +90,16 @@ const oneTimeKeyTarget = 50
 
 // Names of the values the machine keeps in the store.
 const (
-	valueOTKCount      = "sicher.machine.otk_count"      // server's signed_curve25519 count
-	valueDeviceUpload  = "sicher.machine.device_keys_up" // "1" once the device keys were accepted
-	valueFallbackUsed  = "sicher.machine.fallback_used"  // "1" when the server said our fallback key was used
-	valuePendingDummy  = "sicher.machine.dummy:"         // + curve key: send m.dummy after the claim
-	valueWedged        = "sicher.machine.wedged:"        // + curve key: time of the last recovery
-	valueWithheldSent  = "sicher.machine.withheld:"      // + room id: session id and devices told
-	valueTrust         = "sicher.machine.trust:"         // + user|device: local trust
-	valueClaimAttempts = "sicher.machine.claimed:"       // + user|device: last claim without a key
-	valueOlmSeen       = "sicher.machine.olm_seen:"      // + curve key: hashes of decrypted messages
+	valueOTKCount        = "sicher.machine.otk_count"        // server's signed_curve25519 count
+	valueDeviceUpload    = "sicher.machine.device_keys_up"   // "1" once the device keys were accepted
+	valueFallbackUsed    = "sicher.machine.fallback_used"    // "1" when the server said our fallback key was used
+	valuePendingDummy    = "sicher.machine.dummy:"           // + curve key: send m.dummy after the claim
+	valueWedged          = "sicher.machine.wedged:"          // + curve key: time of the last recovery
+	valueWithheldSent    = "sicher.machine.withheld:"        // + room id: session id and devices told
+	valueTrust           = "sicher.machine.trust:"           // + user|device: local trust
+	valueClaimAttempts   = "sicher.machine.claimed:"         // + user|device: last claim without a key
+	valueFallbackRotated = "sicher.machine.fallback_rotated" // when the previous fallback key was replaced
+	valueOlmSeen         = "sicher.machine.olm_seen:"        // + curve key: hashes of decrypted messages
 )
 
 // OutgoingRequests returns the requests to send: the ones stored and not yet confirmed, plus
@@ -162,6 +164,15 @@ func (m *Machine) maybeUpload(ctx context.Context, tx store.Tx) error {
 		fmt.Sscan(string(b), &count)
 	}
 	changed := false
+	// The previous fallback key is forgotten an hour after it was replaced: by then the
+	// peers that claimed it have had time to use it (matrix-sdk-crypto waits too).
+	if t, ok := timeValue(ctx, tx, valueFallbackRotated); ok && m.clock().Sub(t) >= time.Hour {
+		acct.ForgetOldFallbackKey()
+		if err := tx.PutValue(ctx, valueFallbackRotated, nil); err != nil {
+			return err
+		}
+		changed = true
+	}
 	if need := oneTimeKeyTarget - count - len(acct.OneTimeKeys()); need > 0 {
 		if _, _, err := acct.GenerateOneTimeKeysFrom(m.randReader(), need); err != nil {
 			return err
@@ -176,7 +187,17 @@ func (m *Machine) maybeUpload(ctx context.Context, tx store.Tx) error {
 		if err := tx.PutValue(ctx, valueFallbackUsed, []byte("0")); err != nil {
 			return err
 		}
+		if hasFallback {
+			if err := putTime(ctx, tx, valueFallbackRotated, m.clock()); err != nil {
+				return err
+			}
+		}
 		changed = true
+	}
+	if changed {
+		if err := m.saveAccount(ctx, tx, acct); err != nil {
+			return err
+		}
 	}
 	_, unpublishedFallback := acct.UnpublishedFallbackKey()
 	if uploaded && len(acct.OneTimeKeys()) == 0 && !unpublishedFallback {
@@ -188,11 +209,6 @@ func (m *Machine) maybeUpload(ctx context.Context, tx store.Tx) error {
 	}
 	if uploaded {
 		up.DeviceKeys = nil
-	}
-	if changed {
-		if err := m.saveAccount(ctx, tx, acct); err != nil {
-			return err
-		}
 	}
 	return m.queue(ctx, tx, KindKeysUpload, "", uploadBody{up})
 }
