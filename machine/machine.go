@@ -92,7 +92,8 @@ func New(ctx context.Context, cfg Config) (*Machine, error) {
 
 // NewFrom is New with the machine's randomness (keys, session ratchets, transaction ids) read
 // from rand; nil means crypto/rand. The first call for a device creates its Olm account and a
-// random 32-byte pickle key, kept as a store secret; later calls load them.
+// random 32-byte pickle key, kept as a store secret; later calls load them. Our own user is
+// tracked from the start.
 func NewFrom(ctx context.Context, rnd io.Reader, cfg Config) (*Machine, error) {
 	if cfg.UserID == "" || cfg.DeviceID == "" || cfg.Store == nil {
 		return nil, ErrConfig
@@ -138,6 +139,12 @@ func NewFrom(ctx context.Context, rnd io.Reader, cfg Config) (*Machine, error) {
 			return err
 		}
 		m.curve, m.ed = acct.Curve25519(), acct.Ed25519()
+		// Our own devices are always tracked: they receive our room keys.
+		if _, err := tx.TrackedUser(ctx, m.owner.UserID); errors.Is(err, store.ErrNotFound) {
+			return tx.PutTrackedUser(ctx, &store.TrackedUser{UserID: m.owner.UserID, Outdated: true})
+		} else if err != nil {
+			return err
+		}
 		return nil
 	})
 	if err != nil {
