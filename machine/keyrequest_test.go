@@ -124,4 +124,8 @@ func TestForwardedKeyFromUnverifiedDeviceRefused(t *testing.T) {
 	if _, _, err := w.read(a2, room, ev); err == nil {
 		t.Fatal("decrypted with a key from an unverified device")
 	}
+	// The Olm session that carried the refused key advanced all the same: A1's next
+	// messages to A2 decrypt.
+	own := w.hs.CreateRoom(a1.UserID())
+	w.mustRead(a2, own, w.say(a1, own, "still talking", machine.RoomSettings{}), "still talking")
 }

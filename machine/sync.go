@@ -204,8 +204,14 @@ func (m *Machine) receiveOlm(ctx context.Context, r rawToDevice) (ToDeviceEvent,
 		} else if ev.SenderDeviceKeys != nil {
 			out.SenderDevice = ev.SenderDeviceKeys.DeviceID
 		}
+		// What the event carries may be refused (a room key that contradicts a stored
+		// one, a forwarded key from an untrusted device); the Olm session still advanced
+		// and is committed, so the peer's next messages decrypt.
 		consumed, err := m.handleOlmEvent(ctx, tx, ev, dev)
-		if err != nil {
+		var d *dropped
+		if errors.As(err, &d) {
+			out.Err = d.err
+		} else if err != nil {
 			return err
 		}
 		if !consumed {
@@ -322,37 +328,44 @@ func (m *Machine) handleOlmEvent(ctx context.Context, tx store.Tx, ev *event.Olm
 	case typeRoomKey:
 		rk, err := event.RoomKeyFromEvent(ev)
 		if err != nil {
-			return true, err
+			return true, drop(err)
 		}
 		s, err := rk.InboundSession()
 		if err != nil {
-			return true, err
+			return true, drop(err)
 		}
 		return true, m.storeInbound(ctx, tx, rk.Info, s)
 	case typeRoomKeyWithheld:
 		w, err := event.WithheldFromEvent(ev)
 		if err != nil {
-			return true, err
+			return true, drop(err)
 		}
 		return true, m.storeWithheld(ctx, tx, w, true)
 	case typeForwardedKey:
 		// Accepted only from our own devices that we verified (spec "Key requests":
 		// https://spec.matrix.org/v1.19/client-server-api/#key-requests).
 		if ev.Sender != m.owner.UserID || dev == nil || !dev.Verified {
-			return true, fmt.Errorf("machine: forwarded room key from %s: %w", ev.Sender, ErrUntrustedForwarder)
+			return true, drop(fmt.Errorf("machine: forwarded room key from %s: %w", ev.Sender, ErrUntrustedForwarder))
 		}
 		fk, err := event.ForwardedRoomKeyFromEvent(ev)
 		if err != nil {
-			return true, err
+			return true, drop(err)
 		}
 		s, err := fk.Session.InboundSession()
 		if err != nil {
-			return true, err
+			return true, drop(err)
 		}
 		return true, m.storeInbound(ctx, tx, fk.Info, s)
 	}
 	return false, nil
 }
+
+// dropped wraps the reason an event's payload is refused while its Olm message is accepted.
+type dropped struct{ err error }
+
+func (d *dropped) Error() string { return d.err.Error() }
+
+func drop(err error) error { return &dropped{err} }
 
 // ErrUntrustedForwarder reports an m.forwarded_room_key from a device other than our own
 // verified ones: it is dropped.
@@ -376,12 +389,15 @@ func (m *Machine) storeInbound(ctx context.Context, tx store.Tx, info event.Sess
 			return err
 		}
 		merge, err := event.CompareRoomKey(oldInfo, oldSess, info, s)
-		if err != nil || !merge {
-			return err
+		if err != nil {
+			return drop(err)
+		}
+		if !merge {
+			return nil
 		}
 		merged, err := oldSess.Merge(s)
 		if err != nil {
-			return err
+			return drop(err)
 		}
 		if oldInfo.Provenance < info.Provenance {
 			info = oldInfo
