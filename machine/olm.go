@@ -20,8 +20,9 @@ const claimBatch = 100
 
 // GetMissingSessions queues /keys/claim requests (in batches) for the devices of users that
 // have no Olm session with us, and reports whether it queued any. Query the users' devices
-// first (UpdateTrackedUsers, then the keys query of OutgoingRequests). Devices that had no key
-// to claim are not claimed again for an hour.
+// first (UpdateTrackedUsers, then the keys query of OutgoingRequests). Devices already in a
+// queued claim are left out, and devices that had no key to claim are not claimed again for an
+// hour.
 func (m *Machine) GetMissingSessions(ctx context.Context, users []string) (bool, error) {
 	queued := false
 	err := m.update(ctx, func(tx store.Tx) error {
@@ -37,6 +38,10 @@ func (m *Machine) GetMissingSessions(ctx context.Context, users []string) (bool,
 			claim, n = keysClaim{OneTimeKeys: map[string]map[string]string{}}, 0
 			return err
 		}
+		pending, err := pendingClaims(ctx, tx)
+		if err != nil {
+			return err
+		}
 		for _, u := range users {
 			devs, err := m.devices(ctx, tx, u)
 			if err != nil {
@@ -50,7 +55,7 @@ func (m *Machine) GetMissingSessions(ctx context.Context, users []string) (bool,
 				if err != nil {
 					return err
 				}
-				if len(ss) > 0 {
+				if len(ss) > 0 || pending[u+"|"+d.Keys.DeviceID] {
 					continue
 				}
 				if t, ok := timeValue(ctx, tx, valueClaimAttempts+u+"|"+d.Keys.DeviceID); ok && now.Sub(t) < time.Hour {
@@ -70,6 +75,30 @@ func (m *Machine) GetMissingSessions(ctx context.Context, users []string) (bool,
 		return flush()
 	})
 	return queued, err
+}
+
+// pendingClaims returns the devices that a queued /keys/claim asks for.
+func pendingClaims(ctx context.Context, tx store.Tx) (map[string]bool, error) {
+	reqs, err := tx.OutgoingRequests(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for _, r := range reqs {
+		if r.Type != string(KindKeysClaim) {
+			continue
+		}
+		var c keysClaim
+		if err := json.Unmarshal(r.Body, &c); err != nil {
+			return nil, fmt.Errorf("machine: stored request %s: %w", r.ID, store.ErrCorrupt)
+		}
+		for u, devs := range c.OneTimeKeys {
+			for d := range devs {
+				out[u+"|"+d] = true
+			}
+		}
+	}
+	return out, nil
 }
 
 func timeValue(ctx context.Context, tx store.Tx, name string) (time.Time, bool) {

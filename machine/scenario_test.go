@@ -439,3 +439,25 @@ func TestDuplicateOlmIsNotWedged(t *testing.T) {
 		t.Fatalf("a duplicate started recovery: %v", reqs)
 	}
 }
+
+// TestClaimNotRepeated: asking for missing sessions twice before the claim is sent queues one
+// claim, so no second one-time key is spent.
+func TestClaimNotRepeated(t *testing.T) {
+	w := newWorld(t)
+	alice := w.device("@alice:example.org", "A")
+	bob := w.device("@bob:example.org", "B")
+	if err := alice.UpdateTrackedUsers(w.ctx, []string{bob.UserID()}); err != nil {
+		t.Fatal(err)
+	}
+	w.send(alice)
+	for i, want := range []bool{true, false} {
+		queued, err := alice.GetMissingSessions(w.ctx, []string{bob.UserID()})
+		if err != nil || queued != want {
+			t.Fatalf("call %d: queued %v, %v", i, queued, err)
+		}
+	}
+	w.send(alice)
+	if n := w.hs.Sync(bob.UserID(), "B").OneTimeKeyCounts["signed_curve25519"]; n != 49 {
+		t.Fatalf("bob has %d one-time keys left, want 49", n)
+	}
+}
