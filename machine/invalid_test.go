@@ -3,6 +3,7 @@ package machine_test
 import (
 	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -106,5 +107,38 @@ func TestDuplicateMembersRefused(t *testing.T) {
 	}
 	if _, err := bob.DecryptRoomEvent(w.ctx, room, dup); err == nil {
 		t.Fatal("an event with two sender members was accepted")
+	}
+}
+
+type failingReader struct{}
+
+var errRead = errors.New("no entropy")
+
+func (failingReader) Read([]byte) (int, error) { return 0, errRead }
+
+// TestRandomness: NewFrom reads the given reader (same seed, same identity) and a failing
+// reader gives an error wrapping the reader's, not a panic.
+func TestRandomness(t *testing.T) {
+	ctx := newWorld(t).ctx
+	cfg := machine.Config{UserID: "@a:example.org", DeviceID: "A"}
+	var keys []string
+	for range 2 {
+		cfg.Store = newMemory()
+		m, err := machine.NewFrom(ctx, rand.NewChaCha8([32]byte{1}), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _ := m.IdentityKeys()
+		keys = append(keys, c.String())
+	}
+	if keys[0] != keys[1] {
+		t.Fatal("the same seed gave different identities")
+	}
+	cfg.Store = newMemory()
+	if _, err := machine.NewFrom(ctx, failingReader{}, cfg); !errors.Is(err, errRead) {
+		t.Fatalf("failing reader: %v", err)
+	}
+	if _, err := machine.New(ctx, machine.Config{UserID: "@a:example.org"}); !errors.Is(err, machine.ErrConfig) {
+		t.Fatalf("incomplete config: %v", err)
 	}
 }

@@ -59,7 +59,7 @@ type Machine struct {
 	clock     func() time.Time
 	log       *slog.Logger
 	rand      io.Reader
-	randMu    sync.Mutex
+	randMu    *sync.Mutex
 	pickleKey [olm.PickleKeySize]byte
 	curve     key.Curve25519
 	ed        key.Ed25519
@@ -103,7 +103,7 @@ func NewFrom(ctx context.Context, rnd io.Reader, cfg Config) (*Machine, error) {
 	}
 	m := &Machine{
 		owner: store.Owner{UserID: cfg.UserID, DeviceID: cfg.DeviceID},
-		st:    cfg.Store, clock: cfg.Clock, log: cfg.Logger, rand: rnd,
+		st:    cfg.Store, clock: cfg.Clock, log: cfg.Logger, rand: rnd, randMu: new(sync.Mutex),
 	}
 	if m.clock == nil {
 		m.clock = time.Now
@@ -206,4 +206,14 @@ func (m *Machine) update(ctx context.Context, fn func(store.Tx) error) error {
 // ownDeviceKeys returns our signed device keys.
 func (m *Machine) ownDeviceKeys(acct *olm.Account) (*signing.DeviceKeys, error) {
 	return signing.AccountDeviceKeys(acct, m.owner.UserID, m.owner.DeviceID, nil)
+}
+
+// Format prints the device the machine runs for, never its pickle key.
+func (m Machine) Format(f fmt.State, _ rune) {
+	fmt.Fprintf(f, "machine.Machine{%s %s}", m.owner.UserID, m.owner.DeviceID)
+}
+
+// LogValue logs the device the machine runs for, never its pickle key.
+func (m Machine) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("user_id", m.owner.UserID), slog.String("device_id", m.owner.DeviceID))
 }
