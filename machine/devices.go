@@ -45,8 +45,23 @@ func markOutdated(ctx context.Context, tx store.Tx, users []string) error {
 		if err := tx.PutTrackedUser(ctx, tu); err != nil {
 			return err
 		}
+		var n int
+		fmt.Sscan(deviceListGen(ctx, tx, u), &n)
+		if err := tx.PutValue(ctx, valueDeviceListGen+u, fmt.Appendf(nil, "%d", n+1)); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// deviceListGen counts how often a user's device list was reported changed, so that a query
+// answered after a newer change does not mark the user current.
+func deviceListGen(ctx context.Context, tx store.Tx, user string) string {
+	b, err := tx.Value(ctx, valueDeviceListGen+user)
+	if err != nil {
+		return "0"
+	}
+	return string(b)
 }
 
 // identity is the machine's record of a user's cross-signing keys, kept as
@@ -82,6 +97,10 @@ func (m *Machine) receiveQuery(ctx context.Context, tx store.Tx, reqBody, respon
 	if err := decodeStrict(response, &resp); err != nil {
 		return err
 	}
+	gens := map[string]string{}
+	if b, err := tx.Value(ctx, valueQueryGen); err == nil {
+		_ = json.Unmarshal(b, &gens)
+	}
 	for _, user := range sortedKeys(req.DeviceKeys) {
 		tu, err := tx.TrackedUser(ctx, user)
 		if errors.Is(err, store.ErrNotFound) {
@@ -101,7 +120,8 @@ func (m *Machine) receiveQuery(ctx context.Context, tx store.Tx, reqBody, respon
 		}
 		m.updateIdentity(&id, user, resp)
 		tu.CrossSigningKeys, _ = json.Marshal(id)
-		tu.Outdated = false
+		// A change reported after the query was made keeps the user outdated.
+		tu.Outdated = gens[user] != deviceListGen(ctx, tx, user)
 		if err := tx.PutTrackedUser(ctx, tu); err != nil {
 			return err
 		}

@@ -99,6 +99,8 @@ const (
 	valueTrust           = "sicher.machine.trust:"           // + user|device: local trust
 	valueClaimAttempts   = "sicher.machine.claimed:"         // + user|device: last claim without a key
 	valueFallbackRotated = "sicher.machine.fallback_rotated" // when the previous fallback key was replaced
+	valueDeviceListGen   = "sicher.machine.devgen:"          // + user: counts device_lists.changed
+	valueQueryGen        = "sicher.machine.query_gen"        // the counts when the pending query was made
 	valueOlmSeen         = "sicher.machine.olm_seen:"        // + curve key: hashes of decrypted messages
 )
 
@@ -130,8 +132,14 @@ func (m *Machine) OutgoingRequests(ctx context.Context) ([]Request, error) {
 			}
 			if len(users) > 0 {
 				q := keysQuery{DeviceKeys: map[string][]string{}}
+				gens := map[string]string{}
 				for _, u := range users {
 					q.DeviceKeys[u] = []string{}
+					gens[u] = deviceListGen(ctx, tx, u)
+				}
+				b, _ := json.Marshal(gens)
+				if err := tx.PutValue(ctx, valueQueryGen, b); err != nil {
+					return err
 				}
 				if err := m.queue(ctx, tx, KindKeysQuery, "", q); err != nil {
 					return err

@@ -461,3 +461,43 @@ func TestClaimNotRepeated(t *testing.T) {
 		t.Fatalf("bob has %d one-time keys left, want 49", n)
 	}
 }
+
+// TestChangeDuringQuery: a device-list change that arrives while a query is in flight keeps
+// the user outdated, so the new device is queried next.
+func TestChangeDuringQuery(t *testing.T) {
+	w := newWorld(t)
+	alice := w.device("@alice:example.org", "A")
+	bob := w.device("@bob:example.org", "B")
+	room := w.hs.CreateRoom(alice.UserID(), bob.UserID())
+	w.sync(alice, bob)
+	if err := alice.UpdateTrackedUsers(w.ctx, w.hs.Members(room)); err != nil {
+		t.Fatal(err)
+	}
+	reqs, err := alice.OutgoingRequests(w.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var query machine.Request
+	for _, r := range reqs {
+		if r.Kind == machine.KindKeysQuery {
+			query = r
+		}
+	}
+	resp, err := w.hs.Do(alice.UserID(), "A", query) // answered before Bob's new device
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.device("@bob:example.org", "B2")
+	w.sync(alice) // device_lists.changed: bob
+	if err := alice.MarkRequestSent(w.ctx, query.ID, resp); err != nil {
+		t.Fatal(err)
+	}
+	err = alice.ShareRoomKey(w.ctx, room, w.hs.Members(room), machine.RoomSettings{})
+	if !errors.Is(err, machine.ErrDevicesOutdated) {
+		t.Fatalf("bob was marked current by a stale answer: %v", err)
+	}
+	w.send(alice)
+	if devs, _ := alice.Devices(w.ctx, bob.UserID()); len(devs) != 2 {
+		t.Fatalf("bob's devices after the next query: %d", len(devs))
+	}
+}
