@@ -12,6 +12,7 @@ import (
 	"github.com/sicher-go/sicher/machine"
 	"github.com/sicher-go/sicher/olm"
 	"github.com/sicher-go/sicher/signing"
+	"github.com/sicher-go/sicher/store"
 )
 
 // TestThreeUsersFiveDevices: Alice (two devices), Bob (two devices) and Carol (one) share a
@@ -499,5 +500,68 @@ func TestChangeDuringQuery(t *testing.T) {
 	w.send(alice)
 	if devs, _ := alice.Devices(w.ctx, bob.UserID()); len(devs) != 2 {
 		t.Fatalf("bob's devices after the next query: %d", len(devs))
+	}
+}
+
+// TestConcurrentEncryption: goroutines encrypting in one room never reuse a message index,
+// and every event decrypts.
+func TestConcurrentEncryption(t *testing.T) {
+	w := newWorld(t)
+	alice := w.device("@alice:example.org", "A")
+	bob := w.device("@bob:example.org", "B")
+	room := w.hs.CreateRoom(alice.UserID(), bob.UserID())
+	w.sync(alice, bob)
+	w.prepare(alice, room, machine.RoomSettings{})
+	var wg sync.WaitGroup
+	contents := make([]json.RawMessage, 16)
+	for i := range contents {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := alice.EncryptRoomEvent(w.ctx, room, "m.room.message", body("m"))
+			if err != nil {
+				t.Error(err)
+			}
+			contents[i] = c
+		}()
+	}
+	wg.Wait()
+	w.sync(bob)
+	if err := bob.UpdateTrackedUsers(w.ctx, w.hs.Members(room)); err != nil {
+		t.Fatal(err)
+	}
+	w.send(bob)
+	for _, c := range contents {
+		if _, err := bob.DecryptRoomEvent(w.ctx, room, w.hs.Send(room, alice.UserID(), c)); err != nil {
+			t.Fatal(err) // a reused index would be refused as a replay
+		}
+	}
+}
+
+// TestSharedHistory: the room key carries shared_history when the history visibility is
+// shared (MSC3061), and the receiver stores the flag.
+func TestSharedHistory(t *testing.T) {
+	w := newWorld(t)
+	alice := w.device("@alice:example.org", "A")
+	bobStore := newMemory()
+	bob := w.deviceOn(bobStore, "@bob:example.org", "B")
+	for _, vis := range []string{"shared", "joined"} {
+		room := w.hs.CreateRoom(alice.UserID(), bob.UserID())
+		w.sync(alice, bob)
+		ev := w.say(alice, room, vis, machine.RoomSettings{HistoryVisibility: vis})
+		w.mustRead(bob, room, ev, vis)
+		err := bobStore.View(w.ctx, store.Owner{UserID: bob.UserID(), DeviceID: "B"}, func(tx store.Tx) error {
+			s, err := tx.InboundGroupSession(w.ctx, room, sessionID(t, ev))
+			if err != nil {
+				return err
+			}
+			if s.SharedHistory != (vis == "shared") {
+				t.Errorf("%s: shared_history %v", vis, s.SharedHistory)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 }
