@@ -37,39 +37,19 @@ var (
 	// session: a bad MAC or Megolm signature.
 	ErrAuthentication = errors.New("event: message authentication failed")
 
-	// ErrWrongSender means the decrypted Olm payload names another sender
-	// than the to-device event, or a sender Ed25519 key other than the
-	// sending device's (spec v1.19 Olm validation items 1 and 2).
-	ErrWrongSender = errors.New("event: payload sender does not match")
+	// ErrValidation is matched by *ValidationError: the event decrypted,
+	// but a field of it is not what the spec's validation rules require
+	// (a sender, recipient, key or room that does not match).
+	ErrValidation = errors.New("event: validation failed")
 
-	// ErrWrongRecipient means the payload's recipient is not our user ID
-	// (validation item 3).
-	ErrWrongRecipient = errors.New("event: payload recipient is not us")
+	// ErrReplay means a message was seen before: a second, different
+	// event at a Megolm message index a ReplayGuard saw (the error names
+	// both events), or a pre-key message that would start an Olm session
+	// we already have.
+	ErrReplay = errors.New("event: message seen before (possible replay)")
 
-	// ErrWrongRecipientKey means recipient_keys.ed25519 is not our device's
-	// Ed25519 key (validation item 4).
-	ErrWrongRecipientKey = errors.New("event: payload recipient key is not ours")
-
-	// ErrSenderDeviceKeys means sender_device_keys (MSC4147) does not belong
-	// to the sender, does not hold the keys of the Olm session and of the
-	// payload, or its self-signature does not verify (validation item 5).
-	ErrSenderDeviceKeys = errors.New("event: sender_device_keys do not match the sender")
-
-	// ErrSenderKey means the envelope's sender_key is not the identity key
-	// of the Olm session that decrypted the message, or known device keys
-	// given by the caller are for another Curve25519 key.
-	ErrSenderKey = errors.New("event: sender key does not match the session")
-
-	// ErrWrongRoom means a Megolm payload's room_id is not the room the
-	// event arrived in: the server moved it.
-	ErrWrongRoom = errors.New("event: payload room_id is not the event's room")
-
-	// ErrReplay is matched by *ReplayError: a second, different event at a
-	// Megolm message index already seen.
-	ErrReplay = errors.New("event: duplicate Megolm message index (possible replay)")
-
-	// ErrWithheld is matched by *WithheldError: the sender told us it will
-	// not share the key (m.room_key.withheld).
+	// ErrWithheld is matched by *Withheld: the sender told us it will not
+	// share the key (m.room_key.withheld).
 	ErrWithheld = errors.New("event: room key withheld by the sender")
 
 	// ErrNotOlmEncrypted means a key-sharing event (m.room_key,
@@ -79,41 +59,54 @@ var (
 	ErrNotOlmEncrypted = errors.New("event: key-sharing event must arrive Olm-encrypted")
 )
 
-// ReplayError reports a Megolm message index seen before in another event.
-type ReplayError struct {
-	SessionID string
-	Index     uint32
-	// The event seen first at this index, and the one now refused.
-	FirstEventID, EventID string
-	FirstTS, TS           int64
+// ValidationError reports an event that decrypted but breaks one of the
+// spec's validation rules. Rule names the field checked:
+//
+//   - "sender": the Olm payload's sender is not the event's, the known
+//     device is another user's, or a Megolm event's sender is not the
+//     user who shared the session;
+//   - "recipient", "recipient_keys.ed25519": the Olm payload is not for
+//     us;
+//   - "keys.ed25519": the Olm payload's sender key is not the known
+//     device's Ed25519 key;
+//   - "sender_device_keys": sender_device_keys are malformed, another
+//     user's or device's, or not self-signed;
+//   - "sender_key": the envelope's sender_key is not the Olm session's
+//     peer or the known device's key (or, for m.room_key.withheld, not
+//     the Olm sender's);
+//   - "sender_device": the device keys given to DecryptMegolm are not
+//     the session's sender's;
+//   - "session": the SessionInfo given does not describe the session
+//     (session id, room, or OverOlm for an unsigned session), or, from
+//     CompareRoomKey, two copies of a session disagree about its sender;
+//   - "room_id": a Megolm payload names another room.
+//
+// Got is what the event says and Want what it had to be. It matches
+// ErrValidation, and errors.Is(err, &ValidationError{Rule: r}) tests for
+// one rule. Nothing in it is secret: it holds user IDs, public keys and
+// room IDs.
+type ValidationError struct {
+	Rule      string
+	Got, Want string
 }
 
-// Error names both events and the index they share.
-func (e *ReplayError) Error() string {
-	return fmt.Sprintf("event: Megolm session %s index %d already used by event %s (ts %d), now by %s (ts %d): possible replay attack",
-		e.SessionID, e.Index, e.FirstEventID, e.FirstTS, e.EventID, e.TS)
+// Error names the rule and both values.
+func (e *ValidationError) Error() string {
+	return fmt.Sprintf("event: %s is %q, expected %q", e.Rule, e.Got, e.Want)
 }
 
-// Unwrap returns ErrReplay.
-func (e *ReplayError) Unwrap() error { return ErrReplay }
-
-// WithheldError is the decryption error to show for a session whose key
-// the sender withheld; see Withheld.Err.
-type WithheldError struct {
-	Code   string // one of the Withheld* codes, or another the sender used
-	Reason string // the sender's human-readable reason, may be empty
-}
-
-// Error gives the code and the sender's reason.
-func (e *WithheldError) Error() string {
-	if e.Reason != "" {
-		return "event: room key withheld by the sender: " + e.Code + " (" + e.Reason + ")"
+// Is reports whether target is ErrValidation, or a *ValidationError with
+// the same Rule.
+func (e *ValidationError) Is(target error) bool {
+	if t, ok := target.(*ValidationError); ok {
+		return t.Rule == e.Rule
 	}
-	return "event: room key withheld by the sender: " + e.Code
+	return target == ErrValidation
 }
 
-// Unwrap returns ErrWithheld.
-func (e *WithheldError) Unwrap() error { return ErrWithheld }
+func invalid(rule string, got, want any) error {
+	return &ValidationError{Rule: rule, Got: fmt.Sprint(got), Want: fmt.Sprint(want)}
+}
 
 func malformed(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrMalformed}, args...)...)

@@ -62,7 +62,7 @@ func Example() {
 			content, _, err := event.EncryptOlm(alice, s, event.OlmEncryptParams{
 				Sender: "@alice:example.org", Recipient: "@bob:example.org",
 				RecipientEd25519: dk.Ed25519, RecipientCurve25519: dk.Curve25519,
-				Type: event.TypeRoomKey, Content: roomKey,
+				Type: "m.room_key", Content: roomKey,
 			})
 			if err != nil {
 				panic(err)
@@ -72,8 +72,8 @@ func Example() {
 	}
 
 	// Alice sends a message to the room.
-	msg, _, _ := event.EncryptMegolm(outbound, room, "m.room.message",
-		json.RawMessage(`{"msgtype":"m.text","body":"Befund ist da"}`), nil)
+	msg, _, _ := event.EncryptMegolm(outbound, event.MegolmEncryptParams{RoomID: room, Type: "m.room.message",
+		Content: json.RawMessage(`{"msgtype":"m.text","body":"Befund ist da"}`)})
 
 	// Each of Bob's devices receives the to-device event, then the message.
 	for _, d := range bob {
@@ -89,22 +89,25 @@ func Example() {
 		if err != nil {
 			panic(err)
 		}
+		// A store keeps rk.Info with the session, and every event of the
+		// session is checked against it.
 		inbound, _ := rk.InboundSession()
 		var guard event.ReplayGuard
 		re, err := event.DecryptMegolm(inbound, msg, event.MegolmDecryptParams{
-			RoomID: room, EventID: "$msg1", OriginServerTS: 1700000000000, Guard: &guard,
+			RoomID: room, Sender: "@alice:example.org", Session: rk.Info,
+			EventID: "$msg1", OriginServerTS: 1700000000000, Guard: &guard,
 		})
 		if err != nil {
 			panic(err)
 		}
 		var content struct{ Body string }
 		json.Unmarshal(re.Content, &content)
-		fmt.Printf("%s: new session %v, key from %s, %s index %d: %q\n",
-			d.id, ev.NewSession, rk.Sender, re.Type, re.MessageIndex, content.Body)
+		fmt.Printf("%s: new session %v, key from %s over Olm %v, sender checked %v, %s index %d: %q\n",
+			d.id, ev.NewSession, rk.Info.Sender, re.Provenance == event.OverOlm, re.SenderChecked, re.Type, re.MessageIndex, content.Body)
 	}
 	// Output:
-	// BOBPHONE: new session true, key from @alice:example.org, m.room.message index 0: "Befund ist da"
-	// BOBLAPTOP: new session true, key from @alice:example.org, m.room.message index 0: "Befund ist da"
+	// BOBPHONE: new session true, key from @alice:example.org over Olm true, sender checked true, m.room.message index 0: "Befund ist da"
+	// BOBLAPTOP: new session true, key from @alice:example.org over Olm true, sender checked true, m.room.message index 0: "Befund ist da"
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -115,12 +118,16 @@ func ptr[T any](v T) *T { return &v }
 func ExampleReplayGuard() {
 	out, _ := megolm.NewOutboundSession()
 	in, _ := megolm.NewInboundSession(out.SessionKey())
-	content, _, _ := event.EncryptMegolm(out, "!r:example.org", "m.room.message", json.RawMessage(`{"body":"Termin um 9"}`), nil)
+	content, _, _ := event.EncryptMegolm(out, event.MegolmEncryptParams{RoomID: "!r:example.org", Type: "m.room.message",
+		Content: json.RawMessage(`{"body":"Termin um 9"}`)})
+	// What the store recorded when the m.room_key arrived (RoomKey.Info).
+	info := event.SessionInfo{RoomID: "!r:example.org", SessionID: in.SessionID(), Sender: "@alice:example.org", Provenance: event.OverOlm}
 
 	var guard event.ReplayGuard
 	for _, id := range []string{"$original", "$original", "$replayed"} {
 		_, err := event.DecryptMegolm(in, content, event.MegolmDecryptParams{
-			RoomID: "!r:example.org", EventID: id, OriginServerTS: 1700000000000, Guard: &guard,
+			RoomID: "!r:example.org", Sender: "@alice:example.org", Session: info,
+			EventID: id, OriginServerTS: 1700000000000, Guard: &guard,
 		})
 		fmt.Println(id, errors.Is(err, event.ErrReplay))
 	}

@@ -99,8 +99,11 @@ func acceptFromLibolm(t *testing.T, acct *olm.Account, v *libolmSend) {
 	t.Helper()
 	otks := acct.StoredOneTimeKeys()
 	var inbound *megolm.InboundSession
+	var sinfo SessionInfo
+	var sessions []*olm.Session
 	for i, content := range v.Events {
-		ev, err := DecryptOlm(acct, content, OlmDecryptParams{Sender: v.AliceUser, OwnUserID: interopBob, SenderEd25519: &v.AliceEd})
+		ev, err := DecryptOlm(acct, content, OlmDecryptParams{Sender: v.AliceUser, OwnUserID: interopBob, SenderEd25519: &v.AliceEd,
+			Sessions: sessions, SessionsComplete: true})
 		if err != nil {
 			t.Fatalf("event %d: %v", i, err)
 		}
@@ -111,12 +114,14 @@ func acceptFromLibolm(t *testing.T, acct *olm.Account, v *libolmSend) {
 		if err != nil {
 			t.Fatalf("event %d: %v", i, err)
 		}
-		if rk.RoomID != v.RoomID || rk.Sender != v.AliceUser {
+		if rk.Info.RoomID != v.RoomID || rk.Info.Sender != v.AliceUser || !rk.Info.Ed25519Checked {
 			t.Fatalf("event %d: %v", i, rk)
 		}
 		if inbound, err = rk.InboundSession(); err != nil {
 			t.Fatal(err)
 		}
+		sinfo = rk.Info
+		sessions = append(sessions, ev.Session)
 	}
 	if acct.StoredOneTimeKeys() != otks-1 {
 		t.Fatalf("one-time keys %d → %d: exactly the one-time key must go", otks, acct.StoredOneTimeKeys())
@@ -124,7 +129,8 @@ func acceptFromLibolm(t *testing.T, acct *olm.Account, v *libolmSend) {
 	if _, ok := acct.FallbackKey(); !ok {
 		t.Fatal("fallback key gone")
 	}
-	re, err := DecryptMegolm(inbound, v.Megolm, MegolmDecryptParams{RoomID: v.RoomID, EventID: "$libolm", Guard: &ReplayGuard{}})
+	re, err := DecryptMegolm(inbound, v.Megolm, MegolmDecryptParams{RoomID: v.RoomID, EventID: "$libolm", OriginServerTS: 1,
+		Guard: &ReplayGuard{}, Sender: v.AliceUser, Session: sinfo})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,14 +213,14 @@ func TestLibolmLiveFromSicher(t *testing.T) {
 			t.Fatal(err)
 		}
 		content, _, err := EncryptOlm(alice.acct, s, OlmEncryptParams{Sender: alice.user, Recipient: "@bob:libolm.example.org",
-			RecipientEd25519: bob.BobEd, RecipientCurve25519: bob.BobCurve, Type: TypeRoomKey, Content: rk,
+			RecipientEd25519: bob.BobEd, RecipientCurve25519: bob.BobCurve, Type: typeRoomKey, Content: rk,
 			SenderDeviceKeys: alice.deviceKeys(t)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		events = append(events, content)
 	}
-	msg, _, _ := EncryptMegolm(out, "!interop:example.org", "m.room.message", json.RawMessage(`{"body":"Hallo von sicher"}`), nil)
+	msg, _, _ := EncryptMegolm(out, MegolmEncryptParams{RoomID: "!interop:example.org", Type: "m.room.message", Content: json.RawMessage(`{"body":"Hallo von sicher"}`)})
 	var res struct {
 		Olm []struct {
 			SessionID string `json:"session_id"`

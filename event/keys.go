@@ -4,28 +4,27 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+
+	"github.com/sicher-go/sicher/internal/jsonstrict"
 
 	"github.com/sicher-go/sicher/key"
 	"github.com/sicher-go/sicher/megolm"
 	"github.com/sicher-go/sicher/signing"
 )
 
-// RoomKey is a received m.room_key event (spec "m.room_key"): a Megolm
+// RoomKey is a received m.room_key event (spec "m.room_key",
+// https://spec.matrix.org/v1.19/client-server-api/#mroom_key): a Megolm
 // session shared with us directly by its creator. It exists only as the
-// result of RoomKeyFromEvent on an Olm-decrypted event, and it records who
-// delivered it: the session is bound to that sender, device key and
-// claimed Ed25519 key.
+// result of RoomKeyFromEvent on an Olm-decrypted event, and Info records
+// who delivered it (provenance OverOlm): store Info with the session and
+// pass it to DecryptMegolm for every event of the session.
 //
-// The session key is secret; fmt prints only public fields. A RoomKey is
-// immutable and safe for concurrent use.
+// The session key is secret and unexported; fmt, log/slog and
+// encoding/json see Info only. A RoomKey is immutable and safe for
+// concurrent use.
 type RoomKey struct {
-	RoomID        string
-	SessionID     key.Ed25519
-	SharedHistory bool // shared_history (spec v1.19)
-	// Who shared it, from the Olm event.
-	Sender               string
-	SenderKey            key.Curve25519 // authenticated by Olm
-	SenderClaimedEd25519 key.Ed25519
+	Info SessionInfo
 
 	sessionKey *megolm.SessionKey
 }
@@ -37,7 +36,7 @@ func RoomKeyContent(roomID string, s *megolm.OutboundSession, sharedHistory bool
 		return nil, errors.New("event: room ID is required")
 	}
 	m := map[string]any{
-		"algorithm":   AlgorithmMegolm,
+		"algorithm":   algorithmMegolm,
 		"room_id":     roomID,
 		"session_id":  s.SessionID(),
 		"session_key": s.SessionKey().Base64(),
@@ -51,9 +50,12 @@ func RoomKeyContent(roomID string, s *megolm.OutboundSession, sharedHistory bool
 // RoomKeyFromEvent validates an m.room_key event: it must be ev's type,
 // ev must come from DecryptOlm, the algorithm must be Megolm, and the
 // session key must be a correctly signed 229-byte key whose signing key is
-// session_id.
+// session_id. Info.Ed25519Checked carries ev.SenderEd25519Known.
+//
+// Errors: ErrNotOlmEncrypted (ev is not from DecryptOlm), ErrAlgorithm,
+// ErrMalformed.
 func RoomKeyFromEvent(ev *OlmEvent) (*RoomKey, error) {
-	if err := fromOlm(ev, TypeRoomKey); err != nil {
+	if err := fromOlm(ev, typeRoomKey); err != nil {
 		return nil, err
 	}
 	var c struct {
@@ -63,13 +65,13 @@ func RoomKeyFromEvent(ev *OlmEvent) (*RoomKey, error) {
 		SessionKey    *string      `json:"session_key"`
 		SharedHistory bool         `json:"shared_history"`
 	}
-	if err := json.Unmarshal(ev.Content, &c); err != nil {
+	if err := jsonstrict.Unmarshal(ev.content, &c); err != nil {
 		return nil, malformed("m.room_key: %v", err)
 	}
 	if c.Algorithm == nil || c.RoomID == nil || c.SessionID == nil || c.SessionKey == nil {
 		return nil, malformed("m.room_key needs algorithm, room_id, session_id and session_key")
 	}
-	if *c.Algorithm != AlgorithmMegolm {
+	if *c.Algorithm != algorithmMegolm {
 		return nil, fmt.Errorf("%w: m.room_key for %q", ErrAlgorithm, *c.Algorithm)
 	}
 	sk := new(megolm.SessionKey)
@@ -79,16 +81,14 @@ func RoomKeyFromEvent(ev *OlmEvent) (*RoomKey, error) {
 	if sk.SessionID() != *c.SessionID {
 		return nil, malformed("m.room_key session_key is for session %s, not %s", sk.SessionID(), *c.SessionID)
 	}
-	return &RoomKey{RoomID: *c.RoomID, SessionID: *c.SessionID, SharedHistory: c.SharedHistory,
-		Sender: ev.Sender, SenderKey: ev.SenderKey, SenderClaimedEd25519: ev.SenderEd25519, sessionKey: sk}, nil
+	return &RoomKey{Info: SessionInfo{RoomID: *c.RoomID, SessionID: *c.SessionID, SharedHistory: c.SharedHistory,
+		Sender: ev.Sender, SenderKey: ev.SenderKey, ClaimedEd25519: ev.SenderEd25519,
+		Ed25519Checked: ev.SenderEd25519Known, Provenance: OverOlm}, sessionKey: sk}, nil
 }
 
-// SessionKey returns the Megolm session key. It is secret.
-func (k *RoomKey) SessionKey() *megolm.SessionKey { return k.sessionKey }
-
 // InboundSession returns a new verified inbound session for the key. Store
-// it under (RoomID, SessionID) with the sender fields, and replace an
-// existing copy only if this one starts at a lower index.
+// it under (Info.RoomID, Info.SessionID) with Info; if a copy is stored
+// already, CompareRoomKey says whether to merge or keep them apart.
 func (k *RoomKey) InboundSession() (*megolm.InboundSession, error) {
 	return megolm.NewInboundSession(k.sessionKey)
 }
@@ -99,42 +99,46 @@ func (k RoomKey) Format(f fmt.State, _ rune) {
 	if k.sessionKey != nil {
 		index = k.sessionKey.Index()
 	}
-	fmt.Fprintf(f, "m.room_key{room %s session %s from %s %s index %d}", k.RoomID, k.SessionID, k.Sender, k.SenderKey, index)
+	fmt.Fprintf(f, "m.room_key{room %s session %s from %s %s index %d}", k.Info.RoomID, k.Info.SessionID, k.Info.Sender, k.Info.SenderKey, index)
 }
 
 // ForwardedRoomKey is a received m.forwarded_room_key event: a Megolm
-// session another device forwarded, in the unsigned export format. It is
-// always unverified: whoever forwarded it could have made it up, so a
-// client accepts it only from its own verified devices in answer to its
-// own request, and shows events it decrypts as unverified.
+// session another device forwarded, in the unsigned export format. Its
+// session is always unverified: whoever forwarded it could have made it
+// up, so a client accepts it only from its own verified devices in answer
+// to its own request, and shows events it decrypts as unverified (Info's
+// provenance is Forwarded).
 //
-// The session key is secret; fmt prints only public fields. Immutable and
-// safe for concurrent use.
+// Session holds the session key, which is secret; megolm.ExportedSession
+// redacts it in fmt, log/slog and encoding/json. Immutable and safe for
+// concurrent use.
 type ForwardedRoomKey struct {
-	RoomID    string
-	SessionID key.Ed25519
-	// What the forwarder claims about the session's creator.
-	SenderKey            key.Curve25519 // sender_key
-	SenderClaimedEd25519 key.Ed25519    // sender_claimed_ed25519_key
-	// ForwardingChain is forwarding_curve25519_key_chain followed by the
-	// forwarder's own Curve25519 key: every device the key passed through.
-	ForwardingChain []key.Curve25519
+	// Session is the forwarded session with the forwarder's claims about
+	// its creator (sender_key, sender_claimed_ed25519_key, forwarding
+	// chain).
+	Session *megolm.ExportedSession
+	// Info is what to store with the session: provenance Forwarded, the
+	// claimed creator's keys, and the forwarding chain ending with the
+	// forwarder's key. Its Sender is empty: a forward does not say which
+	// user created the session.
+	Info SessionInfo
 	// The device that forwarded it to us, from the Olm event.
 	Forwarder    string
 	ForwarderKey key.Curve25519
-	// Withheld, if not nil, is the code the key's sender gave for not
-	// sharing it with the forwarder's user.
-	Withheld *WithheldError
-
-	sessionKey *megolm.ExportedSessionKey
+	// Withheld, if not nil, is the notice the key's sender gave for not
+	// sharing it with the forwarder's user, as the forwarder reports it
+	// (OverOlm false: the creator's device did not send it to us).
+	Withheld *Withheld
 }
 
 // ForwardedRoomKeyFromEvent validates an m.forwarded_room_key event from
 // DecryptOlm. The session key may be in export format (version 1, as real
 // clients send it) or, as the spec's examples show, in the signed sharing
 // format (version 2, whose signature is checked and then dropped).
+//
+// Errors: ErrNotOlmEncrypted, ErrAlgorithm, ErrMalformed.
 func ForwardedRoomKeyFromEvent(ev *OlmEvent) (*ForwardedRoomKey, error) {
-	if err := fromOlm(ev, TypeForwardedRoomKey); err != nil {
+	if err := fromOlm(ev, typeForwardedRoomKey); err != nil {
 		return nil, err
 	}
 	var c struct {
@@ -145,19 +149,20 @@ func ForwardedRoomKeyFromEvent(ev *OlmEvent) (*ForwardedRoomKey, error) {
 		SenderKey  *key.Curve25519   `json:"sender_key"`
 		Claimed    *key.Ed25519      `json:"sender_claimed_ed25519_key"`
 		Chain      *[]key.Curve25519 `json:"forwarding_curve25519_key_chain"`
+		Shared     bool              `json:"shared_history"`
 		Withheld   *struct {
 			Code   string `json:"code"`
 			Reason string `json:"reason"`
 		} `json:"withheld"`
 	}
-	if err := json.Unmarshal(ev.Content, &c); err != nil {
+	if err := jsonstrict.Unmarshal(ev.content, &c); err != nil {
 		return nil, malformed("m.forwarded_room_key: %v", err)
 	}
 	if c.Algorithm == nil || c.RoomID == nil || c.SessionID == nil || c.SessionKey == nil ||
 		c.SenderKey == nil || c.Claimed == nil || c.Chain == nil {
 		return nil, malformed("m.forwarded_room_key needs algorithm, room_id, session_id, session_key, sender_key, sender_claimed_ed25519_key and forwarding_curve25519_key_chain")
 	}
-	if *c.Algorithm != AlgorithmMegolm {
+	if *c.Algorithm != algorithmMegolm {
 		return nil, fmt.Errorf("%w: m.forwarded_room_key for %q", ErrAlgorithm, *c.Algorithm)
 	}
 	// UnmarshalText also accepts the signed form (verified, then dropped).
@@ -168,54 +173,55 @@ func ForwardedRoomKeyFromEvent(ev *OlmEvent) (*ForwardedRoomKey, error) {
 	if ek.SessionID() != *c.SessionID {
 		return nil, malformed("m.forwarded_room_key session_key is for session %s, not %s", ek.SessionID(), *c.SessionID)
 	}
-	k := &ForwardedRoomKey{RoomID: *c.RoomID, SessionID: *c.SessionID, SenderKey: *c.SenderKey,
-		SenderClaimedEd25519: *c.Claimed, ForwardingChain: append(*c.Chain, ev.SenderKey),
-		Forwarder: ev.Sender, ForwarderKey: ev.SenderKey, sessionKey: ek}
+	chain := append(slices.Clip(*c.Chain), ev.SenderKey)
+	es := megolm.NewExportedSession(ek, *c.RoomID, *c.SenderKey, *c.Claimed)
+	es.SharedHistory = c.Shared
+	for _, k := range *c.Chain {
+		es.ForwardingCurve25519KeyChain = append(es.ForwardingCurve25519KeyChain, k.String())
+	}
+	k := &ForwardedRoomKey{Session: es, Forwarder: ev.Sender, ForwarderKey: ev.SenderKey,
+		Info: SessionInfo{RoomID: *c.RoomID, SessionID: *c.SessionID, SenderKey: *c.SenderKey,
+			ClaimedEd25519: *c.Claimed, Provenance: Forwarded, ForwardingChain: chain, SharedHistory: c.Shared}}
 	if c.Withheld != nil {
-		k.Withheld = &WithheldError{Code: c.Withheld.Code, Reason: c.Withheld.Reason}
+		k.Withheld = &Withheld{Algorithm: algorithmMegolm, SenderKey: *c.SenderKey, Code: c.Withheld.Code,
+			RoomID: *c.RoomID, SessionID: c.SessionID, Reason: c.Withheld.Reason}
 	}
 	return k, nil
 }
 
-// SessionKey returns the exported session key. It is secret.
-func (k *ForwardedRoomKey) SessionKey() *megolm.ExportedSessionKey { return k.sessionKey }
-
-// InboundSession returns a new unverified inbound session for the key.
-func (k *ForwardedRoomKey) InboundSession() (*megolm.InboundSession, error) {
-	return megolm.ImportInboundSession(k.sessionKey)
-}
-
-// Verified is always false: a forwarded key is never trusted as if its
-// creator had sent it.
-func (k *ForwardedRoomKey) Verified() bool { return false }
-
 // Format prints the public fields only.
 func (k ForwardedRoomKey) Format(f fmt.State, _ rune) {
-	var index uint32
-	if k.sessionKey != nil {
-		index = k.sessionKey.Index()
-	}
-	fmt.Fprintf(f, "m.forwarded_room_key{room %s session %s claimed sender %s forwarded by %s %s index %d, unverified}",
-		k.RoomID, k.SessionID, k.SenderKey, k.Forwarder, k.ForwarderKey, index)
+	fmt.Fprintf(f, "m.forwarded_room_key{room %s session %s claimed sender %s forwarded by %s %s, unverified}",
+		k.Info.RoomID, k.Info.SessionID, k.Info.SenderKey, k.Forwarder, k.ForwarderKey)
 }
 
 // ForwardedRoomKeyContent is the content of an m.forwarded_room_key event
-// to send over Olm, forwarding s from its first known index. chain is the
-// forwarding chain we received the key with (empty if we got it directly).
-// The result holds the session key and is secret.
-func ForwardedRoomKeyContent(roomID string, s *megolm.InboundSession, senderKey key.Curve25519, claimed key.Ed25519, chain []key.Curve25519) (json.RawMessage, error) {
-	if chain == nil {
-		chain = []key.Curve25519{}
+// to send over Olm, forwarding e (build it with megolm.NewExportedSession
+// from InboundSession.ExportAtFirstKnownIndex and the metadata stored with
+// the session; its ForwardingCurve25519KeyChain is the chain we received
+// the key with). The result holds the session key and is secret.
+func ForwardedRoomKeyContent(e *megolm.ExportedSession) (json.RawMessage, error) {
+	claimed, ok := e.ClaimedEd25519()
+	if e.SessionKey() == nil || !ok || e.RoomID == "" {
+		return nil, errors.New("event: a forwarded session needs a session key, a room ID and a claimed Ed25519 key")
 	}
-	return signing.Marshal(map[string]any{
-		"algorithm":                       AlgorithmMegolm,
-		"room_id":                         roomID,
-		"session_id":                      s.SessionID(),
-		"session_key":                     s.ExportAtFirstKnownIndex().Base64(),
-		"sender_key":                      senderKey,
+	chain := e.ForwardingCurve25519KeyChain
+	if chain == nil {
+		chain = []string{}
+	}
+	m := map[string]any{
+		"algorithm":                       algorithmMegolm,
+		"room_id":                         e.RoomID,
+		"session_id":                      e.SessionID(),
+		"session_key":                     e.SessionKey().Base64(),
+		"sender_key":                      e.SenderKey,
 		"sender_claimed_ed25519_key":      claimed,
 		"forwarding_curve25519_key_chain": chain,
-	})
+	}
+	if e.SharedHistory {
+		m["shared_history"] = true
+	}
+	return signing.Marshal(m)
 }
 
 func fromOlm(ev *OlmEvent, typ string) error {
@@ -228,34 +234,28 @@ func fromOlm(ev *OlmEvent, typ string) error {
 	return nil
 }
 
-// Key request actions.
-const (
-	ActionRequest      = "request"
-	ActionCancellation = "request_cancellation"
-)
-
 // RoomKeyRequest is an m.room_key_request to-device event (sent
-// unencrypted). Answer only requests from the user's own verified devices.
+// unencrypted; spec "m.room_key_request",
+// https://spec.matrix.org/v1.19/client-server-api/#mroom_key_request).
+// Answer only requests from the user's own verified devices. For a
+// request (Action "request") it names the session wanted; a cancellation
+// ("request_cancellation") leaves those fields zero. SenderKey is
+// deprecated: it is kept only if the event had one, never rely on it.
 // Nothing in it is secret.
 type RoomKeyRequest struct {
-	Action             string            `json:"action"`
-	RequestingDeviceID string            `json:"requesting_device_id"`
-	RequestID          string            `json:"request_id"`
-	Body               *RequestedKeyInfo `json:"body,omitempty"`
-}
-
-// RequestedKeyInfo names the session a key request is for. SenderKey is
-// deprecated: include it only if the event had one, never rely on it.
-type RequestedKeyInfo struct {
-	Algorithm string          `json:"algorithm"`
-	RoomID    string          `json:"room_id"`
-	SessionID key.Ed25519     `json:"session_id"`
-	SenderKey *key.Curve25519 `json:"sender_key,omitempty"`
+	Action             string
+	RequestingDeviceID string
+	RequestID          string
+	Algorithm          string
+	RoomID             string
+	SessionID          key.Ed25519
+	SenderKey          *key.Curve25519
 }
 
 // ParseRoomKeyRequest parses and checks an m.room_key_request content:
 // action is request (with a body naming algorithm, room and session) or
 // request_cancellation; requesting_device_id and request_id are present.
+// Errors: ErrMalformed.
 func ParseRoomKeyRequest(content []byte) (*RoomKeyRequest, error) {
 	var c struct {
 		Action    *string `json:"action"`
@@ -268,7 +268,7 @@ func ParseRoomKeyRequest(content []byte) (*RoomKeyRequest, error) {
 			SenderKey *key.Curve25519 `json:"sender_key"`
 		} `json:"body"`
 	}
-	if err := json.Unmarshal(content, &c); err != nil {
+	if err := jsonstrict.Unmarshal(content, &c); err != nil {
 		return nil, malformed("m.room_key_request: %v", err)
 	}
 	if c.Action == nil || c.Device == nil || c.RequestID == nil || *c.Device == "" || *c.RequestID == "" {
@@ -276,48 +276,44 @@ func ParseRoomKeyRequest(content []byte) (*RoomKeyRequest, error) {
 	}
 	r := &RoomKeyRequest{Action: *c.Action, RequestingDeviceID: *c.Device, RequestID: *c.RequestID}
 	switch *c.Action {
-	case ActionRequest:
+	case "request":
 		b := c.Body
 		if b == nil || b.Algorithm == nil || b.RoomID == nil || b.SessionID == nil {
 			return nil, malformed("m.room_key_request body needs algorithm, room_id and session_id")
 		}
-		r.Body = &RequestedKeyInfo{Algorithm: *b.Algorithm, RoomID: *b.RoomID, SessionID: *b.SessionID, SenderKey: b.SenderKey}
-	case ActionCancellation:
+		r.Algorithm, r.RoomID, r.SessionID, r.SenderKey = *b.Algorithm, *b.RoomID, *b.SessionID, b.SenderKey
+	case "request_cancellation":
 	default:
 		return nil, malformed("m.room_key_request action %q", *c.Action)
 	}
 	return r, nil
 }
 
-// Withheld codes (spec "m.room_key.withheld").
-const (
-	WithheldBlacklisted      = "m.blacklisted"
-	WithheldUnverified       = "m.unverified"
-	WithheldUnauthorised     = "m.unauthorised"
-	WithheldUnavailable      = "m.unavailable"
-	WithheldNoOlm            = "m.no_olm"
-	WithheldHistoryNotShared = "m.history_not_shared"
-)
-
-var withheldCodes = map[string]bool{WithheldBlacklisted: true, WithheldUnverified: true,
-	WithheldUnauthorised: true, WithheldUnavailable: true, WithheldNoOlm: true, WithheldHistoryNotShared: true}
-
-// Withheld is an m.room_key.withheld event: a sender telling us it did
-// not (or cannot) share a session with us. RoomID and SessionID are empty
-// only for m.no_olm. Nothing in it is secret.
+// Withheld is an m.room_key.withheld notice (spec "m.room_key.withheld",
+// https://spec.matrix.org/v1.19/client-server-api/#mroom_keywithheld): a
+// sender telling us it did not (or cannot) share a session with us. It
+// is also the error to show for the session's events: it matches
+// ErrWithheld. RoomID and SessionID are empty only for m.no_olm. Codes
+// the spec does not define are kept, so a newer sender's reason still
+// shows. Nothing in it is secret.
 type Withheld struct {
-	Algorithm string         `json:"algorithm"`
-	SenderKey key.Curve25519 `json:"sender_key"`
-	Code      string         `json:"code"`
-	RoomID    string         `json:"room_id,omitempty"`
-	SessionID *key.Ed25519   `json:"session_id,omitempty"`
-	Reason    string         `json:"reason,omitempty"`
+	Algorithm string
+	SenderKey key.Curve25519
+	Code      string
+	RoomID    string
+	SessionID *key.Ed25519
+	Reason    string
+	// OverOlm tells whether the notice arrived Olm-encrypted from the
+	// device with SenderKey (WithheldFromEvent). A notice sent in the
+	// clear (ParseWithheld) is unauthenticated: anyone, the server
+	// included, can send it in anyone's name, so show it as a hint only.
+	OverOlm bool
 }
 
-// ParseWithheld parses and checks an m.room_key.withheld content:
-// algorithm, sender_key and code are required, and room_id and session_id
-// too unless the code is m.no_olm. Codes the spec does not define are
-// kept (KnownCode reports them) so a newer sender's reason still shows.
+// ParseWithheld parses and checks an m.room_key.withheld content that
+// arrived unencrypted: algorithm, sender_key and code are required, and
+// room_id and session_id too unless the code is m.no_olm. The result's
+// OverOlm is false. Errors: ErrMalformed.
 func ParseWithheld(content []byte) (*Withheld, error) {
 	var c struct {
 		Algorithm *string         `json:"algorithm"`
@@ -327,7 +323,7 @@ func ParseWithheld(content []byte) (*Withheld, error) {
 		SessionID *key.Ed25519    `json:"session_id"`
 		Reason    string          `json:"reason"`
 	}
-	if err := json.Unmarshal(content, &c); err != nil {
+	if err := jsonstrict.Unmarshal(content, &c); err != nil {
 		return nil, malformed("m.room_key.withheld: %v", err)
 	}
 	if c.Algorithm == nil || c.SenderKey == nil || c.Code == nil || *c.Code == "" {
@@ -337,28 +333,39 @@ func ParseWithheld(content []byte) (*Withheld, error) {
 	if c.RoomID != nil {
 		w.RoomID = *c.RoomID
 	}
-	if w.Code != WithheldNoOlm && (c.RoomID == nil || c.SessionID == nil) {
+	if w.Code != "m.no_olm" && (c.RoomID == nil || c.SessionID == nil) {
 		return nil, malformed("m.room_key.withheld with code %s needs room_id and session_id", w.Code)
 	}
 	return w, nil
 }
 
-// KnownCode reports whether the code is one the spec defines.
-func (w *Withheld) KnownCode() bool { return withheldCodes[w.Code] }
-
-// Err returns the error to show for events of the withheld session.
-func (w *Withheld) Err() error { return &WithheldError{Code: w.Code, Reason: w.Reason} }
-
-// Matches reports whether the notice is about the Megolm session
-// (roomID, sessionID).
-func (w *Withheld) Matches(roomID string, sessionID key.Ed25519) bool {
-	return w.SessionID != nil && w.RoomID == roomID && *w.SessionID == sessionID
+// WithheldFromEvent parses an m.room_key.withheld notice that arrived
+// Olm-encrypted (ev from DecryptOlm): as ParseWithheld, and its
+// sender_key must be the Olm sender's key (else a *ValidationError). The
+// result's OverOlm is true. Errors: ErrNotOlmEncrypted, ErrMalformed,
+// ErrValidation.
+func WithheldFromEvent(ev *OlmEvent) (*Withheld, error) {
+	if err := fromOlm(ev, typeRoomKeyWithheld); err != nil {
+		return nil, err
+	}
+	w, err := ParseWithheld(ev.content)
+	if err != nil {
+		return nil, err
+	}
+	if w.SenderKey != ev.SenderKey {
+		return nil, invalid("sender_key", w.SenderKey, ev.SenderKey)
+	}
+	w.OverOlm = true
+	return w, nil
 }
 
-// IsDummy reports whether ev is an m.dummy event (sent to unwedge an Olm
-// session; its content is {} and it carries nothing else). A dummy that
-// decrypted already did its work: the session it came through is fresh.
-func IsDummy(ev *OlmEvent) bool { return ev != nil && ev.fromOlm && ev.Type == TypeDummy }
+// Error gives the code and the sender's reason.
+func (w *Withheld) Error() string {
+	if w.Reason != "" {
+		return "event: room key withheld by the sender: " + w.Code + " (" + w.Reason + ")"
+	}
+	return "event: room key withheld by the sender: " + w.Code
+}
 
-// DummyContent returns the content of an m.dummy event: {}.
-func DummyContent() json.RawMessage { return json.RawMessage(`{}`) }
+// Unwrap returns ErrWithheld.
+func (w *Withheld) Unwrap() error { return ErrWithheld }

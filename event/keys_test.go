@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sicher-go/sicher/internal/cryptotest"
 	"github.com/sicher-go/sicher/key"
 	"github.com/sicher-go/sicher/megolm"
 	"github.com/sicher-go/sicher/olm"
@@ -29,7 +30,7 @@ func TestRoomKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev, err := olmEvent(t, TypeRoomKey, content)
+	ev, err := olmEvent(t, typeRoomKey, content)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,8 +38,9 @@ func TestRoomKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rk.RoomID != room || rk.SessionID != out.SessionID() || !rk.SharedHistory || rk.Sender != "@alice:example.org" ||
-		rk.SenderKey != ev.SenderKey || rk.SenderClaimedEd25519 != ev.SenderEd25519 || rk.SessionKey().Index() != 1 {
+	if i := rk.Info; i.RoomID != room || i.SessionID != out.SessionID() || !i.SharedHistory || i.Sender != "@alice:example.org" ||
+		i.SenderKey != ev.SenderKey || i.ClaimedEd25519 != ev.SenderEd25519 || i.Provenance != OverOlm || i.Ed25519Checked ||
+		rk.sessionKey.Index() != 1 {
 		t.Fatalf("room key %v", rk)
 	}
 	in, err := rk.InboundSession()
@@ -81,7 +83,7 @@ func TestRoomKey(t *testing.T) {
 		{"session_id not a key", bad("session_id", 5), ErrMalformed},
 	}
 	for _, tt := range tests {
-		ev, err := olmEvent(t, TypeRoomKey, tt.content)
+		ev, err := olmEvent(t, typeRoomKey, tt.content)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -116,11 +118,13 @@ func TestForwardedRoomKey(t *testing.T) {
 	in, _ := megolm.NewInboundSession(out.SessionKey())
 	creator, hop := key.Curve25519{1}, key.Curve25519{2}
 	claimed := key.Ed25519{3}
-	content, err := ForwardedRoomKeyContent(room, in, creator, claimed, []key.Curve25519{hop})
+	es := megolm.NewExportedSession(in.ExportAtFirstKnownIndex(), room, creator, claimed)
+	es.ForwardingCurve25519KeyChain = []string{hop.String()}
+	content, err := ForwardedRoomKeyContent(es)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev, err := olmEvent(t, TypeForwardedRoomKey, content)
+	ev, err := olmEvent(t, typeForwardedRoomKey, content)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,18 +132,20 @@ func TestForwardedRoomKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fk.Verified() || fk.RoomID != room || fk.SessionID != out.SessionID() || fk.SenderKey != creator ||
-		fk.SenderClaimedEd25519 != claimed || len(fk.ForwardingChain) != 2 || fk.ForwardingChain[0] != hop ||
-		fk.ForwardingChain[1] != ev.SenderKey || fk.ForwarderKey != ev.SenderKey || fk.Withheld != nil {
-		t.Fatalf("forwarded %v %+v", fk, fk.ForwardingChain)
+	if i := fk.Info; i.Provenance != Forwarded || i.RoomID != room || i.SessionID != out.SessionID() || i.SenderKey != creator ||
+		i.ClaimedEd25519 != claimed || len(i.ForwardingChain) != 2 || i.ForwardingChain[0] != hop || i.Sender != "" ||
+		i.ForwardingChain[1] != ev.SenderKey || fk.ForwarderKey != ev.SenderKey || fk.Withheld != nil ||
+		fk.Session.RoomID != room || fk.Session.SenderKey != creator {
+		t.Fatalf("forwarded %v %+v", fk, fk.Info)
 	}
-	s, err := fk.InboundSession()
+	s, err := fk.Session.InboundSession()
 	if err != nil || s.IsVerified() {
 		t.Fatalf("forwarded session must be unverified: %v", err)
 	}
 	// Events it decrypts are marked unverified.
-	msg, _, _ := EncryptMegolm(out, room, "m.room.message", json.RawMessage(`{}`), nil)
-	if re, err := DecryptMegolm(s, msg, MegolmDecryptParams{RoomID: room}); err != nil || re.Verified {
+	msg, _, _ := EncryptMegolm(out, MegolmEncryptParams{RoomID: room, Type: "m.room.message", Content: json.RawMessage(`{}`)})
+	if re, err := DecryptMegolm(s, msg, MegolmDecryptParams{RoomID: room, Sender: "@carol:example.org", Session: fk.Info}); err != nil ||
+		re.Provenance != Forwarded || re.Sender != "@carol:example.org" || !re.SenderChecked {
 		t.Fatalf("decrypt with forwarded key: %v", err)
 	}
 
@@ -159,12 +165,12 @@ func TestForwardedRoomKey(t *testing.T) {
 		return b
 	}
 	// The spec's examples use the signed sharing format: accepted, unverified.
-	ev, _ = olmEvent(t, TypeForwardedRoomKey, set("session_key", out.SessionKey().Base64()))
-	if fk, err := ForwardedRoomKeyFromEvent(ev); err != nil || fk.Verified() {
+	ev, _ = olmEvent(t, typeForwardedRoomKey, set("session_key", out.SessionKey().Base64()))
+	if fk, err := ForwardedRoomKeyFromEvent(ev); err != nil || fk.Info.Provenance != Forwarded {
 		t.Fatalf("sharing format: %v", err)
 	}
-	ev, _ = olmEvent(t, TypeForwardedRoomKey, set("withheld", map[string]string{"code": WithheldUnverified, "reason": "not verified"}))
-	if fk, err := ForwardedRoomKeyFromEvent(ev); err != nil || fk.Withheld == nil || fk.Withheld.Code != WithheldUnverified {
+	ev, _ = olmEvent(t, typeForwardedRoomKey, set("withheld", map[string]string{"code": "m.unverified", "reason": "not verified"}))
+	if fk, err := ForwardedRoomKeyFromEvent(ev); err != nil || fk.Withheld == nil || fk.Withheld.Code != "m.unverified" {
 		t.Fatalf("withheld: %v", err)
 	}
 	other, _ := megolm.NewOutboundSession()
@@ -181,7 +187,7 @@ func TestForwardedRoomKey(t *testing.T) {
 		{"other session", set("session_id", other.SessionID().String()), ErrMalformed},
 		{"garbage key", set("session_key", "AQAA"), ErrMalformed},
 	} {
-		ev, err := olmEvent(t, TypeForwardedRoomKey, tt.content)
+		ev, err := olmEvent(t, typeForwardedRoomKey, tt.content)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -191,11 +197,12 @@ func TestForwardedRoomKey(t *testing.T) {
 	}
 }
 
-// Secret session keys never show through fmt.
+// Secret session keys never show through fmt, log/slog or encoding/json,
+// and a room event's plaintext not through fmt.
 func TestRedaction(t *testing.T) {
 	out, _ := megolm.NewOutboundSession()
 	content, _ := RoomKeyContent(room, out, false)
-	ev, err := olmEvent(t, TypeRoomKey, content)
+	ev, err := olmEvent(t, typeRoomKey, content)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,8 +211,8 @@ func TestRedaction(t *testing.T) {
 		t.Fatal(err)
 	}
 	in, _ := rk.InboundSession()
-	fc, _ := ForwardedRoomKeyContent(room, in, key.Curve25519{1}, key.Ed25519{2}, nil)
-	fev, err := olmEvent(t, TypeForwardedRoomKey, fc)
+	fc, _ := ForwardedRoomKeyContent(megolm.NewExportedSession(in.ExportAtFirstKnownIndex(), room, key.Curve25519{1}, key.Ed25519{2}))
+	fev, err := olmEvent(t, typeForwardedRoomKey, fc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,45 +220,34 @@ func TestRedaction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	secrets := []string{out.SessionKey().Base64(), in.ExportAtFirstKnownIndex().Base64()}
-	msg, _, _ := EncryptMegolm(out, room, "m.room.message", json.RawMessage(`{"body":"private words"}`), nil)
-	re, err := DecryptMegolm(in, msg, MegolmDecryptParams{RoomID: room})
+	sessionKey := out.SessionKey().Bytes()
+	// The session key, its export, and the ratchet alone (bytes 5 to 133
+	// of both formats, megolm.md "Session-sharing format").
+	secrets := [][]byte{sessionKey, in.ExportAtFirstKnownIndex().Bytes(), sessionKey[5:133]}
+	for _, v := range []any{ev, *ev, fev, *fev, rk, *rk, fk, *fk} {
+		cryptotest.Redacted(t, v, secrets...)
+	}
+	msg, _, _ := EncryptMegolm(out, MegolmEncryptParams{RoomID: room, Type: "m.room.message", Content: json.RawMessage(`{"body":"private words"}`)})
+	re, err := DecryptMegolm(in, msg, MegolmDecryptParams{RoomID: room, Sender: "@alice:example.org", Session: rk.Info})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, v := range []any{ev, *ev, fev, re, *re} {
-		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x"} {
-			s := fmt.Sprintf(verb, v)
-			if strings.Contains(s, "session_key") || strings.Contains(s, "private") || strings.Contains(s, "[123 ") ||
-				strings.Contains(s, secrets[0][8:40]) || strings.Contains(s, secrets[1][8:40]) {
-				t.Errorf("%s of %T shows content: %s", verb, v, s)
+	// A room event's plaintext is not key material: its JSON (and so
+	// log/slog's JSON handler) shows the exported Content, but fmt does not.
+	for _, v := range []any{re, *re} {
+		for _, verb := range cryptotest.Verbs {
+			if s := fmt.Sprintf(verb, v); strings.Contains(s, "private words") {
+				t.Errorf("%s of %T shows the content: %s", verb, v, s)
 			}
 		}
 	}
 	for _, v := range []any{RoomKey{}, ForwardedRoomKey{}, OlmEvent{}, RoomEvent{}} {
 		_ = fmt.Sprint(v) // zero values print without panicking
 	}
-	for _, v := range []any{rk, fk, *rk, *fk} {
-		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x"} {
-			s := fmt.Sprintf(verb, v)
-			for _, secret := range secrets {
-				for _, frag := range []string{secret[8:40], fmt.Sprintf("%x", []byte(secret))[:40]} {
-					if strings.Contains(s, frag) {
-						t.Errorf("%s of %T shows the session key: %s", verb, v, s)
-					}
-				}
-			}
-		}
-	}
-	raw := out.SessionKey().Bytes()
-	for _, v := range []any{rk, fk} {
-		if s := fmt.Sprintf("%x", v); strings.Contains(s, fmt.Sprintf("%x", raw[5:37])) {
-			t.Errorf("%%x shows ratchet bytes: %s", s)
-		}
-	}
 }
 
-// The spec's m.room_key_request example (reference §14.10).
+// The spec's m.room_key_request example
+// (https://spec.matrix.org/v1.19/client-server-api/#mroom_key_request).
 func TestRoomKeyRequest(t *testing.T) {
 	spec := `{
     "action": "request",
@@ -268,15 +264,12 @@ func TestRoomKeyRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Action != ActionRequest || r.RequestID != "1495474790150.19" || r.RequestingDeviceID != "RJYKSTBOIE" ||
-		r.Body.RoomID != "!Cuyf34gef24t:localhost" || r.Body.SessionID.String() != "X3lUlvLELLYxeTx4yOVu6UDpasGEVO0Jbu+QFnm0cKQ" || r.Body.SenderKey == nil {
+	if r.Action != "request" || r.RequestID != "1495474790150.19" || r.RequestingDeviceID != "RJYKSTBOIE" || r.Algorithm != "m.megolm.v1.aes-sha2" ||
+		r.RoomID != "!Cuyf34gef24t:localhost" || r.SessionID.String() != "X3lUlvLELLYxeTx4yOVu6UDpasGEVO0Jbu+QFnm0cKQ" || r.SenderKey == nil {
 		t.Fatalf("%+v", r)
 	}
-	if b, _ := json.Marshal(r); !strings.Contains(string(b), `"sender_key":"RF3s`) {
-		t.Fatalf("marshal: %s", b)
-	}
 	cancel, err := ParseRoomKeyRequest([]byte(`{"action":"request_cancellation","request_id":"1","requesting_device_id":"D"}`))
-	if err != nil || cancel.Body != nil {
+	if err != nil || cancel.RoomID != "" {
 		t.Fatal(err)
 	}
 	for _, in := range []string{
@@ -288,6 +281,9 @@ func TestRoomKeyRequest(t *testing.T) {
 		`{"action":"request_cancellation","request_id":"1"}`,
 		`{"action":"request_cancellation","request_id":"","requesting_device_id":"D"}`,
 		`[]`, `{`,
+		// Exact names only, no duplicates (strict JSON).
+		`{"Action":"request_cancellation","request_id":"1","requesting_device_id":"D"}`,
+		`{"action":"request_cancellation","request_id":"1","request_id":"2","requesting_device_id":"D"}`,
 	} {
 		if _, err := ParseRoomKeyRequest([]byte(in)); !errors.Is(err, ErrMalformed) {
 			t.Errorf("accepted %s: %v", in, err)
@@ -298,24 +294,22 @@ func TestRoomKeyRequest(t *testing.T) {
 func TestWithheld(t *testing.T) {
 	sk := key.Curve25519{7}.String()
 	sid := key.Ed25519{8}
-	for _, code := range []string{WithheldBlacklisted, WithheldUnverified, WithheldUnauthorised, WithheldUnavailable, WithheldNoOlm, WithheldHistoryNotShared} {
+	for _, code := range []string{"m.blacklisted", "m.unverified", "m.unauthorised", "m.unavailable", "m.no_olm", "m.history_not_shared"} {
 		in := `{"algorithm":"m.megolm.v1.aes-sha2","sender_key":"` + sk + `","code":"` + code + `","room_id":"` + room + `","session_id":"` + sid.String() + `","reason":"because"}`
 		w, err := ParseWithheld([]byte(in))
-		if err != nil || w.Code != code || !w.KnownCode() || !w.Matches(room, sid) || w.Matches(room, key.Ed25519{9}) {
+		if err != nil || w.Code != code || w.RoomID != room || *w.SessionID != sid || w.OverOlm {
 			t.Fatalf("%s: %v %+v", code, err, w)
 		}
-		err = w.Err()
-		var we *WithheldError
-		if !errors.Is(err, ErrWithheld) || !errors.As(err, &we) || we.Code != code || !strings.Contains(err.Error(), "because") {
+		var we *Withheld
+		if err := error(w); !errors.Is(err, ErrWithheld) || !errors.As(err, &we) || we.Code != code || !strings.Contains(err.Error(), "because") {
 			t.Fatalf("%s: %v", code, err)
 		}
 	}
 	noOlm, err := ParseWithheld([]byte(`{"algorithm":"m.megolm.v1.aes-sha2","sender_key":"` + sk + `","code":"m.no_olm"}`))
-	if err != nil || noOlm.Matches("", key.Ed25519{}) {
+	if err != nil || noOlm.SessionID != nil {
 		t.Fatalf("m.no_olm without session: %v", err)
 	}
-	future, err := ParseWithheld([]byte(`{"algorithm":"a","sender_key":"` + sk + `","code":"org.example.new","room_id":"!r","session_id":"` + sid.String() + `"}`))
-	if err != nil || future.KnownCode() {
+	if _, err := ParseWithheld([]byte(`{"algorithm":"a","sender_key":"` + sk + `","code":"org.example.new","room_id":"!r","session_id":"` + sid.String() + `"}`)); err != nil {
 		t.Fatalf("unknown code: %v", err)
 	}
 	for _, in := range []string{
@@ -327,6 +321,7 @@ func TestWithheld(t *testing.T) {
 		`{"algorithm":"a","sender_key":"` + sk + `"}`,
 		`{"algorithm":"a","sender_key":"` + sk + `","code":""}`,
 		`{"algorithm":"a","sender_key":"short","code":"m.no_olm"}`,
+		`{"algorithm":"a","sender_key":"` + sk + `","code":"m.no_olm","CODE":"m.unverified"}`,
 	} {
 		if _, err := ParseWithheld([]byte(in)); !errors.Is(err, ErrMalformed) {
 			t.Errorf("accepted %s: %v", in, err)
@@ -365,15 +360,30 @@ func FuzzParseKeyEvents(f *testing.F) {
 	for _, s := range []string{
 		`{"action":"request","body":{"algorithm":"m.megolm.v1.aes-sha2","room_id":"!r","session_id":"X3lUlvLELLYxeTx4yOVu6UDpasGEVO0Jbu+QFnm0cKQ"},"request_id":"1","requesting_device_id":"D"}`,
 		`{"algorithm":"m.megolm.v1.aes-sha2","sender_key":"RF3s+E7RkTQTGF2d8Deol0FkQvgII2aJDf3/Jp5mxVU","code":"m.no_olm"}`,
+		`{"algorithm":"m.megolm.v1.aes-sha2","sender_key":"RF3s+E7RkTQTGF2d8Deol0FkQvgII2aJDf3/Jp5mxVU","code":"m.no_olm","CODE":"m.unverified"}`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if r, err := ParseRoomKeyRequest(b); err == nil && (r.RequestID == "" || (r.Action == ActionRequest) != (r.Body != nil)) {
-			t.Fatalf("accepted %+v", r)
+		if r, err := ParseRoomKeyRequest(b); err == nil {
+			if r.RequestID == "" || (r.Action != "request" && r.RoomID != "") {
+				t.Fatalf("accepted %+v", r)
+			}
+			// Strict decoding agrees with an exact-name reading.
+			if r.Action != exactString(t, b, "action") || r.RequestID != exactString(t, b, "request_id") ||
+				r.RequestingDeviceID != exactString(t, b, "requesting_device_id") ||
+				(r.Action == "request" && r.RoomID != exactString(t, b, "body", "room_id")) {
+				t.Fatalf("strict and exact readings differ: %+v for %q", r, b)
+			}
 		}
-		if w, err := ParseWithheld(b); err == nil && w.Code != WithheldNoOlm && w.SessionID == nil {
-			t.Fatalf("accepted %+v", w)
+		if w, err := ParseWithheld(b); err == nil {
+			if w.Code != "m.no_olm" && w.SessionID == nil {
+				t.Fatalf("accepted %+v", w)
+			}
+			if w.Code != exactString(t, b, "code") || w.SenderKey.String() != exactString(t, b, "sender_key") ||
+				w.Algorithm != exactString(t, b, "algorithm") {
+				t.Fatalf("strict and exact readings differ: %+v for %q", w, b)
+			}
 		}
 		ParseOlmContent(b)
 		ParseMegolmContent(b)

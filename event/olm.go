@@ -2,20 +2,18 @@ package event
 
 import (
 	"bytes"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/sicher-go/sicher/internal/jsonstrict"
 	"github.com/sicher-go/sicher/key"
 	"github.com/sicher-go/sicher/olm"
 	"github.com/sicher-go/sicher/signing"
 )
-
-// unstableSenderDeviceKeys is MSC4147's unstable name for
-// sender_device_keys, still sent by some clients.
-const unstableSenderDeviceKeys = "org.matrix.msc4147.device_keys"
 
 // OlmContent is the content of an Olm m.room.encrypted to-device event
 // (spec "m.olm.v1.curve25519-aes-sha2"): the sender's Curve25519 identity
@@ -29,26 +27,52 @@ type OlmContent struct {
 
 // ParseOlmContent parses and checks an Olm m.room.encrypted content: the
 // algorithm, a well-formed sender_key, and ciphertext entries whose
-// types are 0 or 1 and whose bodies are base64.
+// types are 0 or 1 and whose bodies are base64. Its sender_key is how
+// the caller finds the sessions to pass to DecryptOlm. Errors:
+// ErrMalformed, ErrAlgorithm.
 func ParseOlmContent(content []byte) (*OlmContent, error) {
-	if err := checkAlgorithm(content, AlgorithmOlm); err != nil {
+	if err := checkAlgorithm(content, algorithmOlm); err != nil {
 		return nil, err
 	}
-	var probe struct {
-		SenderKey  *string                     `json:"sender_key"`
-		Ciphertext map[string]*json.RawMessage `json:"ciphertext"`
+	var c struct {
+		SenderKey  *key.Curve25519            `json:"sender_key"`
+		Ciphertext map[string]*jsontext.Value `json:"ciphertext"`
 	}
-	if err := json.Unmarshal(content, &probe); err != nil {
+	if err := jsonstrict.Unmarshal(content, &c); err != nil {
 		return nil, malformed("content: %v", err)
 	}
-	if probe.SenderKey == nil || probe.Ciphertext == nil {
+	if c.SenderKey == nil || c.Ciphertext == nil {
 		return nil, malformed("Olm content needs sender_key and ciphertext")
 	}
-	var c OlmContent
-	if err := json.Unmarshal(content, &c); err != nil {
-		return nil, malformed("content: %v", err)
+	oc := &OlmContent{Algorithm: algorithmOlm, SenderKey: *c.SenderKey, Ciphertext: make(map[string]olm.EncryptedMessage, len(c.Ciphertext))}
+	for k, v := range c.Ciphertext {
+		m, err := parseEncryptedMessage(v)
+		if err != nil {
+			return nil, err
+		}
+		oc.Ciphertext[k] = m
 	}
-	return &c, nil
+	return oc, nil
+}
+
+// parseEncryptedMessage reads one entry of an Olm ciphertext map,
+// {"type": 0 or 1, "body": base64}, with exact member names.
+func parseEncryptedMessage(v *jsontext.Value) (olm.EncryptedMessage, error) {
+	var e struct {
+		Type *int    `json:"type"`
+		Body *string `json:"body"`
+	}
+	if v == nil {
+		return olm.EncryptedMessage{}, malformed("ciphertext entry is null")
+	}
+	if err := jsonstrict.Unmarshal(*v, &e); err != nil || e.Type == nil || e.Body == nil {
+		return olm.EncryptedMessage{}, malformed("ciphertext entry needs type and body")
+	}
+	var m olm.EncryptedMessage
+	if err := m.UnmarshalJSON(*v); err != nil {
+		return olm.EncryptedMessage{}, fmt.Errorf("%w: ciphertext entry: %w", ErrMalformed, err)
+	}
+	return m, nil
 }
 
 // OlmEncryptParams describe an Olm to-device event to encrypt.
@@ -68,8 +92,6 @@ type OlmEncryptParams struct {
 	// Extra adds further members to the payload; it may not replace the
 	// members above.
 	Extra map[string]json.RawMessage
-	// Rand is the randomness for a new ratchet step (crypto/rand if nil).
-	Rand io.Reader
 }
 
 // EncryptOlm encrypts an event for one recipient device with an Olm session
@@ -77,8 +99,14 @@ type OlmEncryptParams struct {
 // payload (spec "Olm plaintext": type, content, sender, recipient,
 // recipient_keys.ed25519, keys.ed25519, and sender_device_keys when
 // given). The payload is secret when the content is. On error the session
-// is unchanged.
+// is unchanged. A new ratchet step reads crypto/rand.
 func EncryptOlm(acct *olm.Account, s *olm.Session, p OlmEncryptParams) (content, payload []byte, err error) {
+	return EncryptOlmFrom(nil, acct, s, p)
+}
+
+// EncryptOlmFrom is EncryptOlm with the randomness of a new ratchet step
+// read from rand (crypto/rand if nil), for transcripts that must replay.
+func EncryptOlmFrom(rand io.Reader, acct *olm.Account, s *olm.Session, p OlmEncryptParams) (content, payload []byte, err error) {
 	if p.Sender == "" || p.Recipient == "" || p.Type == "" {
 		return nil, nil, errors.New("event: sender, recipient and type are required")
 	}
@@ -113,16 +141,12 @@ func EncryptOlm(acct *olm.Account, s *olm.Session, p OlmEncryptParams) (content,
 	if err != nil {
 		return nil, nil, fmt.Errorf("event: payload: %w", err)
 	}
-	rnd := p.Rand
-	if rnd == nil {
-		rnd = rand.Reader
-	}
-	msg, err := s.EncryptFrom(rnd, nil, payload)
+	msg, err := s.EncryptFrom(rand, nil, payload)
 	if err != nil {
 		return nil, nil, fmt.Errorf("event: %w", err)
 	}
 	content, err = signing.Marshal(OlmContent{
-		Algorithm:  AlgorithmOlm,
+		Algorithm:  algorithmOlm,
 		SenderKey:  ids.Curve25519,
 		Ciphertext: map[string]olm.EncryptedMessage{p.RecipientCurve25519.String(): msg},
 	})
@@ -134,16 +158,48 @@ func EncryptOlm(acct *olm.Account, s *olm.Session, p OlmEncryptParams) (content,
 	return content, payload, nil
 }
 
+// maxOlmCandidates is the number of existing sessions DecryptOlm tries
+// on a normal (type 1) Olm message. Each try costs a MAC computation and,
+// for a message on a new chain, a Curve25519 exchange, and a forged
+// message fails every one of them: without a bound, a sender could make
+// us do work linear in the number of sessions stored with its key. A
+// device normally uses one session per peer; a few more appear when both
+// sides start a session at once or after a restore. The sessions are
+// tried most recently used first, so the live ones are among the first
+// five.
+const maxOlmCandidates = 5
+
+// decryptOlmSession decrypts m with s; tests count the calls.
+var decryptOlmSession = func(s *olm.Session, m olm.EncryptedMessage) ([]byte, error) {
+	return s.Decrypt(nil, m)
+}
+
 // OlmDecryptParams describe a received Olm to-device event.
 type OlmDecryptParams struct {
-	// Sender is the to-device event's sender (a user ID).
+	// Sender is the to-device event's sender (a user ID). Required.
 	Sender string
-	// OwnUserID is our user ID.
+	// OwnUserID is our user ID. Required.
 	OwnUserID string
-	// Sessions are our existing Olm sessions with the device whose
-	// Curve25519 key is the content's sender_key. The one that decrypts is
-	// updated in place; the others are untouched.
+	// Sessions are all our Olm sessions with the device whose Curve25519
+	// key is the content's sender_key, most recently used first. The one
+	// that decrypts is updated in place; the others are untouched.
+	//
+	// A normal message is tried with the first five only (see DecryptOlm).
+	// A pre-key message is matched against all of them (a comparison of
+	// keys, no cryptography): the list must be complete, because a
+	// replayed pre-key message to our fallback key (which use does not
+	// remove) would otherwise start a second copy of a session we have
+	// and deliver its payload twice. A session must know its peer: one
+	// loaded from a libolm pickle needs olm.Session.BindPeer first, or
+	// the envelope's sender_key cannot be checked and the event is
+	// refused.
 	Sessions []*olm.Session
+	// SessionsComplete states that Sessions lists every session with the
+	// sender key. It is required to accept a pre-key message that starts
+	// a session from our fallback key: such a message can be replayed at
+	// will (use does not remove a fallback key), and only the complete
+	// list shows that its session exists already.
+	SessionsComplete bool
 	// SenderDevice, if known, are the sending device's keys (from a
 	// /keys/query whose self-signature was verified). The payload's
 	// keys.ed25519 must then be its Ed25519 key, and the envelope's
@@ -155,13 +211,16 @@ type OlmDecryptParams struct {
 }
 
 // OlmEvent is a decrypted and validated Olm to-device event. It is built
-// only by DecryptOlm: that is what lets RoomKey and ForwardedRoomKey
-// trust that a key arrived Olm-encrypted. Content and Payload are secret
-// when the event carries keys (m.room_key and friends).
+// only by DecryptOlm: that is what lets RoomKeyFromEvent and
+// ForwardedRoomKeyFromEvent trust that a key arrived Olm-encrypted.
+//
+// Its content is secret when the event carries keys (m.room_key and
+// friends): it is held unexported, leaves only through SecretContent and
+// SecretPayload, and fmt, log/slog and encoding/json show the public
+// fields only.
 type OlmEvent struct {
-	Type    string
-	Content json.RawMessage
-	Sender  string
+	Type   string
+	Sender string
 	// SenderKey is the authenticated Curve25519 identity key of the device
 	// that sent the event: the Olm session's peer.
 	SenderKey key.Curve25519
@@ -179,13 +238,20 @@ type OlmEvent struct {
 	// OlmDecryptParams.Sessions, or a new inbound session (NewSession),
 	// which the caller must store; its one-time key has been removed from
 	// the account.
-	Session    *olm.Session
+	Session    *olm.Session `json:"-"`
 	NewSession bool
-	// Payload is the whole decrypted JSON.
-	Payload json.RawMessage
 
-	fromOlm bool
+	content, payload []byte
+	fromOlm          bool
 }
+
+// SecretContent returns the event's content (a JSON object). It is secret
+// for key-sharing events. The caller must not modify it.
+func (ev *OlmEvent) SecretContent() json.RawMessage { return ev.content }
+
+// SecretPayload returns the whole decrypted JSON payload. It is secret for
+// key-sharing events. The caller must not modify it.
+func (ev *OlmEvent) SecretPayload() json.RawMessage { return ev.payload }
 
 // Format prints the event's type, sender and keys, never its content or
 // payload (which hold session keys for key-sharing events).
@@ -200,34 +266,48 @@ func (ev OlmEvent) Format(f fmt.State, _ rune) {
 
 // olmPayload is the plaintext of an Olm event, as parsed for validation.
 type olmPayload struct {
-	Type          *string         `json:"type"`
-	Content       json.RawMessage `json:"content"`
-	Sender        *string         `json:"sender"`
-	Recipient     *string         `json:"recipient"`
+	Type          *string        `json:"type"`
+	Content       jsontext.Value `json:"content"`
+	Sender        *string        `json:"sender"`
+	Recipient     *string        `json:"recipient"`
 	RecipientKeys *struct {
 		Ed25519 *key.Ed25519 `json:"ed25519"`
 	} `json:"recipient_keys"`
 	Keys *struct {
 		Ed25519 *key.Ed25519 `json:"ed25519"`
 	} `json:"keys"`
-	SenderDeviceKeys json.RawMessage `json:"sender_device_keys"`
-	Unstable         json.RawMessage `json:"org.matrix.msc4147.device_keys"`
+	SenderDeviceKeys jsontext.Value `json:"sender_device_keys"`
+	Unstable         jsontext.Value `json:"org.matrix.msc4147.device_keys"`
 }
 
 // DecryptOlm decrypts an Olm m.room.encrypted to-device content addressed
-// to acct, and applies every validation rule of the spec (v1.19, "Olm
-// plaintext"): the payload's sender is the event's sender, its recipient
-// is us, recipient_keys.ed25519 is our Ed25519 key, keys.ed25519 is the
-// sending device's key when that is known, and sender_device_keys, when
-// present, name the sender, hold the session's Curve25519 key and the
-// payload's Ed25519 key, and carry a valid self-signature. The envelope's
-// sender_key must be the identity key of the session that decrypts.
+// to acct, and applies every validation rule of the spec ("Validation of
+// incoming decrypted events" under "m.olm.v1.curve25519-aes-sha2",
+// https://spec.matrix.org/v1.19/client-server-api/#molmv1curve25519-aes-sha2):
+// the payload's sender is the event's sender, its recipient is us,
+// recipient_keys.ed25519 is our Ed25519 key, keys.ed25519 is the sending
+// device's key when that is known, and sender_device_keys, when present,
+// name the sender, hold the session's Curve25519 key and the payload's
+// Ed25519 key, and carry a valid self-signature. The envelope's sender_key
+// must be the peer identity key of the session that decrypts, for sessions
+// we started as much as for inbound ones.
 //
-// A normal message is tried with each of p.Sessions. A pre-key message
-// goes to the session it belongs to, or else creates an inbound session
-// from the account's one-time or fallback key. Nothing changes unless the
+// A normal message is tried with the first five of p.Sessions (most
+// recently used first): a forged message must not cost work linear in the
+// number of stored sessions. A pre-key message goes to the session it
+// belongs to, or else creates an inbound session from the account's
+// one-time or fallback key; a new session equal to one of p.Sessions
+// (same session id) is refused as a replay, and a new session from the
+// fallback key is an error unless p.SessionsComplete says that p.Sessions
+// lists every session with the sender (fail closed: a replayed pre-key
+// message to the fallback key must not start a second copy of a session). Nothing changes unless the
 // event decrypts and validates: the sessions are decrypted on copies, and
 // the one-time key is removed only at the end.
+//
+// Errors: ErrMalformed, ErrAlgorithm, ErrNotForThisDevice (ignore the
+// event), ErrNoSession, ErrUnknownIndex, ErrAuthentication (each wrapping
+// the olm error), ErrReplay (a pre-key message of a session we have),
+// and *ValidationError (ErrValidation) for a rule that fails.
 func DecryptOlm(acct *olm.Account, content []byte, p OlmDecryptParams) (*OlmEvent, error) {
 	if p.Sender == "" || p.OwnUserID == "" {
 		return nil, errors.New("event: OlmDecryptParams.Sender and OwnUserID are required")
@@ -235,14 +315,14 @@ func DecryptOlm(acct *olm.Account, content []byte, p OlmDecryptParams) (*OlmEven
 	// Only our entry of the ciphertext map is decoded: the others are
 	// other devices' business, and decoding them is work a sender could
 	// inflate.
-	if err := checkAlgorithm(content, AlgorithmOlm); err != nil {
+	if err := checkAlgorithm(content, algorithmOlm); err != nil {
 		return nil, err
 	}
 	var c struct {
-		SenderKey  *key.Curve25519             `json:"sender_key"`
-		Ciphertext map[string]*json.RawMessage `json:"ciphertext"`
+		SenderKey  *key.Curve25519            `json:"sender_key"`
+		Ciphertext map[string]*jsontext.Value `json:"ciphertext"`
 	}
-	if err := json.Unmarshal(content, &c); err != nil {
+	if err := jsonstrict.Unmarshal(content, &c); err != nil {
 		return nil, malformed("content: %v", err)
 	}
 	if c.SenderKey == nil || c.Ciphertext == nil {
@@ -253,13 +333,13 @@ func DecryptOlm(acct *olm.Account, content []byte, p OlmDecryptParams) (*OlmEven
 	if !ok || entry == nil {
 		return nil, fmt.Errorf("%w: no entry for %s", ErrNotForThisDevice, ours.Curve25519)
 	}
-	var msg olm.EncryptedMessage
-	if err := json.Unmarshal(*entry, &msg); err != nil {
-		return nil, malformed("ciphertext entry: %v", err)
+	msg, err := parseEncryptedMessage(entry)
+	if err != nil {
+		return nil, err
 	}
 	senderKey := *c.SenderKey
 	if d := p.SenderDevice; d != nil && d.Curve25519 != senderKey {
-		return nil, fmt.Errorf("%w: the known device has Curve25519 key %s, the event was sent with %s", ErrSenderKey, d.Curve25519, senderKey)
+		return nil, invalid("sender_key", senderKey, d.Curve25519)
 	}
 
 	var (
@@ -282,13 +362,18 @@ func DecryptOlm(acct *olm.Account, content []byte, p OlmDecryptParams) (*OlmEven
 		}
 		if session != nil {
 			work = session.Clone()
-			if plain, err = work.Decrypt(nil, msg); err != nil {
+			if plain, err = decryptOlmSession(work, msg); err != nil {
 				return nil, olmError(err)
 			}
 		} else {
 			work, plain, err = acct.NewInboundSession(pk, &olm.InboundOptions{TheirIdentityKey: &senderKey, KeepOneTimeKey: true})
 			if err != nil {
 				return nil, olmError(err)
+			}
+			for _, s := range p.Sessions {
+				if s.ID() == work.ID() {
+					return nil, fmt.Errorf("%w: pre-key message would start session %s again", ErrReplay, s.ID())
+				}
 			}
 			session, newSession = work, true
 		}
@@ -297,9 +382,9 @@ func DecryptOlm(acct *olm.Account, content []byte, p OlmDecryptParams) (*OlmEven
 			return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 		}
 		var last error
-		for _, s := range p.Sessions {
+		for _, s := range p.Sessions[:min(len(p.Sessions), maxOlmCandidates)] {
 			w := s.Clone()
-			if pt, err := w.Decrypt(nil, msg); err == nil {
+			if pt, err := decryptOlmSession(w, msg); err == nil {
 				session, work, plain = s, w, pt
 				break
 			} else {
@@ -308,16 +393,18 @@ func DecryptOlm(acct *olm.Account, content []byte, p OlmDecryptParams) (*OlmEven
 		}
 		if session == nil {
 			if last != nil {
-				return nil, fmt.Errorf("%w: none of %d sessions decrypts the message: %w", ErrNoSession, len(p.Sessions), olmError(last))
+				return nil, fmt.Errorf("%w: none of the %d most recent sessions decrypts the message: %w",
+					ErrNoSession, min(len(p.Sessions), maxOlmCandidates), olmError(last))
 			}
 			return nil, fmt.Errorf("%w: a normal Olm message and no session with %s", ErrNoSession, senderKey)
 		}
 	default:
 		return nil, malformed("Olm message type %d", msg.Type)
 	}
-	// The envelope's sender_key must be the session's peer.
-	if peer, _ := work.PeerIdentityKey(); peer != senderKey {
-		return nil, fmt.Errorf("%w: session peer is %s, envelope says %s", ErrSenderKey, peer, senderKey)
+	// The envelope's sender_key must be the session's peer, whoever
+	// started the session.
+	if peer, ok := work.PeerIdentityKey(); !ok || peer != senderKey {
+		return nil, invalid("sender_key", senderKey, peer)
 	}
 
 	ev, err := validateOlmPayload(plain, senderKey, ours, p)
@@ -326,8 +413,16 @@ func DecryptOlm(acct *olm.Account, content []byte, p OlmDecryptParams) (*OlmEven
 	}
 	// Commit.
 	if newSession {
-		if err := acct.RemoveOneTimeKeys(work); err != nil && !errors.Is(err, olm.ErrUnknownOneTimeKey) {
+		// A session whose key stays in the account came from the
+		// fallback key (RemoveOneTimeKeys leaves it), which a replayed
+		// pre-key message reaches again and again.
+		stored := acct.StoredOneTimeKeys()
+		err := acct.RemoveOneTimeKeys(work)
+		if err != nil && !errors.Is(err, olm.ErrUnknownOneTimeKey) {
 			return nil, fmt.Errorf("event: %w", err)
+		}
+		if err == nil && acct.StoredOneTimeKeys() == stored && !p.SessionsComplete {
+			return nil, errors.New("event: a pre-key message to the fallback key needs OlmDecryptParams.SessionsComplete")
 		}
 	} else {
 		*session = *work
@@ -342,67 +437,79 @@ type ownKeys struct {
 	Ed25519    key.Ed25519
 }
 
-func validateOlmPayload(plain []byte, senderKey key.Curve25519, ours ownKeys, p OlmDecryptParams) (*OlmEvent, error) {
+func present(v jsontext.Value) bool { return len(v) != 0 && string(v) != "null" }
+
+// parseOlmPayload reads an Olm plaintext strictly and checks that the
+// members every payload needs are there.
+func parseOlmPayload(plain []byte) (*olmPayload, error) {
 	var pl olmPayload
-	if err := json.Unmarshal(plain, &pl); err != nil {
+	if err := jsonstrict.Unmarshal(plain, &pl); err != nil {
 		return nil, malformed("Olm payload: %v", err)
 	}
 	if pl.Type == nil || !isObject(pl.Content) || pl.Sender == nil || pl.Recipient == nil ||
 		pl.RecipientKeys == nil || pl.RecipientKeys.Ed25519 == nil || pl.Keys == nil || pl.Keys.Ed25519 == nil {
 		return nil, malformed("Olm payload needs type, content, sender, recipient, recipient_keys.ed25519 and keys.ed25519")
 	}
+	return &pl, nil
+}
+
+func validateOlmPayload(plain []byte, senderKey key.Curve25519, ours ownKeys, p OlmDecryptParams) (*OlmEvent, error) {
+	pl, err := parseOlmPayload(plain)
+	if err != nil {
+		return nil, err
+	}
 	claimed := *pl.Keys.Ed25519
 	// 1. sender
 	if *pl.Sender != p.Sender {
-		return nil, fmt.Errorf("%w: payload sender %q, event sender %q", ErrWrongSender, *pl.Sender, p.Sender)
+		return nil, invalid("sender", *pl.Sender, p.Sender)
 	}
 	// 3. recipient
 	if *pl.Recipient != p.OwnUserID {
-		return nil, fmt.Errorf("%w: payload recipient %q, we are %q", ErrWrongRecipient, *pl.Recipient, p.OwnUserID)
+		return nil, invalid("recipient", *pl.Recipient, p.OwnUserID)
 	}
 	// 4. recipient key
 	if *pl.RecipientKeys.Ed25519 != ours.Ed25519 {
-		return nil, fmt.Errorf("%w: payload recipient key %s, ours %s", ErrWrongRecipientKey, *pl.RecipientKeys.Ed25519, ours.Ed25519)
+		return nil, invalid("recipient_keys.ed25519", *pl.RecipientKeys.Ed25519, ours.Ed25519)
 	}
-	ev := &OlmEvent{Type: *pl.Type, Content: pl.Content, Sender: *pl.Sender, SenderKey: senderKey,
-		SenderEd25519: claimed, Payload: plain, fromOlm: true}
+	ev := &OlmEvent{Type: *pl.Type, content: bytes.Clone(pl.Content), Sender: *pl.Sender, SenderKey: senderKey,
+		SenderEd25519: claimed, payload: plain, fromOlm: true}
 	// 2. the sending device's Ed25519 key, when we know the device
 	switch {
 	case p.SenderDevice != nil:
 		d := p.SenderDevice
 		if d.UserID != p.Sender {
-			return nil, fmt.Errorf("%w: the known device belongs to %s", ErrWrongSender, d.UserID)
+			return nil, invalid("sender", p.Sender, d.UserID)
 		}
 		if d.Ed25519 != claimed {
-			return nil, fmt.Errorf("%w: payload keys.ed25519 %s, the device's key is %s", ErrWrongSender, claimed, d.Ed25519)
+			return nil, invalid("keys.ed25519", claimed, d.Ed25519)
 		}
 		ev.SenderEd25519Known = true
 	case p.SenderEd25519 != nil:
 		if *p.SenderEd25519 != claimed {
-			return nil, fmt.Errorf("%w: payload keys.ed25519 %s, the device's key is %s", ErrWrongSender, claimed, *p.SenderEd25519)
+			return nil, invalid("keys.ed25519", claimed, *p.SenderEd25519)
 		}
 		ev.SenderEd25519Known = true
 	}
 	// 5. sender_device_keys
 	raw := pl.SenderDeviceKeys
-	if raw == nil || bytes.Equal(raw, []byte("null")) {
+	if !present(raw) {
 		raw = pl.Unstable
 	}
-	if raw != nil && !bytes.Equal(raw, []byte("null")) {
+	if present(raw) {
 		d, err := signing.ParseDeviceKeys(raw)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrSenderDeviceKeys, err)
+			return nil, fmt.Errorf("%w: %w", &ValidationError{Rule: "sender_device_keys", Got: "malformed", Want: "valid device keys"}, err)
 		}
 		switch {
 		case d.UserID != p.Sender:
-			return nil, fmt.Errorf("%w: they are %s's", ErrSenderDeviceKeys, d.UserID)
+			return nil, invalid("sender_device_keys", d.UserID, p.Sender)
 		case d.Curve25519 != senderKey:
-			return nil, fmt.Errorf("%w: Curve25519 key %s, the session's is %s", ErrSenderDeviceKeys, d.Curve25519, senderKey)
+			return nil, invalid("sender_device_keys", d.Curve25519, senderKey)
 		case d.Ed25519 != claimed:
-			return nil, fmt.Errorf("%w: Ed25519 key %s, payload keys.ed25519 is %s", ErrSenderDeviceKeys, d.Ed25519, claimed)
+			return nil, invalid("sender_device_keys", d.Ed25519, claimed)
 		}
 		if err := d.VerifySelfSignature(); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrSenderDeviceKeys, err)
+			return nil, fmt.Errorf("%w: %w", &ValidationError{Rule: "sender_device_keys", Got: "a bad self-signature", Want: "a valid one"}, err)
 		}
 		ev.SenderDeviceKeys = d
 	}
@@ -418,7 +525,7 @@ func olmError(err error) error {
 	case errors.Is(err, olm.ErrUnknownOneTimeKey):
 		return fmt.Errorf("%w: %w", ErrNoSession, err)
 	case errors.Is(err, olm.ErrIdentityKeyMismatch):
-		return fmt.Errorf("%w: %w", ErrSenderKey, err)
+		return fmt.Errorf("%w: %w", &ValidationError{Rule: "sender_key", Got: "the pre-key message's identity key", Want: "the envelope's sender_key"}, err)
 	case errors.Is(err, olm.ErrMalformed), errors.Is(err, olm.ErrUnsupportedVersion):
 		return fmt.Errorf("%w: %w", ErrMalformed, err)
 	default:

@@ -5,11 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/sicher-go/sicher/internal/b64"
 	"maps"
 	"strings"
 	"testing"
 
+	"github.com/sicher-go/sicher/internal/b64"
+	"github.com/sicher-go/sicher/internal/cryptotest"
 	"github.com/sicher-go/sicher/key"
 	"github.com/sicher-go/sicher/megolm"
 	"github.com/sicher-go/sicher/olm"
@@ -84,7 +85,7 @@ func (d *device) rawContent(t testing.TB, s *olm.Session, to *device, payload an
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := json.Marshal(OlmContent{Algorithm: AlgorithmOlm, SenderKey: d.acct.Curve25519(),
+	c, err := json.Marshal(OlmContent{Algorithm: algorithmOlm, SenderKey: d.acct.Curve25519(),
 		Ciphertext: map[string]olm.EncryptedMessage{to.acct.Curve25519().String(): m}})
 	if err != nil {
 		t.Fatal(err)
@@ -129,7 +130,7 @@ func TestOlmRoundTrip(t *testing.T) {
 	}
 	var c map[string]any
 	json.Unmarshal(content, &c)
-	if c["algorithm"] != AlgorithmOlm || c["sender_key"] != alice.acct.Curve25519().String() {
+	if c["algorithm"] != algorithmOlm || c["sender_key"] != alice.acct.Curve25519().String() {
 		t.Fatalf("content %s", content)
 	}
 
@@ -139,8 +140,8 @@ func TestOlmRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !ev.NewSession || ev.Type != "m.test" || string(ev.Content) != `{"n":1}` || ev.SenderKey != alice.acct.Curve25519() ||
-		ev.SenderEd25519 != alice.acct.Ed25519() || !ev.SenderEd25519Known || ev.SenderDeviceKeys == nil || !bytes.Equal(ev.Payload, payload) {
+	if !ev.NewSession || ev.Type != "m.test" || string(ev.SecretContent()) != `{"n":1}` || ev.SenderKey != alice.acct.Curve25519() ||
+		ev.SenderEd25519 != alice.acct.Ed25519() || !ev.SenderEd25519Known || ev.SenderDeviceKeys == nil || !bytes.Equal(ev.SecretPayload(), payload) {
 		t.Fatalf("event %+v", ev)
 	}
 	if bob.acct.StoredOneTimeKeys() != otks-1 {
@@ -161,7 +162,7 @@ func TestOlmRoundTrip(t *testing.T) {
 	other := alice.outbound(t, newDevice(t, "@carol:example.org", "C"))
 	reply := bob.encrypt(t, bs, alice, "m.test", `{"n":3}`)
 	ev3, err := DecryptOlm(alice.acct, reply, params(bob, alice, other, as))
-	if err != nil || ev3.Session != as || ev3.NewSession || string(ev3.Content) != `{"n":3}` {
+	if err != nil || ev3.Session != as || ev3.NewSession || string(ev3.SecretContent()) != `{"n":3}` {
 		t.Fatalf("reply: %v %+v", err, ev3)
 	}
 	if !as.HasReceivedMessage() {
@@ -172,7 +173,7 @@ func TestOlmRoundTrip(t *testing.T) {
 	if !strings.Contains(string(n), `"type":1`) {
 		t.Fatalf("expected a normal message: %s", n)
 	}
-	if ev, err := DecryptOlm(bob.acct, n, params(alice, bob, bs)); err != nil || string(ev.Content) != `{"n":4}` {
+	if ev, err := DecryptOlm(bob.acct, n, params(alice, bob, bs)); err != nil || string(ev.SecretContent()) != `{"n":4}` {
 		t.Fatalf("normal: %v", err)
 	}
 	// Replaying it fails: the key was used.
@@ -188,15 +189,23 @@ func TestOlmFallbackKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	fb, _ := bob.acct.FallbackKey()
+	var known []*olm.Session
 	for i := range 2 { // a fallback key serves several sessions
 		s, err := alice.acct.NewOutboundSession(bob.acct.Curve25519(), fb.Key)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ev, err := DecryptOlm(bob.acct, alice.encrypt(t, s, bob, TypeDummy, `{}`), params(alice, bob))
-		if err != nil || !ev.NewSession || !IsDummy(ev) {
+		content := alice.encrypt(t, s, bob, typeDummy, `{}`)
+		if _, err := DecryptOlm(bob.acct, content, params(alice, bob, known...)); err == nil {
+			t.Fatal("fallback-key session accepted without SessionsComplete")
+		}
+		p := params(alice, bob, known...)
+		p.SessionsComplete = true
+		ev, err := DecryptOlm(bob.acct, content, p)
+		if err != nil || !ev.NewSession || ev.Type != typeDummy {
 			t.Fatalf("session %d: %v", i, err)
 		}
+		known = append(known, ev.Session)
 		if k, ok := bob.acct.FallbackKey(); !ok || k != fb {
 			t.Fatal("fallback key removed by use")
 		}
@@ -223,31 +232,31 @@ func TestOlmValidation(t *testing.T) {
 		params func(p *OlmDecryptParams)
 		want   error
 	}{
-		{"sender is not the event sender", func(p map[string]any) { p["sender"] = "@mallory:example.org" }, nil, ErrWrongSender},
-		{"recipient is another user", func(p map[string]any) { p["recipient"] = "@carol:example.org" }, nil, ErrWrongRecipient},
+		{"sender is not the event sender", func(p map[string]any) { p["sender"] = "@mallory:example.org" }, nil, &ValidationError{Rule: "sender"}},
+		{"recipient is another user", func(p map[string]any) { p["recipient"] = "@carol:example.org" }, nil, &ValidationError{Rule: "recipient"}},
 		{"recipient key is another device's", func(p map[string]any) {
 			p["recipient_keys"] = map[string]any{"ed25519": mallory.acct.Ed25519()}
-		}, nil, ErrWrongRecipientKey},
+		}, nil, &ValidationError{Rule: "recipient_keys.ed25519"}},
 		{"keys.ed25519 not the known device key", func(p map[string]any) {
 			p["keys"] = map[string]any{"ed25519": mallory.acct.Ed25519()}
-		}, func(p *OlmDecryptParams) { p.SenderEd25519 = ptr(alice.acct.Ed25519()) }, ErrWrongSender},
+		}, func(p *OlmDecryptParams) { p.SenderEd25519 = ptr(alice.acct.Ed25519()) }, &ValidationError{Rule: "keys.ed25519"}},
 		{"keys.ed25519 not the known device's", func(p map[string]any) {
 			p["keys"] = map[string]any{"ed25519": mallory.acct.Ed25519()}
-		}, func(p *OlmDecryptParams) { p.SenderDevice = aliceKeys }, ErrWrongSender},
+		}, func(p *OlmDecryptParams) { p.SenderDevice = aliceKeys }, &ValidationError{Rule: "keys.ed25519"}},
 		{"known device is another user's", nil, func(p *OlmDecryptParams) {
 			d, _ := signing.NewDeviceKeys("@carol:example.org", "ALICE", nil, alice.acct.Curve25519(), alice.acct.Ed25519(), alice.acct)
 			p.SenderDevice = d
-		}, ErrWrongSender},
-		{"known device has another Curve25519 key", nil, func(p *OlmDecryptParams) { p.SenderDevice = otherCurve }, ErrSenderKey},
-		{"sender_device_keys of another user", func(p map[string]any) { p["sender_device_keys"] = json.RawMessage(malloryKeysJSON) }, nil, ErrSenderDeviceKeys},
-		{"sender_device_keys with another Curve25519 key", func(p map[string]any) { p["sender_device_keys"] = json.RawMessage(otherCurveJSON) }, nil, ErrSenderDeviceKeys},
+		}, &ValidationError{Rule: "sender"}},
+		{"known device has another Curve25519 key", nil, func(p *OlmDecryptParams) { p.SenderDevice = otherCurve }, &ValidationError{Rule: "sender_key"}},
+		{"sender_device_keys of another user", func(p map[string]any) { p["sender_device_keys"] = json.RawMessage(malloryKeysJSON) }, nil, &ValidationError{Rule: "sender_device_keys"}},
+		{"sender_device_keys with another Curve25519 key", func(p map[string]any) { p["sender_device_keys"] = json.RawMessage(otherCurveJSON) }, nil, &ValidationError{Rule: "sender_device_keys"}},
 		{"sender_device_keys with another Ed25519 key", func(p map[string]any) {
 			p["sender_device_keys"] = json.RawMessage(aliceKeysJSON)
 			p["keys"] = map[string]any{"ed25519": mallory.acct.Ed25519()}
-		}, nil, ErrSenderDeviceKeys},
-		{"sender_device_keys badly signed", func(p map[string]any) { p["sender_device_keys"] = json.RawMessage(badSig) }, nil, ErrSenderDeviceKeys},
-		{"unstable device keys badly signed", func(p map[string]any) { p[unstableSenderDeviceKeys] = json.RawMessage(badSig) }, nil, ErrSenderDeviceKeys},
-		{"sender_device_keys not device keys", func(p map[string]any) { p["sender_device_keys"] = json.RawMessage(`{"a":1}`) }, nil, ErrSenderDeviceKeys},
+		}, nil, &ValidationError{Rule: "sender_device_keys"}},
+		{"sender_device_keys badly signed", func(p map[string]any) { p["sender_device_keys"] = json.RawMessage(badSig) }, nil, &ValidationError{Rule: "sender_device_keys"}},
+		{"unstable device keys badly signed", func(p map[string]any) { p["org.matrix.msc4147.device_keys"] = json.RawMessage(badSig) }, nil, &ValidationError{Rule: "sender_device_keys"}},
+		{"sender_device_keys not device keys", func(p map[string]any) { p["sender_device_keys"] = json.RawMessage(`{"a":1}`) }, nil, &ValidationError{Rule: "sender_device_keys"}},
 		{"no type", func(p map[string]any) { delete(p, "type") }, nil, ErrMalformed},
 		{"no content", func(p map[string]any) { delete(p, "content") }, nil, ErrMalformed},
 		{"content not an object", func(p map[string]any) { p["content"] = "x" }, nil, ErrMalformed},
@@ -352,7 +361,7 @@ func TestOlmEnvelopeErrors(t *testing.T) {
 		{"bad type", with("ciphertext", strings.Replace(entry, `"type":0`, `"type":2`, 1)), params(alice, bob), ErrMalformed},
 		{"bad body", with("ciphertext", strings.Replace(entry, `"body":"`, `"body":"!`, 1)), params(alice, bob), ErrMalformed},
 		{"pre-key body as normal", with("ciphertext", strings.Replace(entry, `"type":0`, `"type":1`, 1)), params(alice, bob), ErrMalformed},
-		{"sender_key is not the session's", with("sender_key", `"`+mallory.acct.Curve25519().String()+`"`), params(alice, bob), ErrSenderKey},
+		{"sender_key is not the session's", with("sender_key", `"`+mallory.acct.Curve25519().String()+`"`), params(alice, bob), &ValidationError{Rule: "sender_key"}},
 		{"no sender", good, OlmDecryptParams{OwnUserID: bob.user}, nil},
 	}
 	for _, tt := range tests {
@@ -387,26 +396,26 @@ func TestRoomKeyOnlyOverOlm(t *testing.T) {
 	out, _ := megolm.NewOutboundSession()
 	rk, _ := RoomKeyContent("!r:x", out, false)
 	// An OlmEvent built by hand is not an Olm-decrypted event.
-	for _, ev := range []*OlmEvent{nil, {Type: TypeRoomKey, Content: rk}, {Type: TypeForwardedRoomKey, Content: rk}} {
+	for _, ev := range []*OlmEvent{nil, {Type: typeRoomKey, content: rk}, {Type: typeForwardedRoomKey, content: rk}} {
 		if _, err := RoomKeyFromEvent(ev); !errors.Is(err, ErrNotOlmEncrypted) {
 			t.Errorf("RoomKeyFromEvent(%+v): %v", ev, err)
 		}
 		if _, err := ForwardedRoomKeyFromEvent(ev); !errors.Is(err, ErrNotOlmEncrypted) {
 			t.Errorf("ForwardedRoomKeyFromEvent: %v", err)
 		}
-		if IsDummy(ev) {
-			t.Error("hand-made dummy accepted")
+		if _, err := WithheldFromEvent(ev); !errors.Is(err, ErrNotOlmEncrypted) {
+			t.Errorf("WithheldFromEvent: %v", err)
 		}
 	}
 	// Megolm refuses to carry key-sharing events, both ways.
-	if _, _, err := EncryptMegolm(out, "!r:x", TypeRoomKey, rk, nil); !errors.Is(err, ErrNotOlmEncrypted) {
+	if _, _, err := EncryptMegolm(out, MegolmEncryptParams{RoomID: "!r:x", Type: typeRoomKey, Content: rk}); !errors.Is(err, ErrNotOlmEncrypted) {
 		t.Errorf("EncryptMegolm(m.room_key): %v", err)
 	}
 	in, _ := megolm.NewInboundSession(out.SessionKey())
-	for _, typ := range []string{TypeRoomKey, TypeForwardedRoomKey, TypeDummy, TypeRoomKeyWithheld, "m.secret.send"} {
+	for _, typ := range []string{typeRoomKey, typeForwardedRoomKey, typeDummy, typeRoomKeyWithheld, "m.secret.send"} {
 		pt, _ := json.Marshal(map[string]any{"type": typ, "content": json.RawMessage(rk), "room_id": "!r:x"})
-		content, _ := json.Marshal(MegolmContent{Algorithm: AlgorithmMegolm, Ciphertext: b64.Encode(out.Encrypt(nil, pt)), SessionID: out.SessionID()})
-		if _, err := DecryptMegolm(in, content, MegolmDecryptParams{RoomID: "!r:x"}); !errors.Is(err, ErrNotOlmEncrypted) {
+		content, _ := json.Marshal(MegolmContent{Algorithm: algorithmMegolm, Ciphertext: b64.Encode(out.Encrypt(nil, pt)), SessionID: out.SessionID()})
+		if _, err := DecryptMegolm(in, content, MegolmDecryptParams{RoomID: "!r:x", InsecureSkipSenderCheck: true}); !errors.Is(err, ErrNotOlmEncrypted) {
 			t.Errorf("DecryptMegolm(%s): %v", typ, err)
 		}
 	}
@@ -504,44 +513,85 @@ func BenchmarkDecryptOlm(b *testing.B) {
 	}
 }
 
-// Flipping any bit of an Olm message body is refused and changes neither
-// the session nor the account.
+// Any change to an Olm message body (every bit of every byte, every
+// prefix, a byte appended) is refused and changes neither the session nor
+// the account; the untouched message then decrypts.
 func TestOlmTamperEveryByte(t *testing.T) {
 	alice := newDevice(t, "@alice:example.org", "A")
 	bob := newDevice(t, "@bob:example.org", "B")
 	as := alice.outbound(t, bob)
 	pre := alice.encrypt(t, as, bob, "m.test", `{"n":0}`)
 	otks := bob.acct.StoredOneTimeKeys()
-	var c OlmContent
-	json.Unmarshal(pre, &c)
-	n := len(c.Ciphertext[bob.acct.Curve25519().String()].Body)
-	for i := range n {
-		if _, err := DecryptOlm(bob.acct, flipBody(t, pre, i), params(alice, bob)); err == nil {
-			t.Fatalf("pre-key flip at %d accepted", i)
+	preKeyLayout := []cryptotest.TamperOption{
+		cryptotest.Regions(
+			cryptotest.Region{Name: "version", Start: 0, End: 1},
+			cryptotest.Region{Name: "one-time key", Start: 1, End: 35},
+			cryptotest.Region{Name: "base key", Start: 35, End: 69},
+			cryptotest.Region{Name: "identity key", Start: 69, End: 103},
+			cryptotest.Region{Name: "inner message", Start: 103, End: 0},
+		),
+		// The identity key field is optional (olm.PreKeyMessage): renaming
+		// it to an unknown field leaves a message whose peer is the
+		// envelope's sender_key, which DecryptOlm checks. The key's bytes
+		// are tampered with like the rest.
+		cryptotest.SkipBits(69, 70, 0xff),
+	}
+	var bs *olm.Session
+	cryptotest.Tamper(t, olmBody(t, pre), func(body []byte) error {
+		ev, err := DecryptOlm(bob.acct, withOlmBody(t, pre, body), params(alice, bob))
+		if err != nil {
+			if bob.acct.StoredOneTimeKeys() != otks {
+				t.Fatalf("a refused pre-key message used the one-time key: %v", err)
+			}
+			return err
 		}
+		bs = ev.Session
+		return nil
+	}, preKeyLayout...)
+	if bs == nil {
+		t.Fatal("the pre-key message did not open")
 	}
-	if bob.acct.StoredOneTimeKeys() != otks {
-		t.Fatal("a refused pre-key message used the one-time key")
+	if _, err := DecryptOlm(alice.acct, bob.encrypt(t, bs, alice, "m.test", `{}`), params(bob, alice, as)); err != nil {
+		t.Fatal(err)
 	}
-	ev, err := DecryptOlm(bob.acct, pre, params(alice, bob))
+	normal := alice.encrypt(t, as, bob, "m.test", `{"n":1}`)
+	before := fmt.Sprint(bs)
+	cryptotest.Tamper(t, olmBody(t, normal), func(body []byte) error {
+		_, err := DecryptOlm(bob.acct, withOlmBody(t, normal, body), params(alice, bob, bs))
+		if err != nil && fmt.Sprint(bs) != before {
+			t.Fatalf("a refused message changed the session: %v", err)
+		}
+		return err
+	})
+}
+
+// olmBody returns the body of the single ciphertext of an Olm content.
+func olmBody(t testing.TB, content []byte) []byte {
+	t.Helper()
+	var c OlmContent
+	if err := json.Unmarshal(content, &c); err != nil || len(c.Ciphertext) != 1 {
+		t.Fatalf("content with one ciphertext: %v", err)
+	}
+	for _, m := range c.Ciphertext {
+		return m.Body
+	}
+	return nil
+}
+
+// withOlmBody returns the Olm content with the body of its single
+// ciphertext replaced.
+func withOlmBody(t testing.TB, content, body []byte) []byte {
+	t.Helper()
+	var c OlmContent
+	if err := json.Unmarshal(content, &c); err != nil {
+		t.Fatal(err)
+	}
+	for k, m := range c.Ciphertext {
+		c.Ciphertext[k] = olm.EncryptedMessage{Type: m.Type, Body: body}
+	}
+	out, err := json.Marshal(c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	bs := ev.Session
-	DecryptOlm(alice.acct, bob.encrypt(t, bs, alice, "m.test", `{}`), params(bob, alice, as))
-	normal := alice.encrypt(t, as, bob, "m.test", `{"n":1}`)
-	json.Unmarshal(normal, &c)
-	n = len(c.Ciphertext[bob.acct.Curve25519().String()].Body)
-	before := fmt.Sprint(bs)
-	for i := range n {
-		if _, err := DecryptOlm(bob.acct, flipBody(t, normal, i), params(alice, bob, bs)); err == nil {
-			t.Fatalf("flip at %d accepted", i)
-		}
-		if fmt.Sprint(bs) != before {
-			t.Fatalf("flip at %d changed the session", i)
-		}
-	}
-	if _, err := DecryptOlm(bob.acct, normal, params(alice, bob, bs)); err != nil {
-		t.Fatalf("original after tampering: %v", err)
-	}
+	return out
 }

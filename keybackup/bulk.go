@@ -80,9 +80,11 @@ type RestoredSession struct {
 
 // DecryptRoomKeys decrypts a whole backup as the server returns it, with
 // DecryptAll's worker pool. Results are sorted by room ID, then session
-// ID. The server chooses the room and session IDs: after importing each
-// session, check that its session ID equals SessionID (and that events
-// decrypted with it carry RoomID) before trusting either.
+// ID. The server chooses the room and session IDs: an entry whose
+// decrypted session has another session ID than the one it is filed
+// under is an error (ErrMalformed, Session nil), so a server cannot pass
+// one session off as another. The room ID stays the server's claim: the
+// event layer checks it against each event's room.
 func (k *DecryptionKey) DecryptRoomKeys(ctx context.Context, keys RoomKeys) []RestoredSession {
 	var out []RestoredSession
 	for roomID, room := range keys.Rooms {
@@ -101,6 +103,10 @@ func (k *DecryptionKey) DecryptRoomKeys(ctx context.Context, keys RoomKeys) []Re
 		entries[i] = out[i].Backup.SessionData
 	}
 	for i, r := range k.DecryptAll(ctx, entries) {
+		if r.Session != nil && r.Session.SessionID().String() != out[i].SessionID {
+			r.Err = fmt.Errorf("%w: entry %s holds session %s", ErrMalformed, out[i].SessionID, r.Session.SessionID())
+			r.Session = nil
+		}
 		out[i].Session, out[i].Err = r.Session, r.Err
 		if r.Session != nil {
 			r.Session.RoomID = out[i].RoomID

@@ -582,14 +582,15 @@ func TestDecryptRoomKeys(t *testing.T) {
 	foreignJSON, _ := json.Marshal(KeyBackupData{FirstMessageIndex: 3, SessionData: foreign})
 	body := `{"rooms":{
 		"!b:example.org":{"sessions":{"zz":` + string(foreignJSON) + `}},
-		"!a:example.org":{"sessions":{"o+21hSjP+mgEmcfdslPsQdvzWnkdt0Wyo00Kp++R8Kc":` + specBackupEntry + `}}
+		"!a:example.org":{"sessions":{"o+21hSjP+mgEmcfdslPsQdvzWnkdt0Wyo00Kp++R8Kc":` + specBackupEntry + `}},
+		"!c:example.org":{"sessions":{"AAAAhSjP+mgEmcfdslPsQdvzWnkdt0Wyo00Kp++R8Kc":` + specBackupEntry + `}}
 	}}`
 	var rk RoomKeys
 	if err := json.Unmarshal([]byte(body), &rk); err != nil {
 		t.Fatal(err)
 	}
 	res := k.DecryptRoomKeys(context.Background(), rk)
-	if len(res) != 2 || res[0].RoomID != "!a:example.org" || res[1].RoomID != "!b:example.org" {
+	if len(res) != 3 || res[0].RoomID != "!a:example.org" || res[1].RoomID != "!b:example.org" {
 		t.Fatalf("results %v", res)
 	}
 	if res[0].Err != nil || res[0].SessionID != "o+21hSjP+mgEmcfdslPsQdvzWnkdt0Wyo00Kp++R8Kc" || res[0].Session.Algorithm != megolm.Algorithm {
@@ -597,6 +598,10 @@ func TestDecryptRoomKeys(t *testing.T) {
 	}
 	if !errors.Is(res[1].Err, ErrAuthentication) || res[1].Session != nil || res[1].Backup.FirstMessageIndex != 3 || res[1].SessionID != "zz" {
 		t.Errorf("foreign entry: %+v", res[1])
+	}
+	// A session filed under another session's ID is refused.
+	if !errors.Is(res[2].Err, ErrMalformed) || res[2].Session != nil {
+		t.Errorf("session under another id: %+v", res[2])
 	}
 	if len(k.DecryptRoomKeys(context.Background(), RoomKeys{})) != 0 {
 		t.Error("results for an empty backup")

@@ -18,6 +18,13 @@
 // read-modify-write the same Olm session cannot fork it. A function passed to Update may run
 // only once: Update does not retry.
 //
+// # Errors
+//
+// A getter of Tx returns ErrNotFound for a record that does not exist and ErrCorrupt for a
+// row that does not decode or whose seal does not open (the error names the row; the others
+// stay usable); a write inside View returns ErrReadOnly; RecordReplay returns ErrReplay for a
+// message index another event used.
+//
 // NewMemory returns the in-memory implementation, for tests; package store/sqlstore stores in
 // SQLite or PostgreSQL, sealed at rest. Both pass the conformance suite in store/storetest.
 package store
@@ -48,7 +55,9 @@ type Owner struct {
 	DeviceID string
 }
 
-// Errors a caller branches on. Implementations wrap them with the row they concern.
+// Errors a caller branches on. Implementations wrap them with the row they concern: a Tx
+// getter returns ErrNotFound for a record that does not exist, ErrCorrupt for a row that does
+// not open, and a Put inside View returns ErrReadOnly.
 var (
 	// ErrNotFound reports that the record asked for does not exist.
 	ErrNotFound = errors.New("store: not found")

@@ -46,7 +46,7 @@ type demoStory struct {
 	bobRoom          *megolm.OutboundSession
 	bobInbound       *megolm.InboundSession // Bob's phone's copy of Alice's room session
 	bobOwnInbound    *megolm.InboundSession // Bob's phone's copy of his own room session
-	aliceKeySender   string
+	bobInboundInfo   event.SessionInfo
 	firstMessage     []byte // Alice's first room event (index 0)
 	events           int
 }
@@ -170,10 +170,10 @@ func (s *demoStory) olmAndRoomKey() {
 	s.must("build the m.room_key content", err)
 	s.say("Alice's room session %s for %s", short(s.aliceRoom.SessionID().String()), demoRoom)
 
-	content, _, err := event.EncryptOlm(s.alice.acct, s.aliceOlm, event.OlmEncryptParams{
+	content, _, err := event.EncryptOlmFrom(s.rand, s.alice.acct, s.aliceOlm, event.OlmEncryptParams{
 		Sender: demoAlice, Recipient: demoBob,
 		RecipientEd25519: s.bobKeys.Ed25519, RecipientCurve25519: s.bobKeys.Curve25519,
-		Type: event.TypeRoomKey, Content: roomKey, Rand: s.rand,
+		Type: "m.room_key", Content: roomKey,
 	})
 	s.must("encrypt the m.room_key to-device event", err)
 	oc, err := event.ParseOlmContent(content)
@@ -198,9 +198,9 @@ func (s *demoStory) olmAndRoomKey() {
 	s.must("read the m.room_key event", err)
 	s.bobInbound, err = rk.InboundSession()
 	s.must("create the inbound Megolm session", err)
-	s.aliceKeySender = rk.Sender
+	s.bobInboundInfo = rk.Info
 	s.expect("Bob's inbound room session has the id of Alice's outbound one",
-		rk.SessionID == s.aliceRoom.SessionID() && s.bobInbound.SessionID() == s.aliceRoom.SessionID(), "got %s", rk.SessionID)
+		rk.Info.SessionID == s.aliceRoom.SessionID() && s.bobInbound.SessionID() == s.aliceRoom.SessionID(), "got %s", rk.Info.SessionID)
 
 	_, err = event.DecryptOlm(s.bobPhone.acct, content, event.OlmDecryptParams{
 		Sender: demoAlice, OwnUserID: demoBob, SenderDevice: s.aliceKeys, Sessions: []*olm.Session{s.bobOlm},
@@ -211,16 +211,16 @@ func (s *demoStory) olmAndRoomKey() {
 func (s *demoStory) encryptRoom(out *megolm.OutboundSession, dev *demoDevice, body string) ([]byte, uint32) {
 	content, _ := json.Marshal(map[string]string{"msgtype": "m.text", "body": body})
 	ck := dev.acct.Curve25519()
-	c, idx, err := event.EncryptMegolm(out, demoRoom, "m.room.message", content, &event.MegolmEncryptOptions{SenderKey: &ck, DeviceID: dev.id})
+	c, idx, err := event.EncryptMegolm(out, event.MegolmEncryptParams{RoomID: demoRoom, Type: "m.room.message", Content: content, SenderKey: &ck, DeviceID: dev.id})
 	s.must("encrypt a room message", err)
 	return c, idx
 }
 
 // readRoom decrypts a room event and checks its body.
-func (s *demoStory) readRoom(who string, in *megolm.InboundSession, c []byte, guard *event.ReplayGuard, eventID, sender, keySender, want string) *event.RoomEvent {
+func (s *demoStory) readRoom(who string, in *megolm.InboundSession, c []byte, guard *event.ReplayGuard, eventID, sender string, info event.SessionInfo, want string) *event.RoomEvent {
 	ev, err := event.DecryptMegolm(in, c, event.MegolmDecryptParams{
 		RoomID: demoRoom, EventID: eventID, OriginServerTS: 1_700_000_000_000 + int64(s.events), Guard: guard,
-		Sender: sender, SessionSender: keySender,
+		Sender: sender, Session: info,
 	})
 	if !s.check(fmt.Sprintf("%s decrypts %s", who, eventID), err) {
 		return nil
@@ -238,8 +238,8 @@ func (s *demoStory) roomMessages() {
 	s.firstMessage = c
 	first := s.nextEventID()
 	s.say("Alice sends %s: m.room.encrypted, Megolm message index %d, %d bytes of content", first, idx, len(c))
-	if ev := s.readRoom("Bob", s.bobInbound, c, &bobGuard, first, demoAlice, s.aliceKeySender, "Hallo Bob, dein Befund ist da."); ev != nil {
-		s.expect("the event comes from a session Alice's device shared over Olm (verified)", ev.Verified, "marked unverified")
+	if ev := s.readRoom("Bob", s.bobInbound, c, &bobGuard, first, demoAlice, s.bobInboundInfo, "Hallo Bob, dein Befund ist da."); ev != nil {
+		s.expect("the event comes from a session Alice's device shared over Olm (verified)", ev.Provenance == event.OverOlm && ev.SenderChecked, "marked unverified")
 	}
 
 	// Bob answers with his own room session, whose key goes to Alice over
@@ -251,10 +251,10 @@ func (s *demoStory) roomMessages() {
 	s.must("keep Bob's own inbound copy", err)
 	roomKey, err := event.RoomKeyContent(demoRoom, s.bobRoom, false)
 	s.must("build Bob's m.room_key", err)
-	content, _, err := event.EncryptOlm(s.bobPhone.acct, s.bobOlm, event.OlmEncryptParams{
+	content, _, err := event.EncryptOlmFrom(s.rand, s.bobPhone.acct, s.bobOlm, event.OlmEncryptParams{
 		Sender: demoBob, Recipient: demoAlice,
 		RecipientEd25519: s.aliceKeys.Ed25519, RecipientCurve25519: s.aliceKeys.Curve25519,
-		Type: event.TypeRoomKey, Content: roomKey, Rand: s.rand,
+		Type: "m.room_key", Content: roomKey,
 	})
 	s.must("encrypt Bob's m.room_key", err)
 	oc, err := event.ParseOlmContent(content)
@@ -274,24 +274,25 @@ func (s *demoStory) roomMessages() {
 	c2, idx := s.encryptRoom(s.bobRoom, s.bobPhone, "Danke! Ich lese ihn gleich.")
 	id2 := s.nextEventID()
 	s.say("Bob sends %s with his own session %s, index %d", id2, short(s.bobRoom.SessionID().String()), idx)
-	s.readRoom("Alice", aliceInbound, c2, &aliceGuard, id2, demoBob, rk.Sender, "Danke! Ich lese ihn gleich.")
+	s.readRoom("Alice", aliceInbound, c2, &aliceGuard, id2, demoBob, rk.Info, "Danke! Ich lese ihn gleich.")
 
 	c3, idx := s.encryptRoom(s.aliceRoom, s.alice, "Ruf mich an, wenn du Fragen hast.")
 	id3 := s.nextEventID()
 	s.say("Alice sends %s, index %d", id3, idx)
-	s.readRoom("Bob", s.bobInbound, c3, &bobGuard, id3, demoAlice, s.aliceKeySender, "Ruf mich an, wenn du Fragen hast.")
+	s.readRoom("Bob", s.bobInbound, c3, &bobGuard, id3, demoAlice, s.bobInboundInfo, "Ruf mich an, wenn du Fragen hast.")
 
 	// What the server could try.
 	_, err = event.DecryptMegolm(s.bobInbound, c3, event.MegolmDecryptParams{
 		RoomID: demoRoom, EventID: "$replayed", OriginServerTS: 1_700_000_009_999, Guard: &bobGuard,
+		Sender: demoAlice, Session: s.bobInboundInfo,
 	})
 	s.refused("the server replays Alice's event under a new event id: refused", err, event.ErrReplay)
-	_, err = event.DecryptMegolm(s.bobInbound, c3, event.MegolmDecryptParams{RoomID: "!other:example.org"})
-	s.refused("the server moves Alice's event into another room: refused", err, event.ErrWrongRoom)
+	_, err = event.DecryptMegolm(s.bobInbound, c3, event.MegolmDecryptParams{RoomID: "!other:example.org", Sender: demoAlice, Session: s.bobInboundInfo})
+	s.refused("the server moves Alice's event into another room: refused", err, event.ErrValidation)
 	tampered := tamperMegolmContent(c3)
-	_, err = event.DecryptMegolm(s.bobInbound, tampered, event.MegolmDecryptParams{RoomID: demoRoom})
+	_, err = event.DecryptMegolm(s.bobInbound, tampered, event.MegolmDecryptParams{RoomID: demoRoom, Sender: demoAlice, Session: s.bobInboundInfo})
 	s.refused("a ciphertext with one bit flipped is refused", err, event.ErrAuthentication)
-	_, err = event.DecryptMegolm(s.bobInbound, c3, event.MegolmDecryptParams{RoomID: demoRoom, EventID: id3, Guard: &bobGuard, OriginServerTS: 1_700_000_000_000 + 3})
+	_, err = event.DecryptMegolm(s.bobInbound, c3, event.MegolmDecryptParams{RoomID: demoRoom, EventID: id3, Guard: &bobGuard, OriginServerTS: 1_700_000_000_000 + 3, Sender: demoAlice, Session: s.bobInboundInfo})
 	s.check("after the refusals Bob's session still decrypts the original event", err)
 }
 
@@ -321,12 +322,12 @@ func (s *demoStory) lateDevice() {
 	toLaptop, err := s.bobPhone.acct.NewOutboundSessionFrom(s.rand, laptopKeys.Curve25519, otk)
 	s.must("Bob's phone opens an Olm session to the laptop", err)
 
-	fwd, err := event.ForwardedRoomKeyContent(demoRoom, s.bobInbound, s.aliceKeys.Curve25519, s.aliceKeys.Ed25519, nil)
+	fwd, err := event.ForwardedRoomKeyContent(megolm.NewExportedSession(s.bobInbound.ExportAtFirstKnownIndex(), demoRoom, s.aliceKeys.Curve25519, s.aliceKeys.Ed25519))
 	s.must("build the m.forwarded_room_key", err)
-	content, _, err := event.EncryptOlm(s.bobPhone.acct, toLaptop, event.OlmEncryptParams{
+	content, _, err := event.EncryptOlmFrom(s.rand, s.bobPhone.acct, toLaptop, event.OlmEncryptParams{
 		Sender: demoBob, Recipient: demoBob,
 		RecipientEd25519: laptopKeys.Ed25519, RecipientCurve25519: laptopKeys.Curve25519,
-		Type: event.TypeForwardedRoomKey, Content: fwd, Rand: s.rand,
+		Type: "m.forwarded_room_key", Content: fwd,
 	})
 	s.must("encrypt the m.forwarded_room_key", err)
 	s.say("Bob's phone forwards Alice's session %s from index %d", short(s.bobInbound.SessionID().String()), s.bobInbound.FirstKnownIndex())
@@ -338,17 +339,17 @@ func (s *demoStory) lateDevice() {
 	frk, err := event.ForwardedRoomKeyFromEvent(ev)
 	s.must("read the m.forwarded_room_key", err)
 	s.expect("the forward names Bob's phone in its forwarding chain",
-		len(frk.ForwardingChain) == 1 && frk.ForwardingChain[0] == s.bobKeys.Curve25519, "chain %v", frk.ForwardingChain)
-	s.expect("a forwarded key is marked unverified", !frk.Verified(), "marked verified")
-	in, err := frk.InboundSession()
+		len(frk.Info.ForwardingChain) == 1 && frk.Info.ForwardingChain[0] == s.bobKeys.Curve25519, "chain %v", frk.Info.ForwardingChain)
+	s.expect("a forwarded key is marked unverified", frk.Info.Provenance == event.Forwarded, "marked verified")
+	in, err := frk.Session.InboundSession()
 	s.must("the laptop's inbound session", err)
 
 	var guard event.ReplayGuard
 	c, idx := s.encryptRoom(s.aliceRoom, s.alice, "Termin am Montag um 9 Uhr.")
 	id := s.nextEventID()
 	s.say("Alice sends %s, index %d", id, idx)
-	if ev := s.readRoom("Bob's laptop", in, c, &guard, id, demoAlice, demoAlice, "Termin am Montag um 9 Uhr."); ev != nil {
-		s.expect("the laptop shows the event as unverified (key came by forward, not from Alice)", !ev.Verified, "marked verified")
+	if ev := s.readRoom("Bob's laptop", in, c, &guard, id, demoAlice, frk.Info, "Termin am Montag um 9 Uhr."); ev != nil {
+		s.expect("the laptop shows the event as unverified (key came by forward, not from Alice)", ev.Provenance == event.Forwarded, "marked verified")
 	}
-	s.readRoom("Bob's laptop", in, s.firstMessage, &guard, "$event1", demoAlice, demoAlice, "Hallo Bob, dein Befund ist da.")
+	s.readRoom("Bob's laptop", in, s.firstMessage, &guard, "$event1", demoAlice, frk.Info, "Hallo Bob, dein Befund ist da.")
 }

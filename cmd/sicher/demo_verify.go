@@ -183,6 +183,7 @@ func (s *demoStory) backup() {
 	}
 	results := restored.DecryptAll(context.Background(), entries)
 	sessions := map[string]*megolm.InboundSession{}
+	infos := map[string]event.SessionInfo{}
 	for i, r := range results {
 		if !s.check("decrypt backed-up session "+short(ids[i]), r.Err) {
 			continue
@@ -193,15 +194,19 @@ func (s *demoStory) backup() {
 		}
 		s.expect("the restored session has the id it was stored under", in.SessionID().String() == ids[i], "got %s", in.SessionID())
 		sessions[ids[i]] = in
+		claimed, _ := r.Session.ClaimedEd25519()
+		infos[ids[i]] = event.SessionInfo{RoomID: demoRoom, SessionID: in.SessionID(), SenderKey: r.Session.SenderKey,
+			ClaimedEd25519: claimed, Provenance: event.Backup}
 	}
 	in := sessions[s.aliceRoom.SessionID().String()]
 	if in == nil {
 		s.must("restore Alice's room session", errors.New("missing from the backup"))
 	}
 	s.bobInbound = in
+	s.bobInboundInfo = infos[s.aliceRoom.SessionID().String()]
 	var guard event.ReplayGuard
-	if ev := s.readRoom("Bob's tablet", in, s.firstMessage, &guard, "$event1", demoAlice, demoAlice, "Hallo Bob, dein Befund ist da."); ev != nil {
-		s.expect("history restored from backup is shown as unverified", !ev.Verified, "marked verified")
+	if ev := s.readRoom("Bob's tablet", in, s.firstMessage, &guard, "$event1", demoAlice, s.bobInboundInfo, "Hallo Bob, dein Befund ist da."); ev != nil {
+		s.expect("history restored from backup is shown as unverified", ev.Provenance == event.Backup, "marked verified")
 	}
 }
 
@@ -248,12 +253,12 @@ func (s *demoStory) document() {
 	})
 	s.must("build the m.file content", err)
 	ck := s.alice.acct.Curve25519()
-	c, idx, err := event.EncryptMegolm(s.aliceRoom, demoRoom, "m.room.message", content, &event.MegolmEncryptOptions{SenderKey: &ck, DeviceID: s.alice.id})
+	c, idx, err := event.EncryptMegolm(s.aliceRoom, event.MegolmEncryptParams{RoomID: demoRoom, Type: "m.room.message", Content: content, SenderKey: &ck, DeviceID: s.alice.id})
 	s.must("encrypt the m.file event", err)
 	id := s.nextEventID()
 	s.say("the key, IV and hash travel inside the Megolm-encrypted event %s (index %d)", id, idx)
 
-	ev, err := event.DecryptMegolm(s.bobInbound, c, event.MegolmDecryptParams{RoomID: demoRoom, EventID: id, OriginServerTS: 1_700_000_100_000})
+	ev, err := event.DecryptMegolm(s.bobInbound, c, event.MegolmDecryptParams{RoomID: demoRoom, EventID: id, OriginServerTS: 1_700_000_100_000, Sender: demoAlice, Session: s.bobInboundInfo})
 	s.must("Bob's tablet decrypts the m.file event", err)
 	var got struct {
 		File json.RawMessage `json:"file"`

@@ -15,9 +15,9 @@ import (
 	"os"
 	"strings"
 
-	"github.com/sicher-go/sicher/event"
 	"github.com/sicher-go/sicher/keyexport"
 	"github.com/sicher-go/sicher/secretstorage"
+	"github.com/sicher-go/sicher/signing"
 )
 
 func init() {
@@ -199,9 +199,9 @@ func inspectJSON(in []byte, pickleKey []byte, depth int) (*report, error) {
 	switch {
 	case obj["content"] != nil && obj["type"] != nil && depth == 0:
 		return inspectEvent(obj, pickleKey)
-	case str("algorithm") == event.AlgorithmOlm:
+	case str("algorithm") == signing.AlgorithmOlm:
 		return inspectOlmContent(in), nil
-	case str("algorithm") == event.AlgorithmMegolm && obj["ciphertext"] != nil:
+	case str("algorithm") == signing.AlgorithmMegolm && obj["ciphertext"] != nil:
 		return inspectMegolmContent(in), nil
 	case obj["body"] != nil && obj["type"] != nil && obj["ciphertext"] == nil:
 		return inspectOlmJSON(in), nil

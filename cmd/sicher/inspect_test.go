@@ -144,17 +144,17 @@ func inspectInputs(t *testing.T) map[string]string {
 	roomKey, err := event.RoomKeyContent(room, out, false)
 	must(err)
 	in["room_key.json"] = string(roomKey) + "\n"
-	olmContent, _, err := event.EncryptOlm(alice, as2, event.OlmEncryptParams{
+	olmContent, _, err := event.EncryptOlmFrom(rnd, alice, as2, event.OlmEncryptParams{
 		Sender: "@alice:example.org", Recipient: "@bob:example.org",
 		RecipientEd25519: bob.Ed25519(), RecipientCurve25519: bob.Curve25519(),
-		Type: event.TypeRoomKey, Content: roomKey, Rand: rnd,
+		Type: "m.room_key", Content: roomKey,
 	})
 	must(err)
 	in["olm_content.json"] = string(olmContent) + "\n"
 
 	ck := alice.Curve25519()
-	megolmContent, _, err := event.EncryptMegolm(out, room, "m.room.message", json.RawMessage(`{"msgtype":"m.text","body":"Termin um 9"}`),
-		&event.MegolmEncryptOptions{SenderKey: &ck, DeviceID: "ALICEPHONE"})
+	megolmContent, _, err := event.EncryptMegolm(out, event.MegolmEncryptParams{RoomID: room, Type: "m.room.message",
+		Content: json.RawMessage(`{"msgtype":"m.text","body":"Termin um 9"}`), SenderKey: &ck, DeviceID: "ALICEPHONE"})
 	must(err)
 	in["megolm_content.json"] = string(megolmContent) + "\n"
 	other, err := megolm.NewOutboundSessionFrom(rnd)

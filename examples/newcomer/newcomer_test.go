@@ -91,12 +91,10 @@ type device struct {
 	backup    *keybackup.DecryptionKey
 }
 
-// inbound is a Megolm session with who shared it: what the store keeps with it.
+// inbound is a Megolm session with who shared it and how: what the store keeps with it.
 type inbound struct {
-	s      *megolm.InboundSession
-	sender string
-	curve  key.Curve25519
-	ed     key.Ed25519
+	s    *megolm.InboundSession
+	info event.SessionInfo
 }
 
 func newDevice(user, id string) *device {
@@ -137,10 +135,9 @@ func (d *device) restart() {
 	if d.backup != nil {
 		d.backup = must(keybackup.Unpickle(pk, must(d.backup.Pickle(pk))))
 	}
-	var entries []event.ReplayEntry // the replay guard is part of the store too
-	check(json.Unmarshal(must(json.Marshal(d.guard.Entries())), &entries))
+	saved := must(json.Marshal(d.guard)) // the replay guard is part of the store too
 	d.guard = new(event.ReplayGuard)
-	d.guard.Restore(entries)
+	check(json.Unmarshal(saved, d.guard))
 }
 
 // sendToDevice encrypts an event for one device over Olm (opening a session with a
@@ -158,14 +155,15 @@ func sendToDevice(from, to *device, typ string, content json.RawMessage) *event.
 	// The receiver knows only the sender's user ID: it finds the device by sender_key.
 	sender := srv.byCurve(must(event.ParseOlmContent(wire)).SenderKey, from.user)
 	ev := must(event.DecryptOlm(to.acct, wire, event.OlmDecryptParams{
-		Sender: from.user, OwnUserID: to.user, Sessions: to.olm[sender.Curve25519], SenderDevice: sender,
+		Sender: from.user, OwnUserID: to.user, SenderDevice: sender,
+		Sessions: to.olm[sender.Curve25519], SessionsComplete: true, // the store gave every session with that key
 	}))
 	if ev.NewSession {
 		to.olm[ev.SenderKey] = append([]*olm.Session{ev.Session}, to.olm[ev.SenderKey]...)
 	}
-	if ev.Type == event.TypeRoomKey {
+	if ev.Type == "m.room_key" {
 		rk := must(event.RoomKeyFromEvent(ev))
-		to.rooms[rk.SessionID] = &inbound{must(rk.InboundSession()), rk.Sender, rk.SenderKey, rk.SenderClaimedEd25519}
+		to.rooms[rk.Info.SessionID] = &inbound{must(rk.InboundSession()), rk.Info}
 	}
 	return ev
 }
@@ -174,20 +172,21 @@ func sendToDevice(from, to *device, typ string, content json.RawMessage) *event.
 func (d *device) shareRoomKey(to ...*device) {
 	if d.out == nil {
 		d.out = must(megolm.NewOutboundSession())
-		// Our own devices read what we send, so keep an inbound copy.
-		d.rooms[d.out.SessionID()] = &inbound{must(megolm.NewInboundSession(d.out.SessionKey())),
-			d.user, d.acct.Curve25519(), d.acct.Ed25519()}
+		// Our own devices read what we send, so keep an inbound copy, as sure as one over Olm.
+		d.rooms[d.out.SessionID()] = &inbound{must(megolm.NewInboundSession(d.out.SessionKey())), event.SessionInfo{
+			RoomID: room, SessionID: d.out.SessionID(), Sender: d.user, Provenance: event.OverOlm,
+			SenderKey: d.acct.Curve25519(), ClaimedEd25519: d.acct.Ed25519(), Ed25519Checked: true}}
 	}
 	content := must(event.RoomKeyContent(room, d.out, true))
 	for _, t := range to {
-		ev := sendToDevice(d, t, event.TypeRoomKey, content)
+		ev := sendToDevice(d, t, "m.room_key", content)
 		fmt.Printf("%s %s → %s %s: m.room_key, new Olm session %v\n", d.user, d.id, t.user, t.id, ev.NewSession)
 	}
 }
 
 // say sends a room event to the timeline.
 func (d *device) say(typ string, content any) {
-	c, _ := must2(event.EncryptMegolm(d.out, room, typ, must(json.Marshal(content)), nil))
+	c, _ := must2(event.EncryptMegolm(d.out, event.MegolmEncryptParams{RoomID: room, Type: typ, Content: must(json.Marshal(content))}))
 	n := len(srv.timeline)
 	srv.timeline = append(srv.timeline, roomEvent{fmt.Sprintf("$ev%d", n), d.user, 1700000000000 + int64(n), c})
 }
@@ -200,7 +199,7 @@ func (d *device) read(ev roomEvent) (*event.RoomEvent, error) {
 	}
 	return event.DecryptMegolm(in.s, ev.content, event.MegolmDecryptParams{
 		RoomID: room, EventID: ev.id, OriginServerTS: ev.ts, Guard: d.guard,
-		Sender: ev.sender, SessionSender: in.sender,
+		Sender: ev.sender, Session: in.info,
 	})
 }
 
@@ -232,7 +231,7 @@ func Example_tiMessenger() {
 	for _, d := range []*device{alicePhone, aliceLaptop, bobPhone} {
 		for _, ev := range srv.timeline {
 			re := must(d.read(ev))
-			fmt.Printf("%s %s reads #%d from %s: %q (verified session %v)\n", d.user, d.id, re.MessageIndex, ev.sender, body(re).Body, re.Verified)
+			fmt.Printf("%s %s reads #%d from %s: %q (verified session %v)\n", d.user, d.id, re.MessageIndex, ev.sender, body(re).Body, re.Provenance == event.OverOlm)
 		}
 	}
 	// The server replays an event under a new ID, and claims Bob wrote another.
@@ -243,7 +242,7 @@ func Example_tiMessenger() {
 	_, err2 := bobPhone.read(replayed)
 	_, err := bobPhone.read(forged)
 	fmt.Println("refused: replay", errors.Is(err1, event.ErrReplay), "after restart", errors.Is(err2, event.ErrReplay),
-		"forged sender", errors.Is(err, event.ErrWrongSender))
+		"forged sender", errors.Is(err, &event.ValidationError{Rule: "sender"}))
 
 	// 3. Bob answers with a photo. His phone reuses its Olm session with
 	// Alice's phone and opens one with her laptop.
@@ -278,7 +277,7 @@ func Example_tiMessenger() {
 	bobTablet.restart()
 	for _, ev := range srv.timeline {
 		re := must(bobTablet.read(ev))
-		fmt.Printf("%s %s reads #%d from %s: %q (verified session %v)\n", bob, bobTablet.id, re.MessageIndex, ev.sender, body(re).Body, re.Verified)
+		fmt.Printf("%s %s reads #%d from %s: %q (verified session %v)\n", bob, bobTablet.id, re.MessageIndex, ev.sender, body(re).Body, re.Provenance == event.OverOlm)
 	}
 	_, err = keybackup.ParseRecoveryKey(recoveryKey[:len(recoveryKey)-1] + "x")
 	fmt.Println("mistyped recovery key refused:", errors.Is(err, keybackup.ErrMalformed))
@@ -320,7 +319,7 @@ func (d *device) makeBackup() string {
 	srv.authData = must(signing.Sign(auth, d.user, d.id, d.acct))
 	sessions := map[string]keybackup.KeyBackupData{}
 	for id, in := range d.rooms {
-		es := megolm.NewExportedSession(in.s.ExportAtFirstKnownIndex(), room, in.curve, in.ed)
+		es := megolm.NewExportedSession(in.s.ExportAtFirstKnownIndex(), room, in.info.SenderKey, in.info.ClaimedEd25519)
 		sessions[id.String()] = keybackup.KeyBackupData{
 			FirstMessageIndex: int(in.s.FirstKnownIndex()), IsVerified: in.s.IsVerified(),
 			SessionData: must(keybackup.EncryptSession(d.backup.PublicKey(), es)),
@@ -351,11 +350,12 @@ func (d *device) restore(recoveryKey string) {
 		if in.SessionID().String() != r.SessionID || r.RoomID != room {
 			panic("server mislabelled a backup entry")
 		}
-		// The session's sender is a claim of whoever wrote the entry: map
-		// the sender key to a user through the device list.
+		// Its sender is a claim of whoever wrote the entry: map the sender key to a user
+		// through the device list; provenance Backup shows its events as unverified.
 		ed, _ := r.Session.ClaimedEd25519()
 		sender := srv.byCurve(r.Session.SenderKey, alice, bob) // the room's members
-		d.rooms[in.SessionID()] = &inbound{in, sender.UserID, r.Session.SenderKey, ed}
+		d.rooms[in.SessionID()] = &inbound{in, event.SessionInfo{RoomID: room, SessionID: in.SessionID(),
+			Sender: sender.UserID, SenderKey: r.Session.SenderKey, ClaimedEd25519: ed, Provenance: event.Backup}}
 	}
 	fmt.Printf("backup: %d sessions restored\n", len(restored))
 }

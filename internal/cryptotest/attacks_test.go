@@ -356,11 +356,11 @@ func TestRegressionMegolmWhereOlmRequired(t *testing.T) {
 	acct := must(olm.NewAccountFrom(r))
 	roomKey := json.RawMessage(`{"algorithm":"m.megolm.v1.aes-sha2","room_id":"!r:x","session_id":"x","session_key":"x"}`)
 	for _, typ := range []string{"m.room_key", "m.forwarded_room_key", "m.room_key_request", "m.secret.send", "m.dummy"} {
-		if _, _, err := event.EncryptMegolm(out, "!r:x", typ, roomKey, nil); err == nil {
+		if _, _, err := event.EncryptMegolm(out, event.MegolmEncryptParams{RoomID: "!r:x", Type: typ, Content: roomKey}); err == nil {
 			t.Errorf("EncryptMegolm encrypted a %s event", typ)
 		}
 	}
-	megolmContent, _, err := event.EncryptMegolm(out, "!r:x", "m.room.message", json.RawMessage(`{"body":"hi"}`), nil)
+	megolmContent, _, err := event.EncryptMegolm(out, event.MegolmEncryptParams{RoomID: "!r:x", Type: "m.room.message", Content: json.RawMessage(`{"body":"hi"}`)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,14 +371,14 @@ func TestRegressionMegolmWhereOlmRequired(t *testing.T) {
 	bob := must(olm.NewAccountFrom(r))
 	otks, _, _ := bob.GenerateOneTimeKeysFrom(r, 1)
 	sess := must(acct.NewOutboundSessionFrom(r, bob.Curve25519(), otks[0].Key))
-	olmContent, _, err := event.EncryptOlm(acct, sess, event.OlmEncryptParams{
+	olmContent, _, err := event.EncryptOlmFrom(r, acct, sess, event.OlmEncryptParams{
 		Sender: "@a:x", Recipient: "@b:x", RecipientEd25519: bob.Ed25519(), RecipientCurve25519: bob.Curve25519(),
-		Type: "m.room_key", Content: roomKey, Rand: r,
+		Type: "m.room_key", Content: roomKey,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := event.DecryptMegolm(in, olmContent, event.MegolmDecryptParams{AnyRoom: true}); !errors.Is(err, event.ErrAlgorithm) {
+	if _, err := event.DecryptMegolm(in, olmContent, event.MegolmDecryptParams{InsecureSkipRoomCheck: true, InsecureSkipSenderCheck: true}); !errors.Is(err, event.ErrAlgorithm) {
 		t.Errorf("DecryptMegolm on Olm content: %v, want event.ErrAlgorithm", err)
 	}
 }

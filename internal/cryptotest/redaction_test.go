@@ -194,9 +194,9 @@ func catalogue(t *testing.T) []secretCase {
 	// over Megolm. The payloads hold session keys and message text.
 	aliceEd, aliceCurve := alice.Ed25519(), alice.Curve25519()
 	olmEvent := func(typ string, content json.RawMessage) *event.OlmEvent {
-		enc, _, err := event.EncryptOlm(alice, as, event.OlmEncryptParams{
+		enc, _, err := event.EncryptOlmFrom(r, alice, as, event.OlmEncryptParams{
 			Sender: "@alice:x", Recipient: "@bob:x", RecipientEd25519: bob.Ed25519(),
-			RecipientCurve25519: bob.Curve25519(), Type: typ, Content: content, Rand: r,
+			RecipientCurve25519: bob.Curve25519(), Type: typ, Content: content,
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -213,15 +213,15 @@ func catalogue(t *testing.T) []secretCase {
 	rkEvent := olmEvent("m.room_key", must(event.RoomKeyContent("!room:x", out, false)))
 	roomKey := must(event.RoomKeyFromEvent(rkEvent))
 	fwdSecret := in.ExportAtFirstKnownIndex().Bytes()
-	fwdEvent := olmEvent("m.forwarded_room_key", must(event.ForwardedRoomKeyContent("!room:x", in, aliceCurve, aliceEd, nil)))
+	fwdEvent := olmEvent("m.forwarded_room_key", must(event.ForwardedRoomKeyContent(megolm.NewExportedSession(in.ExportAtFirstKnownIndex(), "!room:x", aliceCurve, aliceEd))))
 	fwd := must(event.ForwardedRoomKeyFromEvent(fwdEvent))
 	confidential := []byte("a confidential message about a patient")
-	roomContent, _, err := event.EncryptMegolm(out, "!room:x", "m.room.message",
-		json.RawMessage(`{"msgtype":"m.text","body":"`+string(confidential)+`"}`), nil)
+	roomContent, _, err := event.EncryptMegolm(out, event.MegolmEncryptParams{RoomID: "!room:x", Type: "m.room.message",
+		Content: json.RawMessage(`{"msgtype":"m.text","body":"` + string(confidential) + `"}`)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	roomEvent := must(event.DecryptMegolm(in, roomContent, event.MegolmDecryptParams{RoomID: "!room:x"}))
+	roomEvent := must(event.DecryptMegolm(in, roomContent, event.MegolmDecryptParams{RoomID: "!room:x", Sender: "@alice:x", Session: roomKey.Info}))
 	evPublic := append(slices.Clone(accPublic), wire, sid[:])
 	for _, p := range slices.Clone(evPublic) {
 		evPublic = append(evPublic, []byte(base64.RawStdEncoding.EncodeToString(p)))

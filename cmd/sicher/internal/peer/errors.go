@@ -44,12 +44,14 @@ var errorClasses = []struct {
 	{secretstorage.ErrMalformed, "BadMessageFormat"},
 
 	// The event layer (Olm and Megolm events).
-	{event.ErrWrongSender, "WrongSender"},
-	{event.ErrWrongRecipient, "WrongRecipient"},
-	{event.ErrWrongRecipientKey, "WrongRecipientKey"},
-	{event.ErrSenderDeviceKeys, "BadSenderDeviceKeys"},
-	{event.ErrSenderKey, "SenderKeyMismatch"},
-	{event.ErrWrongRoom, "WrongRoom"},
+	// A *event.ValidationError matches another with the same Rule.
+	{&event.ValidationError{Rule: "sender"}, "WrongSender"},
+	{&event.ValidationError{Rule: "keys.ed25519"}, "WrongSender"},
+	{&event.ValidationError{Rule: "recipient"}, "WrongRecipient"},
+	{&event.ValidationError{Rule: "recipient_keys.ed25519"}, "WrongRecipientKey"},
+	{&event.ValidationError{Rule: "sender_device_keys"}, "BadSenderDeviceKeys"},
+	{&event.ValidationError{Rule: "sender_key"}, "SenderKeyMismatch"},
+	{&event.ValidationError{Rule: "room_id"}, "WrongRoom"},
 	{event.ErrReplay, "ReplayedMessageIndex"},
 	{event.ErrNotOlmEncrypted, "NotOlmEncrypted"},
 	{event.ErrNotForThisDevice, "NotForThisDevice"},
