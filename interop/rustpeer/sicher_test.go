@@ -3,6 +3,7 @@ package rustpeer_test
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/sicher-go/sicher/event"
@@ -30,10 +31,26 @@ type sicherClient struct {
 	guard    event.ReplayGuard
 }
 
-// inboundSession is a Megolm session with the m.room_key that brought it.
+// inboundSession is a Megolm session with what the m.room_key that
+// brought it says about it.
 type inboundSession struct {
-	s   *megolm.InboundSession
-	key *event.RoomKey
+	s    *megolm.InboundSession
+	info event.SessionInfo
+}
+
+// Event types and the key algorithm of /keys/claim (client-server API,
+// "End-to-end encryption").
+const (
+	typeEncrypted    = "m.room.encrypted"
+	typeRoomKey      = "m.room_key"
+	signedCurve25519 = "signed_curve25519"
+)
+
+// used moves s to the front of its list: event.DecryptOlm wants the
+// sessions most recently used first.
+func (c *sicherClient) used(peer key.Curve25519, s *olm.Session) {
+	list := slices.DeleteFunc(c.sessions[peer], func(x *olm.Session) bool { return x == s })
+	c.sessions[peer] = append([]*olm.Session{s}, list...)
 }
 
 func newSicherClient(t *testing.T, user, device string) *sicherClient {
@@ -119,7 +136,7 @@ func (c *sicherClient) deviceKeys(t *testing.T, user, device string) *signing.De
 func (c *sicherClient) claim(t *testing.T, r *relay, user, device string) *olm.Session {
 	t.Helper()
 	dk := c.deviceKeys(t, user, device)
-	req, _ := json.Marshal(map[string]any{"one_time_keys": map[string]map[string]string{user: {device: event.KeyAlgorithmSignedCurve25519}}})
+	req, _ := json.Marshal(map[string]any{"one_time_keys": map[string]map[string]string{user: {device: signedCurve25519}}})
 	resp, err := r.claim(req)
 	if err != nil {
 		t.Fatal(err)
@@ -143,15 +160,16 @@ func (c *sicherClient) claim(t *testing.T, r *relay, user, device string) *olm.S
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.sessions[dk.Curve25519] = append(c.sessions[dk.Curve25519], s)
+		c.used(dk.Curve25519, s)
 		return s
 	}
 	panic("unreachable")
 }
 
-// sendOlm encrypts a to-device event for one device with session s and
-// queues it at the relay.
-func (c *sicherClient) sendOlm(t *testing.T, r *relay, s *olm.Session, user, device, typ string, content json.RawMessage) {
+// sendOlm encrypts a to-device event for one device with session s,
+// queues it at the relay and returns the Olm message type it used
+// (olm.TypePreKey or olm.TypeMessage).
+func (c *sicherClient) sendOlm(t *testing.T, r *relay, s *olm.Session, user, device, typ string, content json.RawMessage) int {
 	t.Helper()
 	dk := c.deviceKeys(t, user, device)
 	enc, _, err := event.EncryptOlm(c.acct, s, event.OlmEncryptParams{
@@ -163,10 +181,16 @@ func (c *sicherClient) sendOlm(t *testing.T, r *relay, s *olm.Session, user, dev
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.used(dk.Curve25519, s)
 	body, _ := json.Marshal(map[string]any{"messages": map[string]map[string]json.RawMessage{user: {device: enc}}})
-	if _, err := r.sendToDevice(c.user, event.TypeEncrypted, body); err != nil {
+	if _, err := r.sendToDevice(c.user, typeEncrypted, body); err != nil {
 		t.Fatal(err)
 	}
+	oc, err := event.ParseOlmContent(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int(oc.Ciphertext[dk.Curve25519.String()].Type)
 }
 
 // sync reads the relay's to-device events for us and decrypts the Olm
@@ -183,7 +207,7 @@ func (c *sicherClient) sync(t *testing.T, r *relay) []*event.OlmEvent {
 		if err := json.Unmarshal(raw, &ev); err != nil {
 			t.Fatal(err)
 		}
-		if ev.Type != event.TypeEncrypted {
+		if ev.Type != typeEncrypted {
 			t.Fatalf("unencrypted to-device event %s", ev.Type)
 		}
 		oc, err := event.ParseOlmContent(ev.Content)
@@ -203,15 +227,13 @@ func (c *sicherClient) sync(t *testing.T, r *relay) []*event.OlmEvent {
 		}
 		dec, err := event.DecryptOlm(c.acct, ev.Content, event.OlmDecryptParams{
 			Sender: ev.Sender, OwnUserID: c.user,
-			Sessions: c.sessions[oc.SenderKey], SenderDevice: sender,
+			Sessions: c.sessions[oc.SenderKey], SessionsComplete: true, SenderDevice: sender,
 		})
 		if err != nil {
 			t.Fatalf("DecryptOlm from %s: %v", ev.Sender, err)
 		}
-		if dec.NewSession {
-			c.sessions[oc.SenderKey] = append(c.sessions[oc.SenderKey], dec.Session)
-		}
-		if dec.Type == event.TypeRoomKey {
+		c.used(oc.SenderKey, dec.Session)
+		if dec.Type == typeRoomKey {
 			rk, err := event.RoomKeyFromEvent(dec)
 			if err != nil {
 				t.Fatal(err)
@@ -220,17 +242,22 @@ func (c *sicherClient) sync(t *testing.T, r *relay) []*event.OlmEvent {
 			if err != nil {
 				t.Fatal(err)
 			}
-			c.inbound[rk.SessionID] = &inboundSession{s: s, key: rk}
+			c.inbound[rk.Info.SessionID] = &inboundSession{s: s, info: rk.Info}
 		}
 		out = append(out, dec)
 	}
 	return out
 }
 
-// encrypt encrypts a room event with our outbound Megolm session.
-func (c *sicherClient) encrypt(t *testing.T, typ string, content json.RawMessage, opts *event.MegolmEncryptOptions) json.RawMessage {
+// encrypt encrypts a room event with our outbound Megolm session, with the
+// deprecated sender_key and device_id if asked.
+func (c *sicherClient) encrypt(t *testing.T, typ string, content json.RawMessage, deprecated bool) json.RawMessage {
 	t.Helper()
-	enc, _, err := event.EncryptMegolm(c.outbound, room, typ, content, opts)
+	p := event.MegolmEncryptParams{RoomID: room, Type: typ, Content: content}
+	if deprecated {
+		p.SenderKey, p.DeviceID = new(c.acct.Curve25519()), c.device
+	}
+	enc, _, err := event.EncryptMegolm(c.outbound, p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +265,8 @@ func (c *sicherClient) encrypt(t *testing.T, typ string, content json.RawMessage
 }
 
 // decrypt decrypts an m.room.encrypted room event with the inbound session
-// it names, binding it to the user who shared the session.
+// it names, binding it to the user who shared the session and checking the
+// sending device against our /keys/query result.
 func (c *sicherClient) decrypt(ev json.RawMessage) (*event.RoomEvent, error) {
 	var e struct {
 		Sender         string          `json:"sender"`
@@ -257,9 +285,15 @@ func (c *sicherClient) decrypt(ev json.RawMessage) (*event.RoomEvent, error) {
 	if in == nil {
 		return nil, fmt.Errorf("no inbound session %s", mc.SessionID)
 	}
+	var device *signing.DeviceKeys
+	for _, dk := range c.devices[in.info.Sender] {
+		if dk.Curve25519 == in.info.SenderKey {
+			device = dk
+		}
+	}
 	return event.DecryptMegolm(in.s, e.Content, event.MegolmDecryptParams{
-		RoomID: room, EventID: e.EventID, OriginServerTS: e.OriginServerTS, Guard: &c.guard,
-		Sender: e.Sender, SessionSender: in.key.Sender,
+		RoomID: room, Sender: e.Sender, Session: in.info, SenderDevice: device,
+		EventID: e.EventID, OriginServerTS: e.OriginServerTS, Guard: &c.guard,
 	})
 }
 
@@ -322,7 +356,7 @@ func TestSicherAndRust(t *testing.T) {
 		}
 
 		evs := sicher.sync(t, r)
-		if len(evs) != 1 || evs[0].Type != event.TypeRoomKey || !evs[0].NewSession {
+		if len(evs) != 1 || evs[0].Type != typeRoomKey || !evs[0].NewSession {
 			t.Fatalf("sicher's to-device events: %v", evs)
 		}
 		if evs[0].SenderDeviceKeys == nil {
@@ -340,7 +374,8 @@ func TestSicherAndRust(t *testing.T) {
 		}
 		var body struct{ Body string }
 		json.Unmarshal(got.Content, &body)
-		if got.Type != "m.room.message" || body.Body != "Antwort" || !got.Verified || got.MessageIndex != 0 {
+		if got.Type != "m.room.message" || body.Body != "Antwort" || got.MessageIndex != 0 || got.Sender != rustID ||
+			got.Provenance != event.OverOlm || !got.SenderChecked || !got.SenderDeviceKnown || got.SenderKey.String() != rk.Curve25519 {
 			t.Errorf("sicher decrypted %v (body %q)", got, body.Body)
 		}
 
@@ -371,7 +406,9 @@ func TestSicherAndRust(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sicher.sendOlm(t, r, s, rustID, "RUSTDEV", event.TypeRoomKey, rkc)
+		if typ := sicher.sendOlm(t, r, s, rustID, "RUSTDEV", typeRoomKey, rkc); typ != olm.TypePreKey {
+			t.Fatalf("the first message of a new session has type %d", typ)
+		}
 
 		evs := r.syncRust(t, rust)
 		if len(evs) != 1 || evs[0].Kind != "Decrypted" {
@@ -379,7 +416,7 @@ func TestSicherAndRust(t *testing.T) {
 		}
 		var got struct{ Type, Sender string }
 		json.Unmarshal(evs[0].Event, &got)
-		if got.Type != event.TypeRoomKey || got.Sender != sicher.user {
+		if got.Type != typeRoomKey || got.Sender != sicher.user {
 			t.Fatalf("rust decrypted %s from %s, want m.room_key from %s", got.Type, got.Sender, sicher.user)
 		}
 		// The library checks an m.room_key's sender device lazily: its
@@ -391,15 +428,15 @@ func TestSicherAndRust(t *testing.T) {
 		// Without the deprecated sender_key/device_id (spec v1.3 on) and
 		// with them, for older readers.
 		cases := []struct {
-			name string
-			opts *event.MegolmEncryptOptions
+			name       string
+			deprecated bool
 		}{
-			{"v1.3 content", nil},
-			{"deprecated fields", &event.MegolmEncryptOptions{SenderKey: new(sicher.acct.Curve25519()), DeviceID: sicher.device}},
+			{"v1.3 content", false},
+			{"deprecated fields", true},
 		}
 		for i, tc := range cases {
 			text := fmt.Sprintf("Befund %d ist da", i)
-			content := sicher.encrypt(t, "m.room.message", json.RawMessage(`{"msgtype":"m.text","body":"`+text+`"}`), tc.opts)
+			content := sicher.encrypt(t, "m.room.message", json.RawMessage(`{"msgtype":"m.text","body":"`+text+`"}`), tc.deprecated)
 			dec, err := rust.DecryptRoomEvent(room, roomEvent(t, sicher.user, fmt.Sprintf("$s%d", i), content))
 			if err != nil {
 				t.Fatalf("%s: rust cannot decrypt sicher's Megolm event: %v", tc.name, err)
@@ -416,7 +453,7 @@ func TestSicherAndRust(t *testing.T) {
 
 		// Rust refuses the event when the server claims another sender
 		// (the session is bound to the user who shared it).
-		content := sicher.encrypt(t, "m.room.message", json.RawMessage(`{"msgtype":"m.text","body":"spoofed"}`), nil)
+		content := sicher.encrypt(t, "m.room.message", json.RawMessage(`{"msgtype":"m.text","body":"spoofed"}`), false)
 		dec, err := rust.DecryptRoomEvent(room, roomEvent(t, "@mallory:example.org", "$spoof", content))
 		if err == nil && dec.Shield.Code != "MismatchedSender" {
 			t.Errorf("rust accepted a spoofed sender without a warning: %+v", dec)
@@ -450,12 +487,14 @@ func TestSicherAndRust(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sicher.sendOlm(t, r, inbound, rustID, "RUSTDEV", event.TypeRoomKey, rkc)
+		if typ := sicher.sendOlm(t, r, inbound, rustID, "RUSTDEV", typeRoomKey, rkc); typ != olm.TypeMessage {
+			t.Fatalf("a reply on an established session has type %d", typ)
+		}
 		evs := r.syncRust(t, rust)
 		if len(evs) != 1 || evs[0].Kind != "Decrypted" {
 			t.Fatalf("rust's to-device events: %+v", evs)
 		}
-		content := sicher.encrypt(t, "m.room.message", json.RawMessage(`{"msgtype":"m.text","body":"rotated"}`), nil)
+		content := sicher.encrypt(t, "m.room.message", json.RawMessage(`{"msgtype":"m.text","body":"rotated"}`), false)
 		if dec, err := rust.DecryptRoomEvent(room, roomEvent(t, sicher.user, "$s-rot", content)); err != nil {
 			t.Fatalf("rust cannot decrypt after rotation: %v", err)
 		} else if dec.Sender != sicher.user {
