@@ -501,4 +501,32 @@ func TestSicherAndRust(t *testing.T) {
 			t.Errorf("rotated: %+v", dec)
 		}
 	})
+
+	t.Run("key shared after the first message", func(t *testing.T) {
+		// A session key shared at index 1 cannot decrypt index 0: rust
+		// reports UnknownMessageIndex, and then decrypts index 1.
+		out, err := megolm.NewOutboundSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sicher.outbound = out
+		early := sicher.encrypt(t, "m.room.message", json.RawMessage(`{"msgtype":"m.text","body":"zu früh"}`), false)
+		rkc, err := event.RoomKeyContent(room, out, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := sicher.sessions[sicher.deviceKeys(t, rustID, "RUSTDEV").Curve25519][0]
+		sicher.sendOlm(t, r, s, rustID, "RUSTDEV", typeRoomKey, rkc)
+		if evs := r.syncRust(t, rust); len(evs) != 1 || evs[0].Kind != "Decrypted" {
+			t.Fatalf("rust's to-device events: %+v", evs)
+		}
+		late := sicher.encrypt(t, "m.room.message", json.RawMessage(`{"msgtype":"m.text","body":"rechtzeitig"}`), false)
+		_, err = rust.DecryptRoomEvent(room, roomEvent(t, sicher.user, "$early", early))
+		if !rustpeer.IsType(err, "UnknownMessageIndex") {
+			t.Errorf("index 0 with a key from index 1: %v, want UnknownMessageIndex", err)
+		}
+		if _, err := rust.DecryptRoomEvent(room, roomEvent(t, sicher.user, "$late", late)); err != nil {
+			t.Errorf("index 1: %v", err)
+		}
+	})
 }
