@@ -230,24 +230,25 @@ func (p *Peer) call(cmd string, args, out any) error {
 	}
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
-	var resp struct {
-		ID     int64           `json:"id"`
-		Result json.RawMessage `json:"result"`
-		Error  *Error          `json:"error"`
-	}
-	select {
-	case b := <-p.lines:
-		if err := json.Unmarshal(b, &resp); err != nil {
-			return fmt.Errorf("rustpeer: %s: bad response %q: %w", cmd, b, err)
+	var resp answer
+	// Lines that are not the answer (output that bypassed the driver's
+	// console redirection, an answer to a command that timed out) are
+	// kept with stderr and skipped.
+	for {
+		select {
+		case b := <-p.lines:
+			resp = answer{}
+			if err := json.Unmarshal(b, &resp); err != nil || resp.ID != id {
+				fmt.Fprintf(p.stderr, "rustpeer: unexpected stdout line: %s", b)
+				continue
+			}
+		case <-p.done:
+			return p.exited(cmd)
+		case <-timer.C:
+			p.cmd.Process.Kill()
+			return fmt.Errorf("rustpeer: %s: no answer in %v; stderr:\n%s", cmd, timeout, p.stderr)
 		}
-	case <-p.done:
-		return p.exited(cmd)
-	case <-timer.C:
-		p.cmd.Process.Kill()
-		return fmt.Errorf("rustpeer: %s: no answer in %v; stderr:\n%s", cmd, timeout, p.stderr)
-	}
-	if resp.ID != id {
-		return fmt.Errorf("rustpeer: %s: answer to request %d, want %d", cmd, resp.ID, id)
+		break
 	}
 	if resp.Error != nil {
 		return resp.Error
@@ -259,6 +260,13 @@ func (p *Peer) call(cmd string, args, out any) error {
 		return fmt.Errorf("rustpeer: %s: result %s: %w", cmd, resp.Result, err)
 	}
 	return nil
+}
+
+// answer is one line the driver writes.
+type answer struct {
+	ID     int64           `json:"id"`
+	Result json.RawMessage `json:"result"`
+	Error  *Error          `json:"error"`
 }
 
 func (p *Peer) exited(cmd string) error {
