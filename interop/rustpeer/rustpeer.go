@@ -87,6 +87,7 @@ type Error struct {
 	WithheldCode string `json:"withheld_code,omitempty"`
 }
 
+// Error returns "rustpeer: <type>: <message>".
 func (e *Error) Error() string { return "rustpeer: " + e.Type + ": " + e.Message }
 
 // IsType reports whether err is an *Error of type t.
