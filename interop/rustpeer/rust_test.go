@@ -3,6 +3,9 @@ package rustpeer_test
 import (
 	"encoding/json"
 	"errors"
+	"os"
+	"os/exec"
+	"strings"
 	"testing"
 
 	"github.com/sicher-go/sicher/interop/rustpeer"
@@ -137,5 +140,54 @@ func TestRustToRust(t *testing.T) {
 	t.Logf("wrong room: %v", err)
 	if err == nil {
 		t.Error("an event decrypted in a room it was not sent to")
+	}
+}
+
+// TestDriverRawProtocol speaks to driver.mjs directly: a line that is not
+// JSON, an unknown command and a command before init each get an error
+// answer, and the driver keeps answering.
+func TestDriverRawProtocol(t *testing.T) {
+	if err := rustpeer.Available(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	cmd := exec.Command("node", "driver.mjs")
+	cmd.Dir = rustpeer.NodeDir()
+	cmd.Stdin = strings.NewReader(strings.Join([]string{
+		`not json`,
+		`{"id":1,"cmd":"no_such_command"}`,
+		`{"id":2,"cmd":"outgoing_requests"}`,
+		`{"id":3,"cmd":"init","args":{"user_id":"","device_id":"X"}}`,
+		`{"id":4,"cmd":"init","args":{"user_id":"@erin:example.org","device_id":"ERIN"}}`,
+		`{"id":5,"cmd":"init","args":{"user_id":"@erin:example.org","device_id":"ERIN"}}`,
+		`{"id":6,"cmd":"identity_keys"}`,
+	}, "\n") + "\n")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"SyntaxError", "UnknownCommand", "NotInitialised", "BadArgument", "", "AlreadyInitialised", ""}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("%d answers, want %d:\n%s", len(lines), len(want), out)
+	}
+	for i, line := range lines {
+		var a struct {
+			ID     *int64
+			Result json.RawMessage
+			Error  *rustpeer.Error
+		}
+		if err := json.Unmarshal([]byte(line), &a); err != nil {
+			t.Fatalf("answer %d: %v: %s", i, err, line)
+		}
+		got := ""
+		if a.Error != nil {
+			got = a.Error.Type
+		}
+		if got != want[i] || (want[i] == "" && len(a.Result) == 0) {
+			t.Errorf("answer %d: %s, want error type %q", i, line, want[i])
+		}
 	}
 }
