@@ -1,6 +1,10 @@
 package rustpeer
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
 
 // IdentityKeys are the machine's user, device and identity keys (unpadded
 // base64).
@@ -210,4 +214,15 @@ func (p *Peer) Device(userID, deviceID string) (*Device, error) {
 func (p *Peer) Versions() (*Versions, error) {
 	var out Versions
 	return &out, p.call("versions", nil, &out)
+}
+
+// AdvanceClock moves the driver process's wall clock (Date.now, which the
+// library reads) forward by d, for time-based rules such as
+// matrix-sdk-crypto's one-hour minimum age of an Olm session before it is
+// unwedged. The clock never goes back.
+func (p *Peer) AdvanceClock(d time.Duration) error {
+	if d < 0 {
+		return fmt.Errorf("rustpeer: AdvanceClock(%v): negative duration", d)
+	}
+	return p.call("advance_clock", map[string]any{"ms": d.Milliseconds()}, nil)
 }
