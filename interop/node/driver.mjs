@@ -41,6 +41,7 @@ const {
     ShieldColor,
     ShieldStateCode,
     ToDeviceUnableToDecryptReason,
+    LocalTrust,
 } = sdk;
 
 // enumName maps a wasm-bindgen enum value to its name.
@@ -246,6 +247,24 @@ const commands = {
             locally_trusted: d.isLocallyTrusted(),
             cross_signed_by_owner: d.isCrossSignedByOwner(),
         };
+    },
+
+    async set_local_trust(a) {
+        const d = await need().getDevice(new UserId(str(a.user_id, "user_id")), new DeviceId(str(a.device_id, "device_id")));
+        if (!d) throw new DriverError("BadArgument", "unknown device");
+        const t = LocalTrust[str(a.trust, "trust")];
+        if (typeof t !== "number") throw new DriverError("BadArgument", `unknown trust ${JSON.stringify(a.trust)}`);
+        await d.setLocalTrust(t);
+        return null;
+    },
+
+    // key_requests sets roomKeyRequestsEnabled (requests) and
+    // roomKeyForwardingEnabled (forwarding) when given, and returns both.
+    key_requests(a) {
+        const m = need();
+        if (a.requests !== undefined) m.roomKeyRequestsEnabled = Boolean(a.requests);
+        if (a.forwarding !== undefined) m.roomKeyForwardingEnabled = Boolean(a.forwarding);
+        return { requests: m.roomKeyRequestsEnabled, forwarding: m.roomKeyForwardingEnabled };
     },
 
     async room_key_counts() {

@@ -226,3 +226,29 @@ func (p *Peer) AdvanceClock(d time.Duration) error {
 	}
 	return p.call("advance_clock", map[string]any{"ms": d.Milliseconds()}, nil)
 }
+
+// SetLocalTrust records a local trust decision about a device the machine
+// knows (Device.setLocalTrust): trust is a wasm LocalTrust name,
+// "Verified", "BlackListed", "Ignored" or "Unset".
+func (p *Peer) SetLocalTrust(userID, deviceID, trust string) error {
+	return p.call("set_local_trust", map[string]any{"user_id": userID, "device_id": deviceID, "trust": trust}, nil)
+}
+
+// KeyRequests says whether the machine sends room key requests by itself
+// (roomKeyRequestsEnabled) and answers those of our own verified devices
+// (roomKeyForwardingEnabled).
+type KeyRequests struct {
+	Requests   bool `json:"requests"`
+	Forwarding bool `json:"forwarding"`
+}
+
+// KeyRequests returns the machine's room key request settings.
+func (p *Peer) KeyRequests() (KeyRequests, error) {
+	var out KeyRequests
+	return out, p.call("key_requests", nil, &out)
+}
+
+// SetKeyRequests changes the machine's room key request settings.
+func (p *Peer) SetKeyRequests(k KeyRequests) error {
+	return p.call("key_requests", k, nil)
+}

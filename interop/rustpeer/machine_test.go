@@ -533,7 +533,118 @@ func TestMachineInterop(t *testing.T) {
 			d.rustReads(room3, d.sicherSays(room3, "reply"), "reply")
 		})
 	})
+
+	t.Run("KeyRequests", func(t *testing.T) {
+		// Key requests travel between devices of one user (sicher asks only its own devices, and
+		// accepts forwarded keys only from its own verified ones), so both machines are
+		// devices of @carol. The room key to the requesting device is dropped in transit.
+		const carol = "@carol:example.org"
+		t.Run("SicherAsksRust", func(t *testing.T) {
+			d := newDuoOf(t, carol, carol)
+			hit := d.intercept(d.su, d.sd, drop)
+			d.rustShares(d.room, rustpeer.ShareSettings{})
+			d.hs.ToDeviceFilter = nil
+			if !*hit {
+				t.Fatal("no room key to drop")
+			}
+			ev := d.rustSays(d.room, "asked for")
+			var de *machine.DecryptionError
+			if _, err := d.s.DecryptRoomEvent(d.ctx, d.room, ev); !errors.As(err, &de) || de.Reason != machine.FailureMissingSession {
+				t.Fatalf("sicher: %v; want a missing session", err)
+			}
+			if err := d.s.SetDeviceTrust(d.ctx, carol, d.rd, machine.TrustVerified); err != nil {
+				t.Fatal(err)
+			}
+			if err := d.r.SetLocalTrust(carol, d.sd, "Verified"); err != nil {
+				t.Fatal(err)
+			}
+			if err := d.s.RequestRoomKey(d.ctx, d.room, sessionID(t, ev)); err != nil {
+				t.Fatal(err)
+			}
+			d.sendSicher()
+			d.syncRust()
+			d.sendRust()
+			fwd := false
+			for _, e := range d.syncSicher() {
+				fwd = fwd || (e.Type == "m.forwarded_room_key" && e.Err == nil)
+			}
+			if !fwd {
+				t.Fatal("sicher received no m.forwarded_room_key from rust")
+			}
+			dec, err := d.s.DecryptRoomEvent(d.ctx, d.room, ev)
+			if err != nil {
+				t.Fatalf("sicher after the forwarded key: %v", err)
+			}
+			if got := textOf(t, dec.Content); got != "asked for" {
+				t.Fatalf("sicher decrypted %q", got)
+			}
+			in := dec.Info
+			rk := d.r.IdentityKeys()
+			if in.Provenance != event.Forwarded || in.Sender != carol || in.SenderKey.String() != rk.Curve25519 || in.Shield != machine.ShieldGrey {
+				t.Errorf("sicher's info: provenance %v sender %s key %s shield %v (%s); want forwarded, %s, %s, grey",
+					in.Provenance, in.Sender, in.SenderKey, in.Shield, in.ShieldReason, carol, rk.Curve25519)
+			}
+		})
+		t.Run("RustAsksSicher", func(t *testing.T) {
+			d := newDuoOf(t, carol, carol)
+			k, err := d.r.KeyRequests()
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("matrix-sdk-crypto defaults: room key requests %v, forwarding %v", k.Requests, k.Forwarding)
+			if !k.Requests || !k.Forwarding {
+				if err := d.r.SetKeyRequests(rustpeer.KeyRequests{Requests: true, Forwarding: true}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := d.s.SetDeviceTrust(d.ctx, carol, d.rd, machine.TrustVerified); err != nil {
+				t.Fatal(err)
+			}
+			if err := d.r.SetLocalTrust(carol, d.sd, "Verified"); err != nil {
+				t.Fatal(err)
+			}
+			hit := d.intercept(d.ru, d.rd, drop)
+			d.sicherShares(d.room, machine.RoomSettings{})
+			d.hs.ToDeviceFilter = nil
+			if !*hit {
+				t.Fatal("no room key to drop")
+			}
+			ev := d.sicherSays(d.room, "asked for")
+			if _, err := d.r.DecryptRoomEvent(d.room, ev); !rustpeer.IsType(err, "MissingRoomKey") {
+				t.Fatalf("rust: %v; want MissingRoomKey", err)
+			}
+			// The failed decryption queues an m.room_key_request in rust's outgoing requests.
+			d.sendRust()
+			var refused error
+			for _, e := range d.syncSicher() {
+				if e.Type == "m.room_key_request" && e.Err != nil {
+					refused = e.Err
+				}
+			}
+			if refused != nil {
+				t.Fatalf("sicher refused rust's key request: %v", refused)
+			}
+			d.sendSicher()
+			d.syncRust()
+			dec, err := d.r.DecryptRoomEvent(d.room, ev)
+			if err != nil {
+				t.Fatalf("rust after the key request: %v\n%s", err, d.r.Stderr())
+			}
+			if got := textOf(t, dec.Content); got != "asked for" {
+				t.Fatalf("rust decrypted %q", got)
+			}
+			sc, _ := d.s.IdentityKeys()
+			if dec.Sender != carol || dec.SenderCurve25519Key != sc.String() {
+				t.Errorf("rust's info: sender %s key %s; want %s %s", dec.Sender, dec.SenderCurve25519Key, carol, sc)
+			}
+			// A forwarded key: matrix-sdk-crypto shows grey (red in strict mode), as sicher does.
+			if dec.Shield.Color != "Grey" || dec.Shield.Code != "AuthenticityNotGuaranteed" {
+				t.Errorf("rust's shield for a forwarded key: %+v, want Grey AuthenticityNotGuaranteed", dec.Shield)
+			}
+		})
+	})
 }
+
 
 func hasRustEvent(evs []rustpeer.ToDeviceEvent, kind, typ string) bool {
 	for _, ev := range evs {
