@@ -728,3 +728,24 @@ func corrupt(t *testing.T, ev json.RawMessage) json.RawMessage {
 	}
 	return out
 }
+
+// TestDriverAdditions covers the driver commands the machine tests added.
+func TestDriverAdditions(t *testing.T) {
+	p := rustpeer.ForTest(t, "@dana:example.org", "DANADEV")
+	if err := p.AdvanceClock(-time.Second); err == nil {
+		t.Error("AdvanceClock accepted a negative duration")
+	}
+	if err := p.AdvanceClock(2 * time.Hour); err != nil {
+		t.Error(err)
+	}
+	if err := p.SetLocalTrust("@dana:example.org", "NOSUCHDEV", "Verified"); !rustpeer.IsType(err, "BadArgument") {
+		t.Errorf("SetLocalTrust of an unknown device: %v", err)
+	}
+	off := rustpeer.KeyRequests{}
+	if err := p.SetKeyRequests(off); err != nil {
+		t.Fatal(err)
+	}
+	if k, err := p.KeyRequests(); err != nil || k != off {
+		t.Errorf("KeyRequests after turning both off: %+v, %v", k, err)
+	}
+}
