@@ -41,6 +41,7 @@ const {
     ShieldColor,
     ShieldStateCode,
     ToDeviceUnableToDecryptReason,
+    LocalTrust,
 } = sdk;
 
 // enumName maps a wasm-bindgen enum value to its name.
@@ -60,6 +61,13 @@ class DriverError extends Error {
 }
 
 let machine = null;
+
+// The library reads the wall clock through Date.now. advance_clock moves
+// this process's clock forward, so that tests reach time-based rules (such
+// as the hour an Olm session must be old before it is unwedged) at once.
+const realNow = Date.now;
+let clockOffset = 0;
+Date.now = () => realNow() + clockOffset;
 
 function need() {
     if (!machine) throw new DriverError("NotInitialised", "call init first");
@@ -241,9 +249,33 @@ const commands = {
         };
     },
 
+    async set_local_trust(a) {
+        const d = await need().getDevice(new UserId(str(a.user_id, "user_id")), new DeviceId(str(a.device_id, "device_id")));
+        if (!d) throw new DriverError("BadArgument", "unknown device");
+        const t = LocalTrust[str(a.trust, "trust")];
+        if (typeof t !== "number") throw new DriverError("BadArgument", `unknown trust ${JSON.stringify(a.trust)}`);
+        await d.setLocalTrust(t);
+        return null;
+    },
+
+    // key_requests sets roomKeyRequestsEnabled (requests) and
+    // roomKeyForwardingEnabled (forwarding) when given, and returns both.
+    key_requests(a) {
+        const m = need();
+        if (a.requests !== undefined) m.roomKeyRequestsEnabled = Boolean(a.requests);
+        if (a.forwarding !== undefined) m.roomKeyForwardingEnabled = Boolean(a.forwarding);
+        return { requests: m.roomKeyRequestsEnabled, forwarding: m.roomKeyForwardingEnabled };
+    },
+
     async room_key_counts() {
         const c = await need().roomKeyCounts();
         return { total: Number(c.total), backed_up: Number(c.backedUp) };
+    },
+
+    advance_clock(a) {
+        if (!Number.isSafeInteger(a.ms) || a.ms < 0) throw new DriverError("BadArgument", "ms must be a non-negative integer");
+        clockOffset += a.ms;
+        return Date.now();
     },
 
     versions() {

@@ -1,6 +1,10 @@
 package rustpeer
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
 
 // IdentityKeys are the machine's user, device and identity keys (unpadded
 // base64).
@@ -210,4 +214,41 @@ func (p *Peer) Device(userID, deviceID string) (*Device, error) {
 func (p *Peer) Versions() (*Versions, error) {
 	var out Versions
 	return &out, p.call("versions", nil, &out)
+}
+
+// AdvanceClock moves the driver process's wall clock (Date.now, which the
+// library reads) forward by d, for time-based rules such as
+// matrix-sdk-crypto's one-hour minimum age of an Olm session before it is
+// unwedged. The clock never goes back.
+func (p *Peer) AdvanceClock(d time.Duration) error {
+	if d < 0 {
+		return fmt.Errorf("rustpeer: AdvanceClock(%v): negative duration", d)
+	}
+	return p.call("advance_clock", map[string]any{"ms": d.Milliseconds()}, nil)
+}
+
+// SetLocalTrust records a local trust decision about a device the machine
+// knows (Device.setLocalTrust): trust is a wasm LocalTrust name,
+// "Verified", "BlackListed", "Ignored" or "Unset".
+func (p *Peer) SetLocalTrust(userID, deviceID, trust string) error {
+	return p.call("set_local_trust", map[string]any{"user_id": userID, "device_id": deviceID, "trust": trust}, nil)
+}
+
+// KeyRequests says whether the machine sends room key requests by itself
+// (roomKeyRequestsEnabled) and answers those of our own verified devices
+// (roomKeyForwardingEnabled).
+type KeyRequests struct {
+	Requests   bool `json:"requests"`
+	Forwarding bool `json:"forwarding"`
+}
+
+// KeyRequests returns the machine's room key request settings.
+func (p *Peer) KeyRequests() (KeyRequests, error) {
+	var out KeyRequests
+	return out, p.call("key_requests", nil, &out)
+}
+
+// SetKeyRequests changes the machine's room key request settings.
+func (p *Peer) SetKeyRequests(k KeyRequests) error {
+	return p.call("key_requests", k, nil)
 }
