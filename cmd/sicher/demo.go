@@ -18,7 +18,7 @@ import (
 )
 
 func init() {
-	commands["demo"] = command{"narrated end-to-end walkthrough: Olm, Megolm, SAS, backup, attachments", runDemo}
+	commands["demo"] = command{"narrated end-to-end walkthrough: Olm, Megolm, SAS, backup, attachments, the client machine", runDemo}
 }
 
 var demoCmd = cliCommand{
@@ -27,7 +27,8 @@ var demoCmd = cliCommand{
 	about: `Demo tells the story of Alice and Bob in one process, without network:
 accounts and signed device keys, an Olm session carrying a Megolm room key,
 room messages, a late device that gets the key forwarded, SAS verification,
-key backup and restore with a recovery key, and an encrypted document.
+key backup and restore with a recovery key, an encrypted document, and
+the same conversation on the client machine through an in-memory homeserver.
 Each step prints what happened and what was checked. The exit code is 0
 only if every check passed.`,
 }

@@ -61,6 +61,7 @@ func (s *demoStory) play() {
 	s.verification()
 	s.backup()
 	s.document()
+	s.machine()
 }
 
 // short abbreviates a public key or id for the narration.

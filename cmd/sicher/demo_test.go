@@ -63,7 +63,7 @@ func TestDemoJSON(t *testing.T) {
 			}
 		}
 	}
-	if !r.Passed || r.Failed != 0 || r.Checks != checks || len(r.Steps) != 7 || r.DocBytes != 1000 {
+	if !r.Passed || r.Failed != 0 || r.Checks != checks || len(r.Steps) != 8 || r.DocBytes != 1000 {
 		t.Errorf("report: passed %v, %d/%d checks failed, %d steps, %d bytes", r.Passed, r.Failed, r.Checks, len(r.Steps), r.DocBytes)
 	}
 	if n := strings.Count(text, "✓"); n != checks {
