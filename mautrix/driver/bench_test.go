@@ -17,13 +17,13 @@ import (
 // adjacent sub-benchmarks: BenchmarkX/goolm, BenchmarkX/sicher and, in a
 // cgo build without the goolm tag, BenchmarkX/libolm.
 type impl struct {
-	name          string
-	newAccount    func() (olm.Account, error)
-	accountFrom   func(p, k []byte) (olm.Account, error)
-	sessionFrom   func(p, k []byte) (olm.Session, error)
-	newOutbound   func() (olm.OutboundGroupSession, error)
-	newInbound    func(key []byte) (olm.InboundGroupSession, error)
-	inboundFrom   func(p, k []byte) (olm.InboundGroupSession, error)
+	name        string
+	newAccount  func() (olm.Account, error)
+	accountFrom func(p, k []byte) (olm.Account, error)
+	sessionFrom func(p, k []byte) (olm.Session, error)
+	newOutbound func() (olm.OutboundGroupSession, error)
+	newInbound  func(key []byte) (olm.InboundGroupSession, error)
+	inboundFrom func(p, k []byte) (olm.InboundGroupSession, error)
 }
 
 var impls = []impl{

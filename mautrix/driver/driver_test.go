@@ -5,8 +5,8 @@ import (
 	"errors"
 	"testing"
 
-	sicherolm "github.com/sicher-go/sicher/olm"
 	"github.com/sicher-go/sicher/mautrix/driver"
+	sicherolm "github.com/sicher-go/sicher/olm"
 	"maunium.net/go/mautrix/crypto/goolm/account"
 	"maunium.net/go/mautrix/crypto/goolm/session"
 	"maunium.net/go/mautrix/crypto/olm"
