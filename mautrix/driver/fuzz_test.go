@@ -98,9 +98,22 @@ func FuzzDifferentialOlmDecrypt(f *testing.F) {
 		f.Fatal(err)
 	}
 	bp := must(bs.Pickle(pickleKey))
+	var last string
 	for i := range 3 {
 		_, c, _ := as.Encrypt([]byte{byte(i)})
 		f.Add(must(base64.RawStdEncoding.DecodeString(string(c))))
+		last = string(c)
+	}
+	// goolm before mautrix v0.33 pickles skipped message keys oldest
+	// first; libolm, sicher and later goolm newest first. Compare states
+	// only where goolm follows libolm's order.
+	g := must(session.OlmSessionFromPickled(bytes.Clone(bp), pickleKey))
+	s := must(libolmDriver.SessionFromPickled(bytes.Clone(bp), pickleKey))
+	must(g.Decrypt(last, id.OlmMsgTypeMsg))
+	must(s.Decrypt(last, id.OlmMsgTypeMsg))
+	compareStates := bytes.Equal(must(g.Pickle(pickleKey)), must(s.Pickle(pickleKey)))
+	if !compareStates {
+		f.Log("this goolm stores skipped message keys in another order than libolm: states not compared")
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		g := must(session.OlmSessionFromPickled(bytes.Clone(bp), pickleKey))
@@ -114,7 +127,7 @@ func FuzzDifferentialOlmDecrypt(f *testing.F) {
 		if aerr == nil && !bytes.Equal(a, b) {
 			t.Fatal("different plaintexts")
 		}
-		if !bytes.Equal(must(g.Pickle(pickleKey)), must(s.Pickle(pickleKey))) {
+		if compareStates && !bytes.Equal(must(g.Pickle(pickleKey)), must(s.Pickle(pickleKey))) {
 			t.Fatal("states differ after the message")
 		}
 	})
