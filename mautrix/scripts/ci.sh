@@ -5,7 +5,7 @@
 # the same on mautrix v0.32 (scripts/test-version.sh), then the
 # conformance run (scripts/conformance.sh, which rewrites CONFORMANCE.md).
 # Needs Go, libolm-dev and a C compiler (for mautrix's libolm driver and
-# mautrix's own tests, which use cgo SQLite). About 4 minutes on 2 cores
+# mautrix's own tests, which use cgo SQLite). About 5 minutes on 2 cores
 # with a warm module cache.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
