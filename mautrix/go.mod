@@ -5,6 +5,7 @@ go 1.26.8
 replace github.com/sicher-go/sicher => ../
 
 require (
+	github.com/rs/zerolog v1.35.1
 	github.com/sicher-go/sicher v0.0.0-00010101000000-000000000000
 	go.mau.fi/util v0.11.1
 	maunium.net/go/mautrix v0.33.0
@@ -22,7 +23,6 @@ require (
 	github.com/ncruces/go-strftime v1.1.0 // indirect
 	github.com/petermattis/goid v0.0.0-20261109124353-7cfa343ad0ab // indirect
 	github.com/remyoudompheng/bigfft v0.0.0-20230129092748-24d4a6f8daec // indirect
-	github.com/rs/zerolog v1.35.1 // indirect
 	github.com/stretchr/testify v1.12.0 // indirect
 	github.com/tidwall/gjson v1.20.0 // indirect
 	github.com/tidwall/match v1.1.1 // indirect
