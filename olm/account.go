@@ -434,6 +434,16 @@ type InboundOptions struct {
 	// session is created (libolm's two-step flow, where the caller removes
 	// it with RemoveOneTimeKeys once the session is stored).
 	KeepOneTimeKey bool
+	// DeferDecryption makes NewInboundSession the first step of libolm's
+	// two-step flow (olm_create_inbound_session, then olm_decrypt): it
+	// checks that the first message authenticates, on a copy of the new
+	// session, and returns the session as it was before that message and
+	// no plaintext. The message's key stays in the session, so the caller
+	// decrypts the same pre-key message later with Session.Decrypt, also
+	// after a pickle round trip. The one-time key is kept (KeepOneTimeKey
+	// is implied): remove it with RemoveOneTimeKeys once the message is
+	// decrypted and the session stored.
+	DeferDecryption bool
 }
 
 // NewInboundSession creates the session a pre-key message starts and
@@ -496,6 +506,15 @@ func (a *Account) NewInboundSession(m *PreKeyMessage, opts *InboundOptions) (*Se
 		peer:          identity,
 		bound:         true,
 		r:             ratchet.NewBob(shared[:], m.Message.RatchetKey),
+	}
+	if opts.DeferDecryption {
+		// Authenticate on a copy; s keeps the first message's key.
+		if _, err := s.Clone().decryptMessage(nil, m.Message); err != nil {
+			return nil, nil, err
+		}
+		// As in libolm, HasReceivedMessage turns true with the first
+		// decryption, not before.
+		return s, nil, nil
 	}
 	plaintext, err := s.decryptMessage(nil, m.Message)
 	if err != nil {

@@ -12,7 +12,9 @@
 // [Account.NewInboundSession] with the first pre-key message: it creates
 // the session and decrypts the message in one step, and removes the
 // one-time key only if decryption succeeded. After that both sides call
-// [Session.Encrypt] and [Session.Decrypt].
+// [Session.Encrypt] and [Session.Decrypt]. libolm's two-step flow (create
+// the session, store it, decrypt later) is [InboundOptions.DeferDecryption]:
+// the message must still authenticate before a session exists.
 //
 // The handshake is the triple Diffie-Hellman of olm.md ("Initial setup");
 // the Double Ratchet has libolm's and vodozemac's limits (5 receiver
@@ -62,14 +64,18 @@
 // the session exactly as it was. Private keys and ratchet state are
 // secret: they sit in unexported fields, and fmt (Format) and log/slog
 // (LogValue) show only public keys and counters. Accounts and sessions are
-// not safe for concurrent use.
+// not safe for concurrent use. A blank session (the zero Session, or
+// libolm's pickle of a session never set up) has no ratchet chain and
+// fails with [ErrBlankSession].
 //
 // # Pickles
 //
 // [Account.Pickle] and [Session.Pickle] store state in sicher's own
 // format: a versioned body sealed with AES-256-GCM under a 32-byte key
 // with a random nonce; every version ever written stays readable, and the
-// identity keys are checked when an account loads. libolm's pickle format
+// identity keys are checked when an account loads. [DerivePickleKey] makes
+// that key from a pickle key of any length (HKDF-SHA-256), for stores
+// that keep libolm-style keys. libolm's pickle format
 // (an IV derived from the key, any key length) is available for migration
 // and interoperability through [Account.PickleLibolm],
 // [UnpickleLibolmAccount], [Session.PickleLibolm] and

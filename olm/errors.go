@@ -38,6 +38,9 @@ var (
 	// device: wrong key, corruption, another object's pickle, unknown
 	// version, bad contents.
 	ErrBadPickle = errors.New("olm: bad pickle")
+	// ErrBlankSession is returned by Encrypt and Decrypt of a blank
+	// session (see Session): one without a ratchet chain.
+	ErrBlankSession = errors.New("olm: blank session (no ratchet chain)")
 )
 
 // ratchetError maps an error of the Double Ratchet engine to olm's own

@@ -1,6 +1,8 @@
 package olm
 
 import (
+	"crypto/hkdf"
+	"crypto/sha256"
 	"fmt"
 	"io"
 
@@ -12,6 +14,26 @@ import (
 
 // PickleKeySize is the size of the key for sicher's own pickles.
 const PickleKeySize = pickle.KeySize
+
+// DerivePickleKey derives a key for sicher's own pickles from secret, a
+// byte string of any length: a libolm-style pickle key, as stores such as
+// mautrix's keep them. It is HKDF-SHA-256 (RFC 5869) with an empty salt
+// and the info "sicher pickle key v1", the construction libolm's pickle
+// envelope uses on the same kind of key (with the info "Pickle",
+// src/pickle_encoding.c); the same secret always gives the same key. The
+// key also fits megolm's pickles (megolm.PickleKeySize is the same size).
+// HKDF does not stretch a guessable passphrase: secret should be a random
+// key. An empty secret gives a fixed, public key.
+func DerivePickleKey(secret []byte) *[PickleKeySize]byte {
+	k, err := hkdf.Key(sha256.New, secret, nil, "sicher pickle key v1", PickleKeySize)
+	if err != nil {
+		panic("olm: internal error: HKDF-SHA-256 of 32 bytes failed: " + err.Error())
+	}
+	var out [PickleKeySize]byte
+	copy(out[:], k)
+	clear(k)
+	return &out
+}
 
 // The Ed25519 identity key's form in an account pickle.
 const (
@@ -235,8 +257,9 @@ func parseAccount(body []byte, withPublic bool) (*Account, error) {
 // sicher's own pickle format: AES-256-GCM with a random nonce from
 // crypto/rand. The body (version 2) is: u8 received-message ‖ I_A 32 ‖
 // E_A 32 ‖ E_B 32 ‖ u8 peer known ‖ [the peer's identity key 32] ‖ the
-// Double Ratchet state with its own version byte. A session loaded from a
-// format without the peer and not yet bound (see BindPeer) stays so.
+// Double Ratchet state with its own version byte (a blank session, see
+// Session, has the single byte 0 there). A session loaded from a format
+// without the peer and not yet bound (see BindPeer) stays so.
 func (s *Session) Pickle(pickleKey *[PickleKeySize]byte) (string, error) {
 	return s.pickleFrom(nil, pickleKey)
 }
@@ -252,6 +275,10 @@ func (s *Session) pickleFrom(rand io.Reader, pickleKey *[PickleKeySize]byte) (st
 	}
 	return out, nil
 }
+
+// blankRatchetState stands for the Double Ratchet state of a blank session
+// in a version 2 session pickle: a version the state never has.
+const blankRatchetState = 0
 
 // sessionPickleCap is the initial capacity for a session's pickle
 // plaintext: enough for a session with a few receiver chains and skipped
@@ -270,6 +297,12 @@ func (s *Session) appendState(dst []byte) []byte {
 	b.AddBool(s.bound)
 	if s.bound {
 		b.AddBytes(s.peer[:])
+	}
+	if s.r == nil {
+		// A blank session: the byte 0 where the ratchet state (whose
+		// versions start at 1) would be.
+		b.AddUint8(blankRatchetState)
+		return b.Bytes()
 	}
 	return s.r.AppendState(b.Bytes())
 }
@@ -301,6 +334,9 @@ func parseSession(version uint8, body []byte) (*Session, error) {
 	case pickle.OlmSessionV2:
 		if !rd.ReadBool(&s.bound) || s.bound && !rd.CopyBytes(s.peer[:]) {
 			return nil, fmt.Errorf("%w: session: truncated", ErrBadPickle)
+		}
+		if rd.Len() == 1 && rd[0] == blankRatchetState {
+			return s, nil // a blank session
 		}
 		s.r, err = ratchet.ParseState(rd)
 	default:

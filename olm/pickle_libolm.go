@@ -219,7 +219,18 @@ func (s *Session) PickleLibolm(pickleKey []byte) string {
 	b.AddBytes(s.aliceIdentity[:])
 	b.AddBytes(s.aliceBase[:])
 	b.AddBytes(s.bobOneTime[:])
-	pt := s.r.AppendLibolmState(b.Bytes())
+	var pt []byte
+	if s.r == nil {
+		// A blank session: a zero root key and no chains, as libolm
+		// pickles an uninitialised session.
+		b.AddBytes(make([]byte, 32))
+		b.AddUint32(0)
+		b.AddUint32(0)
+		b.AddUint32(0)
+		pt = b.Bytes()
+	} else {
+		pt = s.r.AppendLibolmState(b.Bytes())
+	}
 	return pickle.SealLibolmInPlace(pickleKey, pt) // consumes pt
 }
 
@@ -229,7 +240,8 @@ func (s *Session) PickleLibolm(pickleKey []byte) string {
 // rejected. libolm's session pickle does not store the peer's identity key
 // (only the initiator's, which is ours for an outbound session), so the
 // session comes back unbound: call Session.BindPeer with the keys the
-// caller stored it under before it decrypts. Every error wraps
+// caller stored it under before it decrypts. A pickle with no chains (a
+// blank session, see Session) loads as a blank session. Every error wraps
 // ErrBadPickle.
 func UnpickleLibolmSession(pickleKey []byte, p string) (*Session, error) {
 	pt, err := pickle.OpenLibolm(pickleKey, p)
@@ -238,6 +250,22 @@ func UnpickleLibolmSession(pickleKey []byte, p string) (*Session, error) {
 	}
 	defer clear(pt)
 	return parseLibolmSession(pt)
+}
+
+// isBlankLibolmState reports whether a libolm ratchet state is an
+// uninitialised one (a blank session): a zero root key, no chains, no
+// skipped keys, nothing after them.
+func isBlankLibolmState(rd wire.Reader) bool {
+	const n = 32 + 3*4
+	if rd.Len() != n {
+		return false
+	}
+	for _, b := range rd {
+		if b != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func parseLibolmSession(pt []byte) (*Session, error) {
@@ -262,6 +290,9 @@ func parseLibolmSession(pt []byte) (*Session, error) {
 		return nil, fmt.Errorf("%w: libolm session: truncated", ErrBadPickle)
 	}
 	s.received = received != 0
+	if isBlankLibolmState(rd) {
+		return s, nil
+	}
 	var err error
 	if s.r, err = ratchet.ParseLibolmState(rd); err != nil {
 		return nil, ratchetError(err)

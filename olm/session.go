@@ -20,7 +20,15 @@ import (
 // Session is not safe for concurrent use; guard it with a mutex when
 // several goroutines share it. Sessions come from
 // Account.NewOutboundSession, Account.NewInboundSession and the Unpickle
-// functions; the zero value is not usable.
+// functions.
+//
+// A blank session has no ratchet chain: the zero value, or a libolm
+// pickle of a session that was never initialised (libolm's olm_session
+// before olm_create_*_session, which pickles with zero chains; such
+// pickles exist in old stores). It has an id (of its handshake keys, all
+// zero for libolm's blank session), pickles in both formats and loads
+// back, but Encrypt and Decrypt fail with ErrBlankSession: a ratchet
+// without a chain has no key that a peer shares.
 type Session struct {
 	aliceIdentity key.Curve25519 // I_A
 	aliceBase     key.Curve25519 // E_A
@@ -28,7 +36,7 @@ type Session struct {
 	peer          key.Curve25519 // the peer's identity key: I_B if we are Alice, I_A if we are Bob
 	bound         bool           // peer is known (false only for a session loaded from a format without it)
 	received      bool
-	r             *ratchet.Ratchet
+	r             *ratchet.Ratchet // nil for a blank session
 }
 
 // Clone returns an independent copy of s: a decryption attempted on the
@@ -36,7 +44,9 @@ type Session struct {
 // s. The copy is as secret as s.
 func (s *Session) Clone() *Session {
 	c := *s
-	c.r = s.r.Clone()
+	if s.r != nil {
+		c.r = s.r.Clone()
+	}
 	return &c
 }
 
@@ -85,7 +95,8 @@ func (s *Session) BindPeer(ours, peer key.Curve25519) error {
 
 // HasReceivedMessage reports whether the session has decrypted a message
 // from its peer. Until it has, Encrypt produces pre-key messages. Inbound
-// sessions have always received one (the message that created them).
+// sessions have received one (the message that created them), except one
+// made with InboundOptions.DeferDecryption until that message is decrypted.
 func (s *Session) HasReceivedMessage() bool { return s.received }
 
 // Matches reports whether a pre-key message belongs to this session: its
@@ -105,7 +116,7 @@ func (s *Session) Matches(m *PreKeyMessage, theirIdentity *key.Curve25519) bool 
 
 func (s *Session) describe() string {
 	if s.r == nil {
-		return "olm.Session{}"
+		return "olm.Session{blank}"
 	}
 	peer := "unknown"
 	if s.bound {
@@ -138,6 +149,9 @@ func (s *Session) Encrypt(dst, plaintext []byte) (EncryptedMessage, error) {
 // AES cipher and its CBC mode inside crypto/aes). On error the session is
 // unchanged.
 func (s *Session) EncryptFrom(rand io.Reader, dst, plaintext []byte) (EncryptedMessage, error) {
+	if s.r == nil {
+		return EncryptedMessage{}, ErrBlankSession
+	}
 	ratchetKey, mk, err := s.r.NextMessageKey(rand)
 	if err != nil {
 		return EncryptedMessage{}, ratchetError(err)
@@ -174,8 +188,11 @@ func (s *Session) EncryptFrom(rand io.Reader, dst, plaintext []byte) (EncryptedM
 // leaves the session exactly as it was. With a dst of enough capacity a
 // normal message costs two allocations. Errors: ErrMalformed,
 // ErrUnsupportedVersion, ErrAuthentication, ErrIdentityKeyMismatch,
-// ErrMessageGap, ErrUnknownMessageIndex.
+// ErrMessageGap, ErrUnknownMessageIndex, ErrBlankSession.
 func (s *Session) Decrypt(dst []byte, m EncryptedMessage) ([]byte, error) {
+	if s.r == nil {
+		return nil, ErrBlankSession
+	}
 	switch m.Type {
 	case TypeMessage:
 		var msg Message
