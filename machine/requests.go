@@ -102,6 +102,7 @@ const (
 	valueDeviceListGen   = "sicher.machine.devgen:"          // + user: counts device_lists.changed
 	valueQueryGen        = "sicher.machine.query_gen"        // the counts when the pending query was made
 	valueOlmSeen         = "sicher.machine.olm_seen:"        // + curve key: hashes of decrypted messages
+	valueRotation        = "sicher.machine.rotation:"        // + room id: "period ms,messages" of the last share
 )
 
 // OutgoingRequests returns the requests to send: the ones stored and not yet confirmed, plus

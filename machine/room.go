@@ -123,6 +123,10 @@ func (m *Machine) ShareRoomKey(ctx context.Context, roomID string, members []str
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
+		// EncryptRoomEvent holds the session to the same limits between shares.
+		if err := tx.PutValue(ctx, valueRotation+roomID, fmt.Appendf(nil, "%d,%d", rs.period().Milliseconds(), rs.messages())); err != nil {
+			return err
+		}
 		if out != nil && m.mustRotate(out, rs, now, members, admittedSet) {
 			if err := tx.DeleteOutboundGroupSession(ctx, roomID); err != nil {
 				return err
@@ -220,6 +224,20 @@ func admit(d *Device, p SharePolicy) string {
 	return ""
 }
 
+// rotationSettings returns the rotation limits of the room's last ShareRoomKey (the spec's
+// defaults if there was none in this store).
+func (m *Machine) rotationSettings(ctx context.Context, tx store.Tx, roomID string) RoomSettings {
+	var rs RoomSettings
+	if b, err := tx.Value(ctx, valueRotation+roomID); err == nil {
+		var ms int64
+		var n uint32
+		if _, err := fmt.Sscanf(string(b), "%d,%d", &ms, &n); err == nil {
+			rs.RotationPeriod, rs.RotationMessages = time.Duration(ms)*time.Millisecond, n
+		}
+	}
+	return rs
+}
+
 func (m *Machine) mustRotate(out *store.OutboundGroupSession, rs RoomSettings, now time.Time, members []string, admitted map[string]bool) bool {
 	if now.Sub(out.Created) >= rs.period() || out.MessageCount >= rs.messages() {
 		return true
@@ -313,6 +331,9 @@ func (m *Machine) EncryptRoomEvent(ctx context.Context, roomID, eventType string
 		}
 		if err != nil {
 			return err
+		}
+		if rs := m.rotationSettings(ctx, tx, roomID); m.clock().Sub(out.Created) >= rs.period() || out.MessageCount >= rs.messages() {
+			return fmt.Errorf("%w: the session reached its rotation period or message count", ErrRoomKeyNotShared)
 		}
 		sess, err := megolm.UnpickleOutboundSession(&m.pickleKey, string(out.State))
 		if err != nil {

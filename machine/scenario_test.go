@@ -565,3 +565,27 @@ func TestSharedHistory(t *testing.T) {
 		}
 	}
 }
+
+// TestEncryptHonoursRotation: between two ShareRoomKey calls EncryptRoomEvent holds the session
+// to the room's rotation limits, so a session set to rotate after 2 messages never encrypts a
+// third, and none encrypts after the rotation period.
+func TestEncryptHonoursRotation(t *testing.T) {
+	w := newWorld(t)
+	alice := w.device("@alice:example.org", "A")
+	bob := w.device("@bob:example.org", "B")
+	room := w.hs.CreateRoom(alice.UserID(), bob.UserID())
+	w.sync(alice, bob)
+	rs := machine.RoomSettings{RotationMessages: 2, RotationPeriod: time.Hour}
+	w.say(alice, room, "1", rs)
+	if _, err := alice.EncryptRoomEvent(w.ctx, room, "m.room.message", body("2")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.EncryptRoomEvent(w.ctx, room, "m.room.message", body("3")); !errors.Is(err, machine.ErrRoomKeyNotShared) {
+		t.Fatalf("a third message on a 2-message session: %v", err)
+	}
+	w.say(alice, room, "3", rs) // ShareRoomKey rotates
+	w.advance(2 * time.Hour)
+	if _, err := alice.EncryptRoomEvent(w.ctx, room, "m.room.message", body("4")); !errors.Is(err, machine.ErrRoomKeyNotShared) {
+		t.Fatalf("a message after the rotation period: %v", err)
+	}
+}
