@@ -129,3 +129,45 @@ func TestForwardedKeyFromUnverifiedDeviceRefused(t *testing.T) {
 	own := w.hs.CreateRoom(a1.UserID())
 	w.mustRead(a2, own, w.say(a1, own, "still talking", machine.RoomSettings{}), "still talking")
 }
+
+// TestForwardedEarlierIndicesNotShownOverOlm: A2 holds Bob's session from index 1, received
+// over Olm; a forwarded copy from A1 extends it to index 0. The message at index 0 is vouched
+// for only by the forward, so it must not decrypt as "over Olm from Bob's device".
+func TestForwardedEarlierIndicesNotShownOverOlm(t *testing.T) {
+	w := newWorld(t)
+	a1 := w.device("@alice:example.org", "A1")
+	bob := w.device("@bob:example.org", "B")
+	room := w.hs.CreateRoom(a1.UserID(), bob.UserID())
+	w.sync(a1, bob)
+	ev0 := w.say(bob, room, "index 0", machine.RoomSettings{})
+	w.mustRead(a1, room, ev0, "index 0")
+	// A2 is a new device of Alice's: Bob shares his session with it from index 1.
+	a2 := w.device("@alice:example.org", "A2")
+	w.crossSign("@alice:example.org", "A1", "A2")
+	w.sync(a1, a2, bob)
+	ev1 := w.say(bob, room, "index 1", machine.RoomSettings{}) // shared with A2 from index 1
+	if d := w.mustRead(a2, room, ev1, "index 1"); d.Info.Provenance != event.OverOlm {
+		t.Fatalf("the Olm copy: %+v", d.Info)
+	}
+	for _, m := range []*machine.Machine{a1, a2} {
+		if err := m.UpdateTrackedUsers(w.ctx, []string{"@alice:example.org"}); err != nil {
+			t.Fatal(err)
+		}
+		w.sync(m)
+		w.send(m)
+		if _, err := m.GetMissingSessions(w.ctx, []string{"@alice:example.org"}); err != nil {
+			t.Fatal(err)
+		}
+		w.send(m)
+	}
+	if err := a2.RequestRoomKey(w.ctx, room, sessionID(t, ev0)); err != nil {
+		t.Fatal(err)
+	}
+	w.send(a2)
+	w.sync(a1)
+	w.send(a1)
+	d := w.mustRead(a2, room, ev0, "index 0")
+	if d.Info.Provenance == event.OverOlm || d.Info.Shield == machine.ShieldNone {
+		t.Fatalf("a message only the forward vouches for shows as %+v", d.Info)
+	}
+}

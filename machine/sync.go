@@ -399,8 +399,17 @@ func (m *Machine) storeInbound(ctx context.Context, tx store.Tx, info event.Sess
 		if err != nil {
 			return drop(err)
 		}
-		if oldInfo.Provenance < info.Provenance {
-			info = oldInfo
+		// The merged session says where it came from by its weakest part: a copy
+		// received over Olm vouches only for the indices from its own first one on, so
+		// when the other copy extends the session to earlier indices, the merged
+		// session takes that copy's provenance (forwarded, backup, export).
+		better, betterSess, worse := oldInfo, oldSess, info
+		if info.Provenance < oldInfo.Provenance {
+			better, betterSess, worse = info, s, oldInfo
+		}
+		info = better
+		if merged.FirstKnownIndex() < betterSess.FirstKnownIndex() {
+			info = worse
 		}
 		s = merged
 	}
