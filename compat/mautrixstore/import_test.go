@@ -15,6 +15,7 @@ import (
 	"go.mau.fi/util/dbutil"
 	"maunium.net/go/mautrix/crypto"
 	"maunium.net/go/mautrix/crypto/olm"
+	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
 	sicherolm "github.com/sicher-go/sicher/olm"
@@ -43,6 +44,9 @@ type world struct {
 	olmMsg   string            // from alice over the Olm session, not yet decrypted by bob
 	olmPlain string
 	aliceKey id.Curve25519
+	// sessionID and firstCiphertext are alice's Megolm session and its message at index 0.
+	sessionID       id.SessionID
+	firstCiphertext []byte
 }
 
 // must panics on err, which fails the test with the error and its stack.
@@ -128,6 +132,9 @@ func writeMautrixStore(t *testing.T, path string) world {
 		payload := must(json.Marshal(map[string]any{"type": "m.room.message", "room_id": room,
 			"content": map[string]any{"msgtype": "m.text", "body": fmt.Sprintf("hello %d", i)}}))
 		ct := must(outer.Encrypt(payload))
+		if i == 0 {
+			w.sessionID, w.firstCiphertext = id.SessionID(outer.ID()), ct
+		}
 		w.events = append(w.events, roomEvent(t, alice, room, fmt.Sprintf("$a%d", i), aliceCurve, "ALICEDEVICE", outer.ID(), ct))
 	}
 
@@ -156,6 +163,21 @@ func writeMautrixStore(t *testing.T, path string) world {
 		t.Fatal(err)
 	}
 	if err := st.PutSecret(ctx, id.SecretMegolmBackupV1, "backup key bytes"); err != nil {
+		t.Fatal(err)
+	}
+
+	// mautrix decrypted the first event: its replay record (session, index) -> event.
+	if ok, err := st.ValidateMessageIndex(ctx, outer.ID(), "$a0", 0, 1700000000000); err != nil || !ok {
+		t.Fatalf("ValidateMessageIndex: %v %v", ok, err)
+	}
+	if err := st.PutWithheldGroupSession(ctx, event.RoomKeyWithheldEventContent{RoomID: room, Algorithm: id.AlgorithmMegolmV1,
+		SessionID: "withheldsessionwithheldsessionwithheldsess", SenderKey: aliceCurve, Code: event.RoomKeyWithheldUnauthorized,
+		Reason: "not allowed"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`INSERT INTO crypto_megolm_inbound_session (account_id, session_id, sender_key, signing_key, room_id, session)
+		VALUES ('bridge-account', 'brokenbrokenbrokenbrokenbrokenbrokenbroken', ?, ?, ?, ?)`,
+		aliceCurve, aliceEd, room, []byte("not a pickle")); err != nil {
 		t.Fatal(err)
 	}
 
@@ -197,10 +219,11 @@ func TestImportMautrixStore(t *testing.T) {
 
 	// Dry run: the report, nothing written.
 	rep := must(mautriximport.Import(ctx, db, mautriximport.SQLite, []byte(pickleKey), owner, nil, mautriximport.Options{DryRun: true}))
-	want := map[string]int{"account": 1, "olm_session": 1, "inbound_group_session": 2, "withheld": 0,
-		"outbound_group_session": 1, "replay": 0, "secret": 1, "tracked_user": 1}
-	if rep.SchemaVersion != 23 || fmt.Sprint(rep.Imported) != fmt.Sprint(want) || len(rep.Skipped) != 0 {
-		t.Fatalf("dry run report %+v, want schema 23, %v, nothing skipped", rep, want)
+	want := map[string]int{"account": 1, "olm_session": 1, "inbound_group_session": 2, "withheld": 1,
+		"outbound_group_session": 1, "replay": 1, "secret": 1, "tracked_user": 1}
+	if rep.SchemaVersion != 23 || fmt.Sprint(rep.Imported) != fmt.Sprint(want) || len(rep.Skipped) != 1 ||
+		rep.Skipped[0].Kind != "inbound_group_session" || !strings.Contains(rep.Skipped[0].Reason, "pickle does not open") {
+		t.Fatalf("dry run report %+v, want schema 23, %v, the broken row skipped", rep, want)
 	}
 
 	// A wrong pickle key is refused before anything is written.
@@ -221,6 +244,11 @@ func TestImportMautrixStore(t *testing.T) {
 
 	// The machine loads the imported store and decrypts what mautrix encrypted.
 	m := must(machine.New(ctx, machine.Config{UserID: string(bob), DeviceID: string(bobDevice), Store: dst}))
+	// The replay record came along: before sicher decrypted anything, another event at index 0 of alice's session is refused.
+	forged := roomEvent(t, alice, room, "$forged", w.aliceKey, "ALICEDEVICE", w.sessionID, w.firstCiphertext)
+	if _, err := m.DecryptRoomEvent(ctx, string(room), forged); !errors.Is(err, store.ErrReplay) {
+		t.Fatalf("an event replaying index 0 under another event id: %v, want a replay error", err)
+	}
 	for i, ev := range w.events {
 		d := must(m.DecryptRoomEvent(ctx, string(room), ev))
 		if want := fmt.Sprintf(`"hello %d"`, i); !contains(d.Content, want) {
@@ -234,8 +262,23 @@ func TestImportMautrixStore(t *testing.T) {
 		}
 	}
 
-	// The imported Olm session decrypts alice's next message.
+	// The withheld notice came along.
 	err := dst.View(ctx, owner, func(tx store.Tx) error {
+		wh, err := tx.Withheld(ctx, string(room), "withheldsessionwithheldsessionwithheldsess")
+		if err != nil {
+			return err
+		}
+		if wh.Code != "m.unauthorised" || wh.Reason != "not allowed" {
+			return fmt.Errorf("withheld %+v", wh)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The imported Olm session decrypts alice's next message.
+	err = dst.View(ctx, owner, func(tx store.Tx) error {
 		pk, err := tx.Secret(ctx, "sicher.machine.pickle_key")
 		if err != nil {
 			return err
