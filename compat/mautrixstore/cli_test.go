@@ -3,8 +3,8 @@ package mautrixstore
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"os"
 	"os/exec"

@@ -18,9 +18,9 @@ import (
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
-	sicherolm "github.com/sicher-go/sicher/olm"
 	"github.com/sicher-go/sicher/key"
 	"github.com/sicher-go/sicher/machine"
+	sicherolm "github.com/sicher-go/sicher/olm"
 	"github.com/sicher-go/sicher/store"
 	"github.com/sicher-go/sicher/store/mautriximport"
 	"github.com/sicher-go/sicher/store/sqlstore"
