@@ -25,7 +25,7 @@ func TestStoreImportMautrixUsage(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, args := range [][]string{
-		{"--pickle-key-file", pk, "--user", "@u:x", "--device", "D", "--dry-run"},                                    // no source
+		{"--pickle-key-file", pk, "--user", "@u:x", "--device", "D", "--dry-run"},                                     // no source
 		{"--sqlite", "a", "--postgres", "b", "--pickle-key-file", pk, "--user", "@u:x", "--device", "D", "--dry-run"}, // two
 		{"--sqlite", "a", "--user", "@u:x", "--device", "D", "--dry-run"},                                             // no pickle key
 		{"--sqlite", "a", "--pickle-key-file", pk, "--device", "D", "--dry-run"},                                      // no user
