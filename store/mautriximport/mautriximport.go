@@ -18,7 +18,8 @@
 // flag, provenance, sender user and key-backup flag; withheld notices; the outbound Megolm
 // sessions with the devices they were shared with; the replay records (message index to event
 // id); the key backup version; the secrets of secret storage (cross-signing private keys, the
-// backup key); and the tracked users, marked outdated. mautrix keeps devices and
+// backup key); whether the server has the device keys (so the machine does not upload them
+// again); and the tracked users, marked outdated. mautrix keeps devices and
 // cross-signing public keys without their signed JSON, which sicher stores and checks, so
 // those are not copied: marking every tracked user outdated makes the machine fetch and
 // verify them again. Local verification (trust) state and the Olm message-hash table are not
@@ -96,8 +97,12 @@ var (
 // 22 (mautrix-go v0.32) and 23 (v0.33, which only changes the inbound-session primary key).
 var knownSchemas = map[int]bool{22: true, 23: true}
 
-// pickleKeySecret is the store secret under which package machine keeps its pickle key.
-const pickleKeySecret = "sicher.machine.pickle_key"
+// Names package machine keeps in the store: the secret holding its pickle key, and the value
+// that says the server accepted the device keys (so they are not uploaded again).
+const (
+	pickleKeySecret = "sicher.machine.pickle_key"
+	keysUploadedVal = "sicher.machine.device_keys_up"
+)
 
 // Import reads the mautrix crypto store in src (dialect d), opens its pickles with
 // mautrixPickleKey, and writes the state of owner's device into dst in one Update, unless
@@ -144,6 +149,7 @@ type reader struct {
 	accountID     string
 	account       *olm.Account
 	backupVersion string
+	keysUploaded  bool // crypto_account.shared: the server has the device keys
 	olm           []olmRow
 	inbound       []*store.InboundGroupSession
 	inboundSess   []*megolm.InboundSession
@@ -200,7 +206,7 @@ func (r *reader) readAll(accountID, deviceID string) error {
 }
 
 func (r *reader) readAccount(accountID, deviceID string) error {
-	rows, err := r.db.QueryContext(r.ctx, "SELECT account_id, device_id, account, key_backup_version FROM crypto_account")
+	rows, err := r.db.QueryContext(r.ctx, "SELECT account_id, device_id, shared, account, key_backup_version FROM crypto_account")
 	if err != nil {
 		return fmt.Errorf("mautriximport: reading crypto_account: %w", err)
 	}
@@ -212,12 +218,13 @@ func (r *reader) readAccount(accountID, deviceID string) error {
 	for rows.Next() {
 		var id, dv, bv string
 		var p []byte
-		if err := rows.Scan(&id, &dv, &p, &bv); err != nil {
+		var shared bool
+		if err := rows.Scan(&id, &dv, &shared, &p, &bv); err != nil {
 			return fmt.Errorf("mautriximport: reading crypto_account: %w", err)
 		}
 		ids = append(ids, id)
 		if accountID == "" || id == accountID {
-			r.accountID, dev, pickled, r.backupVersion = id, dv, p, bv
+			r.accountID, dev, pickled, r.backupVersion, r.keysUploaded = id, dv, p, bv, shared
 			found = true
 		}
 	}
@@ -540,6 +547,11 @@ func (r *reader) write(ctx context.Context, tx store.Tx) error {
 	}
 	if err := tx.PutAccount(ctx, store.Secret(p)); err != nil {
 		return err
+	}
+	if r.keysUploaded {
+		if err := tx.PutValue(ctx, keysUploadedVal, []byte("1")); err != nil {
+			return err
+		}
 	}
 	for _, o := range r.olm {
 		if p, err = o.sess.Pickle(&pk); err != nil {

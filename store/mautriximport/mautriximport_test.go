@@ -169,6 +169,9 @@ func TestImport(t *testing.T) {
 		if in.Provenance != store.Forwarded || len(in.ForwardingChain) != 1 || !in.SharedHistory || !in.BackedUp {
 			t.Errorf("inbound metadata %+v", in)
 		}
+		if v, err := tx.Value(ctx, "sicher.machine.device_keys_up"); err != nil || string(v) != "1" {
+			t.Errorf("device keys uploaded: %q, %v", v, err)
+		}
 		if v, err := tx.BackupVersion(ctx); err != nil || v != "v7" {
 			t.Errorf("backup version %q, %v", v, err)
 		}
