@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	_ "github.com/mattn/go-sqlite3" // mautrix's SQLite driver ("sqlite3")
 	"go.mau.fi/util/dbutil"
@@ -61,14 +62,20 @@ func must[T any](v T, err error) T {
 // session established by really exchanging messages with alice, alice's room key sent over
 // it, bob's own outbound session, and encrypted room messages.
 func writeMautrixStore(t *testing.T, path string) world {
-	ctx := context.Background()
 	raw := must(sql.Open("sqlite3", "file:"+path+"?_busy_timeout=5000"))
-	db := must(dbutil.NewWithDB(raw, "sqlite3"))
+	defer raw.Close()
+	return writeMautrixStoreDB(t, raw, "sqlite3")
+}
+
+// writeMautrixStoreDB is writeMautrixStore on a database the caller opened, of mautrix's
+// dialect "sqlite3" or "postgres".
+func writeMautrixStoreDB(t *testing.T, raw *sql.DB, dialect string) world {
+	ctx := context.Background()
+	db := must(dbutil.NewWithDB(raw, dialect))
 	st := crypto.NewSQLCryptoStore(db, nil, "bridge-account", bobDevice, []byte(pickleKey))
 	if err := st.DB.Upgrade(ctx); err != nil {
 		t.Fatal(err)
 	}
-	defer raw.Close()
 
 	bobAcct := crypto.NewOlmAccount()
 	aliceAcct := crypto.NewOlmAccount()
@@ -115,7 +122,10 @@ func writeMautrixStore(t *testing.T, path string) world {
 	if err := st.PutAccount(ctx, bobAcct); err != nil {
 		t.Fatal(err)
 	}
+	// As mautrix's wrapSession does for a new session.
 	wrapped := &crypto.OlmSession{Internal: bobSess}
+	wrapped.CreationTime = time.Now()
+	wrapped.LastEncryptedTime, wrapped.LastDecryptedTime = wrapped.CreationTime, wrapped.CreationTime
 	if err := st.AddSession(ctx, aliceCurve, wrapped); err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +186,7 @@ func writeMautrixStore(t *testing.T, path string) world {
 		t.Fatal(err)
 	}
 	if _, err := raw.Exec(`INSERT INTO crypto_megolm_inbound_session (account_id, session_id, sender_key, signing_key, room_id, session)
-		VALUES ('bridge-account', 'brokenbrokenbrokenbrokenbrokenbrokenbroken', ?, ?, ?, ?)`,
+		VALUES ('bridge-account', 'brokenbrokenbrokenbrokenbrokenbrokenbroken', $1, $2, $3, $4)`,
 		aliceCurve, aliceEd, room, []byte("not a pickle")); err != nil {
 		t.Fatal(err)
 	}
@@ -286,6 +296,9 @@ func TestImportMautrixStore(t *testing.T) {
 		recs, err := tx.OlmSessions(ctx, string(w.aliceKey))
 		if err != nil || len(recs) != 1 {
 			return fmt.Errorf("olm sessions %d: %v", len(recs), err)
+		}
+		if time.Since(recs[0].Created) > time.Hour || recs[0].LastUsed.Before(recs[0].Created) {
+			return fmt.Errorf("olm session times %v %v: mautrix's timestamps were not read", recs[0].Created, recs[0].LastUsed)
 		}
 		s, err := sicherolm.UnpickleSession((*[32]byte)(pk), string(recs[0].State))
 		if err != nil {

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Checks store/mautriximport and "sicher store import-mautrix" against crypto stores that
 # mautrix-go v0.33.0 writes itself, with both of its Olm drivers: libolm (cgo, needs
-# libolm-dev) and goolm (-tags goolm).
+# libolm-dev) and goolm (-tags goolm). With SICHER_TEST_POSTGRES set (eval
+# "$(../../scripts/postgres.sh start)") mautrix's store is also written to PostgreSQL.
 set -eu
 cd "$(dirname "$0")"
 go vet ./...
