@@ -342,6 +342,10 @@ func (r *reader) readInbound() error {
 		if chains.String != "" {
 			chain = strings.Split(chains.String, ",")
 		}
+		if !allCurve25519(chain) {
+			r.skip("inbound_group_session", name, "forwarding chain holds a value that is not a Curve25519 key")
+			continue
+		}
 		prov := store.FromOlm
 		switch source {
 		case "backup":
@@ -611,6 +615,15 @@ func (r *reader) write(ctx context.Context, tx store.Tx) error {
 		}
 	}
 	return nil
+}
+
+func allCurve25519(keys []string) bool {
+	for _, k := range keys {
+		if _, err := key.ParseCurve25519(k); err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // timeOf converts a timestamp column as the database driver returns it: a time.Time, or text

@@ -116,6 +116,10 @@ func newFixture(t *testing.T) *fixture {
 	exec(`INSERT INTO crypto_megolm_inbound_session (account_id, session_id, sender_key, signing_key, room_id, session)
 		VALUES ($1, 'brokenbrokenbrokenbrokenbrokenbrokenbroken', $2, $3, $4, $5)`, fxAcct, alice.Curve25519().String(),
 		alice.Ed25519().String(), fxRoom, []byte("not a pickle"))
+	in2 := check[*megolm.InboundSession](t)(megolm.NewInboundSession(check[*megolm.OutboundSession](t)(megolm.NewOutboundSession()).SessionKey()))
+	exec(`INSERT INTO crypto_megolm_inbound_session (account_id, session_id, sender_key, signing_key, room_id, session, forwarding_chains)
+		VALUES ($1, $2, $3, $4, $5, $6, 'not-a-key')`, fxAcct, in2.SessionID().String(), alice.Curve25519().String(),
+		alice.Ed25519().String(), "!other:example.org", []byte(check[string](t)(in2.PickleLibolm([]byte(fxKey)))))
 	exec(`INSERT INTO crypto_message_index VALUES ($1, 0, '$e0', 1700000000000)`, in.SessionID().String())
 	exec(`INSERT INTO crypto_message_index VALUES ('someoneelsesessionsomeoneelsesessionsomeon', 0, '$x', 1)`)
 
@@ -148,9 +152,10 @@ func TestImport(t *testing.T) {
 			t.Errorf("%s: %d imported, want %d", k, rep.Imported[k], n)
 		}
 	}
-	if len(rep.Skipped) != 2 || !strings.Contains(rep.Skipped[0].Reason, "does not belong") ||
-		!strings.Contains(rep.Skipped[1].Reason, "pickle does not open") {
-		t.Errorf("skipped %+v, want the foreign Olm session and the broken Megolm row", rep.Skipped)
+	if len(rep.Skipped) != 3 || !strings.Contains(rep.Skipped[0].Reason, "does not belong") ||
+		!strings.Contains(rep.Skipped[1].Reason, "forwarding chain") ||
+		!strings.Contains(rep.Skipped[2].Reason, "pickle does not open") {
+		t.Errorf("skipped %+v, want the foreign Olm session and two broken Megolm rows", rep.Skipped)
 	}
 
 	// The machine loads what was imported.
