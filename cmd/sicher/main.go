@@ -9,6 +9,7 @@
 //	sicher recovery-key   generate|check|from-passphrase
 //	sicher version        print the release (and the VCS revision, if the build recorded one)
 //	sicher peer           JSON-lines interop driver on stdin/stdout (docs/peer.md)
+//	sicher store          import-mautrix: copy a mautrix-go crypto store into a sicher store
 //	sicher help           list the commands
 //
 // Every command takes -h. Errors go to stderr with exit code 1 (the
