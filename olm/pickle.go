@@ -69,9 +69,8 @@ func (a *Account) Pickle(pickleKey *[PickleKeySize]byte) (string, error) {
 // pickleFrom is Pickle with the nonce read from rand (nil means
 // crypto/rand).
 func (a *Account) pickleFrom(rand io.Reader, pickleKey *[PickleKeySize]byte) (string, error) {
-	pt := a.appendState(make([]byte, 0, accountFixedSize+(len(a.otks)+2)*pickledKeySize))
-	defer clear(pt)
-	s, err := pickle.Seal(rand, pickleKey, pickle.KindOlmAccount, pt[0], pt[1:])
+	pt := a.appendState(pickle.Buffer(accountFixedSize + (len(a.otks)+2)*pickledKeySize))
+	s, err := pickle.SealBuffer(rand, pickleKey, pickle.KindOlmAccount, pt)
 	if err != nil {
 		return "", fmt.Errorf("olm: %w", err)
 	}
@@ -267,9 +266,8 @@ func (s *Session) Pickle(pickleKey *[PickleKeySize]byte) (string, error) {
 // pickleFrom is Pickle with the nonce read from rand (nil means
 // crypto/rand).
 func (s *Session) pickleFrom(rand io.Reader, pickleKey *[PickleKeySize]byte) (string, error) {
-	pt := s.appendState(make([]byte, 0, sessionPickleCap))
-	defer clear(pt)
-	out, err := pickle.Seal(rand, pickleKey, pickle.KindOlmSession, pt[0], pt[1:])
+	pt := s.appendState(pickle.Buffer(sessionPickleCap))
+	out, err := pickle.SealBuffer(rand, pickleKey, pickle.KindOlmSession, pt)
 	if err != nil {
 		return "", fmt.Errorf("olm: %w", err)
 	}
