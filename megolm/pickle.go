@@ -43,7 +43,8 @@ func (s *OutboundSession) Pickle(pickleKey *[PickleKeySize]byte) (string, error)
 // pickleFrom is Pickle reading the 12-byte nonce from rand (nil means
 // crypto/rand), for reproducible test pickles.
 func (s *OutboundSession) pickleFrom(rand io.Reader, pickleKey *[PickleKeySize]byte) (string, error) {
-	w := wire.NewBuilder(make([]byte, 0, ratchetSize+4+1+key.ExpandedSigningKeySize))
+	w := wire.NewBuilder(pickle.Buffer(1 + ratchetSize + 4 + 1 + key.ExpandedSigningKeySize))
+	w.AddUint8(pickle.MegolmOutboundV1)
 	appendRatchet(w, &s.r)
 	if seed, ok := s.signing.Seed(); ok {
 		w.AddUint8(signingKeySeed)
@@ -55,9 +56,7 @@ func (s *OutboundSession) pickleFrom(rand io.Reader, pickleKey *[PickleKeySize]b
 		w.AddBytes(x[:])
 		clear(x[:])
 	}
-	body := w.Bytes()
-	defer clear(body)
-	p, err := pickle.Seal(rand, pickleKey, outboundPickleKind, pickle.MegolmOutboundV1, body)
+	p, err := pickle.SealBuffer(rand, pickleKey, outboundPickleKind, w.Bytes())
 	if err != nil {
 		return "", fmt.Errorf("megolm: %w", err)
 	}
@@ -140,14 +139,13 @@ func (s *InboundSession) Pickle(pickleKey *[PickleKeySize]byte) (string, error) 
 // pickleFrom is Pickle reading the 12-byte nonce from rand (nil means
 // crypto/rand), for reproducible test pickles.
 func (s *InboundSession) pickleFrom(rand io.Reader, pickleKey *[PickleKeySize]byte) (string, error) {
-	w := wire.NewBuilder(make([]byte, 0, 2*(ratchetSize+4)+key.Ed25519Size+1))
+	w := wire.NewBuilder(pickle.Buffer(1 + 2*(ratchetSize+4) + key.Ed25519Size + 1))
+	w.AddUint8(pickle.MegolmInboundV1)
 	appendRatchet(w, &s.initial)
 	appendRatchet(w, &s.latest)
 	w.AddBytes(s.signingKey[:])
 	w.AddBool(s.verified)
-	body := w.Bytes()
-	defer clear(body)
-	p, err := pickle.Seal(rand, pickleKey, inboundPickleKind, pickle.MegolmInboundV1, body)
+	p, err := pickle.SealBuffer(rand, pickleKey, inboundPickleKind, w.Bytes())
 	if err != nil {
 		return "", fmt.Errorf("megolm: %w", err)
 	}

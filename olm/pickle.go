@@ -55,7 +55,7 @@ const (
 
 // Pickle encrypts the complete account state under a 32-byte key in
 // sicher's own pickle format: AES-256-GCM with a random nonce from
-// crypto/rand. The body (version 2) is:
+// crypto/rand. The body (version 3) is:
 //
 //	u8 Ed25519 form (0 seed 32 | 1 libolm expanded 64) ‖ key
 //	‖ Ed25519 public 32 ‖ Curve25519 private 32 ‖ Curve25519 public 32
@@ -69,9 +69,8 @@ func (a *Account) Pickle(pickleKey *[PickleKeySize]byte) (string, error) {
 // pickleFrom is Pickle with the nonce read from rand (nil means
 // crypto/rand).
 func (a *Account) pickleFrom(rand io.Reader, pickleKey *[PickleKeySize]byte) (string, error) {
-	pt := a.appendState(make([]byte, 0, accountFixedSize+(len(a.otks)+2)*pickledKeySize))
-	defer clear(pt)
-	s, err := pickle.Seal(rand, pickleKey, pickle.KindOlmAccount, pt[0], pt[1:])
+	pt := a.appendState(pickle.Buffer(accountFixedSize + (len(a.otks)+2)*pickledKeySize))
+	s, err := pickle.SealBuffer(rand, pickleKey, pickle.KindOlmAccount, pt)
 	if err != nil {
 		return "", fmt.Errorf("olm: %w", err)
 	}
@@ -255,7 +254,7 @@ func parseAccount(body []byte, withPublic bool) (*Account, error) {
 
 // Pickle encrypts the complete session state under a 32-byte key in
 // sicher's own pickle format: AES-256-GCM with a random nonce from
-// crypto/rand. The body (version 2) is: u8 received-message ‖ I_A 32 ‖
+// crypto/rand. The body (version 3) is: u8 received-message ‖ I_A 32 ‖
 // E_A 32 ‖ E_B 32 ‖ u8 peer known ‖ [the peer's identity key 32] ‖ the
 // Double Ratchet state with its own version byte (a blank session, see
 // Session, has the single byte 0 there). A session loaded from a format
@@ -267,9 +266,8 @@ func (s *Session) Pickle(pickleKey *[PickleKeySize]byte) (string, error) {
 // pickleFrom is Pickle with the nonce read from rand (nil means
 // crypto/rand).
 func (s *Session) pickleFrom(rand io.Reader, pickleKey *[PickleKeySize]byte) (string, error) {
-	pt := s.appendState(make([]byte, 0, sessionPickleCap))
-	defer clear(pt)
-	out, err := pickle.Seal(rand, pickleKey, pickle.KindOlmSession, pt[0], pt[1:])
+	pt := s.appendState(pickle.Buffer(sessionPickleCap))
+	out, err := pickle.SealBuffer(rand, pickleKey, pickle.KindOlmSession, pt)
 	if err != nil {
 		return "", fmt.Errorf("olm: %w", err)
 	}
@@ -277,7 +275,7 @@ func (s *Session) pickleFrom(rand io.Reader, pickleKey *[PickleKeySize]byte) (st
 }
 
 // blankRatchetState stands for the Double Ratchet state of a blank session
-// in a version 2 session pickle: a version the state never has.
+// in a version 2 or 3 session pickle: a version the state never has.
 const blankRatchetState = 0
 
 // sessionPickleCap is the initial capacity for a session's pickle
@@ -285,11 +283,11 @@ const blankRatchetState = 0
 // keys, so that serialising it allocates once.
 const sessionPickleCap = 512
 
-// appendState appends the version byte and the body of a version 2
+// appendState appends the version byte and the body of a version 3
 // session pickle.
 func (s *Session) appendState(dst []byte) []byte {
 	b := wire.NewBuilder(dst)
-	b.AddUint8(pickle.OlmSessionV2)
+	b.AddUint8(pickle.OlmSessionV3)
 	b.AddBool(s.received)
 	b.AddBytes(s.aliceIdentity[:])
 	b.AddBytes(s.aliceBase[:])
@@ -308,8 +306,8 @@ func (s *Session) appendState(dst []byte) []byte {
 }
 
 // UnpickleSession decrypts and parses a session pickled by
-// Session.Pickle, of any version. Version 2 stores the peer's identity
-// key; a session of version 1 comes back without it (PeerIdentityKey
+// Session.Pickle, of any version. Versions 2 and 3 store the peer's
+// identity key (3 also the sending ratchet key's public half); a session of version 1 comes back without it (PeerIdentityKey
 // reports false) until BindPeer. Every error wraps ErrBadPickle.
 func UnpickleSession(pickleKey *[PickleKeySize]byte, p string) (*Session, error) {
 	version, body, err := pickle.Open(pickleKey, pickle.KindOlmSession, p)
@@ -331,7 +329,8 @@ func parseSession(version uint8, body []byte) (*Session, error) {
 	switch version {
 	case pickle.OlmSessionV1:
 		s.r, err = ratchet.ParseUnversionedState(rd)
-	case pickle.OlmSessionV2:
+	case pickle.OlmSessionV2, pickle.OlmSessionV3:
+		// Version 3 differs only in the ratchet state's own version.
 		if !rd.ReadBool(&s.bound) || s.bound && !rd.CopyBytes(s.peer[:]) {
 			return nil, fmt.Errorf("%w: session: truncated", ErrBadPickle)
 		}

@@ -29,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/sicher-go/sicher/internal/aessha2"
 	"github.com/sicher-go/sicher/internal/b64"
@@ -64,22 +65,58 @@ var (
 // additional data and its version as the first plaintext byte, reading the
 // nonce from rand (crypto/rand if nil). body is not changed.
 func Seal(rand io.Reader, key *[KeySize]byte, kind string, version uint8, body []byte) (string, error) {
+	buf := append(Buffer(1+len(body)), version)
+	buf = append(buf, body...)
+	return SealBuffer(rand, key, kind, buf)
+}
+
+// sealHead is the envelope before the plaintext: version and nonce.
+const sealHead = 1 + nonceSize
+
+// Buffer returns an empty buffer for SealBuffer with room for a plaintext
+// of n bytes (the object's version and body) and the tag, so that an
+// object serialises straight into it and is sealed with no further
+// allocation or copy.
+func Buffer(n int) []byte { return make([]byte, sealHead, sealHead+n+tagSize) }
+
+// SealBuffer is Seal of the plaintext (the object's version, then its
+// body) appended to a buffer from Buffer. It is encrypted in place, so
+// the plaintext is gone afterwards, and buf must not be used again.
+func SealBuffer(rand io.Reader, key *[KeySize]byte, kind string, buf []byte) (string, error) {
+	if len(buf) < sealHead+1 {
+		return "", fmt.Errorf("%w: no object version", ErrFormat)
+	}
+	if cap(buf)-len(buf) < tagSize {
+		// Outgrew its Buffer: move it, leaving no plaintext behind.
+		nb := append(make([]byte, 0, len(buf)+tagSize), buf...)
+		clear(buf)
+		buf = nb
+	}
 	if rand == nil {
 		rand = cryptorand.Reader
 	}
-	aead := newGCM(key)
-	const head = 1 + nonceSize
-	buf := make([]byte, head+1+len(body), head+1+len(body)+tagSize)
-	buf[0] = envelopeVersion
-	if _, err := io.ReadFull(rand, buf[1:head]); err != nil {
+	if _, err := io.ReadFull(rand, buf[1:sealHead]); err != nil {
+		clear(buf)
 		return "", fmt.Errorf("reading randomness: %w", err)
 	}
-	pt := buf[head:]
-	pt[0] = version
-	copy(pt[1:], body)
-	// Sealed in place: the ciphertext overwrites the plaintext copy.
-	buf = aead.Seal(buf[:head], buf[1:head], pt, []byte(aadPrefix+kind))
+	buf[0] = envelopeVersion
+	// Sealed in place: the ciphertext overwrites the plaintext.
+	buf = newGCM(key).Seal(buf[:sealHead], buf[1:sealHead], buf[sealHead:], additionalData(kind))
 	return b64.Encode(buf), nil
+}
+
+// aadCache holds the additional data of each kind sealed or opened so
+// far (a handful of constants), so that it is not built for every pickle.
+var aadCache sync.Map // kind string → []byte, never modified
+
+// additionalData returns the GCM additional data of kind. The caller must
+// not modify it.
+func additionalData(kind string) []byte {
+	if v, ok := aadCache.Load(kind); ok {
+		return v.([]byte)
+	}
+	v, _ := aadCache.LoadOrStore(kind, []byte(aadPrefix+kind))
+	return v.([]byte)
 }
 
 // Open decrypts a pickle made by Seal for the same kind and key, and
@@ -101,7 +138,7 @@ func Open(key *[KeySize]byte, kind string, pickle string) (version uint8, body [
 	}
 	nonce, sealed := buf[1:1+nonceSize], buf[1+nonceSize:]
 	// Decrypted in place: the plaintext overwrites the ciphertext.
-	out, err := newGCM(key).Open(sealed[:0], nonce, sealed, []byte(aadPrefix+kind))
+	out, err := newGCM(key).Open(sealed[:0], nonce, sealed, additionalData(kind))
 	if err != nil {
 		return 0, nil, ErrDecrypt
 	}

@@ -19,6 +19,10 @@ const (
 	// OlmSessionV2 adds the peer's identity key (when known) and stores
 	// the Double Ratchet state with its own version byte.
 	OlmSessionV2 = 2
+	// OlmSessionV3 has the body of version 2 with Double Ratchet state
+	// version 2, which stores the sending ratchet key's public half so
+	// that loading needs no scalar multiplication.
+	OlmSessionV3 = 3
 
 	// Version 0 is, for the objects below, the format written before
 	// objects carried a u8 version: a u32 big-endian version 1, whose

@@ -110,10 +110,39 @@ type receiverChain struct {
 }
 
 // senderChain is our current chain: our ratchet key pair and chain key.
+//
+// The private half is kept as bytes and turned into a crypto/ecdh key only
+// when a receiving step needs it (ecdhKey): crypto/ecdh computes the public
+// half on construction, a scalar multiplication that loading a pickle,
+// which stores the public half, does not need.
 type senderChain struct {
-	priv  *ecdh.PrivateKey
-	pub   key.Curve25519
-	chain chainKey
+	priv    [32]byte
+	pub     key.Curve25519
+	chain   chainKey
+	ecdhKey *ecdh.PrivateKey // priv as a crypto/ecdh key, or nil until first used
+}
+
+// newSenderChain returns a sending chain on the ratchet key pair k.
+func newSenderChain(k *ecdh.PrivateKey, ck chainKey) *senderChain {
+	s := &senderChain{pub: key.Curve25519Public(k), chain: ck, ecdhKey: k}
+	b := k.Bytes()
+	copy(s.priv[:], b)
+	clear(b)
+	return s
+}
+
+// privateKey returns the private ratchet key as a crypto/ecdh key, made on
+// first use. Only X25519 with the private half uses it, so a wrong stored
+// public half can never expose the private key.
+func (s *senderChain) privateKey() (*ecdh.PrivateKey, error) {
+	if s.ecdhKey == nil {
+		k, err := key.NewCurve25519PrivateKey(s.priv[:])
+		if err != nil {
+			return nil, err
+		}
+		s.ecdhKey = k
+	}
+	return s.ecdhKey, nil
 }
 
 // Ratchet is one side of an Olm Double Ratchet. It is secret and not safe
@@ -148,7 +177,7 @@ func NewAlice(shared []byte, ourRatchet *ecdh.PrivateKey) *Ratchet {
 	root, ck := kdf(shared, nil, infoRoot)
 	return &Ratchet{
 		root:   root,
-		sender: &senderChain{priv: ourRatchet, pub: key.Curve25519Public(ourRatchet), chain: ck},
+		sender: newSenderChain(ourRatchet, ck),
 	}
 }
 
@@ -184,7 +213,7 @@ func (r *Ratchet) NextMessageKey(rand io.Reader) (key.Curve25519, MessageKey, er
 		root, ck := kdf(shared[:], r.root[:], infoRatchet)
 		clear(shared[:])
 		r.root = root
-		r.sender = &senderChain{priv: priv, pub: key.Curve25519Public(priv), chain: ck}
+		r.sender = newSenderChain(priv, ck)
 	}
 	c := &r.sender.chain
 	if c.index == math.MaxUint32 {
@@ -245,7 +274,11 @@ func (r *Ratchet) Receive(theirRatchet key.Curve25519, index uint32, open func(M
 	if index > MaxMessageGap {
 		return fmt.Errorf("%w: gap %d > %d", ErrMessageGap, index, MaxMessageGap)
 	}
-	shared, err := key.X25519(r.sender.priv, theirRatchet)
+	priv, err := r.sender.privateKey()
+	if err != nil {
+		return err
+	}
+	shared, err := key.X25519(priv, theirRatchet)
 	if err != nil {
 		return err
 	}
@@ -335,7 +368,8 @@ func (c *receiverChain) wipe() {
 
 func (s *senderChain) wipe() {
 	clear(s.chain.key[:])
-	s.priv = nil
+	clear(s.priv[:])
+	s.ecdhKey = nil
 }
 
 // Equal reports in constant time whether r and other hold the same state.
@@ -352,7 +386,7 @@ func (r *Ratchet) Equal(other *Ratchet) bool {
 func (r *Ratchet) Clone() *Ratchet {
 	c := &Ratchet{root: r.root}
 	if r.sender != nil {
-		s := *r.sender // the *ecdh.PrivateKey is immutable and can be shared
+		s := *r.sender // the cached *ecdh.PrivateKey is immutable and can be shared
 		c.sender = &s
 	}
 	c.receivers = make([]receiverChain, len(r.receivers), MaxReceiverChains)

@@ -482,7 +482,7 @@ func TestParseStateLimits(t *testing.T) {
 		{"6 receiver chains", append(append(append([]byte{}, root...), u32(0)...), u32(6)...)},
 		{"huge count", append(append(append([]byte{}, root...), u32(0)...), u32(1<<31)...)},
 		{"no chains", append(append(append(append([]byte{}, root...), u32(0)...), u32(0)...), u32(0)...)},
-		{"mismatched sender key", append(append(append([]byte{}, root...), u32(1)...), make([]byte, 100)...)},
+		{"sender chain only", append(append(append([]byte{}, root...), u32(1)...), make([]byte, 100)...)},
 	} {
 		if _, err := ParseLibolmState(tc.state); !errors.Is(err, ErrBadState) {
 			t.Errorf("libolm %s: %v", tc.name, err)
@@ -497,7 +497,7 @@ func TestRedaction(t *testing.T) {
 	alice, bob := pair(t, rand)
 	m := send(t, alice, rand)
 	mustReceive(t, bob, m)
-	secrets := [][]byte{alice.root[:], alice.sender.chain.key[:], alice.sender.priv.Bytes(), m.mk.key[:], bob.root[:], bob.receivers[0].chain.key[:]}
+	secrets := [][]byte{alice.root[:], alice.sender.chain.key[:], alice.sender.priv[:], m.mk.key[:], bob.root[:], bob.receivers[0].chain.key[:]}
 	for _, v := range []any{alice, bob, *alice, *bob, m.mk, &m.mk} {
 		cryptotest.Redacted(t, v, secrets...)
 	}
@@ -636,22 +636,61 @@ func TestCloneIsIndependent(t *testing.T) {
 	}
 }
 
-// TestParseStateVersions: the version byte is required and checked, and
-// the unversioned layout of olm session pickles version 1 still parses.
+// TestParseStateVersions: the version byte is required and checked; state
+// version 1 (no public ratchet key) and its unversioned form in olm session
+// pickles version 1 still parse, deriving the public key.
 func TestParseStateVersions(t *testing.T) {
 	alice, _ := pair(t, &counterReader{})
 	st := alice.AppendState(nil)
-	if st[0] != StateVersion {
+	if st[0] != StateVersion || StateVersion != 2 {
 		t.Fatalf("version %d written", st[0])
 	}
-	r, err := ParseUnversionedState(st[1:])
-	if err != nil || !r.Equal(alice) {
-		t.Fatalf("unversioned state: %v", err)
+	// Version 1: the same without our public ratchet key (after the root
+	// key, the has-sender byte and the private key).
+	v1 := append(append([]byte{1}, st[1:1+32+1+32]...), st[1+32+1+32+32:]...)
+	for name, parse := range map[string]func() (*Ratchet, error){
+		"version 1":   func() (*Ratchet, error) { return ParseState(v1) },
+		"unversioned": func() (*Ratchet, error) { return ParseUnversionedState(v1[1:]) },
+	} {
+		r, err := parse()
+		if err != nil || !r.Equal(alice) {
+			t.Fatalf("%s: %v", name, err)
+		}
 	}
-	for _, v := range []byte{0, 2, 255} {
+	for _, v := range []byte{0, 3, 255} {
 		bad := append([]byte{v}, st[1:]...)
 		if _, err := ParseState(bad); !errors.Is(err, ErrBadState) {
 			t.Errorf("version %d: %v", v, err)
 		}
+	}
+}
+
+// TestParseStateTakesPublicKey: state version 2 and libolm's layout store
+// our public ratchet key, and loading takes it as stored instead of
+// recomputing it (a scalar multiplication per load). A state whose stored
+// public key is wrong still never uses it with X25519.
+func TestParseStateTakesPublicKey(t *testing.T) {
+	alice, _ := pair(t, &counterReader{})
+	var wrong key.Curve25519
+	wrong[0] = 9
+	st := alice.AppendState(nil)
+	copy(st[1+32+1+32:], wrong[:])
+	r, err := ParseState(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.sender.pub != wrong || r.sender.ecdhKey != nil {
+		t.Fatal("public ratchet key recomputed on load")
+	}
+	lo := alice.AppendLibolmState(nil)
+	copy(lo[32+4:], wrong[:])
+	if r, err = ParseLibolmState(lo); err != nil {
+		t.Fatal(err)
+	}
+	if r.sender.pub != wrong || r.sender.ecdhKey != nil {
+		t.Fatal("libolm: public ratchet key recomputed on load")
+	}
+	if allocs := testing.AllocsPerRun(100, func() { _, _ = ParseState(st) }); allocs > 2 {
+		t.Errorf("ParseState: %v allocations", allocs)
 	}
 }

@@ -13,26 +13,29 @@ import (
 var ErrBadState = errors.New("ratchet: malformed ratchet state")
 
 // StateVersion is the version byte that starts the state AppendState
-// writes. Version 1 is the layout below; olm session pickles of version 1
-// stored that layout without the byte (see ParseUnversionedState).
-const StateVersion = 1
+// writes. Version 2 is the layout below. Version 1 lacked our ratchet
+// public key (it was recomputed from the private key at every load, a
+// scalar multiplication); olm session pickles of version 1 stored that
+// layout without the byte (see ParseUnversionedState).
+const StateVersion = 2
 
 // AppendState appends the complete ratchet state in sicher's layout and
 // returns the extended slice. The result is secret: package olm encrypts
 // it inside its pickles. The layout (all integers big-endian):
 //
-//	u8 version 1 ‖ root key 32 ‖ u8 has-sender ‖ [our ratchet private key 32 ‖ chain key 32 ‖ u32 index]
-//	‖ u8 receiver count ‖ per chain (newest first): their ratchet key 32 ‖ chain key 32
-//	‖ u32 index ‖ u8 skipped count ‖ per skipped key (oldest first): u32 index ‖ key 32
+//	u8 version 2 ‖ root key 32 ‖ u8 has-sender ‖ [our ratchet private key 32 ‖ our ratchet public key 32
+//	‖ chain key 32 ‖ u32 index] ‖ u8 receiver count ‖ per chain (newest first): their ratchet key 32
+//	‖ chain key 32 ‖ u32 index ‖ u8 skipped count ‖ per skipped key (oldest first): u32 index ‖ key 32
+//
+// Version 1 is the same without our ratchet public key.
 func (r *Ratchet) AppendState(dst []byte) []byte {
 	b := wire.NewBuilder(dst)
 	b.AddUint8(StateVersion)
 	b.AddBytes(r.root[:])
 	b.AddBool(r.sender != nil)
 	if r.sender != nil {
-		priv := r.sender.priv.Bytes()
-		b.AddBytes(priv)
-		clear(priv)
+		b.AddBytes(r.sender.priv[:])
+		b.AddBytes(r.sender.pub[:])
 		b.AddBytes(r.sender.chain.key[:])
 		b.AddUint32(r.sender.chain.index)
 	}
@@ -60,7 +63,9 @@ func ParseState(state []byte) (*Ratchet, error) {
 	}
 	switch state[0] {
 	case 1:
-		return parseV1(state[1:])
+		return parseState(state[1:], false)
+	case 2:
+		return parseState(state[1:], true)
 	default:
 		return nil, fmt.Errorf("%w: unknown version %d", ErrBadState, state[0])
 	}
@@ -68,9 +73,14 @@ func ParseState(state []byte) (*Ratchet, error) {
 
 // ParseUnversionedState parses the version 1 layout without its version
 // byte, as olm session pickles of version 1 stored it.
-func ParseUnversionedState(state []byte) (*Ratchet, error) { return parseV1(state) }
+func ParseUnversionedState(state []byte) (*Ratchet, error) { return parseState(state, false) }
 
-func parseV1(state []byte) (*Ratchet, error) {
+// parseState parses the body of state version 2 (withPublic) or 1. The
+// stored public ratchet key is taken as stored: the state is only ever
+// read from an authenticated pickle that sicher wrote, and only X25519
+// with the private key uses the pair, so a wrong public key could never
+// expose the private one (the peer's next ratchet step would fail).
+func parseState(state []byte, withPublic bool) (*Ratchet, error) {
 	rd := wire.Reader(state)
 	r := new(Ratchet)
 	var hasSender bool
@@ -78,15 +88,16 @@ func parseV1(state []byte) (*Ratchet, error) {
 		return nil, fmt.Errorf("%w: truncated", ErrBadState)
 	}
 	if hasSender {
-		var priv [32]byte
 		s := new(senderChain)
-		if !rd.CopyBytes(priv[:]) || !rd.CopyBytes(s.chain.key[:]) || !rd.ReadUint32(&s.chain.index) {
+		if !rd.CopyBytes(s.priv[:]) || withPublic && !rd.CopyBytes(s.pub[:]) ||
+			!rd.CopyBytes(s.chain.key[:]) || !rd.ReadUint32(&s.chain.index) {
 			return nil, fmt.Errorf("%w: truncated sender chain", ErrBadState)
 		}
-		if err := s.setPrivate(priv[:]); err != nil {
-			return nil, err
+		if !withPublic {
+			if err := s.derivePublic(); err != nil {
+				return nil, err
+			}
 		}
-		clear(priv[:])
 		r.sender = s
 	}
 	var n uint8
@@ -121,12 +132,14 @@ func parseV1(state []byte) (*Ratchet, error) {
 	return r, nil
 }
 
-func (s *senderChain) setPrivate(priv []byte) error {
-	k, err := key.NewCurve25519PrivateKey(priv)
+// derivePublic sets the public ratchet key from the private one, for
+// layouts that do not store it.
+func (s *senderChain) derivePublic() error {
+	k, err := s.privateKey()
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrBadState, err)
 	}
-	s.priv, s.pub = k, key.Curve25519Public(k)
+	s.pub = key.Curve25519Public(k)
 	return nil
 }
 
@@ -152,9 +165,7 @@ func (r *Ratchet) AppendLibolmState(dst []byte) []byte {
 	if r.sender != nil {
 		b.AddUint32(1)
 		b.AddBytes(r.sender.pub[:])
-		priv := r.sender.priv.Bytes()
-		b.AddBytes(priv)
-		clear(priv)
+		b.AddBytes(r.sender.priv[:])
 		b.AddBytes(r.sender.chain.key[:])
 		b.AddUint32(r.sender.chain.index)
 	} else {
@@ -185,9 +196,8 @@ func (r *Ratchet) AppendLibolmState(dst []byte) []byte {
 
 // ParseLibolmState parses the ratchet part of a libolm session pickle
 // (see AppendLibolmState). It rejects lists longer than libolm's
-// capacities (libolm would silently overwrite the last entry), a sender
-// chain whose public key does not match its private key, and trailing
-// bytes. Skipped keys of a ratchet key that is no longer a receiver chain
+// capacities (libolm would silently overwrite the last entry) and
+// trailing bytes. The sender chain's public key is taken as stored. Skipped keys of a ratchet key that is no longer a receiver chain
 // are dropped: libolm never consults them.
 func ParseLibolmState(state []byte) (*Ratchet, error) {
 	rd := wire.Reader(state)
@@ -197,19 +207,11 @@ func ParseLibolmState(state []byte) (*Ratchet, error) {
 		return nil, fmt.Errorf("%w: bad sender chain count", ErrBadState)
 	}
 	if n == 1 {
-		var pub key.Curve25519
-		var priv [32]byte
+		// The public key is taken as stored, as in ParseState: the libolm
+		// pickle is authenticated under the caller's pickle key.
 		s := new(senderChain)
-		if !rd.CopyBytes(pub[:]) || !rd.CopyBytes(priv[:]) || !rd.CopyBytes(s.chain.key[:]) || !rd.ReadUint32(&s.chain.index) {
+		if !rd.CopyBytes(s.pub[:]) || !rd.CopyBytes(s.priv[:]) || !rd.CopyBytes(s.chain.key[:]) || !rd.ReadUint32(&s.chain.index) {
 			return nil, fmt.Errorf("%w: truncated sender chain", ErrBadState)
-		}
-		err := s.setPrivate(priv[:])
-		clear(priv[:])
-		if err != nil {
-			return nil, err
-		}
-		if s.pub != pub {
-			return nil, fmt.Errorf("%w: sender ratchet key does not match its private key", ErrBadState)
 		}
 		r.sender = s
 	}
