@@ -142,32 +142,13 @@ func (a *Account) Ed25519() key.Ed25519 { return a.signing.Public() }
 // Sign signs msg with the Ed25519 identity key.
 func (a *Account) Sign(msg []byte) key.Ed25519Signature { return a.signing.Sign(msg) }
 
-// loadSigningKey makes the Ed25519 identity key from its stored private
-// half (a 32-byte seed, or libolm's 64-byte expanded form) and checks that
-// its stored public half is the key of that private half.
-func loadSigningKey(priv []byte, seed bool, public key.Ed25519) (*key.SigningKey, error) {
-	var k *key.SigningKey
-	var err error
-	if seed {
-		k, err = key.NewSigningKey(priv)
-	} else {
-		k, err = key.NewExpandedSigningKey(priv)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%w: account: %w", ErrBadPickle, err)
-	}
-	if k.Public() != public {
-		return nil, fmt.Errorf("%w: account: the Ed25519 identity key does not match its private key", ErrBadPickle)
-	}
-	return k, nil
-}
-
 // loadIdentity sets the Curve25519 identity key from its stored halves,
 // taking the public half as stored: X25519 computes with the private half
 // alone, so a mismatched public half (from broken software) can only make
-// sessions fail, never expose the key. The Ed25519 key of a libolm pickle
-// is checked at load (loadSigningKey), so that a broken pickle fails at
-// once rather than in every signature.
+// sessions fail, never expose the key. The Ed25519 key is taken as stored
+// too: signing hashes the public key computed from the private half
+// (key.NewSigningKeyWithPublic), so a wrong stored key only makes
+// signatures fail to verify.
 func (a *Account) loadIdentity(priv []byte, public key.Curve25519) {
 	copy(a.identity.priv[:], priv)
 	a.identity.pub = public

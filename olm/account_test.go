@@ -5,7 +5,6 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/sicher-go/sicher/internal/pickle"
 	"github.com/sicher-go/sicher/key"
 )
 
@@ -354,37 +353,11 @@ func TestAccountPickleVersions(t *testing.T) {
 			}
 		}
 		// Version 2's public keys are taken as stored: the pickle
-		// authenticated and sicher wrote them. libolm pickles, written by
-		// other software, have their Ed25519 key checked
-		// (TestLibolmAccountWrongPublicKey).
+		// authenticated and sicher wrote them. Signing never hashes a
+		// stored public key (TestMismatchedIdentityKeyRefused).
 		b, err := parseAccountState(bytes.Clone(v2))
 		if err != nil || b.Curve25519() != a.Curve25519() || b.Ed25519() != a.Ed25519() {
 			t.Fatalf("version 2: stored identity keys not kept: %v", err)
 		}
-	}
-}
-
-// TestLibolmAccountWrongPublicKey: libolm pickles are written by other
-// software, so their stored Ed25519 public key is checked against the
-// private half when they load, and a broken pickle fails at once. The
-// Curve25519 public half is checked at first use.
-func TestLibolmAccountWrongPublicKey(t *testing.T) {
-	a, err := NewAccount()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := a.PickleLibolm([]byte("k"))
-	pt, err := pickle.OpenLibolm([]byte("k"), p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := parseLibolmAccount(bytes.Clone(pt)); err != nil {
-		t.Fatalf("unchanged pickle: %v", err)
-	}
-	// u32 version ‖ Ed25519 public 32 ‖ expanded private 64 ‖ Curve25519 public 32 ‖ private 32
-	bad := bytes.Clone(pt)
-	bad[4+1] ^= 1
-	if _, err := parseLibolmAccount(bad); !errors.Is(err, ErrBadPickle) {
-		t.Errorf("a wrong stored Ed25519 public key loaded: %v", err)
 	}
 }

@@ -25,9 +25,10 @@ func TestMismatchedOneTimeKeyRefusedOnUse(t *testing.T) {
 }
 
 // A libolm account pickle whose Ed25519 identity key does not match its
-// private half is refused at load with ErrBadPickle. Its Curve25519
-// identity key is checked like a one-time key, when a session first uses
-// it.
+// private half loads, reports the stored key, and signs with the key of its
+// private half (so its signatures fail under the stored key and the stored
+// key never reaches the signature hash). Its Curve25519 identity key is
+// checked like a one-time key, when a session first uses it.
 func TestMismatchedIdentityKeyRefused(t *testing.T) {
 	alice, bob, pk := lazyKeyFixture(t)
 	good := bob.appendLibolm(nil)
@@ -37,8 +38,15 @@ func TestMismatchedIdentityKeyRefused(t *testing.T) {
 	const edPubAt, curvePubAt = 4, 4 + 32 + 64
 	bad := bytes.Clone(good)
 	bad[edPubAt+1] ^= 1
-	if _, err := parseLibolmAccount(bad); !errors.Is(err, ErrBadPickle) {
-		t.Errorf("a mismatched Ed25519 identity key: %v, want ErrBadPickle", err)
+	loaded, err := parseLibolmAccount(bad)
+	if err != nil {
+		t.Fatalf("a mismatched Ed25519 identity key: load: %v", err)
+	}
+	if loaded.Ed25519() == bob.Ed25519() {
+		t.Fatal("the stored Ed25519 key is not reported")
+	}
+	if sig := loaded.Sign([]byte("m")); sig != bob.Sign([]byte("m")) || loaded.Ed25519().Verify([]byte("m"), sig) == nil {
+		t.Fatal("a signature hashed the stored, mismatched public key")
 	}
 	for name, mutate := range map[string]func([]byte){
 		"mismatched": func(b []byte) { b[curvePubAt+1] ^= 1 },

@@ -126,8 +126,12 @@ func parseLibolmAccount(pt []byte) (*Account, error) {
 	}
 	a := new(Account)
 	var err error
-	if a.signing, err = loadSigningKey(exp, false, edPub); err != nil {
-		return nil, err
+	// The Ed25519 public key is taken as stored, as libolm does: Sign hashes
+	// the public key it computes from the private half on first use, so a
+	// wrong stored key (broken software) makes signatures fail to verify
+	// and never reaches the signature hash.
+	if a.signing, err = key.NewSigningKeyWithPublic(exp, edPub); err != nil {
+		return bad("identity key: %v", err)
 	}
 	a.loadIdentity(curvePriv, curvePub)
 	var n uint32
