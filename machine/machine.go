@@ -28,6 +28,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/sicher-go/sicher/internal/machinestate"
 	"io"
 	"log/slog"
 	"sync"
@@ -82,7 +83,7 @@ var (
 	ErrDevicesOutdated = errors.New("machine: device list of a room member is not current")
 )
 
-const pickleKeySecret = "sicher.machine.pickle_key"
+const pickleKeySecret = machinestate.PickleKeySecret
 
 // New creates or loads the machine of cfg's device, reading randomness from crypto/rand. A
 // Config without UserID, DeviceID or Store gives ErrConfig.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/sicher-go/sicher/internal/machinestate"
 	"net/url"
 	"sort"
 	"strings"
@@ -91,7 +92,7 @@ const oneTimeKeyTarget = 50
 // Names of the values the machine keeps in the store.
 const (
 	valueOTKCount        = "sicher.machine.otk_count"        // server's signed_curve25519 count
-	valueDeviceUpload    = "sicher.machine.device_keys_up"   // "1" once the device keys were accepted
+	valueDeviceUpload    = machinestate.DeviceKeysUploaded   // "1" once the device keys were accepted
 	valueFallbackUsed    = "sicher.machine.fallback_used"    // "1" when the server said our fallback key was used
 	valuePendingDummy    = "sicher.machine.dummy:"           // + curve key: send m.dummy after the claim
 	valueWedged          = "sicher.machine.wedged:"          // + curve key: time of the last recovery

@@ -32,6 +32,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/sicher-go/sicher/internal/machinestate"
 	"io"
 	"sort"
 	"strconv"
@@ -100,8 +101,8 @@ var knownSchemas = map[int]bool{22: true, 23: true}
 // Names package machine keeps in the store: the secret holding its pickle key, and the value
 // that says the server accepted the device keys (so they are not uploaded again).
 const (
-	pickleKeySecret = "sicher.machine.pickle_key"
-	keysUploadedVal = "sicher.machine.device_keys_up"
+	pickleKeySecret = machinestate.PickleKeySecret
+	keysUploadedVal = machinestate.DeviceKeysUploaded
 )
 
 // Import reads the mautrix crypto store in src (dialect d), opens its pickles with
