@@ -28,12 +28,12 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"github.com/sicher-go/sicher/internal/machinestate"
 	"io"
 	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/sicher-go/sicher/internal/machinestate"
 	"github.com/sicher-go/sicher/key"
 	"github.com/sicher-go/sicher/olm"
 	"github.com/sicher-go/sicher/signing"

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/sicher-go/sicher/internal/machinestate"
 	"net/url"
 	"sort"
 	"strings"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/sicher-go/sicher/event"
 	"github.com/sicher-go/sicher/internal/jsonstrict"
+	"github.com/sicher-go/sicher/internal/machinestate"
 	"github.com/sicher-go/sicher/store"
 )
 
