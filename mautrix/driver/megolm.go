@@ -106,13 +106,7 @@ func (s *InboundGroupSession) Pickle(key []byte) ([]byte, error) {
 	if s.s == nil {
 		return nil, ErrBlank
 	}
-	key = groupKey(key)
-	if s.pickles == LibolmPickles {
-		p, err := s.s.PickleLibolm(key)
-		return []byte(p), megolmError(err)
-	}
-	p, err := s.s.Pickle(pickleKey(key))
-	return []byte(p), err
+	return pickleGroup(s.pickles, key, s.s.Pickle, s.s.PickleLibolm)
 }
 
 // Unpickle loads a session pickled in either format. On error the session
@@ -225,13 +219,7 @@ func (s *OutboundGroupSession) Pickle(key []byte) ([]byte, error) {
 	if s.s == nil {
 		return nil, ErrBlank
 	}
-	key = groupKey(key)
-	if s.pickles == LibolmPickles {
-		p, err := s.s.PickleLibolm(key)
-		return []byte(p), megolmError(err)
-	}
-	p, err := s.s.Pickle(pickleKey(key))
-	return []byte(p), err
+	return pickleGroup(s.pickles, key, s.s.Pickle, s.s.PickleLibolm)
 }
 
 // Unpickle loads a session pickled in either format. On error the session
@@ -290,4 +278,16 @@ func (s *OutboundGroupSession) Key() string {
 		return ""
 	}
 	return s.s.SessionKey().Base64()
+}
+
+// pickleGroup pickles a Megolm session under key (empty means " ") in the
+// chosen format, with its own or its libolm pickler.
+func pickleGroup(f PickleFormat, key []byte, own func(*[megolm.PickleKeySize]byte) (string, error), libolm func([]byte) (string, error)) ([]byte, error) {
+	key = groupKey(key)
+	if f == LibolmPickles {
+		p, err := libolm(key)
+		return []byte(p), megolmError(err)
+	}
+	p, err := own(pickleKey(key))
+	return []byte(p), err
 }
