@@ -37,17 +37,7 @@ func TestKeyRequestBetweenOwnDevices(t *testing.T) {
 	w.hs.ToDeviceFilter = nil
 
 	// A1 and A2 have Olm sessions with each other.
-	for _, m := range []*machine.Machine{a1, a2} {
-		if err := m.UpdateTrackedUsers(w.ctx, []string{"@alice:example.org"}); err != nil {
-			t.Fatal(err)
-		}
-		w.sync(m)
-		w.send(m)
-		if _, err := m.GetMissingSessions(w.ctx, []string{"@alice:example.org"}); err != nil {
-			t.Fatal(err)
-		}
-		w.send(m)
-	}
+	w.connect("@alice:example.org", a1, a2)
 	if err := a2.RequestRoomKey(w.ctx, room, sessionID(t, ev)); err != nil {
 		t.Fatal(err)
 	}
@@ -91,17 +81,7 @@ func TestForwardedKeyFromUnverifiedDeviceRefused(t *testing.T) {
 	w.mustRead(a1, room, ev, "secret")
 	w.sync(a2) // the room key is lost
 	w.hs.ToDeviceFilter = nil
-	for _, m := range []*machine.Machine{a1, a2} {
-		if err := m.UpdateTrackedUsers(w.ctx, []string{"@alice:example.org"}); err != nil {
-			t.Fatal(err)
-		}
-		w.sync(m)
-		w.send(m)
-		if _, err := m.GetMissingSessions(w.ctx, []string{"@alice:example.org"}); err != nil {
-			t.Fatal(err)
-		}
-		w.send(m)
-	}
+	w.connect("@alice:example.org", a1, a2)
 	if err := a2.RequestRoomKey(w.ctx, room, sessionID(t, ev)); err != nil {
 		t.Fatal(err)
 	}
@@ -149,17 +129,7 @@ func TestForwardedEarlierIndicesNotShownOverOlm(t *testing.T) {
 	if d := w.mustRead(a2, room, ev1, "index 1"); d.Info.Provenance != event.OverOlm {
 		t.Fatalf("the Olm copy: %+v", d.Info)
 	}
-	for _, m := range []*machine.Machine{a1, a2} {
-		if err := m.UpdateTrackedUsers(w.ctx, []string{"@alice:example.org"}); err != nil {
-			t.Fatal(err)
-		}
-		w.sync(m)
-		w.send(m)
-		if _, err := m.GetMissingSessions(w.ctx, []string{"@alice:example.org"}); err != nil {
-			t.Fatal(err)
-		}
-		w.send(m)
-	}
+	w.connect("@alice:example.org", a1, a2)
 	if err := a2.RequestRoomKey(w.ctx, room, sessionID(t, ev0)); err != nil {
 		t.Fatal(err)
 	}
@@ -169,5 +139,22 @@ func TestForwardedEarlierIndicesNotShownOverOlm(t *testing.T) {
 	d := w.mustRead(a2, room, ev0, "index 0")
 	if d.Info.Provenance == event.OverOlm || d.Info.Shield == machine.ShieldNone {
 		t.Fatalf("a message only the forward vouches for shows as %+v", d.Info)
+	}
+}
+
+// connect gives the machines Olm sessions with every device of user: each
+// tracks user, sends its keys query and claims what it lacks.
+func (w *world) connect(user string, ms ...*machine.Machine) {
+	w.t.Helper()
+	for _, m := range ms {
+		if err := m.UpdateTrackedUsers(w.ctx, []string{user}); err != nil {
+			w.t.Fatal(err)
+		}
+		w.sync(m)
+		w.send(m)
+		if _, err := m.GetMissingSessions(w.ctx, []string{user}); err != nil {
+			w.t.Fatal(err)
+		}
+		w.send(m)
 	}
 }
