@@ -26,6 +26,22 @@ const (
 	KindKeysQuery  RequestKind = "keys_query"  // POST /_matrix/client/v3/keys/query
 	KindKeysClaim  RequestKind = "keys_claim"  // POST /_matrix/client/v3/keys/claim
 	KindToDevice   RequestKind = "to_device"   // PUT /_matrix/client/v3/sendToDevice/{type}/{txnId}
+	// KindSignatureUpload publishes signatures of keys (cross-signing a device or a user).
+	KindSignatureUpload RequestKind = "signature_upload" // POST /_matrix/client/v3/keys/signatures/upload
+	// KindSigningKeysUpload publishes the cross-signing public keys. The server asks for
+	// user-interactive authentication: the caller completes it and sends the body again
+	// with its "auth" member.
+	KindSigningKeysUpload RequestKind = "signing_keys_upload" // POST /_matrix/client/v3/keys/device_signing/upload
+	// KindAccountData stores an account data event (secret storage, cross-signing secrets).
+	KindAccountData RequestKind = "account_data" // PUT /_matrix/client/v3/user/{userId}/account_data/{type}
+	// KindBackupVersion creates a server-side key backup version.
+	KindBackupVersion RequestKind = "backup_version" // POST /_matrix/client/v3/room_keys/version
+	// KindBackupUpload stores room keys in a backup version.
+	KindBackupUpload RequestKind = "backup_upload" // PUT /_matrix/client/v3/room_keys/keys?version={v}
+	// KindBackupDownload fetches one session's key from a backup version.
+	KindBackupDownload RequestKind = "backup_download" // GET /_matrix/client/v3/room_keys/keys/{roomId}/{sessionId}?version={v}
+	// KindRoomEvent sends an event into a room (in-room verification).
+	KindRoomEvent RequestKind = "room_event" // PUT /_matrix/client/v3/rooms/{roomId}/send/{type}/{txnId}
 )
 
 // Request is a request the machine needs sent. Method, Path and Body are the HTTP request
@@ -39,42 +55,92 @@ type Request struct {
 	Method string
 	Path   string
 	Body   json.RawMessage
-	// EventType is the to-device event type of a KindToDevice request.
+	// EventType is the event type of a KindToDevice, KindRoomEvent or KindAccountData
+	// request.
 	EventType string
+	// RoomID is the room of a KindRoomEvent or KindBackupDownload request.
+	RoomID string
+	// Version is the backup version of a KindBackupUpload or KindBackupDownload request.
+	Version string
 }
 
-// requestPath builds the HTTP method and path of a request.
-func requestPath(kind RequestKind, eventType, id string) (method, path string) {
+// requestParams are the path parameters of a request, kept with it in the store.
+type requestParams struct {
+	EventType string `json:"t,omitempty"`
+	RoomID    string `json:"r,omitempty"`
+	SessionID string `json:"s,omitempty"`
+	Version   string `json:"v,omitempty"`
+}
+
+// requestPath builds the HTTP method and path of a request; userID is the machine's.
+func requestPath(kind RequestKind, p requestParams, id, userID string) (method, path string) {
+	const base = "/_matrix/client/v3"
+	esc := url.PathEscape
 	switch kind {
 	case KindKeysUpload:
-		return "POST", "/_matrix/client/v3/keys/upload"
+		return "POST", base + "/keys/upload"
 	case KindKeysQuery:
-		return "POST", "/_matrix/client/v3/keys/query"
+		return "POST", base + "/keys/query"
 	case KindKeysClaim:
-		return "POST", "/_matrix/client/v3/keys/claim"
+		return "POST", base + "/keys/claim"
+	case KindSignatureUpload:
+		return "POST", base + "/keys/signatures/upload"
+	case KindSigningKeysUpload:
+		return "POST", base + "/keys/device_signing/upload"
+	case KindAccountData:
+		return "PUT", base + "/user/" + esc(userID) + "/account_data/" + esc(p.EventType)
+	case KindBackupVersion:
+		return "POST", base + "/room_keys/version"
+	case KindBackupUpload:
+		return "PUT", base + "/room_keys/keys?version=" + url.QueryEscape(p.Version)
+	case KindBackupDownload:
+		return "GET", base + "/room_keys/keys/" + esc(p.RoomID) + "/" + esc(p.SessionID) + "?version=" + url.QueryEscape(p.Version)
+	case KindRoomEvent:
+		return "PUT", base + "/rooms/" + esc(p.RoomID) + "/send/" + esc(p.EventType) + "/" + esc(id)
 	default:
-		return "PUT", "/_matrix/client/v3/sendToDevice/" + url.PathEscape(eventType) + "/" + url.PathEscape(id)
+		return "PUT", base + "/sendToDevice/" + esc(p.EventType) + "/" + esc(id)
 	}
 }
 
 // storedType is what the store's OutgoingRequest.Type holds: the kind, and for to-device
-// requests the event type after a space.
-func storedType(kind RequestKind, eventType string) string {
-	if eventType == "" {
-		return string(kind)
+// requests the event type after a space; other parameters follow as JSON after a second
+// space.
+func storedType(kind RequestKind, p requestParams) string {
+	if p == (requestParams{EventType: p.EventType}) {
+		if p.EventType == "" {
+			return string(kind)
+		}
+		return string(kind) + " " + p.EventType
 	}
-	return string(kind) + " " + eventType
+	b, _ := json.Marshal(p)
+	return string(kind) + " " + p.EventType + " " + string(b)
 }
 
-func fromStored(r *store.OutgoingRequest) Request {
-	kind, evType, _ := strings.Cut(r.Type, " ")
-	method, path := requestPath(RequestKind(kind), evType, r.ID)
-	return Request{ID: r.ID, Kind: RequestKind(kind), Method: method, Path: path, Body: json.RawMessage(r.Body), EventType: evType}
+func (m *Machine) fromStored(r *store.OutgoingRequest) Request {
+	kind, rest, _ := strings.Cut(r.Type, " ")
+	evType, params, _ := strings.Cut(rest, " ")
+	p := requestParams{EventType: evType}
+	if params != "" {
+		// Written by storedType above; a value that does not parse leaves the parameters empty.
+		_ = json.Unmarshal([]byte(params), &p)
+	}
+	method, path := requestPath(RequestKind(kind), p, r.ID, m.owner.UserID)
+	return Request{ID: r.ID, Kind: RequestKind(kind), Method: method, Path: path, Body: json.RawMessage(r.Body),
+		EventType: p.EventType, RoomID: p.RoomID, Version: p.Version}
 }
 
-// queue stores a request in tx.
+// queue stores a request in tx; eventType is the to-device event type of a KindToDevice
+// request and empty otherwise.
 func (m *Machine) queue(ctx context.Context, tx store.Tx, kind RequestKind, eventType string, body any) error {
+	return m.queueWith(ctx, tx, kind, requestParams{EventType: eventType}, body)
+}
+
+// queueWith stores a request with path parameters in tx. A nil body is sent as no body (GET).
+func (m *Machine) queueWith(ctx context.Context, tx store.Tx, kind RequestKind, p requestParams, body any) error {
 	b, err := json.Marshal(body)
+	if body == nil {
+		b = nil
+	}
 	if err != nil {
 		return fmt.Errorf("machine: encoding request: %w", err)
 	}
@@ -82,7 +148,7 @@ func (m *Machine) queue(ctx context.Context, tx store.Tx, kind RequestKind, even
 	if err != nil {
 		return err
 	}
-	return tx.PutOutgoingRequest(ctx, &store.OutgoingRequest{ID: id, Type: storedType(kind, eventType), Body: b, Created: m.clock()})
+	return tx.PutOutgoingRequest(ctx, &store.OutgoingRequest{ID: id, Type: storedType(kind, p), Body: b, Created: m.clock()})
 }
 
 // oneTimeKeyTarget is the number of one-time keys kept on the server: half of libolm's
@@ -154,7 +220,7 @@ func (m *Machine) OutgoingRequests(ctx context.Context) ([]Request, error) {
 		}
 		out = out[:0]
 		for _, r := range reqs {
-			out = append(out, fromStored(r))
+			out = append(out, m.fromStored(r))
 		}
 		return nil
 	})
@@ -266,7 +332,7 @@ func (m *Machine) MarkRequestSent(ctx context.Context, id string, response []byt
 		if req == nil {
 			return fmt.Errorf("%w: %q", ErrUnknownRequest, id)
 		}
-		r := fromStored(req)
+		r := m.fromStored(req)
 		switch r.Kind {
 		case KindKeysUpload:
 			err = m.receiveUpload(ctx, tx, response)
@@ -274,7 +340,9 @@ func (m *Machine) MarkRequestSent(ctx context.Context, id string, response []byt
 			err = m.receiveQuery(ctx, tx, r.Body, response)
 		case KindKeysClaim:
 			wedgedPeers, err = m.receiveClaim(ctx, tx, r.Body, response)
-		case KindToDevice:
+		default:
+			// To-device messages, room events and uploads whose response says nothing the
+			// machine keeps.
 			err = nil
 		}
 		if err != nil {
