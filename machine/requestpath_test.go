@@ -35,7 +35,7 @@ func TestRequestPaths(t *testing.T) {
 		if r.Kind != c.kind || r.Method != c.method || r.Path != c.path {
 			t.Errorf("%s: got %s %s %s, want %s %s", c.kind, r.Kind, r.Method, r.Path, c.method, c.path)
 		}
-		if r.EventType != c.p.EventType || r.RoomID != c.p.RoomID || r.Version != c.p.Version {
+		if r.EventType != c.p.EventType || r.RoomID != c.p.RoomID || r.SessionID != c.p.SessionID || r.Version != c.p.Version {
 			t.Errorf("%s: parameters %+v lost: %+v", c.kind, c.p, r)
 		}
 	}

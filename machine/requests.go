@@ -60,6 +60,8 @@ type Request struct {
 	EventType string
 	// RoomID is the room of a KindRoomEvent or KindBackupDownload request.
 	RoomID string
+	// SessionID is the Megolm session of a KindBackupDownload request.
+	SessionID string
 	// Version is the backup version of a KindBackupUpload or KindBackupDownload request.
 	Version string
 }
@@ -126,7 +128,7 @@ func (m *Machine) fromStored(r *store.OutgoingRequest) Request {
 	}
 	method, path := requestPath(RequestKind(kind), p, r.ID, m.owner.UserID)
 	return Request{ID: r.ID, Kind: RequestKind(kind), Method: method, Path: path, Body: json.RawMessage(r.Body),
-		EventType: p.EventType, RoomID: p.RoomID, Version: p.Version}
+		EventType: p.EventType, RoomID: p.RoomID, SessionID: p.SessionID, Version: p.Version}
 }
 
 // queue stores a request in tx; eventType is the to-device event type of a KindToDevice

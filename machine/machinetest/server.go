@@ -1,5 +1,6 @@
 // Package machinetest is a fake Matrix homeserver for testing package machine: it executes the
-// machine's requests (/keys/upload, /keys/query, /keys/claim, /sendToDevice) in memory,
+// machine's requests (/keys/upload, /keys/query, /keys/claim, /sendToDevice, cross-signing keys
+// and signatures, account data, server-side key backups, room events) in memory,
 // answers with the client-server API's response JSON, keeps rooms with members and messages,
 // and builds each device's /sync (to-device events, device_lists, one-time key counts, unused
 // fallback key types). It has hooks for an adversarial server: dropping, duplicating and
@@ -30,6 +31,10 @@ type Server struct {
 	txns    map[string]bool
 	nextID  int
 
+	accountData map[string]map[string]json.RawMessage // user → type → content
+	backups     map[string]*backup                    // user → server-side key backup
+	roomTxns    map[string]string                     // user|txn → event id
+
 	// ToDeviceFilter, if set, may drop, duplicate, reorder or change the to-device events
 	// a device is about to receive in a sync.
 	ToDeviceFilter func(userID, deviceID string, events []json.RawMessage) []json.RawMessage
@@ -53,7 +58,8 @@ type room struct {
 // NewServer returns an empty server.
 func NewServer() *Server {
 	return &Server{devices: map[string]map[string]*deviceState{}, cross: map[string]map[string]json.RawMessage{},
-		rooms: map[string]*room{}, txns: map[string]bool{}}
+		rooms: map[string]*room{}, txns: map[string]bool{},
+		accountData: map[string]map[string]json.RawMessage{}, backups: map[string]*backup{}, roomTxns: map[string]string{}}
 }
 
 func (s *Server) device(user, dev string) *deviceState {
@@ -97,6 +103,8 @@ func (s *Server) notifyChanged(user string) {
 }
 
 // Do executes a machine request as device (userID, deviceID) and returns the response body.
+// Backup requests naming another version than the current one fail with ErrWrongBackupVersion,
+// and a download of a session the backup lacks with ErrNotFound.
 func (s *Server) Do(userID, deviceID string, r machine.Request) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -110,7 +118,7 @@ func (s *Server) Do(userID, deviceID string, r machine.Request) ([]byte, error) 
 	case machine.KindToDevice:
 		return s.sendToDevice(userID, deviceID, r)
 	}
-	return nil, fmt.Errorf("machinetest: unknown request kind %q", r.Kind)
+	return s.doMore(userID, r)
 }
 
 func (s *Server) upload(user, dev string, body []byte) ([]byte, error) {
@@ -393,12 +401,20 @@ func (s *Server) Members(roomID string) []string {
 func (s *Server) Send(roomID, sender string, content json.RawMessage) json.RawMessage {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.appendEvent(roomID, sender, "m.room.encrypted", content)
+	r := s.rooms[roomID]
+	return r.events[len(r.events)-1]
+}
+
+// appendEvent stores an event in a room and returns its id; s.mu is held.
+func (s *Server) appendEvent(roomID, sender, eventType string, content json.RawMessage) string {
 	s.nextID++
-	ev, _ := json.Marshal(map[string]any{"type": "m.room.encrypted", "sender": sender, "room_id": roomID,
-		"event_id": fmt.Sprintf("$ev%d", s.nextID), "origin_server_ts": 1700000000000 + int64(s.nextID), "content": content})
+	id := fmt.Sprintf("$ev%d", s.nextID)
+	ev, _ := json.Marshal(map[string]any{"type": eventType, "sender": sender, "room_id": roomID,
+		"event_id": id, "origin_server_ts": 1700000000000 + int64(s.nextID), "content": content})
 	r := s.rooms[roomID]
 	r.events = append(r.events, ev)
-	return ev
+	return id
 }
 
 // Messages returns a room's events, oldest first.
