@@ -14,6 +14,7 @@
 #
 #     export SICHER_TEST_HOMESERVER=http://127.0.0.1:8008
 #     export SICHER_TEST_HOMESERVER_SECRET=...
+#     export SICHER_TEST_HOMESERVER_IMPL=dendrite-v0.13.8
 #
 # so a script can run: eval "$(scripts/dendrite.sh start)". Everything else goes to stderr, with
 # the time each part took. On a timeout it prints Dendrite's log and fails.
@@ -103,6 +104,7 @@ start() {
 	echo "dendrite.sh: Dendrite $version answers on $url (pid $(cat "$state/pid"), data in $dir), started in $(($(now) - t0))s" >&2
 	echo "export SICHER_TEST_HOMESERVER=$url"
 	echo "export SICHER_TEST_HOMESERVER_SECRET=$secret"
+	echo "export SICHER_TEST_HOMESERVER_IMPL=dendrite-$version"
 }
 
 stop() {
