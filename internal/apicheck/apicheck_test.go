@@ -414,7 +414,7 @@ func TestNoPrivateReferences(t *testing.T) {
 			return err
 		}
 		if d.IsDir() {
-			if p != root && skipDir(d.Name()) {
+			if p != root && (skipDir(d.Name()) || d.Name() == "node_modules") {
 				return filepath.SkipDir
 			}
 			return nil
