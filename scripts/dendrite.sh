@@ -60,6 +60,11 @@ start() {
 		echo "dendrite.sh: already running (pid $(cat "$state/pid")); run scripts/dendrite.sh stop first" >&2
 		exit 1
 	fi
+	url=http://127.0.0.1:$port
+	if curl -fsS -o /dev/null "$url/_matrix/client/versions" 2>/dev/null; then
+		echo "dendrite.sh: something already answers on $url; stop it or set DENDRITE_PORT" >&2
+		exit 1
+	fi
 	dir=$(mktemp -d "${TMPDIR:-/tmp}/sicher-dendrite.XXXXXX")
 	mkdir -p "$state"
 	echo "$dir" >"$state/dir"
@@ -89,7 +94,6 @@ start() {
 		--http-bind-address "127.0.0.1:$port" --really-enable-open-registration \
 		>"$dir/dendrite.log" 2>&1) &
 	echo $! >"$state/pid"
-	url=http://127.0.0.1:$port
 	i=0
 	until curl -fsS -o /dev/null "$url/_matrix/client/versions" 2>/dev/null; do
 		i=$((i + 1))

@@ -23,7 +23,10 @@ if [ -n "$staticcheck" ]; then
 fi
 echo "e2e/scripts/test.sh: checks done in $((SECONDS - start))s"
 t=$SECONDS
-eval "$("$root/scripts/dendrite.sh" start)"
+# A failing start must stop the script: eval of an empty substitution
+# would succeed.
+server_env=$("$root/scripts/dendrite.sh" start)
+eval "$server_env"
 trap '"$root/scripts/dendrite.sh" stop' EXIT INT TERM
 echo "e2e/scripts/test.sh: Dendrite up in $((SECONDS - t))s"
 t=$SECONDS
