@@ -195,16 +195,19 @@ func checkKeysAndTrust(t *testing.T, ms []member) {
 }
 
 func TestNioWithNio(t *testing.T) {
+	t.Parallel()
 	s := hs.ForTest(t)
 	converse(t, s, start(t, s, "nio", "nio"), 3, false)
 }
 
 func TestJSSDKWithJSSDK(t *testing.T) {
+	t.Parallel()
 	s := hs.ForTest(t)
 	converse(t, s, start(t, s, "jssdk", "jssdk"), 3, false)
 }
 
 func TestNioWithJSSDK(t *testing.T) {
+	t.Parallel()
 	s := hs.ForTest(t)
 	converse(t, s, start(t, s, "nio", "jssdk"), 3, false)
 }
@@ -212,6 +215,7 @@ func TestNioWithJSSDK(t *testing.T) {
 // TestThreeDevices has one user on two devices (nio and js-sdk) and a
 // second user on a third (nio), all verifying each other first.
 func TestThreeDevices(t *testing.T) {
+	t.Parallel()
 	s := hs.ForTest(t)
 	alice := s.MustRegister(t, "alice")
 	bob := s.MustRegister(t, "bob")
@@ -226,8 +230,10 @@ func TestThreeDevices(t *testing.T) {
 // https://spec.matrix.org/v1.19/client-server-api/#mmegolmv1aes-sha2),
 // while the message sent after the join decrypts.
 func TestLateJoinerCannotDecryptEarlier(t *testing.T) {
+	t.Parallel()
 	for _, kind := range []string{"nio", "jssdk"} {
 		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
 			s := hs.ForTest(t)
 			ms := start(t, s, "nio", "jssdk")
 			room := s.EncryptedRoom(t, ms[0].u, ms[1].u)
