@@ -98,6 +98,7 @@ func converse(t *testing.T, s *hs.Server, ms []member, perMember int, trust bool
 		}
 	}
 
+	t.Logf("%d messages sent by %d devices", len(sent), len(ms))
 	for _, m := range ms {
 		want := 0
 		for _, f := range from {
