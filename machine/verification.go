@@ -168,48 +168,48 @@ type VerificationResult struct {
 
 // flow is a verification flow as the store keeps it (JSON). Its secrets are store secrets.
 type flow struct {
-	ID            string                `json:"id"`
-	RoomID        string                `json:"room,omitempty"`
-	OtherUser     string                `json:"user"`
-	OtherDevice   string                `json:"device,omitempty"`
-	Targets       []string              `json:"targets,omitempty"`
-	WeRequested   bool                  `json:"we_requested,omitempty"`
-	State         VerificationState     `json:"state"`
-	Created       time.Time             `json:"created"`
-	Updated       time.Time             `json:"updated"`
-	OurMethods    []string              `json:"our_methods"`
-	TheirMethods  []string              `json:"their_methods,omitempty"`
-	Method        string                `json:"method,omitempty"`
-	WeStarted     bool                  `json:"we_started,omitempty"`
-	Start         json.RawMessage       `json:"start,omitempty"` // canonical content of the start event
-	Agreement     *sas.Agreement        `json:"agreement,omitempty"`
-	Commitment    string                `json:"commitment,omitempty"`
-	TheirKey      string                `json:"their_key,omitempty"`
-	TheirMAC      *sas.MACContent       `json:"their_mac,omitempty"`
-	Confirmed     bool                  `json:"confirmed,omitempty"`
-	QR            *qrPlan               `json:"qr,omitempty"`
-	Scanned       *qrPlan               `json:"scanned,omitempty"`
-	DoneReceived  bool                  `json:"done_received,omitempty"`
-	CancelCode    CancelCode            `json:"cancel_code,omitempty"`
-	CancelReason  string                `json:"cancel_reason,omitempty"`
-	CancelledByUs bool                  `json:"cancelled_by_us,omitempty"`
-	Result        *VerificationResult   `json:"result,omitempty"`
-	PendingReq    string                `json:"pending_request,omitempty"`
+	ID            string              `json:"id"`
+	RoomID        string              `json:"room,omitempty"`
+	OtherUser     string              `json:"user"`
+	OtherDevice   string              `json:"device,omitempty"`
+	Targets       []string            `json:"targets,omitempty"`
+	WeRequested   bool                `json:"we_requested,omitempty"`
+	State         VerificationState   `json:"state"`
+	Created       time.Time           `json:"created"`
+	Updated       time.Time           `json:"updated"`
+	OurMethods    []string            `json:"our_methods"`
+	TheirMethods  []string            `json:"their_methods,omitempty"`
+	Method        string              `json:"method,omitempty"`
+	WeStarted     bool                `json:"we_started,omitempty"`
+	Start         json.RawMessage     `json:"start,omitempty"` // canonical content of the start event
+	Agreement     *sas.Agreement      `json:"agreement,omitempty"`
+	Commitment    string              `json:"commitment,omitempty"`
+	TheirKey      string              `json:"their_key,omitempty"`
+	TheirMAC      *sas.MACContent     `json:"their_mac,omitempty"`
+	Confirmed     bool                `json:"confirmed,omitempty"`
+	QR            *qrPlan             `json:"qr,omitempty"`
+	Scanned       *qrPlan             `json:"scanned,omitempty"`
+	DoneReceived  bool                `json:"done_received,omitempty"`
+	CancelCode    CancelCode          `json:"cancel_code,omitempty"`
+	CancelReason  string              `json:"cancel_reason,omitempty"`
+	CancelledByUs bool                `json:"cancelled_by_us,omitempty"`
+	Result        *VerificationResult `json:"result,omitempty"`
+	PendingReq    string              `json:"pending_request,omitempty"`
 }
 
 // Names of the verification values and secrets.
 const (
 	valueVerification     = "sicher.machine.verification:"
-	valueVerificationList = valueVerification + "index"       // JSON list of flow ids
-	valueVerificationFlow = valueVerification + "flow:"       // + flow id: the flow
-	valueVerificationReq  = valueVerification + "request:"    // + request id: flow id of an in-room request not yet sent
-	valueVerifiedUser     = valueVerification + "user:"       // + user id: the master key we verified
-	secretSASKey          = valueVerification + "sas:"        // + flow id: the ephemeral X25519 private key
-	secretQR              = valueVerification + "qr_secret:"  // + flow id: the shared secret of our QR code
-	pendingPrefix         = "pending:"                        // flow id of an in-room request before its event id is known
-	crossSigningMaster    = "m.cross_signing.master"          // store secrets: unpadded base64 of the 32-byte seed
-	crossSigningSelf      = "m.cross_signing.self_signing"    //
-	crossSigningUser      = "m.cross_signing.user_signing"    //
+	valueVerificationList = valueVerification + "index"      // JSON list of flow ids
+	valueVerificationFlow = valueVerification + "flow:"      // + flow id: the flow
+	valueVerificationReq  = valueVerification + "request:"   // + request id: flow id of an in-room request not yet sent
+	valueVerifiedUser     = valueVerification + "user:"      // + user id: the master key we verified
+	secretSASKey          = valueVerification + "sas:"       // + flow id: the ephemeral X25519 private key
+	secretQR              = valueVerification + "qr_secret:" // + flow id: the shared secret of our QR code
+	pendingPrefix         = "pending:"                       // flow id of an in-room request before its event id is known
+	crossSigningMaster    = "m.cross_signing.master"         // store secrets: unpadded base64 of the 32-byte seed
+	crossSigningSelf      = "m.cross_signing.self_signing"   //
+	crossSigningUser      = "m.cross_signing.user_signing"   //
 )
 
 // Verification is a snapshot of one verification flow and the handle its steps are called on.
