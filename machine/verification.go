@@ -686,7 +686,16 @@ func (v *Verification) Cancel(ctx context.Context, code CancelCode) error {
 	if code == "" {
 		code = CancelUser
 	}
-	return v.step(ctx, func(tx store.Tx, f *flow) error {
+	err := v.step(ctx, func(tx store.Tx, f *flow) error {
 		return cancelf(code, "cancelled by the user")
 	})
+	return cancelled(err, code)
+}
+
+// cancelled turns the *CancelError of a cancel the caller asked for into success.
+func cancelled(err error, code CancelCode) error {
+	if errors.Is(err, &CancelError{Code: code}) {
+		return nil
+	}
+	return err
 }

@@ -122,7 +122,7 @@ func (f *roomFeed) feed(ms ...*machine.Machine) {
 func (w *world) pump(feed *roomFeed, ms ...*machine.Machine) []error {
 	w.t.Helper()
 	var errs []error
-	for range 4 {
+	for range 6 {
 		for _, m := range ms {
 			w.send(m)
 		}

@@ -303,12 +303,13 @@ func (v *Verification) ConfirmSAS(ctx context.Context) error {
 
 // MismatchSAS says the user saw different codes: the flow is cancelled with m.mismatched_sas.
 func (v *Verification) MismatchSAS(ctx context.Context) error {
-	return v.step(ctx, func(tx store.Tx, f *flow) error {
+	err := v.step(ctx, func(tx store.Tx, f *flow) error {
 		if f.TheirKey == "" {
 			return fmt.Errorf("%w: MismatchSAS in state %s", ErrVerificationState, f.State)
 		}
 		return cancelf(CancelMismatchedSAS, "the short authentication strings differ")
 	})
+	return cancelled(err, CancelMismatchedSAS)
 }
 
 // onMAC handles the other side's MAC: kept until the user confirmed, checked then.

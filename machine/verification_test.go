@@ -61,7 +61,10 @@ func (w *world) readyPair(a, b *machine.Machine) (va, vb *machine.Verification) 
 	if errs := w.pump(nil, a, b); len(errs) > 0 {
 		w.t.Fatal(errs)
 	}
-	vb = w.only(b)
+	vb, err = b.Verification(w.ctx, va.ID)
+	if err != nil {
+		w.t.Fatal(err)
+	}
 	if vb.ID != va.ID || vb.State != machine.VerificationRequested || vb.WeRequested || vb.OtherDevice != a.DeviceID() {
 		w.t.Fatalf("b sees %+v", vb)
 	}
