@@ -132,6 +132,7 @@ type CancelError struct {
 	Reason string
 }
 
+// Error returns the code and the reason.
 func (e *CancelError) Error() string {
 	return fmt.Sprintf("machine: verification cancelled with %s: %s", e.Code, e.Reason)
 }

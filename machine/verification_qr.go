@@ -48,6 +48,7 @@ type QRCodeError struct {
 	Reason string
 }
 
+// Error names the malformed part.
 func (e *QRCodeError) Error() string {
 	return fmt.Sprintf("machine: malformed verification QR code: %s: %s", e.Part, e.Reason)
 }

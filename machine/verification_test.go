@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sicher-go/sicher/key"
 	"github.com/sicher-go/sicher/machine"
 	"github.com/sicher-go/sicher/signing"
 	"github.com/sicher-go/sicher/store"
@@ -299,13 +298,39 @@ func TestVerificationRequestWindow(t *testing.T) {
 	}
 }
 
-func TestVerificationEventEncrypted(t *testing.T) {
-	// A flow still works when the other side's events arrive Olm-encrypted: covered by the
-	// decryption path handing the decrypted content to the same state machine.
+func TestVerificationEncryptedEvents(t *testing.T) {
+	// Newer clients send verification events Olm-encrypted: the request arrives encrypted
+	// here, and a ready from another device than the one Olm authenticated is refused.
 	w := newWorld(t)
 	a, b, _, _, _ := w.pair()
-	va, vb := w.readyPair(a, b)
-	_ = vb
-	_ = va
-	_ = key.Ed25519{}
+	if _, err := a.GetMissingSessions(w.ctx, []string{b.UserID()}); err != nil {
+		t.Fatal(err)
+	}
+	w.send(a)
+	content, _ := json.Marshal(map[string]any{"from_device": a.DeviceID(), "methods": []string{"m.sas.v1"},
+		"timestamp": w.now.UnixMilli(), "transaction_id": "encrypted-flow"})
+	enc, err := a.OlmEncryptForTest(w.ctx, b.UserID(), b.DeviceID(), "m.key.verification.request", content)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, _ := json.Marshal(map[string]any{"type": "m.room.encrypted", "sender": a.UserID(), "content": enc})
+	w.hs.InjectToDevice(b.UserID(), b.DeviceID(), ev)
+	evs := w.sync(b)
+	if len(evs) != 1 || evs[0].Err != nil || evs[0].Type != "m.key.verification.request" || !evs[0].Encrypted || evs[0].Content != nil {
+		t.Fatalf("encrypted request: %+v", evs)
+	}
+	vb := w.only(b)
+	if vb.ID != "encrypted-flow" || vb.OtherDevice != a.DeviceID() {
+		t.Fatalf("flow %+v", vb)
+	}
+	// Olm says the next event comes from ALICE1, its content claims another device.
+	content, _ = json.Marshal(map[string]any{"from_device": "ALICE9", "method": "m.sas.v1", "transaction_id": "encrypted-flow"})
+	if err := vb.Accept(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	enc, _ = a.OlmEncryptForTest(w.ctx, b.UserID(), b.DeviceID(), "m.key.verification.start", content)
+	ev, _ = json.Marshal(map[string]any{"type": "m.room.encrypted", "sender": a.UserID(), "content": enc})
+	w.hs.InjectToDevice(b.UserID(), b.DeviceID(), ev)
+	w.sync(b)
+	w.wantCancel(vb, machine.CancelUnexpectedMessage)
 }
