@@ -1,7 +1,8 @@
 // verification.mjs: the driver's commands for interactive verification
 // (m.key.verification.*: SAS and QR codes) on matrix-sdk-crypto's
-// VerificationRequest, Sas and Qr. driver.mjs registers them; their
-// arguments and results are listed in interop/README.md.
+// VerificationRequest, Sas and Qr. driver.mjs registers them; each command's
+// arguments and result are in the comment above it (the Go side is
+// rustpeer/verification.go).
 //
 // Requests the library returns from these calls (OutgoingVerificationRequest)
 // must be sent by the caller like any other outgoing request, and marked sent.
@@ -119,6 +120,24 @@ export function register(commands, h) {
             const q = verificationOf(args, Qr);
             return { scanned: q.hasBeenScanned(), confirmed: q.hasBeenConfirmed(), reciprocated: q.reciprocated(),
                 done: q.isDone(), cancel: cancelOf(q.cancelInfo()) };
+        },
+
+        // bootstrap_cross_signing: {} -> {upload_keys, signing_keys, signatures}: the requests
+        // that publish new cross-signing keys (signing_keys is the body of
+        // /keys/device_signing/upload, which has no request id).
+        async bootstrap_cross_signing() {
+            const r = await need().bootstrapCrossSigning(true);
+            return {
+                upload_keys: r.uploadKeysRequest ? request(r.uploadKeysRequest) : null,
+                signing_keys: JSON.parse(r.uploadSigningKeysRequest.body),
+                signatures: request(r.uploadSignaturesRequest),
+            };
+        },
+
+        // user_verified: {user_id} -> whether the machine verified the user's identity
+        async user_verified(args) {
+            const id = await need().getIdentity(new UserId(str(args.user_id, "user_id")));
+            return id ? id.isVerified() : false;
         },
 
         // confirm_qr: {user_id, flow_id} -> request or null (the other side scanned our code)

@@ -1,6 +1,9 @@
 package rustpeer
 
-import "encoding/base64"
+import (
+	"encoding/base64"
+	"encoding/json"
+)
 
 // Interactive verification (spec "Device verification",
 // https://spec.matrix.org/v1.19/client-server-api/#device-verification) on the rust machine:
@@ -123,4 +126,24 @@ func (p *Peer) QR(userID, flowID string) (*QRState, error) {
 func (p *Peer) ConfirmQR(userID, flowID string) (*Request, error) {
 	var out *Request
 	return out, p.call("confirm_qr", flow(userID, flowID), &out)
+}
+
+// CrossSigningBootstrap are the requests that publish new cross-signing keys.
+type CrossSigningBootstrap struct {
+	UploadKeys *Request `json:"upload_keys"`
+	// SigningKeys is the body of POST /keys/device_signing/upload (it has no request id).
+	SigningKeys json.RawMessage `json:"signing_keys"`
+	Signatures  Request         `json:"signatures"`
+}
+
+// BootstrapCrossSigning creates new cross-signing keys (OlmMachine.bootstrapCrossSigning).
+func (p *Peer) BootstrapCrossSigning() (*CrossSigningBootstrap, error) {
+	var out CrossSigningBootstrap
+	return &out, p.call("bootstrap_cross_signing", nil, &out)
+}
+
+// UserVerified reports whether the machine verified a user's identity.
+func (p *Peer) UserVerified(userID string) (bool, error) {
+	var out bool
+	return out, p.call("user_verified", map[string]any{"user_id": userID}, &out)
 }

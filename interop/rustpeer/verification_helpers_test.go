@@ -1,8 +1,19 @@
 package rustpeer_test
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"testing"
+	"time"
+
 	"github.com/sicher-go/sicher/interop/rustpeer"
+	"github.com/sicher-go/sicher/key"
 	"github.com/sicher-go/sicher/machine"
+	"github.com/sicher-go/sicher/machine/machinetest"
+	"github.com/sicher-go/sicher/signing"
+	"github.com/sicher-go/sicher/store"
 )
 
 // pumpN pumps n rounds: verification steps answer each other one sync at a time.
@@ -108,4 +119,87 @@ func (d *duo) rustDone(flowID string) {
 			return
 		}
 	}
+}
+
+func init() {
+	// The fake server executes signature uploads too (cross-signing).
+	kind[rustpeer.SignatureUpload] = machine.KindSignatureUpload
+}
+
+// newCrossSignedDuo is newDuo with both users cross-signed: the rust machine bootstraps its
+// keys, the sicher machine gets keys made here (uploaded, its device signed, the private keys
+// in its store as the spec's secret names).
+func newCrossSignedDuo(t *testing.T) *duo {
+	t.Helper()
+	d := &duo{t: t, su: sicherUser, sd: sicherDev, ru: rustUser, rd: rustDev, ctx: context.Background(),
+		hs: machinetest.NewServer(), now: time.Now()}
+	d.r = rustpeer.ForTest(t, d.ru, d.rd)
+	st := store.NewMemory()
+	s, err := machine.New(d.ctx, machine.Config{UserID: d.su, DeviceID: d.sd, Store: st, Clock: d.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.s = s
+	d.room = d.newRoom()
+	if err := d.s.UpdateTrackedUsers(d.ctx, d.users()); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.r.UpdateTrackedUsers(d.users()...); err != nil {
+		t.Fatal(err)
+	}
+	d.pumpN(2)
+
+	b, err := d.r.BootstrapCrossSigning()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, d.r.Stderr())
+	}
+	if b.UploadKeys != nil {
+		d.doRust(*b.UploadKeys)
+	}
+	if _, err := d.hs.Do(d.ru, d.rd, machine.Request{Kind: machine.KindSigningKeysUpload, Body: b.SigningKeys}); err != nil {
+		t.Fatal(err)
+	}
+	// The bootstrap's requests carry no id to mark sent.
+	if _, err := d.hs.Do(d.ru, d.rd, machine.Request{Kind: machine.KindSignatureUpload, Body: b.Signatures.Body}); err != nil {
+		t.Fatal(err)
+	}
+
+	var seeds [3][]byte
+	var keys [3]*key.SigningKey
+	for i := range seeds {
+		seeds[i] = make([]byte, 32)
+		_, _ = rand.Read(seeds[i])
+		keys[i], _ = key.NewSigningKey(seeds[i])
+	}
+	msk := signing.NewCrossSigningKey(d.su, signing.UsageMaster, keys[0].Public())
+	ssk := signing.NewCrossSigningKey(d.su, signing.UsageSelfSigning, keys[1].Public())
+	usk := signing.NewCrossSigningKey(d.su, signing.UsageUserSigning, keys[2].Public())
+	ssk.AddSignature(d.su, msk.KeyName(), keys[0])
+	usk.AddSignature(d.su, msk.KeyName(), keys[0])
+	body, _ := json.Marshal(map[string]any{"master_key": msk, "self_signing_key": ssk, "user_signing_key": usk})
+	if _, err := d.hs.Do(d.su, d.sd, machine.Request{Kind: machine.KindSigningKeysUpload, Body: body}); err != nil {
+		t.Fatal(err)
+	}
+	dk, err := signing.ParseDeviceKeys(d.hs.DeviceKeys(d.su, d.sd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dk.AddSignature(d.su, keys[1].Public().String(), keys[1])
+	body, _ = json.Marshal(map[string]map[string]any{d.su: {d.sd: dk}})
+	if _, err := d.hs.Do(d.su, d.sd, machine.Request{Kind: machine.KindSignatureUpload, Body: body}); err != nil {
+		t.Fatal(err)
+	}
+	err = st.Update(d.ctx, store.Owner{UserID: d.su, DeviceID: d.sd}, func(tx store.Tx) error {
+		for i, name := range []string{"m.cross_signing.master", "m.cross_signing.self_signing", "m.cross_signing.user_signing"} {
+			if err := tx.PutSecret(d.ctx, name, store.Secret(base64.RawStdEncoding.EncodeToString(seeds[i]))); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.pumpN(2)
+	return d
 }

@@ -4,7 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sicher-go/sicher/interop/rustpeer"
 	"github.com/sicher-go/sicher/machine"
 )
 
@@ -12,11 +11,22 @@ import (
 // requesting and starting once: the emoji and decimals agree, and both sides mark the other's
 // device verified.
 func TestVerificationSASWithRust(t *testing.T) {
-	for _, sicherStarts := range []bool{true, false} {
+	for _, c := range []struct {
+		sicherStarts, crossSigned bool
+	}{{true, false}, {false, false}, {true, true}, {false, true}} {
+		sicherStarts := c.sicherStarts
 		name := map[bool]string{true: "sicher requests and starts", false: "rust requests and starts"}[sicherStarts]
+		if c.crossSigned {
+			name += ", cross-signed"
+		}
 		t.Run(name, func(t *testing.T) {
-			d := newDuo(t)
-			d.now = time.Now() // the rust machine ignores requests more than ten minutes off its clock
+			var d *duo
+			if c.crossSigned {
+				d = newCrossSignedDuo(t)
+			} else {
+				d = newDuo(t)
+				d.now = time.Now() // the rust machine ignores requests more than ten minutes off its clock
+			}
 			var v *machine.Verification
 			if sicherStarts {
 				v = d.sicherRequests()
@@ -66,8 +76,67 @@ func TestVerificationSASWithRust(t *testing.T) {
 			d.wantSicher(v, machine.VerificationDone)
 			d.rustDone(v.ID)
 			d.bothVerified()
+			if c.crossSigned {
+				// The MACs covered the master keys too: each side verified the other's identity.
+				if ok, err := d.s.UserVerified(d.ctx, d.ru); err != nil || !ok || v.Result.MasterKey == "" || !v.Result.Signed {
+					t.Fatalf("sicher did not verify rust's identity: %+v %v", v.Result, err)
+				}
+				if ok, err := d.r.UserVerified(d.su); err != nil || !ok {
+					t.Fatalf("rust did not verify sicher's identity: %v", err)
+				}
+			}
 		})
 	}
 }
 
-var _ = rustpeer.ToDevice
+// QR code verification between two cross-signed users (mode 0), each side showing once: the
+// scanner reciprocates, the shower confirms, and both sides verify the other user's identity.
+func TestVerificationQRWithRust(t *testing.T) {
+	for _, sicherShows := range []bool{true, false} {
+		name := map[bool]string{true: "sicher shows, rust scans", false: "rust shows, sicher scans"}[sicherShows]
+		t.Run(name, func(t *testing.T) {
+			d := newCrossSignedDuo(t)
+			v := d.sicherRequests()
+			if sicherShows {
+				code, err := v.QRCode(d.ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if code[7] != 0 {
+					t.Fatalf("mode %d", code[7])
+				}
+				d.rustDo(d.r.ScanQR(d.su, v.ID, code))
+				d.pumpN(2)
+				d.wantSicher(v, machine.VerificationQRScanned)
+				if err := v.ConfirmQRScanned(d.ctx); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				code, err := d.r.GenerateQR(d.su, v.ID)
+				if err != nil || code == nil {
+					t.Fatalf("rust shows no QR code: %v\n%s", err, d.r.Stderr())
+				}
+				if err := v.ScanQR(d.ctx, code); err != nil {
+					t.Fatal(err)
+				}
+				d.pumpN(2)
+				qs, err := d.r.QR(d.su, v.ID)
+				if err != nil || !qs.Scanned {
+					t.Fatalf("rust QR state %+v, %v", qs, err)
+				}
+				d.rustDo(d.r.ConfirmQR(d.su, v.ID))
+			}
+			d.pumpN(4)
+			d.wantSicher(v, machine.VerificationDone)
+			if ok, err := d.s.UserVerified(d.ctx, d.ru); err != nil || !ok {
+				t.Fatalf("sicher did not verify rust's identity: %v", err)
+			}
+			if ok, err := d.r.UserVerified(d.su); err != nil || !ok {
+				t.Fatalf("rust did not verify sicher's identity: %v\n%s", err, d.r.Stderr())
+			}
+			if v.Result == nil || !v.Result.Signed {
+				t.Fatalf("sicher's result %+v", v.Result)
+			}
+		})
+	}
+}
