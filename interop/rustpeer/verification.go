@@ -48,7 +48,9 @@ type QRState struct {
 	Cancel       *Cancel `json:"cancel"`
 }
 
-func flow(userID, flowID string) map[string]any { return map[string]any{"user_id": userID, "flow_id": flowID} }
+func flow(userID, flowID string) map[string]any {
+	return map[string]any{"user_id": userID, "flow_id": flowID}
+}
 
 // RequestVerification asks a device to verify (Device.requestVerification with every method);
 // it returns the flow id and the to-device request to send.
