@@ -186,7 +186,11 @@ func (m *Machine) handleVerification(ctx context.Context, in *incoming) error {
 			outcome = fmt.Errorf("%w: %s for a flow that is %s", ErrVerificationState, in.Type, f.State)
 			return nil
 		}
-		if in.Sender != f.OtherUser {
+		if in.Sender != f.OtherUser && in.RoomID != "" {
+			// Any member can reference our request in a room: only the other user's events count.
+			outcome = fmt.Errorf("%w: %s from %s in a flow with %s", ErrVerificationState, in.Type, in.Sender, f.OtherUser)
+			return nil
+		} else if in.Sender != f.OtherUser {
 			outcome = cancelf(CancelUserMismatch, "%s from %s in a flow with %s", in.Type, in.Sender, f.OtherUser)
 		} else if in.RoomID != "" && in.Sender == m.owner.UserID && in.C.FromDevice == m.owner.DeviceID {
 			return nil // our own event echoed
@@ -224,7 +228,9 @@ func ignore(err error) error { return &softError{err} }
 // (a cancel or done for one is dropped silently: answering would loop).
 func (m *Machine) unknownTransaction(ctx context.Context, tx store.Tx, in *incoming) (error, error) {
 	outcome := fmt.Errorf("%w: %s for %q", ErrUnknownVerification, in.Type, in.FlowID)
-	if in.Type == typeVerificationCancel || in.Type == typeVerificationDone || in.Sender == m.owner.UserID && in.RoomID != "" {
+	// In a room, flows between other members reference requests we never took: only
+	// to-device events, which are addressed to us, are answered.
+	if in.Type == typeVerificationCancel || in.Type == typeVerificationDone || in.RoomID != "" {
 		return outcome, nil
 	}
 	device := in.C.FromDevice

@@ -217,7 +217,7 @@ func (m *Machine) established(ctx context.Context, tx store.Tx, f *flow) (*sas.E
 }
 
 // sasInfo is the HKDF info of the short authentication string.
-func (m *Machine) sasInfo(ctx context.Context, tx store.Tx, f *flow, e *sas.Established) (string, error) {
+func (m *Machine) sasInfo(ctx context.Context, tx store.Tx, f *flow) (string, error) {
 	s, err := m.sasKey(ctx, tx, f)
 	if err != nil {
 		return "", err
@@ -251,7 +251,7 @@ func (v *Verification) SAS(ctx context.Context) (*SASCode, error) {
 		if err != nil {
 			return err
 		}
-		info, err := m.sasInfo(ctx, tx, f, e)
+		info, err := m.sasInfo(ctx, tx, f)
 		if err != nil {
 			return err
 		}
