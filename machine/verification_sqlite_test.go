@@ -128,7 +128,7 @@ func TestVerificationRoomBystander(t *testing.T) {
 	// Carol references the request: alice and bob ignore her.
 	w.do(c.UserID(), c.DeviceID(), machine.Request{ID: "carol1", Kind: machine.KindRoomEvent, RoomID: room,
 		EventType: "m.key.verification.cancel",
-		Body: []byte(`{"code":"m.user","reason":"no","m.relates_to":{"rel_type":"m.reference","event_id":"` + va.ID + `"}}`)})
+		Body:      []byte(`{"code":"m.user","reason":"no","m.relates_to":{"rel_type":"m.reference","event_id":"` + va.ID + `"}}`)})
 	w.pump(feed, a, b, c)
 	w.wantState(va, machine.VerificationRequested)
 	if err := w.only(b).Accept(w.ctx); err != nil {
