@@ -269,6 +269,14 @@ func (f *flow) has(mt string) bool {
 
 // loadFlow reads a flow; a pending in-room request's old id finds its flow too.
 func loadFlow(ctx context.Context, tx store.Tx, id string) (*flow, error) {
+	f, err := loadFlowOnce(ctx, tx, id)
+	if err == nil && f.ID != id { // an in-room request renamed after it was sent
+		return loadFlowOnce(ctx, tx, f.ID)
+	}
+	return f, err
+}
+
+func loadFlowOnce(ctx context.Context, tx store.Tx, id string) (*flow, error) {
 	b, err := tx.Value(ctx, valueVerificationFlow+id)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && len(b) == 0) {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownVerification, id)
@@ -279,9 +287,6 @@ func loadFlow(ctx context.Context, tx store.Tx, id string) (*flow, error) {
 	f := new(flow)
 	if err := json.Unmarshal(b, f); err != nil {
 		return nil, fmt.Errorf("machine: verification flow %q: %w", id, store.ErrCorrupt)
-	}
-	if f.ID != id { // an in-room request renamed after it was sent
-		return loadFlow(ctx, tx, f.ID)
 	}
 	return f, nil
 }

@@ -4,9 +4,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/sicher-go/sicher/event"
 	"github.com/sicher-go/sicher/machine"
 )
 
@@ -273,4 +275,20 @@ func TestVerificationBothStart(t *testing.T) {
 	w.pump(nil, a, b)
 	w.wantState(va, machine.VerificationDone)
 	w.wantState(vb, machine.VerificationDone)
+}
+
+func TestVerificationMalformedIDs(t *testing.T) {
+	w := newWorld(t)
+	a, b, _, _, _ := w.pair()
+	w.inject(b, a.UserID(), "m.key.verification.request", map[string]any{"transaction_id": strings.Repeat("x", 256),
+		"from_device": a.DeviceID(), "methods": []string{"m.sas.v1"}, "timestamp": w.now.UnixMilli()})
+	w.inject(b, a.UserID(), "m.key.verification.request", map[string]any{
+		"from_device": a.DeviceID(), "methods": []string{"m.sas.v1"}, "timestamp": w.now.UnixMilli()})
+	errs := w.pump(nil, a, b)
+	if len(errs) != 2 || !errors.Is(errs[0], event.ErrMalformed) || !errors.Is(errs[1], event.ErrMalformed) {
+		t.Fatalf("errors %v", errs)
+	}
+	if vs, _ := b.Verifications(w.ctx); len(vs) != 0 {
+		t.Fatal("a flow was made from a malformed request")
+	}
 }

@@ -27,6 +27,10 @@ const (
 	typeVerificationCancel  = "m.key.verification.cancel"
 )
 
+// maxFlowID bounds the transaction and event ids the machine keeps flows under (the spec's
+// limit on an event id is 255 bytes).
+const maxFlowID = 255
+
 // isVerificationType reports whether a to-device event type belongs to the verification
 // framework (sync.go routes these here).
 func isVerificationType(t string) bool { return strings.HasPrefix(t, typeVerificationPrefix) }
@@ -89,6 +93,9 @@ func (m *Machine) receiveVerification(ctx context.Context, evType, sender, authD
 		return fmt.Errorf("%w: %s without transaction_id", event.ErrMalformed, evType)
 	}
 	in.FlowID = in.C.TransactionID
+	if len(in.FlowID) > maxFlowID {
+		return fmt.Errorf("%w: %s: transaction_id of %d bytes", event.ErrMalformed, evType, len(in.FlowID))
+	}
 	if in.C.Timestamp != 0 {
 		in.TS = time.UnixMilli(in.C.Timestamp)
 	}
@@ -130,7 +137,7 @@ func (m *Machine) ReceiveRoomEvent(ctx context.Context, roomID string, ev json.R
 		if in.C.MsgType != typeVerificationRequest {
 			return false, nil
 		}
-		if r.EventID == "" {
+		if r.EventID == "" || len(r.EventID) > maxFlowID {
 			return true, fmt.Errorf("%w: request without event_id", event.ErrMalformed)
 		}
 		in.Type, in.FlowID = typeVerificationRequest, r.EventID
@@ -140,6 +147,9 @@ func (m *Machine) ReceiveRoomEvent(ctx context.Context, roomID string, ev json.R
 		return true, fmt.Errorf("%w: %s without an m.reference relation", event.ErrMalformed, r.Type)
 	}
 	in.FlowID = in.C.RelatesTo.EventID
+	if len(in.FlowID) > maxFlowID {
+		return true, fmt.Errorf("%w: %s: event id of %d bytes", event.ErrMalformed, r.Type, len(in.FlowID))
+	}
 	return true, m.handleVerification(ctx, in)
 }
 
@@ -256,6 +266,9 @@ func (m *Machine) receiveRequest(ctx context.Context, tx store.Tx, in *incoming)
 	c := &in.C
 	if c.FromDevice == "" || c.Methods == nil || in.TS.IsZero() {
 		return fmt.Errorf("%w: request needs from_device, methods and a timestamp", event.ErrMalformed), nil
+	}
+	if in.AuthDevice != "" && c.FromDevice != in.AuthDevice {
+		return fmt.Errorf("%w: request from_device %s, but Olm authenticated %s", event.ErrMalformed, c.FromDevice, in.AuthDevice), nil
 	}
 	if in.RoomID != "" && c.To != m.owner.UserID {
 		return nil, nil // a request for someone else in the room
