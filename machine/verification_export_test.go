@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/sicher-go/sicher/sas"
 	"github.com/sicher-go/sicher/store"
 )
 
@@ -32,4 +33,12 @@ func (m *Machine) OlmEncryptForTest(ctx context.Context, userID, deviceID, evTyp
 		return nil
 	})
 	return out, err
+}
+
+// SetSASOfferForTest narrows the SAS options the machine offers and accepts; the returned
+// function restores them.
+func SetSASOfferForTest(o sas.Methods) (restore func()) {
+	old := sasOffer
+	sasOffer = func() sas.Methods { return o }
+	return func() { sasOffer = old }
 }

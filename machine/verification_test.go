@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sicher-go/sicher/machine"
+	"github.com/sicher-go/sicher/sas"
 	"github.com/sicher-go/sicher/signing"
 	"github.com/sicher-go/sicher/store"
 )
@@ -333,4 +334,40 @@ func TestVerificationEncryptedEvents(t *testing.T) {
 	w.hs.InjectToDevice(b.UserID(), b.DeviceID(), ev)
 	w.sync(b)
 	w.wantCancel(vb, machine.CancelUnexpectedMessage)
+}
+
+// TestVerificationSASMethods runs SAS with each key agreement protocol and MAC method package
+// sas implements, and with decimals only.
+func TestVerificationSASMethods(t *testing.T) {
+	for _, c := range []struct{ agreement, mac, short string }{
+		{"curve25519-hkdf-sha256", "hkdf-hmac-sha256.v2", "emoji"},
+		{"curve25519-hkdf-sha256", "org.matrix.msc3783.hkdf-hmac-sha256", "emoji"},
+		{"curve25519-hkdf-sha256", "hkdf-hmac-sha256", "decimal"},
+		{"curve25519", "hkdf-hmac-sha256", "emoji"},
+		{"curve25519", "hmac-sha256", "decimal"},
+	} {
+		t.Run(c.agreement+"/"+c.mac+"/"+c.short, func(t *testing.T) {
+			defer machine.SetSASOfferForTest(sas.Methods{KeyAgreementProtocols: []string{c.agreement}, Hashes: []string{"sha256"},
+				MessageAuthenticationCodes: []string{c.mac}, ShortAuthenticationString: []string{c.short}})()
+			w := newWorld(t)
+			a, b, _, _, _ := w.pair()
+			va, vb := w.readyPair(a, b)
+			if err := va.StartSAS(w.ctx); err != nil {
+				t.Fatal(err)
+			}
+			w.pump(nil, a, b)
+			code, err := vb.SAS(w.ctx)
+			if err != nil || len(code.Methods) != 1 || code.Methods[0] != c.short {
+				t.Fatalf("SAS %+v, %v", code, err)
+			}
+			for _, v := range []*machine.Verification{va, vb} {
+				if err := v.ConfirmSAS(w.ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			w.pump(nil, a, b)
+			w.wantState(va, machine.VerificationDone)
+			w.wantState(vb, machine.VerificationDone)
+		})
+	}
 }
