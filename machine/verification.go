@@ -555,6 +555,13 @@ func (m *Machine) roomEventSent(ctx context.Context, tx store.Tx, reqID string, 
 	if err := putFlowIDs(ctx, tx, ids); err != nil {
 		return err
 	}
+	if f.State == VerificationCancelled && f.CancelledByUs {
+		// Cancelled before the request was out: tell the other side now.
+		if err := m.sendFlow(ctx, tx, f, typeVerificationCancel, map[string]any{
+			"code": string(f.CancelCode), "reason": f.CancelReason}); err != nil {
+			return err
+		}
+	}
 	return m.saveFlow(ctx, tx, f)
 }
 

@@ -292,3 +292,23 @@ func TestVerificationMalformedIDs(t *testing.T) {
 		t.Fatal("a flow was made from a malformed request")
 	}
 }
+
+func TestVerificationCancelBeforeRoomRequestSent(t *testing.T) {
+	w := newWorld(t)
+	w.now = time.UnixMilli(1_700_000_000_000)
+	a, b, _, _, room := w.pair()
+	feed := w.roomFeed(room)
+	va, err := a.RequestVerificationInRoom(w.ctx, room, b.UserID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := va.Cancel(w.ctx, ""); err != nil { // before the request was sent
+		t.Fatal(err)
+	}
+	w.pump(feed, a, b)
+	w.refresh(va)
+	if va.ID[0] != '$' {
+		t.Fatalf("flow id %q", va.ID)
+	}
+	w.wantCancel(w.only(b), machine.CancelUser)
+}
