@@ -140,6 +140,29 @@ export function register(commands, h) {
             return id ? id.isVerified() : false;
         },
 
+        // receive_verification_event: {room_id, event} -> null (an in-room m.key.verification.*
+        // event, or the m.room.message request, in decrypted form)
+        async receive_verification_event(args) {
+            await need().receiveVerificationEvent(JSON.stringify(h.obj(args.event, "event")), new sdk.RoomId(str(args.room_id, "room_id")));
+            return null;
+        },
+
+        // room_request_content: {user_id} -> the content of an in-room request to that user (an
+        // m.room.message); send it, then call request_verification_in_room with its event id.
+        async room_request_content(args) {
+            const id = await need().getIdentity(new UserId(str(args.user_id, "user_id")));
+            if (!id || !id.verificationRequestContent) throw new DriverError("BadArgument", `no identity of another user ${args.user_id}`);
+            return JSON.parse(id.verificationRequestContent(methodsOf(args.methods)));
+        },
+
+        // request_verification_in_room: {user_id, room_id, event_id} -> flow id
+        async request_verification_in_room(args) {
+            const id = await need().getIdentity(new UserId(str(args.user_id, "user_id")));
+            if (!id || !id.verificationRequestContent) throw new DriverError("BadArgument", `no identity of another user ${args.user_id}`);
+            const r = id.requestVerification(new sdk.RoomId(str(args.room_id, "room_id")), new sdk.EventId(str(args.event_id, "event_id")), methodsOf(args.methods));
+            return r.flowId;
+        },
+
         // confirm_qr: {user_id, flow_id} -> request or null (the other side scanned our code)
         confirm_qr(args) {
             return out(verificationOf(args, Qr).confirmScanning());

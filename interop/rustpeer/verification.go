@@ -149,3 +149,22 @@ func (p *Peer) UserVerified(userID string) (bool, error) {
 	var out bool
 	return out, p.call("user_verified", map[string]any{"user_id": userID}, &out)
 }
+
+// ReceiveVerificationEvent hands the machine an in-room verification event (decrypted).
+func (p *Peer) ReceiveVerificationEvent(roomID string, event json.RawMessage) error {
+	return p.call("receive_verification_event", map[string]any{"room_id": roomID, "event": event}, nil)
+}
+
+// RoomRequestContent returns the content of an in-room verification request to userID (an
+// m.room.message); after sending it, RequestVerificationInRoom starts the flow.
+func (p *Peer) RoomRequestContent(userID string) (json.RawMessage, error) {
+	var out json.RawMessage
+	return out, p.call("room_request_content", map[string]any{"user_id": userID}, &out)
+}
+
+// RequestVerificationInRoom starts the flow of a sent in-room request; the flow id is its
+// event id.
+func (p *Peer) RequestVerificationInRoom(userID, roomID, eventID string) (string, error) {
+	var out string
+	return out, p.call("request_verification_in_room", map[string]any{"user_id": userID, "room_id": roomID, "event_id": eventID}, &out)
+}

@@ -203,3 +203,72 @@ func newCrossSignedDuo(t *testing.T) *duo {
 	d.pumpN(2)
 	return d
 }
+
+// doRustAny executes any rust request, RoomMessage ones (in-room verification events) in
+// their room.
+func (d *duo) doRustAny(req rustpeer.Request) {
+	d.t.Helper()
+	if req.Type != rustpeer.RoomMessage {
+		d.doRust(req)
+		return
+	}
+	resp, err := d.hs.Do(d.ru, d.rd, machine.Request{ID: req.TxnID, Kind: machine.KindRoomEvent, RoomID: req.RoomID,
+		EventType: req.EventType, Body: req.Body})
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	if err := d.r.MarkRequestSent(req.ID, req.Type, resp); err != nil {
+		d.t.Fatalf("rust MarkRequestSent(%s): %v\n%s", req.Type, err, d.r.Stderr())
+	}
+}
+
+// roomPump sends both machines' requests, syncs both and feeds both the room's new events, n
+// times. machinetest stamps events with a fixed time in 2023; the feed stamps them with the
+// current time, as a real server would (both machines ignore requests older than ten minutes).
+func (d *duo) roomPump(n int, seen *int) {
+	d.t.Helper()
+	for range n {
+		d.sendSicher()
+		for range 5 {
+			reqs, err := d.r.OutgoingRequests()
+			if err != nil {
+				d.t.Fatal(err)
+			}
+			if len(reqs) == 0 {
+				break
+			}
+			for _, r := range reqs {
+				d.doRustAny(r)
+			}
+		}
+		d.syncSicher()
+		d.syncRust()
+		evs := d.hs.Messages(d.room)
+		for _, raw := range evs[*seen:] {
+			var ev map[string]any
+			if err := json.Unmarshal(raw, &ev); err != nil {
+				d.t.Fatal(err)
+			}
+			ev["origin_server_ts"] = d.clock().UnixMilli()
+			raw, _ = json.Marshal(ev)
+			if _, err := d.s.ReceiveRoomEvent(d.ctx, d.room, raw); err != nil {
+				d.t.Logf("sicher: room event %s: %v", ev["type"], err)
+			}
+			if err := d.r.ReceiveVerificationEvent(d.room, raw); err != nil {
+				d.t.Fatalf("rust: room event %s: %v\n%s", ev["type"], err, d.r.Stderr())
+			}
+		}
+		*seen = len(evs)
+	}
+}
+
+// rustDoAny sends a request a rust verification call returned, in a room or to-device.
+func (d *duo) rustDoAny(r *rustpeer.Request, err error) {
+	d.t.Helper()
+	if err != nil {
+		d.t.Fatalf("%v\n%s", err, d.r.Stderr())
+	}
+	if r != nil {
+		d.doRustAny(*r)
+	}
+}

@@ -1,6 +1,7 @@
 package rustpeer_test
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -136,6 +137,94 @@ func TestVerificationQRWithRust(t *testing.T) {
 			}
 			if v.Result == nil || !v.Result.Signed {
 				t.Fatalf("sicher's result %+v", v.Result)
+			}
+		})
+	}
+}
+
+// In-room SAS verification with matrix-sdk-crypto, each side requesting once (the other
+// starting SAS): the events reference the request's event id, and both sides verify the other's
+// identity (cross-signed users).
+func TestVerificationInRoomWithRust(t *testing.T) {
+	for _, sicherRequests := range []bool{true, false} {
+		name := map[bool]string{true: "sicher requests, rust starts", false: "rust requests, sicher starts"}[sicherRequests]
+		t.Run(name, func(t *testing.T) {
+			d := newCrossSignedDuo(t)
+			seen := len(d.hs.Messages(d.room))
+			var v *machine.Verification
+			var err error
+			if sicherRequests {
+				if v, err = d.s.RequestVerificationInRoom(d.ctx, d.room, d.ru); err != nil {
+					t.Fatal(err)
+				}
+				d.roomPump(1, &seen)
+				if err := v.Refresh(d.ctx); err != nil {
+					t.Fatal(err)
+				}
+				d.rustDoAny(d.r.AcceptVerification(d.su, v.ID))
+				d.roomPump(2, &seen)
+				d.wantSicher(v, machine.VerificationReady)
+				d.rustDoAny(d.r.StartSAS(d.su, v.ID))
+			} else {
+				content, err := d.r.RoomRequestContent(d.su)
+				if err != nil {
+					t.Fatalf("%v\n%s", err, d.r.Stderr())
+				}
+				resp, err := d.hs.Do(d.ru, d.rd, machine.Request{ID: "rustreq", Kind: machine.KindRoomEvent, RoomID: d.room,
+					EventType: "m.room.message", Body: content})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var sent struct {
+					EventID string `json:"event_id"`
+				}
+				_ = json.Unmarshal(resp, &sent)
+				if _, err := d.r.RequestVerificationInRoom(d.su, d.room, sent.EventID); err != nil {
+					t.Fatalf("%v\n%s", err, d.r.Stderr())
+				}
+				d.roomPump(1, &seen)
+				if v, err = d.s.Verification(d.ctx, sent.EventID); err != nil {
+					t.Fatal(err)
+				}
+				if err := v.Accept(d.ctx); err != nil {
+					t.Fatal(err)
+				}
+				d.roomPump(2, &seen)
+				if err := v.StartSAS(d.ctx); err != nil {
+					t.Fatal(err)
+				}
+				d.roomPump(1, &seen)
+				d.rustDoAny(d.r.AcceptSAS(d.su, v.ID))
+			}
+			d.roomPump(4, &seen)
+			d.wantSicher(v, machine.VerificationKeysExchanged)
+			code, _ := v.SAS(d.ctx)
+			rs, err := d.r.SAS(d.su, v.ID)
+			if err != nil || len(rs.EmojiIndex) != 7 {
+				t.Fatalf("rust SAS %+v, %v", rs, err)
+			}
+			for i, e := range code.Emoji {
+				if e.Number != rs.EmojiIndex[i] {
+					t.Fatalf("emoji differ: sicher %v, rust %v", code.Emoji, rs.EmojiIndex)
+				}
+			}
+			reqs, err := d.r.ConfirmSAS(d.su, v.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range reqs {
+				d.doRustAny(r)
+			}
+			if err := v.ConfirmSAS(d.ctx); err != nil {
+				t.Fatal(err)
+			}
+			d.roomPump(4, &seen)
+			d.wantSicher(v, machine.VerificationDone)
+			if ok, err := d.s.UserVerified(d.ctx, d.ru); err != nil || !ok {
+				t.Fatalf("sicher did not verify rust's identity: %v", err)
+			}
+			if ok, err := d.r.UserVerified(d.su); err != nil || !ok {
+				t.Fatalf("rust did not verify sicher's identity: %v", err)
 			}
 		})
 	}
