@@ -229,3 +229,54 @@ func TestVerificationInRoomWithRust(t *testing.T) {
 		})
 	}
 }
+
+// QR code self-verification with matrix-sdk-crypto: the rust device is a new device of sicher's
+// user. The sicher device holds the cross-signing keys and shows mode 1, or the rust device
+// (not trusting the master key yet) shows mode 2; either way the sicher device signs the rust
+// device with the self-signing key and the rust device comes to trust the master key.
+func TestVerificationQROwnDeviceWithRust(t *testing.T) {
+	for _, sicherShows := range []bool{true, false} {
+		name := map[bool]string{true: "sicher shows mode 1", false: "rust shows mode 2"}[sicherShows]
+		t.Run(name, func(t *testing.T) {
+			d := newCrossSignedDuoOf(t, sicherUser)
+			v := d.sicherRequests()
+			if sicherShows {
+				code, err := v.QRCode(d.ctx)
+				if err != nil || code[7] != 1 {
+					t.Fatalf("QR code %x, %v", code, err)
+				}
+				d.rustDo(d.r.ScanQR(d.su, v.ID, code))
+				d.pumpN(2)
+				d.wantSicher(v, machine.VerificationQRScanned)
+				if err := v.ConfirmQRScanned(d.ctx); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				code, err := d.r.GenerateQR(d.su, v.ID)
+				if err != nil || len(code) < 8 || code[7] != 2 {
+					t.Fatalf("rust's QR code %x, %v\n%s", code, err, d.r.Stderr())
+				}
+				if err := v.ScanQR(d.ctx, code); err != nil {
+					t.Fatal(err)
+				}
+				d.pumpN(2)
+				d.rustDo(d.r.ConfirmQR(d.su, v.ID))
+			}
+			d.pumpN(4)
+			d.wantSicher(v, machine.VerificationDone)
+			if v.Result == nil || v.Result.DeviceID != d.rd || !v.Result.Signed {
+				t.Fatalf("sicher's result %+v", v.Result)
+			}
+			d.pumpN(2)
+			devs, _ := d.s.Devices(d.ctx, d.su)
+			for _, dev := range devs {
+				if dev.Keys.DeviceID == d.rd && !dev.CrossSigned {
+					t.Fatal("the rust device is not cross-signed after the verification")
+				}
+			}
+			if ok, err := d.r.UserVerified(d.su); err != nil || !ok {
+				t.Fatalf("the rust device does not trust its master key: %v\n%s", err, d.r.Stderr())
+			}
+		})
+	}
+}
