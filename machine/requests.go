@@ -342,6 +342,8 @@ func (m *Machine) MarkRequestSent(ctx context.Context, id string, response []byt
 			err = m.receiveQuery(ctx, tx, r.Body, response)
 		case KindKeysClaim:
 			wedgedPeers, err = m.receiveClaim(ctx, tx, r.Body, response)
+		case KindRoomEvent:
+			err = m.roomEventSent(ctx, tx, r.ID, response)
 		default:
 			// To-device messages, room events and uploads whose response says nothing the
 			// machine keeps.

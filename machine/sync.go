@@ -123,6 +123,10 @@ func (m *Machine) receiveToDevice(ctx context.Context, raw json.RawMessage) (ToD
 		out.Err = event.ErrNotOlmEncrypted
 		return out, nil
 	}
+	if isVerificationType(r.Type) {
+		out.Err = m.receiveVerification(ctx, r.Type, r.Sender, "", r.Content)
+		return out, nil
+	}
 	out.Content = r.Content
 	return out, nil
 }
@@ -219,6 +223,9 @@ func (m *Machine) receiveOlm(ctx context.Context, r rawToDevice) (ToDeviceEvent,
 		}
 		return nil
 	})
+	if err == nil && isVerificationType(out.Type) && out.Content != nil {
+		out.Err, out.Content = m.receiveVerification(ctx, out.Type, r.Sender, out.SenderDevice, out.Content), nil
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return out, err
