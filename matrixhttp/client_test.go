@@ -29,8 +29,8 @@ type fake struct {
 	hs  *httptest.Server
 
 	mu     sync.Mutex
-	counts map[string]int                                      // "METHOD /path" → requests
-	times  map[string][]time.Time                              // "METHOD /path" → when
+	counts map[string]int                                           // "METHOD /path" → requests
+	times  map[string][]time.Time                                   // "METHOD /path" → when
 	inject func(w http.ResponseWriter, r *http.Request, n int) bool // answers instead of the server when true
 }
 

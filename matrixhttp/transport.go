@@ -37,6 +37,7 @@ type Error struct {
 	body []byte // the response body, for user-interactive authentication
 }
 
+// Error returns "matrixhttp: METHOD path: status errcode: message".
 func (e *Error) Error() string {
 	s := fmt.Sprintf("matrixhttp: %s %s: %d", e.Method, e.Path, e.Status)
 	if e.ErrCode != "" {
