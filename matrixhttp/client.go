@@ -99,6 +99,29 @@ func LoginToken(ctx context.Context, cfg Config, token, deviceID string) (*Sessi
 	return login(ctx, cfg, map[string]any{"type": "m.login.token", "token": token}, deviceID)
 }
 
+// Whoami returns the session of an access token the caller already has (GET /account/whoami,
+// https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv3accountwhoami). Errors:
+// *Error (M_UNKNOWN_TOKEN), ErrMalformed (also for a token without a device).
+func Whoami(ctx context.Context, cfg Config, accessToken string) (*Session, error) {
+	t, err := newTransport(cfg)
+	if err != nil {
+		return nil, err
+	}
+	t.token = accessToken
+	resp, err := t.do(ctx, request{method: "GET", path: clientV3 + "/account/whoami"})
+	if err != nil {
+		return nil, err
+	}
+	var r struct {
+		UserID   string `json:"user_id"`
+		DeviceID string `json:"device_id"`
+	}
+	if err := jsonstrict.Unmarshal(resp, &r); err != nil || r.UserID == "" || r.DeviceID == "" {
+		return nil, fmt.Errorf("%w: /account/whoami", ErrMalformed)
+	}
+	return NewSession(r.UserID, r.DeviceID, accessToken), nil
+}
+
 func login(ctx context.Context, cfg Config, body map[string]any, deviceID string) (*Session, error) {
 	t, err := newTransport(cfg)
 	if err != nil {

@@ -108,6 +108,9 @@ func (s *Server) Handler() http.Handler {
 	const c = "/_matrix/client/v3"
 	mux.HandleFunc("POST "+c+"/login", s.serve(false, s.login))
 	mux.HandleFunc("GET "+c+"/sync", s.serve(true, s.syncHTTP))
+	mux.HandleFunc("GET "+c+"/account/whoami", s.serve(true, func(who caller, _ *http.Request, _ []byte) (any, error) {
+		return map[string]string{"user_id": who.user, "device_id": who.device}, nil
+	}))
 	mux.HandleFunc("POST "+c+"/createRoom", s.serve(true, s.createRoom))
 	mux.HandleFunc("POST "+c+"/join/{room}", s.serve(true, s.membershipHTTP("join")))
 	mux.HandleFunc("POST "+c+"/rooms/{room}/join", s.serve(true, s.membershipHTTP("join")))
