@@ -454,7 +454,7 @@ func (s *Server) download(authenticated bool) handlerFunc {
 		if !ok || r.PathValue("server") != "example.org" {
 			return nil, &httpError{http.StatusNotFound, "M_NOT_FOUND", "no such media"}
 		}
-		return rawResponse{f.contentType, f.data}, nil
+		return rawResponse(f), nil
 	}
 }
 
