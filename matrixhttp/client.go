@@ -21,7 +21,8 @@ type Config struct {
 	// HomeserverURL is the base URL of the client-server API, such as
 	// "https://matrix.example.org".
 	HomeserverURL string
-	// HTTPClient sends the requests; nil means http.DefaultClient.
+	// HTTPClient sends the requests; nil means http.DefaultClient. A Timeout, if set, must
+	// exceed SyncTimeout: /sync is a long poll.
 	HTTPClient *http.Client
 	// Logger receives diagnostics (never secrets); nil discards them.
 	Logger *slog.Logger

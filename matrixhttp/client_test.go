@@ -432,6 +432,13 @@ func TestLoginToken(t *testing.T) {
 	if !errors.Is(err, &matrixhttp.Error{Status: http.StatusForbidden, ErrCode: "M_FORBIDDEN"}) {
 		t.Fatalf("wrong password: %v", err)
 	}
+	who, err := matrixhttp.Whoami(context.Background(), cfg, sess.AccessToken())
+	if err != nil || who.UserID != bob || who.DeviceID != "BOTDEVICE" {
+		t.Fatalf("whoami: %v %v", who, err)
+	}
+	if _, err := matrixhttp.Whoami(context.Background(), cfg, "unknown"); !errors.Is(err, &matrixhttp.Error{ErrCode: "M_UNKNOWN_TOKEN"}) {
+		t.Fatalf("whoami with an unknown token: %v", err)
+	}
 	cryptotest.Redacted(t, sess, []byte(sess.AccessToken()))
 	cryptotest.Redacted(t, *sess, []byte(sess.AccessToken()))
 	cl, err := matrixhttp.New(context.Background(), cfg, sess, store.NewMemory())

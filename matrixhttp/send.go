@@ -48,6 +48,9 @@ func (c *Client) SendRequests(ctx context.Context) error {
 			resp, err := c.execute(ctx, r)
 			if err == nil {
 				err = c.m.MarkRequestSent(ctx, r.ID, resp)
+				if errors.Is(err, machine.ErrUnknownRequest) {
+					err = nil // another process on the same store confirmed it first
+				}
 			}
 			if ctx.Err() != nil {
 				return ctx.Err()

@@ -273,8 +273,8 @@ func (c *Client) applyRooms(resp *syncResponse) (newUsers []string, out []timeli
 			r.applyState(ev)
 		}
 		if r.Encryption != nil {
-			for u, m := range r.Members {
-				if !wasEncrypted || before[u] == "" && m != "" {
+			for u, m := range r.Members { // new members, or all when encryption began
+				if !wasEncrypted || before[u] != m {
 					added[u] = true
 				}
 			}
