@@ -293,7 +293,13 @@ func TestRestartResumesFromStoredToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	b2.start(t)
-	if got := b2.next(t); text(t, got) != "two" || got.room != id2 {
+	got := b2.next(t)
+	if text(t, got) == "one" && got.room == id {
+		// Delivered at least once: the first run may have stopped after the handler and
+		// before it stored the sync token.
+		got = b2.next(t)
+	}
+	if text(t, got) != "two" || got.room != id2 {
 		t.Fatalf("after the restart bob got %q in %s", text(t, got), got.room)
 	}
 	if n := initialSyncs.Load(); n != 0 {
