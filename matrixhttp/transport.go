@@ -138,12 +138,10 @@ func (t *transport) retryAfter(err error, attempt int) (time.Duration, bool) {
 	switch {
 	case !errors.As(err, &e):
 		return backoff, true // a network error
-	case e.Status == http.StatusTooManyRequests:
-		if e.RetryAfter > 0 {
+	case e.Status == http.StatusTooManyRequests || e.Status >= 500:
+		if e.RetryAfter > 0 { // a 503 may say when to come back too
 			return e.RetryAfter, true
 		}
-		return backoff, true
-	case e.Status >= 500:
 		return backoff, true
 	}
 	return 0, false
