@@ -34,6 +34,8 @@ type Server struct {
 	accountData map[string]map[string]json.RawMessage // user → type → content
 	backups     map[string]*backup                    // user → server-side key backup
 	roomTxns    map[string]string                     // user|txn → event id
+	web         *web                                  // the HTTP front's state (http.go)
+	legacyMedia bool                                  // http.go: no authenticated media download
 
 	// ToDeviceFilter, if set, may drop, duplicate, reorder or change the to-device events
 	// a device is about to receive in a sync.
