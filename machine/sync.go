@@ -125,7 +125,10 @@ func (m *Machine) receiveToDevice(ctx context.Context, raw json.RawMessage) (ToD
 	case typeRoomKeyRequest:
 		out.Err = m.receiveKeyRequest(ctx, r)
 		return out, nil
-	case typeRoomKey, typeForwardedKey, typeDummy:
+	case typeSecretRequest: // secrets.go
+		out.Err = m.receiveSecretRequest(ctx, r.Sender, r.Content)
+		return out, nil
+	case typeRoomKey, typeForwardedKey, typeDummy, typeSecretSend:
 		out.Err = event.ErrNotOlmEncrypted
 		return out, nil
 	}
@@ -362,6 +365,8 @@ func (m *Machine) handleOlmEvent(ctx context.Context, tx store.Tx, ev *event.Olm
 			return true, drop(err)
 		}
 		return true, m.storeInbound(ctx, tx, fk.Info, s)
+	case typeSecretSend: // secrets.go
+		return true, m.receiveSecretSend(ctx, tx, ev, dev)
 	}
 	return false, nil
 }
