@@ -472,3 +472,41 @@ func TestBackupNewVersion(t *testing.T) {
 		t.Fatalf("version %s holds %d sessions of the room, want 2", v2, n)
 	}
 }
+
+// TestBackupOnDemand: a key missing at decryption is fetched from the backup by session.
+func TestBackupOnDemand(t *testing.T) {
+	w, _, room, ev, rk := bootstrapped(t)
+	a2 := w.device("@alice:example.org", "A2")
+	w.sync(a2)
+	w.send(a2)
+	if err := a2.Recover(w.ctx, rk); err != nil {
+		t.Fatal(err)
+	}
+	w.send(a2)
+	_, _, err := w.read(a2, room, ev)
+	var de *machine.DecryptionError
+	if !errors.As(err, &de) || de.Reason != machine.FailureMissingSession {
+		t.Fatalf("before the download: %v", err)
+	}
+	var c struct {
+		Content struct {
+			SessionID string `json:"session_id"`
+		} `json:"content"`
+	}
+	if err := json.Unmarshal(ev, &c); err != nil {
+		t.Fatal(err)
+	}
+	if err := a2.RestoreBackup(w.ctx, room, c.Content.SessionID); err != nil {
+		t.Fatal(err)
+	}
+	reqs, err := a2.OutgoingRequests(w.ctx)
+	if err != nil || len(reqs) != 1 || reqs[0].Kind != machine.KindBackupDownload || reqs[0].Method != "GET" ||
+		!strings.Contains(reqs[0].Path, "/room_keys/keys/") {
+		t.Fatalf("queued %+v, %v", reqs, err)
+	}
+	w.send(a2)
+	w.mustRead(a2, room, ev, "hello")
+	if ok, err := a2.BackupAuthenticated(w.ctx, room, c.Content.SessionID); err != nil || !ok {
+		t.Fatalf("entry written by A1 not authenticated: %v %v", ok, err)
+	}
+}
