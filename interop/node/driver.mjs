@@ -284,6 +284,9 @@ const commands = {
     },
 };
 
+// Cross-signing and key backup commands (backup.mjs).
+Object.assign(commands, (await import("./backup.mjs")).backupCommands({ sdk, need, str, obj, request, parse, enumName, DriverError }));
+
 // errorOf turns anything thrown into {type, message}. A Megolm decryption
 // failure is named after its DecryptionErrorCode.
 function errorOf(e) {
