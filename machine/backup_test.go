@@ -4,10 +4,12 @@ package machine_test
 
 import (
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,8 +47,30 @@ func postgresOpener(t *testing.T) storeOpener {
 		}
 		t.Skip("SICHER_TEST_POSTGRES is not set; eval \"$(scripts/postgres.sh start)\" to test PostgreSQL")
 	}
+	// A schema of the test's own: the database outlives the test and its store key.
+	schema := "sicher_machine_" + strings.TrimPrefix(strings.Split(uniqueUser("t"), ":")[0], "@t-")
+	admin, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		admin.Exec("DROP SCHEMA " + schema + " CASCADE")
+		admin.Close()
+	})
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	dsn = u.String()
+	key := sqlstore.GenerateKey()
 	return func(t *testing.T, name string) store.Store {
-		st, err := sqlstore.OpenPostgres(t.Context(), dsn, sqlstore.GenerateKey())
+		st, err := sqlstore.OpenPostgres(t.Context(), dsn, key)
 		if err != nil {
 			t.Fatal(err)
 		}
