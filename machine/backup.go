@@ -228,7 +228,9 @@ func (m *Machine) queueVersionGet(ctx context.Context, tx store.Tx) error {
 // KindBackupDownloadKeys) the server refused with 403 M_WRONG_ROOM_KEYS_VERSION, or 404 for a
 // deleted backup: another device replaced the backup. It drops the request and queues a
 // CheckBackupVersion; a new trusted version with our key gets every session uploaded again.
-// An id the machine does not have gives ErrUnknownRequest.
+// For a KindBackupVersionGet answered 404 M_NOT_FOUND (the user has no backup any more) it
+// drops the request and disables backup. An id the machine does not have gives
+// ErrUnknownRequest.
 func (m *Machine) HandleWrongBackupVersion(ctx context.Context, id string) error {
 	return m.update(ctx, func(tx store.Tx) error {
 		reqs, err := tx.OutgoingRequests(ctx)
@@ -239,13 +241,17 @@ func (m *Machine) HandleWrongBackupVersion(ctx context.Context, id string) error
 			if r.ID != id {
 				continue
 			}
-			switch m.fromStored(r).Kind {
-			case KindBackupUpload, KindBackupDownload, KindBackupDownloadKeys:
+			kind := m.fromStored(r).Kind
+			switch kind {
+			case KindBackupUpload, KindBackupDownload, KindBackupDownloadKeys, KindBackupVersionGet:
 			default:
 				return fmt.Errorf("machine: request %q is not a backup request", id)
 			}
 			if err := tx.DeleteOutgoingRequest(ctx, id); err != nil {
 				return err
+			}
+			if kind == KindBackupVersionGet {
+				return m.disableBackup(ctx, tx) // 404: the server has no backup
 			}
 			return m.queueVersionGet(ctx, tx)
 		}

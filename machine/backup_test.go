@@ -534,3 +534,33 @@ func TestBackupOnDemand(t *testing.T) {
 		t.Fatalf("entry written by A1 not authenticated: %v %v", ok, err)
 	}
 }
+
+// TestBackupDeleted: GET /room_keys/version answered 404 (the backup was deleted) disables
+// backup; a bootstrap before our own keys query is refused.
+func TestBackupDeleted(t *testing.T) {
+	w, a1, _, _, _ := bootstrapped(t)
+	if err := a1.CheckBackupVersion(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	reqs, err := a1.OutgoingRequests(w.ctx)
+	if err != nil || len(reqs) != 1 || reqs[0].Kind != machine.KindBackupVersionGet || reqs[0].Body != nil {
+		t.Fatalf("queued %+v, %v", reqs, err)
+	}
+	if err := a1.HandleWrongBackupVersion(w.ctx, reqs[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := a1.RestoreBackup(w.ctx, "", ""); !errors.Is(err, machine.ErrBackupDisabled) {
+		t.Fatalf("backup after a 404: %v", err)
+	}
+	if err := a1.HandleWrongBackupVersion(w.ctx, reqs[0].ID); !errors.Is(err, machine.ErrUnknownRequest) {
+		t.Fatalf("a request handled twice: %v", err)
+	}
+
+	fresh, err := machine.New(w.ctx, machine.Config{UserID: "@carol:example.org", DeviceID: "C", Store: store.NewMemory(), Clock: w.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fresh.Bootstrap(w.ctx, machine.BootstrapOptions{}); !errors.Is(err, machine.ErrDevicesOutdated) {
+		t.Fatalf("bootstrap before the keys query: %v", err)
+	}
+}

@@ -92,7 +92,9 @@ func (r BootstrapResult) Format(f fmt.State, _ rune) {
 // Requests not confirmed stay queued across restarts, so a bootstrap interrupted by a failed
 // request resumes by sending them again. Once done, Bootstrap changes nothing and returns
 // AlreadyDone. It returns ErrIdentityExists when the server already publishes a master key for
-// our user (call Recover instead), and the store's errors.
+// our user (call Recover instead), ErrDevicesOutdated while our own keys query is not answered
+// (send it first: only then can the machine tell that no identity exists), and the store's
+// errors.
 func (m *Machine) Bootstrap(ctx context.Context, opts BootstrapOptions) (*BootstrapResult, error) {
 	var ssKey *secretstorage.Key
 	var pass *secretstorage.PassphraseInfo
@@ -113,6 +115,12 @@ func (m *Machine) Bootstrap(ctx context.Context, opts BootstrapOptions) (*Bootst
 			return nil
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
+		}
+		// Only a current view of our own identity can tell that none exists.
+		if tu, err := tx.TrackedUser(ctx, m.owner.UserID); err != nil {
+			return err
+		} else if tu.Outdated {
+			return ErrDevicesOutdated
 		}
 		if id, _, err := m.loadIdentity(ctx, tx, m.owner.UserID); err != nil {
 			return err
