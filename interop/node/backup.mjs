@@ -12,6 +12,7 @@
 //   backup_room_keys                       -> a KeysBackup request or null
 //   verify_backup {backup_info}            -> {trusted, device_state, user_state} (SignatureState names)
 //   restore_backup {key, keys, version}    -> {imported, total, failed}
+//   request_missing_secrets                -> whether m.secret.request events were queued
 
 export function backupCommands({ sdk, need, str, obj, request, parse, enumName, DriverError }) {
     const { BackupDecryptionKey, RoomId, UserId, SignatureState } = sdk;
@@ -98,6 +99,10 @@ export function backupCommands({ sdk, need, str, obj, request, parse, enumName, 
                 device_state: enumName(SignatureState, v.deviceState),
                 user_state: enumName(SignatureState, v.userState),
             };
+        },
+
+        async request_missing_secrets() {
+            return await need().requestMissingSecretsIfNeeded();
         },
 
         // restore_backup decrypts a /room_keys/keys body with the key (base64) and imports

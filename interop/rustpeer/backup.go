@@ -121,3 +121,11 @@ func (p *Peer) RestoreBackup(key string, keys json.RawMessage, version string) (
 	var out RestoreCounts
 	return &out, p.call("restore_backup", map[string]any{"key": key, "keys": keys, "version": version}, &out)
 }
+
+// RequestMissingSecrets queues m.secret.request events for the cross-signing and backup keys
+// the machine lacks (requestMissingSecretsIfNeeded); they come out of OutgoingRequests. It
+// reports whether it queued any.
+func (p *Peer) RequestMissingSecrets() (bool, error) {
+	var out bool
+	return out, p.call("request_missing_secrets", nil, &out)
+}

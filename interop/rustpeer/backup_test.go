@@ -265,3 +265,112 @@ func TestBackupInterop(t *testing.T) {
 		}
 	})
 }
+
+// TestSecretSharingInterop: m.secret.request and m.secret.send between a sicher device and a
+// rust device of the same user, each direction.
+func TestSecretSharingInterop(t *testing.T) {
+	t.Run("SicherAnswersRust", func(t *testing.T) {
+		d := newDuoOf(t, sicherUser, sicherUser)
+		bootstrapSicher(t, d)
+		d.pump()
+		if err := d.s.SetDeviceTrust(d.ctx, d.su, d.rd, machine.TrustVerified); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.r.SetLocalTrust(d.su, d.sd, "Verified"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.s.GetMissingSessions(d.ctx, []string{d.su}); err != nil {
+			t.Fatal(err)
+		}
+		d.sendSicher()
+		queued, err := d.r.RequestMissingSecrets()
+		if err != nil || !queued {
+			t.Fatalf("rust queued no secret request: %v\n%s", err, d.r.Stderr())
+		}
+		d.sendRust()
+		for _, ev := range d.syncSicher() {
+			if ev.Type == "m.secret.request" && ev.Err != nil {
+				t.Fatalf("sicher refused rust's request: %v", ev.Err)
+			}
+		}
+		d.sendSicher()
+		d.syncRust()
+		status, err := d.r.CrossSigningStatus()
+		if err != nil || !status.HasMaster || !status.HasSelfSigning || !status.HasUserSigning {
+			t.Fatalf("rust after sicher's answers: %+v %v\n%s", status, err, d.r.Stderr())
+		}
+	})
+	t.Run("RustAnswersSicher", func(t *testing.T) {
+		st := store.NewMemory()
+		d := newDuoOn(t, st, sicherUser, sicherUser)
+		bootstrapSicher(t, d)
+		d.pump()
+		// rust holds the cross-signing keys (the import checks them against the identity).
+		keys := rustpeer.CrossSigningKeys{Master: secretOf(t, d, st, machine.SecretMaster),
+			SelfSigning: secretOf(t, d, st, machine.SecretSelfSigning), UserSigning: secretOf(t, d, st, machine.SecretUserSigning)}
+		if _, err := d.r.ImportCrossSigningKeys(keys); err != nil {
+			t.Fatal(err)
+		}
+		// A new sicher device asks for them.
+		st2 := store.NewMemory()
+		s2, err := machine.New(d.ctx, machine.Config{UserID: d.su, DeviceID: "SICHER2", Store: st2, Clock: d.clock})
+		if err != nil {
+			t.Fatal(err)
+		}
+		send2 := func() {
+			if err := d.hs.SendAll(d.ctx, s2); err != nil {
+				t.Fatal(err)
+			}
+		}
+		send2()
+		d.pump()
+		if _, err := d.hs.SyncMachine(d.ctx, s2); err != nil {
+			t.Fatal(err)
+		}
+		send2()
+		if err := s2.SetDeviceTrust(d.ctx, d.su, d.rd, machine.TrustVerified); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.r.SetLocalTrust(d.su, "SICHER2", "Verified"); err != nil {
+			t.Fatal(err)
+		}
+		claim, err := d.r.GetMissingSessions(d.su)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if claim != nil {
+			d.doRust(*claim)
+		}
+		for _, name := range []string{machine.SecretSelfSigning, machine.SecretUserSigning} {
+			if _, err := s2.RequestSecret(d.ctx, name); err != nil {
+				t.Fatal(err)
+			}
+		}
+		send2()
+		d.syncRust()
+		d.sendRust()
+		evs, err := d.hs.SyncMachine(d.ctx, s2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := 0
+		for _, ev := range evs {
+			if ev.Type == "m.secret.send" {
+				if ev.Err != nil {
+					t.Fatalf("sicher refused rust's secret: %v", ev.Err)
+				}
+				got++
+			}
+		}
+		for _, name := range []string{machine.SecretSelfSigning, machine.SecretUserSigning} {
+			var v store.Secret
+			err := st2.View(d.ctx, store.Owner{UserID: d.su, DeviceID: "SICHER2"}, func(tx store.Tx) error {
+				v, err = tx.Secret(d.ctx, name)
+				return err
+			})
+			if err != nil || string(v) != secretOf(t, d, st, name) {
+				t.Fatalf("SICHER2's %s after rust's answer (%d m.secret.send): %v\n%s", name, got, err, d.r.Stderr())
+			}
+		}
+	})
+}
