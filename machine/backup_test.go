@@ -546,11 +546,25 @@ func TestBackupDeleted(t *testing.T) {
 	if err != nil || len(reqs) != 1 || reqs[0].Kind != machine.KindBackupVersionGet || reqs[0].Body != nil {
 		t.Fatalf("queued %+v, %v", reqs, err)
 	}
+	if err := a1.RestoreBackup(w.ctx, "", ""); err != nil {
+		t.Fatal(err)
+	}
 	if err := a1.HandleWrongBackupVersion(w.ctx, reqs[0].ID); err != nil {
 		t.Fatal(err)
 	}
 	if err := a1.RestoreBackup(w.ctx, "", ""); !errors.Is(err, machine.ErrBackupDisabled) {
 		t.Fatalf("backup after a 404: %v", err)
+	}
+	// The download queued before cannot be restored any more: it is dropped.
+	reqs2, _ := a1.OutgoingRequests(w.ctx)
+	if len(reqs2) != 1 || reqs2[0].Kind != machine.KindBackupDownloadKeys {
+		t.Fatalf("queued %+v", reqs2)
+	}
+	if _, err := a1.MarkBackupKeysReceived(w.ctx, reqs2[0].ID, w.hs.BackupKeys(a1.UserID()), nil); !errors.Is(err, machine.ErrBackupDisabled) {
+		t.Fatalf("restore after backup was disabled: %v", err)
+	}
+	if reqs2, _ = a1.OutgoingRequests(w.ctx); len(reqs2) != 0 {
+		t.Fatalf("still queued: %+v", reqs2)
 	}
 	if err := a1.HandleWrongBackupVersion(w.ctx, reqs[0].ID); !errors.Is(err, machine.ErrUnknownRequest) {
 		t.Fatalf("a request handled twice: %v", err)

@@ -217,7 +217,8 @@ type RestoreResult struct {
 // each batch of sessions committed. Entries are decrypted and stored in batches, each in its
 // own transaction, so a large backup does not hold one long transaction; the request is removed
 // after the last batch (an interrupted restore is repeated, harmlessly). Errors:
-// ErrUnknownRequest, ErrMalformedResponse, ErrBackupDisabled, and the store's.
+// ErrUnknownRequest, ErrMalformedResponse, ErrBackupDisabled (backup was disabled since the
+// request was made: the request is dropped), and the store's.
 func (m *Machine) MarkBackupKeysReceived(ctx context.Context, id string, response []byte, progress func(restored, total int)) (RestoreResult, error) {
 	var res RestoreResult
 	done, err := m.markRestoreResult(ctx, id, response, progress, &res)
@@ -260,6 +261,13 @@ func (m *Machine) markRestoreResult(ctx context.Context, id string, response []b
 		_, bk, err = m.activeBackup(ctx, tx)
 		return err
 	})
+	if errors.Is(err, ErrBackupDisabled) {
+		// Backup was disabled since the request was made: it cannot be restored any more.
+		if derr := m.update(ctx, func(tx store.Tx) error { return tx.DeleteOutgoingRequest(ctx, id) }); derr != nil {
+			return true, derr
+		}
+		return true, err
+	}
 	if req == nil || err != nil {
 		return req != nil, err
 	}
