@@ -268,7 +268,11 @@ func TestBootstrapResume(t *testing.T) {
 	w := newWorld(t)
 	st := store.NewMemory()
 	a1 := w.deviceOn(st, "@alice:example.org", "A1")
-	res, err := a1.Bootstrap(w.ctx, machine.BootstrapOptions{Passphrase: "correct horse battery staple", Iterations: 100_000})
+	opts := machine.BootstrapOptions{Passphrase: "correct horse battery staple", Iterations: 100_000}
+	if strings.Contains(fmtAll(opts), "horse") {
+		t.Fatalf("options print the passphrase: %s", fmtAll(opts))
+	}
+	res, err := a1.Bootstrap(w.ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

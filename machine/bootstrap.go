@@ -58,6 +58,11 @@ type BootstrapOptions struct {
 	Iterations int
 }
 
+// Format prints the options without the passphrase.
+func (o BootstrapOptions) Format(f fmt.State, _ rune) {
+	fmt.Fprintf(f, "machine.BootstrapOptions{Passphrase:%t Iterations:%d}", o.Passphrase != "", o.Iterations)
+}
+
 // BootstrapResult is what Bootstrap made.
 type BootstrapResult struct {
 	// RecoveryKey opens secret storage (and through it the cross-signing keys and the
