@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -16,8 +17,10 @@ import (
 	"testing"
 
 	"github.com/sicher-go/sicher/event"
+	"github.com/sicher-go/sicher/keybackup"
 	"github.com/sicher-go/sicher/machine"
 	"github.com/sicher-go/sicher/machine/machinetest"
+	"github.com/sicher-go/sicher/megolm"
 	"github.com/sicher-go/sicher/secretstorage"
 	"github.com/sicher-go/sicher/store"
 	"github.com/sicher-go/sicher/store/sqlstore"
@@ -580,5 +583,102 @@ func TestBackupDeleted(t *testing.T) {
 	}
 	if _, err := fresh.Bootstrap(w.ctx, machine.BootstrapOptions{}); !errors.Is(err, machine.ErrDevicesOutdated) {
 		t.Fatalf("bootstrap before the keys query: %v", err)
+	}
+}
+
+// TestBackupBatches: after a switch to a new backup version every session is uploaded again,
+// at most 100 per request, each batch marked backed up when the server confirms it.
+func TestBackupBatches(t *testing.T) {
+	w, a1, _, _, rk := bootstrapped(t)
+	_, info := w.hs.BackupVersion(a1.UserID())
+	var v struct {
+		AuthData keybackup.AuthData `json:"auth_data"`
+	}
+	if err := json.Unmarshal(info, &v); err != nil {
+		t.Fatal(err)
+	}
+	rnd := mrand.NewChaCha8([32]byte{3})
+	for i := range 150 {
+		out, err := megolm.NewOutboundSessionFrom(rnd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, _ := megolm.NewInboundSession(out.SessionKey())
+		room := fmt.Sprintf("!r%d:example.org", i%7)
+		d, err := keybackup.EncryptSession(v.AuthData.PublicKey, megolm.NewExportedSession(in.ExportAtFirstKnownIndex(), room, [32]byte{1}, [32]byte{2}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		entry, _ := json.Marshal(keybackup.KeyBackupData{SessionData: d})
+		w.hs.PutBackupEntry(a1.UserID(), room, in.SessionID().String(), entry)
+	}
+	a2 := w.device("@alice:example.org", "A2")
+	w.sync(a2)
+	w.send(a2)
+	if err := a2.Recover(w.ctx, rk); err != nil {
+		t.Fatal(err)
+	}
+	w.send(a2)
+	if err := a2.RestoreBackup(w.ctx, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	if rr := restoreAll(t, w, a2, nil); rr.Restored != 151 || rr.Authenticated != 1 {
+		t.Fatalf("restore %+v", rr)
+	}
+	// Restored sessions are in the backup: nothing to upload.
+	if reqs, _ := a2.OutgoingRequests(w.ctx); len(reqs) != 0 {
+		t.Fatalf("after the restore: %d requests", len(reqs))
+	}
+	// Another device makes a new version with the same key.
+	if _, err := w.hs.Do(a1.UserID(), "A9", machine.Request{Kind: machine.KindBackupVersion, Body: info}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a2.CheckBackupVersion(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	var sizes []int
+	for range 5 {
+		reqs, err := a2.OutgoingRequests(w.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range reqs {
+			if r.Kind == machine.KindBackupUpload {
+				var b struct {
+					Rooms map[string]struct {
+						Sessions map[string]json.RawMessage `json:"sessions"`
+					} `json:"rooms"`
+				}
+				_ = json.Unmarshal(r.Body, &b)
+				n := 0
+				for _, rs := range b.Rooms {
+					n += len(rs.Sessions)
+				}
+				sizes = append(sizes, n)
+			}
+			resp, err := w.hs.Do(a2.UserID(), a2.DeviceID(), r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := a2.MarkRequestSent(w.ctx, r.ID, resp); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if fmt.Sprint(sizes) != "[100 51]" {
+		t.Fatalf("upload batches %v, want [100 51]", sizes)
+	}
+	var keys struct {
+		Rooms map[string]struct {
+			Sessions map[string]json.RawMessage `json:"sessions"`
+		} `json:"rooms"`
+	}
+	_ = json.Unmarshal(w.hs.BackupKeys(a1.UserID()), &keys)
+	n := 0
+	for _, rs := range keys.Rooms {
+		n += len(rs.Sessions)
+	}
+	if n != 151 {
+		t.Fatalf("the new version holds %d sessions, want 151", n)
 	}
 }
