@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/sicher-go/sicher/key"
 	"github.com/sicher-go/sicher/keybackup"
@@ -141,13 +142,14 @@ func (m *Machine) Bootstrap(ctx context.Context, opts BootstrapOptions) (*Bootst
 			seed, _ := sk.Seed()
 			keys[name] = seed
 		}
-		bk, err := keybackup.GenerateDecryptionKey()
+		keys[SecretBackup] = make([]byte, keybackup.KeySize)
+		if _, err := io.ReadFull(m.randReader(), keys[SecretBackup]); err != nil {
+			return fmt.Errorf("machine: reading randomness: %w", err)
+		}
+		bk, err := keybackup.NewDecryptionKey(keys[SecretBackup])
 		if err != nil {
 			return err
 		}
-		b := bk.Bytes()
-		keys[SecretBackup] = append([]byte(nil), b[:]...)
-		clear(b[:])
 		for _, name := range secretNames {
 			if err := tx.PutSecret(ctx, name, store.Secret(base64.RawStdEncoding.EncodeToString(keys[name]))); err != nil {
 				return err
