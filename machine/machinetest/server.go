@@ -120,6 +120,9 @@ func (s *Server) Do(userID, deviceID string, r machine.Request) ([]byte, error) 
 	case machine.KindToDevice:
 		return s.sendToDevice(userID, deviceID, r)
 	}
+	if out, ok, err := s.doBackupRead(userID, r); ok {
+		return out, err
+	}
 	return s.doMore(userID, r)
 }
 
@@ -326,6 +329,7 @@ func (s *Server) Sync(userID, deviceID string) machine.SyncChanges {
 		Changed: keys(d.changed), Left: keys(d.left),
 		OneTimeKeyCounts:       map[string]int{"signed_curve25519": len(d.otks)},
 		UnusedFallbackKeyTypes: []string{},
+		AccountData:            s.accountDataEvents(userID),
 	}
 	if len(d.fallback) > 0 && !d.fbUsed {
 		c.UnusedFallbackKeyTypes = []string{"signed_curve25519"}
