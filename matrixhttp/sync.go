@@ -236,13 +236,10 @@ func (c *Client) process(ctx context.Context, resp *syncResponse) error {
 	})
 }
 
-// feedAccountData passes the account data events of a sync to the machine.
-//
-// AccountData: machine.SyncChanges has no field for account data yet (secret storage and
-// cross-signing keys arrive there); when it gets one, set it here:
-// c.AccountData = events.
+// feedAccountData passes the account data events of a sync to the machine (secret storage,
+// the encrypted cross-signing and backup keys, which Recover reads).
 func feedAccountData(c *machine.SyncChanges, events []json.RawMessage) {
-	_, _ = c, events
+	c.AccountData = events
 }
 
 type timeline struct {

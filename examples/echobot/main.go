@@ -29,6 +29,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -44,13 +45,14 @@ import (
 // options are the bot's settings.
 type options struct {
 	homeserver, user, device, storePath string
-	password, accessToken, storeKey     string // secrets, from the environment
+	password, accessToken, storeKey     string    // secrets, from the environment
+	out                                 io.Writer // where the recovery key is printed (stdout)
 }
 
 func main() {
 	o := options{
 		password: os.Getenv("ECHOBOT_PASSWORD"), accessToken: os.Getenv("ECHOBOT_ACCESS_TOKEN"),
-		storeKey: os.Getenv("ECHOBOT_STORE_KEY"),
+		storeKey: os.Getenv("ECHOBOT_STORE_KEY"), out: os.Stdout,
 	}
 	flag.StringVar(&o.homeserver, "homeserver", os.Getenv("ECHOBOT_HOMESERVER"), "homeserver base URL")
 	flag.StringVar(&o.user, "user", os.Getenv("ECHOBOT_USER"), "the bot's user id, @name:server")
@@ -133,13 +135,45 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	}
 	log.Info("echobot running", "user", c.UserID(), "device", c.DeviceID(), "resumed", !firstStart)
 	if firstStart {
-		// Bootstrap: on the first start, set up cross-signing and server-side key backup
-		// with machine.Bootstrap, send its requests (c.SendRequests, which completes the
-		// user-interactive authentication with the password), and print the recovery key
-		// once to stdout. Not wired in yet: machine.Bootstrap is being built.
-		log.Info("first start: cross-signing and key backup are not bootstrapped yet")
+		if err := bootstrap(ctx, c, o.out, log); err != nil {
+			return err
+		}
 	}
 	return c.Run(ctx)
+}
+
+// bootstrap sets up cross-signing, secret storage and server-side key backup on the first
+// start (machine.Bootstrap) and prints the recovery key once. The machine first learns from
+// the server whether our user already has a cross-signing identity; if it has (another device
+// set it up), the bot leaves it alone and says how to recover instead.
+func bootstrap(ctx context.Context, c *matrixhttp.Client, out io.Writer, log *slog.Logger) error {
+	m := c.Machine()
+	if err := m.UpdateTrackedUsers(ctx, []string{c.UserID()}); err != nil {
+		return err
+	}
+	if err := c.SendRequests(ctx); err != nil {
+		return err
+	}
+	res, err := m.Bootstrap(ctx, machine.BootstrapOptions{})
+	switch {
+	case errors.Is(err, machine.ErrIdentityExists):
+		log.Warn("our user already has a cross-signing identity: not bootstrapping; recover this device with its recovery key (machine.Recover)")
+		return nil
+	case err != nil:
+		return fmt.Errorf("echobot: bootstrap: %w", err)
+	}
+	if !res.AlreadyDone {
+		// Printed before the requests go out: a crash after this line loses nothing, the
+		// queued requests are sent on the next start.
+		fmt.Fprintf(out, "Recovery key (shown once; it restores the bot's keys and history): %s\n", res.RecoveryKey)
+	}
+	// Completes the user-interactive authentication of the cross-signing key upload with
+	// the password (Config.Password).
+	if err := c.SendRequests(ctx); err != nil {
+		return fmt.Errorf("echobot: bootstrap requests: %w", err)
+	}
+	log.Info("cross-signing and key backup set up")
+	return nil
 }
 
 // storeKey returns the store key from ECHOBOT_STORE_KEY or the key file beside the store,

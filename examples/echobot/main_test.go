@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -30,7 +31,7 @@ func TestEchoBot(t *testing.T) {
 	srv.AddUser(botUser, "bot password")
 	srv.AddUser(alice, "alice password")
 	o := options{homeserver: hs.URL, user: botUser, device: "ECHOBOT", password: "bot password",
-		storePath: filepath.Join(t.TempDir(), "echobot.db")}
+		storePath: filepath.Join(t.TempDir(), "echobot.db"), out: new(bytes.Buffer)}
 	start := func() func() {
 		ctx, cancel := context.WithCancel(ctx)
 		done := make(chan error, 1)
@@ -108,8 +109,20 @@ func TestEchoBot(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("store key file: %v %v", fi, err)
 	}
+	// The first start bootstrapped cross-signing and backup and printed the recovery key.
+	printed := o.out.(*bytes.Buffer).String()
+	if strings.Count(printed, "Recovery key") != 1 || srv.AccountData(botUser, "m.cross_signing.master") == nil {
+		t.Fatalf("first start: printed %q, encrypted master key in account data: %v", printed, srv.AccountData(botUser, "m.cross_signing.master") != nil)
+	}
+	if v, _ := srv.BackupVersion(botUser); v == "" {
+		t.Fatal("first start made no backup version")
+	}
+
 	o.password = "" // resuming needs no password
 	stop = start()
-	defer stop()
 	echoText("after the restart")
+	stop()
+	if got := o.out.(*bytes.Buffer).String(); got != printed {
+		t.Errorf("the restart printed more: %q", got[len(printed):])
+	}
 }
