@@ -399,6 +399,9 @@ func (s *Store) Update(ctx context.Context, owner store.Owner, fn func(store.Tx)
 	if err := fn(t); err != nil {
 		return err
 	}
+	if err := t.flushInbound(ctx); err != nil {
+		return err
+	}
 	if err := tx.Commit(); err != nil {
 		return s.wrap("commit", err)
 	}

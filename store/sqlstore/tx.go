@@ -20,6 +20,9 @@ type sqlTx struct {
 	writable bool
 	sc       *stmtCache           // SQLite: the statements prepared on the handle tx was begun on
 	stmts    map[string]*sql.Stmt // SQLite: sc's statements bound to tx
+
+	inbound   [][]any           // inbound Megolm session rows not yet written (batch.go)
+	inboundAt map[[2]string]int // their index in inbound by room and session id
 }
 
 // args prepends the owner to a query's arguments: every query's first two placeholders are
@@ -52,6 +55,9 @@ func (t *sqlTx) exec(ctx context.Context, what, q string, a ...any) (sql.Result,
 	if !t.writable {
 		return nil, fmt.Errorf("%w: %s", store.ErrReadOnly, what)
 	}
+	if err := t.flushInbound(ctx); err != nil {
+		return nil, err
+	}
 	var (
 		res sql.Result
 		err error
@@ -70,10 +76,30 @@ func (t *sqlTx) exec(ctx context.Context, what, q string, a ...any) (sql.Result,
 	return res, nil
 }
 
+// run executes a statement whose arguments include the owner.
+func (t *sqlTx) run(ctx context.Context, what, q string, args []any) error {
+	var err error
+	if t.s.d == sqliteDialect {
+		var st *sql.Stmt
+		if st, err = t.prepared(ctx, q); err == nil {
+			_, err = st.ExecContext(ctx, args...)
+		}
+	} else {
+		_, err = t.tx.ExecContext(ctx, t.s.d.q(q), args...)
+	}
+	if err != nil {
+		return t.s.wrap(what, err)
+	}
+	return nil
+}
+
 // query runs a SELECT; inside Update on PostgreSQL it locks the rows it reads.
 func (t *sqlTx) query(ctx context.Context, what, q string, a ...any) (*sql.Rows, error) {
 	if t.writable {
 		q += t.s.d.forUpdate
+		if err := t.flushInbound(ctx); err != nil {
+			return nil, err
+		}
 	}
 	var (
 		rows *sql.Rows
@@ -303,7 +329,10 @@ func (t *sqlTx) InboundGroupSession(ctx context.Context, roomID, sessionID strin
 	return out, err
 }
 
-func (t *sqlTx) PutInboundGroupSession(ctx context.Context, s *store.InboundGroupSession) (err error) {
+func (t *sqlTx) PutInboundGroupSession(ctx context.Context, s *store.InboundGroupSession) error {
+	if !t.writable {
+		return fmt.Errorf("%w: inbound Megolm session %s", store.ErrReadOnly, s.SessionID)
+	}
 	chain, err := json.Marshal(s.ForwardingChain)
 	if err != nil {
 		return fmt.Errorf("sqlstore: forwarding chain: %w", err)
@@ -316,22 +345,12 @@ func (t *sqlTx) PutInboundGroupSession(ctx context.Context, s *store.InboundGrou
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err == nil {
-			// A row read through the cache gets its new state: the next read of it needs no
-			// open. Rows never read are not added, so an import does not flush the cache.
-			t.s.cache.replace(rowKey("sicher_inbound_group_sessions", "state", pk), sealed, s.State)
-		}
-	}()
-	_, err = t.exec(ctx, "inbound Megolm session "+s.SessionID, `INSERT INTO sicher_inbound_group_sessions (owner_user, owner_device, `+inboundColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (owner_user, owner_device, room_id, session_id) DO UPDATE SET
-		sender_user = excluded.sender_user, sender_key = excluded.sender_key, signing_key = excluded.signing_key,
-		provenance = excluded.provenance, forwarding_chain = excluded.forwarding_chain, shared_history = excluded.shared_history,
-		first_known_index = excluded.first_known_index, backed_up = excluded.backed_up, state = excluded.state`,
-		s.RoomID, s.SessionID, s.SenderUser, s.SenderKey, s.SigningKey, int64(s.Provenance), string(chain),
-		flag(s.SharedHistory), int64(s.FirstKnownIndex), flag(s.BackedUp), sealed)
-	return err
+	// A row read through the cache gets its new state, so that the next read of it needs no
+	// open; rows never read are not added, so an import does not flush the cache. Should the
+	// transaction fail, the entry names sealed bytes the row does not hold and is not used.
+	t.s.cache.replace(rowKey("sicher_inbound_group_sessions", "state", pk), sealed, s.State)
+	return t.keepInbound(ctx, s.RoomID, s.SessionID, []any{s.RoomID, s.SessionID, s.SenderUser, s.SenderKey, s.SigningKey,
+		int64(s.Provenance), string(chain), flag(s.SharedHistory), int64(s.FirstKnownIndex), flag(s.BackedUp), sealed})
 }
 
 func (t *sqlTx) SessionsToBackUp(ctx context.Context, limit int) ([]*store.InboundGroupSession, error) {
