@@ -21,6 +21,13 @@
 // processes that read-modify-write the same session take turns. Commits are durable before
 // Update returns (SQLite runs in WAL mode with synchronous=FULL).
 //
+// # Memory
+//
+// A Store's memory does not grow with the number of rows: it keeps the statements it prepared,
+// SQLite's page cache, and a cache of unsealed inbound Megolm session states whose size the
+// caller sets (Options.CacheSize, see OpenSQLiteOptions). The cache is checked against the row's
+// sealed bytes on every read, so it never hides a write of another process.
+//
 // # Schema
 //
 // The schema is versioned (sicher_meta.schema_version); opening an older database upgrades it
