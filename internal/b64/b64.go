@@ -18,6 +18,7 @@ package b64
 import (
 	"encoding/base64"
 	"errors"
+	"slices"
 	"strings"
 )
 
@@ -67,6 +68,29 @@ func Decode(s string) ([]byte, error) {
 		return nil, ErrInvalid
 	}
 	return b, nil
+}
+
+// AppendDecode appends the decoding of public base64 s, padded or
+// unpadded, to dst and returns the extended slice, growing dst only if it
+// lacks the capacity. It accepts exactly what [Decode] accepts; on error
+// the contents of dst beyond its length are unspecified.
+func AppendDecode(dst []byte, s string) ([]byte, error) {
+	if strings.IndexByte(s, '\n') >= 0 || strings.IndexByte(s, '\r') >= 0 {
+		return dst, ErrInvalid
+	}
+	enc := raw
+	if strings.HasSuffix(s, "=") {
+		enc = padded
+	}
+	n := len(dst)
+	dst = slices.Grow(dst, enc.DecodedLen(len(s)))
+	// []byte(s) is converted without a copy: Decode neither keeps nor
+	// modifies its source.
+	m, err := enc.Decode(dst[n:cap(dst)], []byte(s))
+	if err != nil {
+		return dst[:n], ErrInvalid
+	}
+	return dst[:n+m], nil
 }
 
 // DecodeInto decodes public base64 s into exactly len(dst) bytes. It fails

@@ -152,6 +152,11 @@ func FuzzDecode(f *testing.F) {
 		if (err1 == nil) != (err2 == nil) || !bytes.Equal(b1, b2) {
 			t.Fatalf("%q: Decode = %x, %v; DecodeSecret = %x, %v", s, b1, err1, b2, err2)
 		}
+		b3, err3 := AppendDecode([]byte("prefix"), s)
+		if (err1 == nil) != (err3 == nil) || err3 == nil && !bytes.Equal(b3, append([]byte("prefix"), b1...)) ||
+			err3 != nil && string(b3) != "prefix" {
+			t.Fatalf("%q: Decode = %x, %v; AppendDecode = %q, %v", s, b1, err1, b3, err3)
+		}
 		if err1 != nil {
 			return
 		}
@@ -171,4 +176,25 @@ func trimPad(s string) string {
 		s = s[:len(s)-1]
 	}
 	return s
+}
+
+func TestAppendDecodeReusesCapacity(t *testing.T) {
+	s := Encode(bytes.Repeat([]byte{0xa5}, 1000))
+	buf := make([]byte, 0, 1000)
+	if n := testing.AllocsPerRun(20, func() {
+		var err error
+		if buf, err = AppendDecode(buf[:0], s); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("AppendDecode into a large enough buffer: %v allocations, want 0", n)
+	}
+	if !bytes.Equal(buf, bytes.Repeat([]byte{0xa5}, 1000)) {
+		t.Errorf("AppendDecode = %x", buf)
+	}
+	for _, bad := range []string{"QQ=", "Q", "QUJD\nQUJD", "QQ==QQ", "QR"} {
+		if _, err := AppendDecode(nil, bad); !errors.Is(err, ErrInvalid) {
+			t.Errorf("AppendDecode(%q) = %v, want ErrInvalid", bad, err)
+		}
+	}
 }
