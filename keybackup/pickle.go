@@ -28,7 +28,7 @@ var ErrBadPickle = errors.New("keybackup: bad pickle")
 // The result is secret. Every decryption key is representable in libolm's
 // format.
 func (k *DecryptionKey) PickleLibolm(pickleKey []byte) (string, error) {
-	b := wire.NewBuilder(pickle.LibolmBuffer(4+2*KeySize))
+	b := wire.NewBuilder(pickle.LibolmBuffer(4 + 2*KeySize))
 	b.AddUint32(libolmPickleVersion)
 	b.AddBytes(k.pub[:])
 	b.AddBytes(k.priv.Bytes())

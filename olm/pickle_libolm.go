@@ -33,7 +33,7 @@ const (
 func (a *Account) PickleLibolm(pickleKey []byte) string {
 	// Sized for the whole plaintext and for encrypting it in place.
 	n := min(len(a.otks), libolmMaxOneTimeKeys)
-	pt := a.appendLibolm(pickle.LibolmBuffer(4+32+64+32+32+4+n*libolmOneTimeKeyLen+1+2*libolmOneTimeKeyLen+4))
+	pt := a.appendLibolm(pickle.LibolmBuffer(4 + 32 + 64 + 32 + 32 + 4 + n*libolmOneTimeKeyLen + 1 + 2*libolmOneTimeKeyLen + 4))
 	return pickle.SealLibolmInPlace(pickleKey, pt) // consumes pt
 }
 
