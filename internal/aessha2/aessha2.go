@@ -50,9 +50,6 @@ var (
 	ErrBadPadding = errors.New("invalid ciphertext length or padding")
 )
 
-// zeroIV is the IV handed to crypto/cipher; see Encrypt.
-var zeroIV [BlockSize]byte
-
 // Keys holds the three values derived from one secret. It is secret, and
 // safe for concurrent use once derived (its methods do not modify it).
 type Keys struct {
@@ -92,11 +89,7 @@ func encrypt(block cipher.Block, iv *[BlockSize]byte, dst, plaintext []byte) []b
 	for i := len(plaintext); i < n; i++ {
 		out[i] = pad
 	}
-	// CBC with IV v over P1, P2, ... equals CBC with a zero IV over
-	// P1⊕v, P2, ...; folding v into the first block by hand keeps the secret
-	// IV out of crypto/cipher, which would otherwise force Keys to the heap.
-	subtle.XORBytes(out[:BlockSize], out[:BlockSize], iv[:])
-	cipher.NewCBCEncrypter(block, zeroIV[:]).CryptBlocks(out, out)
+	cbcEncrypt(block, iv, out)
 	return ret
 }
 
@@ -138,8 +131,7 @@ func decrypt(block cipher.Block, iv *[BlockSize]byte, dst, ciphertext []byte) ([
 		return nil, ErrBadPadding
 	}
 	ret, out := sliceForAppend(dst, len(ciphertext))
-	cipher.NewCBCDecrypter(block, zeroIV[:]).CryptBlocks(out, ciphertext)
-	subtle.XORBytes(out[:BlockSize], out[:BlockSize], iv[:]) // see Encrypt
+	cbcDecrypt(block, iv, out, ciphertext)
 	pad := int(out[len(out)-1])
 	if pad < 1 || pad > BlockSize {
 		clear(out)
