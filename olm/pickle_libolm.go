@@ -2,6 +2,7 @@ package olm
 
 import (
 	"cmp"
+	"encoding/binary"
 	"fmt"
 	"slices"
 
@@ -70,13 +71,16 @@ func addLibolmKey(b *wire.Builder, k *oneTimeKey) {
 }
 
 func readLibolmKey(rd *wire.Reader, k *oneTimeKey) error {
-	var id uint32
-	var published uint8
-	if !rd.ReadUint32(&id) || !rd.ReadUint8(&published) || !rd.CopyBytes(k.pub[:]) || !rd.CopyBytes(k.priv[:]) {
+	// One bounds check for the whole entry: id ‖ published ‖ public ‖
+	// private (an account holds up to 100 of them).
+	var b []byte
+	if !rd.ReadBytes(&b, libolmOneTimeKeyLen) {
 		return fmt.Errorf("%w: account: truncated key", ErrBadPickle)
 	}
 	// libolm writes 0 or 1 but reads any non-zero byte as true.
-	k.id, k.published = key.KeyID(id), published != 0
+	k.id, k.published = key.KeyID(binary.BigEndian.Uint32(b)), b[4] != 0
+	copy(k.pub[:], b[5:5+32])
+	copy(k.priv[:], b[5+32:])
 	// The public half is checked against the private half when the key is
 	// first used (oneTimeKey.x25519): checking all of them here would cost
 	// a scalar multiplication per key on every load.
