@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/sicher-go/sicher/event"
 	"github.com/sicher-go/sicher/internal/jsonstrict"
@@ -110,9 +111,10 @@ type rawRoomEvent struct {
 // DecryptRoomEvent decrypts an m.room.encrypted room event (the whole event JSON, as /sync or
 // /messages return it) that arrived in roomID. It finds the session by room and session id,
 // checks the event through event.DecryptMegolm against what was stored with the session (the
-// sender binding, the room), records the message index against replays, and stores the
-// session, all in one transaction; the plaintext is returned only after it committed. Errors
-// are *DecryptionError.
+// sender binding, the room) and records the message index against replays, in one
+// transaction; the plaintext is returned only after it committed. The decoded session is kept
+// in the machine's session cache (Config.SessionCacheSize); with the cache off, the session's
+// advanced ratchet is written back instead. Errors are *DecryptionError.
 func (m *Machine) DecryptRoomEvent(ctx context.Context, roomID string, raw json.RawMessage) (*DecryptedEvent, error) {
 	var ev rawRoomEvent
 	if err := jsonstrict.Unmarshal(raw, &ev); err != nil || ev.Sender == "" || ev.EventID == "" {
@@ -123,6 +125,7 @@ func (m *Machine) DecryptRoomEvent(ctx context.Context, roomID string, raw json.
 		return nil, &DecryptionError{Reason: FailureMalformed, Err: err}
 	}
 	var out *DecryptedEvent
+	keep := func() {}
 	err = m.update(ctx, func(tx store.Tx) error {
 		rec, err := tx.InboundGroupSession(ctx, roomID, mc.SessionID.String())
 		if errors.Is(err, store.ErrNotFound) {
@@ -135,13 +138,15 @@ func (m *Machine) DecryptRoomEvent(ctx context.Context, roomID string, raw json.
 		if err != nil {
 			return err
 		}
-		info, err := sessionInfo(rec)
-		if err != nil {
-			return err
-		}
-		sess, err := megolm.UnpickleInboundSession(&m.pickleKey, string(rec.State))
-		if err != nil {
-			return err
+		st := inboundStamp(rec)
+		sess, info, cached := m.sessions.get(roomID, rec.SessionID, st)
+		if !cached {
+			if info, err = sessionInfo(rec); err != nil {
+				return err
+			}
+			if sess, err = megolm.UnpickleInboundSession(&m.pickleKey, string(rec.State)); err != nil {
+				return err
+			}
 		}
 		var dev *Device
 		if info.Sender != "" {
@@ -164,13 +169,19 @@ func (m *Machine) DecryptRoomEvent(ctx context.Context, roomID string, raw json.
 			}
 			return err
 		}
-		p2, err := sess.Pickle(&m.pickleKey)
-		if err != nil {
-			return err
-		}
-		rec.State = store.Secret(p2)
-		if err := tx.PutInboundGroupSession(ctx, rec); err != nil {
-			return err
+		if m.sessions != nil {
+			// Only the latest ratchet moved: the cache keeps it, the store keeps the record
+			// as it was (see sessionCache).
+			keep = func() { m.sessions.put(roomID, rec.SessionID, st, info, sess) }
+		} else {
+			p2, err := sess.Pickle(&m.pickleKey)
+			if err != nil {
+				return err
+			}
+			rec.State = store.Secret(p2)
+			if err := tx.PutInboundGroupSession(ctx, rec); err != nil {
+				return err
+			}
 		}
 		out = &DecryptedEvent{Type: re.Type, Content: re.Content, Info: m.encryptionInfo(info, re, dev)}
 		return nil
@@ -182,6 +193,7 @@ func (m *Machine) DecryptRoomEvent(ctx context.Context, roomID string, raw json.
 		}
 		return nil, err
 	}
+	keep()
 	return out, nil
 }
 
@@ -203,7 +215,7 @@ func classify(err error) error {
 
 func (m *Machine) encryptionInfo(info event.SessionInfo, re *event.RoomEvent, dev *Device) EncryptionInfo {
 	ei := EncryptionInfo{Sender: re.Sender, SenderKey: info.SenderKey, Provenance: info.Provenance,
-		ForwardingChain: info.ForwardingChain}
+		ForwardingChain: slices.Clone(info.ForwardingChain)}
 	ownDevice := info.Sender == m.owner.UserID && info.SenderKey == m.curve
 	switch {
 	case ownDevice:

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/sicher-go/sicher/signing"
 	"github.com/sicher-go/sicher/store"
@@ -301,27 +302,46 @@ func (m *Machine) loadIdentity(ctx context.Context, tx store.Tx, userID string) 
 }
 
 func (m *Machine) devices(ctx context.Context, tx store.Tx, userID string) ([]Device, error) {
+	return m.devicesWhere(ctx, tx, userID, nil)
+}
+
+// devicesWhere returns the devices of a tracked user that keep accepts (all if keep is nil).
+// The signature checks of device keys that did not change since the last call are not
+// repeated (deviceCache).
+func (m *Machine) devicesWhere(ctx context.Context, tx store.Tx, userID string, keep func(*signing.DeviceKeys) bool) ([]Device, error) {
 	id, tracked, err := m.loadIdentity(ctx, tx, userID)
 	if err != nil || !tracked {
 		return nil, err
 	}
 	var msk, ssk *signing.CrossSigningKey
-	if id.Master != nil && id.SelfSigning != nil {
-		msk, _ = signing.ParseCrossSigningKey(id.Master)
-		ssk, _ = signing.ParseCrossSigningKey(id.SelfSigning)
-	}
+	parsedCS := false
 	recs, err := tx.Devices(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]Device, 0, len(recs))
 	for _, r := range recs {
-		dk, err := signing.ParseDeviceKeys(r.Keys)
-		if err != nil {
+		st := newStamper().bytes(r.Keys).bytes(id.Master).bytes(id.SelfSigning).sum()
+		c, ok := m.checked.get(st)
+		if !ok {
+			dk, err := signing.ParseDeviceKeys(r.Keys)
+			if err != nil {
+				continue
+			}
+			if !parsedCS && id.Master != nil && id.SelfSigning != nil {
+				msk, _ = signing.ParseCrossSigningKey(id.Master)
+				ssk, _ = signing.ParseCrossSigningKey(id.SelfSigning)
+				parsedCS = true
+			}
+			c = checkedDevice{keys: dk, crossSigned: msk != nil && ssk != nil && signing.VerifyDevice(dk, msk, ssk) == nil}
+			m.checked.put(st, c)
+		}
+		if keep != nil && !keep(c.keys) {
 			continue
 		}
-		d := Device{Keys: dk, IdentityChanged: id.Changed}
-		d.CrossSigned = msk != nil && ssk != nil && signing.VerifyDevice(dk, msk, ssk) == nil
+		dk := *c.keys // the cached copy stays as checked
+		dk.Algorithms = slices.Clone(dk.Algorithms)
+		d := Device{Keys: &dk, IdentityChanged: id.Changed, CrossSigned: c.crossSigned}
 		if t, err := tx.Value(ctx, valueTrust+userID+"|"+r.DeviceID); err == nil {
 			d.Verified = Trust(t) == TrustVerified
 			d.Blacklisted = Trust(t) == TrustBlacklisted
@@ -336,14 +356,9 @@ func (m *Machine) devices(ctx context.Context, tx store.Tx, userID string) ([]De
 
 // deviceByCurve finds the device of user with a Curve25519 key.
 func (m *Machine) deviceByCurve(ctx context.Context, tx store.Tx, user, curve string) (*Device, error) {
-	devs, err := m.devices(ctx, tx, user)
-	if err != nil {
+	devs, err := m.devicesWhere(ctx, tx, user, func(k *signing.DeviceKeys) bool { return k.Curve25519.String() == curve })
+	if err != nil || len(devs) == 0 {
 		return nil, err
 	}
-	for i := range devs {
-		if devs[i].Keys.Curve25519.String() == curve {
-			return &devs[i], nil
-		}
-	}
-	return nil, nil
+	return &devs[0], nil
 }
