@@ -211,4 +211,3 @@ func TestSessionCacheNotWrittenBack(t *testing.T) {
 		}
 	}
 }
-
