@@ -58,7 +58,8 @@ type rawToDevice struct {
 
 // ReceiveSync processes a /sync response's encryption changes: device-list changes, one-time
 // key counts, unused fallback key types and to-device events, the last each in its own store
-// transaction. It returns the to-device events in order with what happened to each; an error
+// transaction, except that consecutive Olm-encrypted events share one. It returns the
+// to-device events in order with what happened to each; an error
 // is returned only when the store fails or ctx ends. An event's Err is the event layer's
 // validation error, ErrDuplicate (a message delivered again), ErrUntrustedForwarder (a forwarded key not from our own verified device),
 // ErrUntrustedRequester (a key request not from one) or event.ErrNotOlmEncrypted (a key
@@ -88,12 +89,23 @@ func (m *Machine) ReceiveSync(ctx context.Context, c SyncChanges) ([]ToDeviceEve
 		return nil, err
 	}
 	out := make([]ToDeviceEvent, 0, len(c.ToDevice))
-	for _, raw := range c.ToDevice {
-		ev, err := m.receiveToDevice(ctx, raw)
+	for i := 0; i < len(c.ToDevice); {
+		// Runs of Olm-encrypted events share a transaction (olmRun).
+		evs, n, err := m.receiveOlmRun(ctx, c.ToDevice[i:])
+		out = append(out, evs...)
+		if err != nil {
+			return out, err
+		}
+		if n > 0 {
+			i += n
+			continue
+		}
+		ev, err := m.receiveToDevice(ctx, c.ToDevice[i])
 		if err != nil && ctx.Err() != nil {
 			return out, err
 		}
 		out = append(out, ev)
+		i++
 	}
 	return out, nil
 }
@@ -144,81 +156,111 @@ func (m *Machine) storeWithheld(ctx context.Context, tx store.Tx, w *event.Withh
 // sessions with the sender key, decrypt, store the session and account and whatever the event
 // carries, commit; only then is the content returned.
 func (m *Machine) receiveOlm(ctx context.Context, r rawToDevice) (ToDeviceEvent, error) {
-	out := ToDeviceEvent{Type: r.Type, Sender: r.Sender}
 	oc, err := event.ParseOlmContent(r.Content)
 	if err != nil {
-		out.Err = err
-		return out, nil
+		return ToDeviceEvent{Type: r.Type, Sender: r.Sender, Err: err}, nil
 	}
-	var knownDevice bool
+	var res olmResult
 	err = m.update(ctx, func(tx store.Tx) error {
-		acct, err := m.loadAccount(ctx, tx)
-		if err != nil {
-			return err
-		}
-		recs, err := tx.OlmSessions(ctx, oc.SenderKey.String())
-		if err != nil {
-			return err
-		}
-		sessions := make([]*olm.Session, 0, len(recs))
-		for _, rec := range recs {
-			s, err := olm.UnpickleSession(&m.pickleKey, string(rec.State))
-			if err != nil {
-				return fmt.Errorf("machine: Olm session %s: %w", rec.SessionID, err)
-			}
-			if _, ok := s.PeerIdentityKey(); !ok {
-				if err := s.BindPeer(m.curve, oc.SenderKey); err != nil {
-					return err
-				}
-			}
-			sessions = append(sessions, s)
-		}
-		dev, err := m.deviceByCurve(ctx, tx, r.Sender, oc.SenderKey.String())
-		if err != nil {
-			return err
-		}
-		knownDevice = dev != nil
-		p := event.OlmDecryptParams{Sender: r.Sender, OwnUserID: m.owner.UserID, Sessions: sessions, SessionsComplete: true}
-		if dev != nil {
-			p.SenderDevice = dev.Keys
-		}
-		ev, err := event.DecryptOlm(acct, r.Content, p)
-		if err != nil {
-			return err
-		}
-		now := m.clock()
-		if err := m.putSession(ctx, tx, ev.SenderKey, ev.Session, now, true); err != nil {
-			return err
-		}
-		if err := m.rememberOlm(ctx, tx, oc); err != nil {
-			return err
-		}
-		if ev.NewSession {
-			if err := m.saveAccount(ctx, tx, acct); err != nil {
-				return err
-			}
-		}
-		out.Type, out.Encrypted, out.SenderKey = ev.Type, true, ev.SenderKey
-		if dev != nil {
-			out.SenderDevice = dev.Keys.DeviceID
-		} else if ev.SenderDeviceKeys != nil {
-			out.SenderDevice = ev.SenderDeviceKeys.DeviceID
-		}
-		// What the event carries may be refused (a room key that contradicts a stored
-		// one, a forwarded key from an untrusted device); the Olm session still advanced
-		// and is committed, so the peer's next messages decrypt.
-		consumed, err := m.handleOlmEvent(ctx, tx, ev, dev)
-		var d *dropped
-		if errors.As(err, &d) {
-			out.Err = d.err
-		} else if err != nil {
-			return err
-		}
-		if !consumed {
-			out.Content = append(json.RawMessage(nil), ev.SecretContent()...)
-		}
-		return nil
+		res = m.receiveOlmIn(ctx, tx, r, oc)
+		return res.err
 	})
+	res.err = err
+	return m.afterOlm(ctx, r, oc, res)
+}
+
+// olmResult is what receiveOlmIn did with an event.
+type olmResult struct {
+	out         ToDeviceEvent
+	knownDevice bool
+	// err is why the transaction must not commit; wrote says whether the event wrote to it
+	// before (a failure to decrypt writes nothing).
+	err   error
+	wrote bool
+	// decryptFailed says err is event.DecryptOlm's: the message, not the store, failed.
+	decryptFailed bool
+}
+
+// receiveOlmIn decrypts an Olm to-device event in tx and stores what it changes.
+func (m *Machine) receiveOlmIn(ctx context.Context, tx store.Tx, r rawToDevice, oc *event.OlmContent) (res olmResult) {
+	res.out = ToDeviceEvent{Type: r.Type, Sender: r.Sender}
+	fail := func(err error) olmResult { res.err = err; return res }
+	acct, err := m.loadAccount(ctx, tx)
+	if err != nil {
+		return fail(err)
+	}
+	recs, err := tx.OlmSessions(ctx, oc.SenderKey.String())
+	if err != nil {
+		return fail(err)
+	}
+	sessions := make([]*olm.Session, 0, len(recs))
+	for _, rec := range recs {
+		s, err := olm.UnpickleSession(&m.pickleKey, string(rec.State))
+		if err != nil {
+			return fail(fmt.Errorf("machine: Olm session %s: %w", rec.SessionID, err))
+		}
+		if _, ok := s.PeerIdentityKey(); !ok {
+			if err := s.BindPeer(m.curve, oc.SenderKey); err != nil {
+				return fail(err)
+			}
+		}
+		sessions = append(sessions, s)
+	}
+	dev, err := m.deviceByCurve(ctx, tx, r.Sender, oc.SenderKey.String())
+	if err != nil {
+		return fail(err)
+	}
+	res.knownDevice = dev != nil
+	p := event.OlmDecryptParams{Sender: r.Sender, OwnUserID: m.owner.UserID, Sessions: sessions, SessionsComplete: true}
+	if dev != nil {
+		p.SenderDevice = dev.Keys
+	}
+	ev, err := event.DecryptOlm(acct, r.Content, p)
+	if err != nil {
+		res.decryptFailed = true
+		return fail(err)
+	}
+	res.wrote = true
+	now := m.clock()
+	if err := m.putSession(ctx, tx, ev.SenderKey, ev.Session, now, true); err != nil {
+		return fail(err)
+	}
+	if err := m.rememberOlm(ctx, tx, oc); err != nil {
+		return fail(err)
+	}
+	if ev.NewSession {
+		if err := m.saveAccount(ctx, tx, acct); err != nil {
+			return fail(err)
+		}
+	}
+	out := &res.out
+	out.Type, out.Encrypted, out.SenderKey = ev.Type, true, ev.SenderKey
+	if dev != nil {
+		out.SenderDevice = dev.Keys.DeviceID
+	} else if ev.SenderDeviceKeys != nil {
+		out.SenderDevice = ev.SenderDeviceKeys.DeviceID
+	}
+	// What the event carries may be refused (a room key that contradicts a stored
+	// one, a forwarded key from an untrusted device); the Olm session still advanced
+	// and is committed, so the peer's next messages decrypt.
+	consumed, err := m.handleOlmEvent(ctx, tx, ev, dev)
+	var d *dropped
+	if errors.As(err, &d) {
+		out.Err = d.err
+	} else if err != nil {
+		return fail(err)
+	}
+	if !consumed {
+		out.Content = append(json.RawMessage(nil), ev.SecretContent()...)
+	}
+	return res
+}
+
+// afterOlm completes an Olm event after its transaction ended with res.err: a message
+// delivered again is reported as ErrDuplicate, one that no session decrypts from a known
+// device starts wedged-session recovery.
+func (m *Machine) afterOlm(ctx context.Context, r rawToDevice, oc *event.OlmContent, res olmResult) (ToDeviceEvent, error) {
+	out, err := res.out, res.err
 	if err != nil {
 		if ctx.Err() != nil {
 			return out, err
@@ -229,7 +271,7 @@ func (m *Machine) receiveOlm(ctx context.Context, r rawToDevice) (ToDeviceEvent,
 			out.Err = fmt.Errorf("%w: %w", ErrDuplicate, err)
 			return out, nil
 		}
-		if knownDevice && (errors.Is(err, event.ErrNoSession) || errors.Is(err, event.ErrAuthentication)) {
+		if res.knownDevice && (errors.Is(err, event.ErrNoSession) || errors.Is(err, event.ErrAuthentication)) {
 			if werr := m.markWedged(ctx, r.Sender, oc.SenderKey); werr != nil {
 				return out, werr
 			}

@@ -1,0 +1,149 @@
+package machine_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync/atomic"
+	"testing"
+
+	"github.com/sicher-go/sicher/machine"
+	"github.com/sicher-go/sicher/store"
+)
+
+// countingStore counts the write transactions of a store.
+type countingStore struct {
+	store.Store
+	updates atomic.Int64
+}
+
+func (s *countingStore) Update(ctx context.Context, o store.Owner, fn func(store.Tx) error) error {
+	s.updates.Add(1)
+	return s.Store.Update(ctx, o, fn)
+}
+
+// tamper flips a character in the middle of an Olm event's ciphertext body.
+func tamper(t *testing.T, ev json.RawMessage) json.RawMessage {
+	t.Helper()
+	var e map[string]any
+	if err := json.Unmarshal(ev, &e); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range e["content"].(map[string]any)["ciphertext"].(map[string]any) {
+		m := c.(map[string]any)
+		b := []byte(m["body"].(string))
+		i := len(b) / 2
+		if b[i] == 'A' {
+			b[i] = 'B'
+		} else {
+			b[i] = 'A'
+		}
+		m["body"] = string(b)
+	}
+	out, _ := json.Marshal(e)
+	return out
+}
+
+// TestSyncBatch: a sync with room keys from two senders, a tampered message and a second
+// delivery is processed in one transaction for the Olm events; each event gets the result it
+// would get alone, and both rooms decrypt.
+func TestSyncBatch(t *testing.T) {
+	w := newWorld(t)
+	cs := &countingStore{Store: store.NewMemory()}
+	bob := w.deviceOn(cs, "@bob:example.org", "B")
+	alice := w.device("@alice:example.org", "A")
+	carol := w.device("@carol:example.org", "C")
+	r1 := w.hs.CreateRoom(alice.UserID(), bob.UserID())
+	r2 := w.hs.CreateRoom(carol.UserID(), bob.UserID())
+	ev1 := w.say(alice, r1, "from alice", machine.RoomSettings{})
+	ev2 := w.say(carol, r2, "from carol", machine.RoomSettings{})
+
+	c := w.hs.Sync(bob.UserID(), "B")
+	if len(c.ToDevice) != 2 {
+		t.Fatalf("%d to-device events", len(c.ToDevice))
+	}
+	c.ToDevice = []json.RawMessage{c.ToDevice[0], tamper(t, c.ToDevice[1]), c.ToDevice[1], c.ToDevice[0]}
+	before := cs.updates.Load()
+	evs, err := bob.ReceiveSync(w.ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := cs.updates.Load() - before; n != 2 {
+		t.Fatalf("ReceiveSync made %d write transactions, want 2 (sync state, the Olm events)", n)
+	}
+	if len(evs) != 4 {
+		t.Fatalf("%d results", len(evs))
+	}
+	for i, want := range []string{"", "tampered", "", "duplicate"} {
+		e := evs[i].Err
+		switch {
+		case want == "" && (e != nil || evs[i].Type != "m.room_key"):
+			t.Errorf("event %d: %s %v", i, evs[i].Type, e)
+		case want == "tampered" && (e == nil || errors.Is(e, machine.ErrDuplicate)):
+			t.Errorf("tampered event: %v", e)
+		case want == "duplicate" && !errors.Is(e, machine.ErrDuplicate):
+			t.Errorf("second delivery: %v", e)
+		}
+	}
+	w.mustRead(bob, r1, ev1, "from alice")
+	w.mustRead(bob, r2, ev2, "from carol")
+}
+
+// TestSyncBatchStoreFailure: when the store fails inside the shared transaction, the events
+// are processed one transaction each, with the results they have alone.
+func TestSyncBatchStoreFailure(t *testing.T) {
+	w := newWorld(t)
+	fs := &failingStore{Store: store.NewMemory()}
+	bob := w.deviceOn(fs, "@bob:example.org", "B")
+	alice := w.device("@alice:example.org", "A")
+	carol := w.device("@carol:example.org", "C")
+	r1 := w.hs.CreateRoom(alice.UserID(), bob.UserID())
+	r2 := w.hs.CreateRoom(carol.UserID(), bob.UserID())
+	ev1 := w.say(alice, r1, "from alice", machine.RoomSettings{})
+	ev2 := w.say(carol, r2, "from carol", machine.RoomSettings{})
+	c := w.hs.Sync(bob.UserID(), "B")
+	fs.failNext.Store(true) // the first transaction with two Olm events fails once
+	evs, err := bob.ReceiveSync(w.ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fs.failed.Load() != 1 {
+		t.Fatalf("the store failed %d times", fs.failed.Load())
+	}
+	for i, e := range evs {
+		if e.Err != nil {
+			t.Fatalf("event %d: %v", i, e.Err)
+		}
+	}
+	w.mustRead(bob, r1, ev1, "from alice")
+	w.mustRead(bob, r2, ev2, "from carol")
+}
+
+// failingStore fails the room-key write of the first transaction that stores two inbound
+// sessions, once.
+type failingStore struct {
+	store.Store
+	failNext atomic.Bool
+	failed   atomic.Int64
+}
+
+func (s *failingStore) Update(ctx context.Context, o store.Owner, fn func(store.Tx) error) error {
+	return s.Store.Update(ctx, o, func(tx store.Tx) error {
+		return fn(&failingTx{Tx: tx, s: s})
+	})
+}
+
+type failingTx struct {
+	store.Tx
+	s     *failingStore
+	count int
+}
+
+func (t *failingTx) PutInboundGroupSession(ctx context.Context, r *store.InboundGroupSession) error {
+	if t.count++; t.count == 2 && t.s.failNext.CompareAndSwap(true, false) {
+		t.s.failed.Add(1)
+		return errors.New("test: the disk is full")
+	}
+	return t.Tx.PutInboundGroupSession(ctx, r)
+}
+
