@@ -146,4 +146,3 @@ func (t *failingTx) PutInboundGroupSession(ctx context.Context, r *store.Inbound
 	}
 	return t.Tx.PutInboundGroupSession(ctx, r)
 }
-
