@@ -32,6 +32,38 @@ func (m *Machine) UpdateTrackedUsers(ctx context.Context, users []string) error 
 	})
 }
 
+// queryBatch is the largest number of users in one /keys/query request, as in
+// matrix-sdk-crypto (IdentityManager::MAX_KEY_QUERY_USERS, 250, in
+// crates/matrix-sdk-crypto/src/identities/manager.rs): the spec sets no limit
+// (https://spec.matrix.org/v1.19/client-server-api/#post_matrixclientv3keysquery); the bound
+// keeps each request and its response a manageable size.
+const queryBatch = 250
+
+// queueQueries queues the keys queries of outdated users, queryBatch users each, and keeps
+// each request's device-list counts (deviceListGen) for its response. No query is pending when
+// it is called, so the counts of earlier requests are dropped.
+func (m *Machine) queueQueries(ctx context.Context, tx store.Tx, users []string) error {
+	if len(users) == 0 {
+		return nil
+	}
+	pending := map[string]map[string]string{}
+	for batch := range slices.Chunk(users, queryBatch) {
+		q := keysQuery{DeviceKeys: map[string][]string{}}
+		gens := map[string]string{}
+		for _, u := range batch {
+			q.DeviceKeys[u] = []string{}
+			gens[u] = deviceListGen(ctx, tx, u)
+		}
+		id, err := m.queueID(ctx, tx, KindKeysQuery, requestParams{}, q)
+		if err != nil {
+			return err
+		}
+		pending[id] = gens
+	}
+	b, _ := json.Marshal(pending)
+	return tx.PutValue(ctx, valueQueryGens, b)
+}
+
 // markOutdated marks tracked users outdated (device_lists.changed).
 func markOutdated(ctx context.Context, tx store.Tx, users []string) error {
 	for _, u := range users {
@@ -89,7 +121,7 @@ type queryResponse struct {
 // keys are self-signed and name its user and device id; a device whose Ed25519 key changed
 // under the same device id is refused (the old keys stay). A master key that differs from the
 // pinned one is recorded and reported by UserIdentity until AcknowledgeIdentity.
-func (m *Machine) receiveQuery(ctx context.Context, tx store.Tx, reqBody, response []byte) error {
+func (m *Machine) receiveQuery(ctx context.Context, tx store.Tx, id string, reqBody, response []byte) error {
 	var req keysQuery
 	if err := json.Unmarshal(reqBody, &req); err != nil {
 		return err
@@ -98,9 +130,22 @@ func (m *Machine) receiveQuery(ctx context.Context, tx store.Tx, reqBody, respon
 	if err := decodeStrict(response, &resp); err != nil {
 		return err
 	}
-	gens := map[string]string{}
-	if b, err := tx.Value(ctx, valueQueryGen); err == nil {
-		_ = json.Unmarshal(b, &gens)
+	pending := map[string]map[string]string{}
+	if b, err := tx.Value(ctx, valueQueryGens); err == nil {
+		_ = json.Unmarshal(b, &pending)
+	}
+	gens, ok := pending[id]
+	if !ok {
+		// A query queued before the counts were kept per request.
+		if b, err := tx.Value(ctx, valueQueryGen); err == nil {
+			_ = json.Unmarshal(b, &gens)
+		}
+	} else {
+		delete(pending, id)
+		b, _ := json.Marshal(pending)
+		if err := tx.PutValue(ctx, valueQueryGens, b); err != nil {
+			return err
+		}
 	}
 	for _, user := range sortedKeys(req.DeviceKeys) {
 		tu, err := tx.TrackedUser(ctx, user)
