@@ -163,21 +163,18 @@ func (m *Machine) queueID(ctx context.Context, tx store.Tx, kind RequestKind, p 
 // maximum of 100 (olm/account.hh, MAX_ONE_TIME_KEYS), as libolm clients do.
 const oneTimeKeyTarget = 50
 
-// Names of the values the machine keeps in the store.
+// Names of the values the machine keeps in the store. The bookkeeping of peers and rooms
+// (wedged sessions, claim attempts, m.dummy markers, Olm message hashes, withheld notices sent)
+// lives in ledgers of a bounded number of values (ledger.go).
 const (
 	valueOTKCount        = "sicher.machine.otk_count"        // server's signed_curve25519 count
 	valueDeviceUpload    = machinestate.DeviceKeysUploaded   // "1" once the device keys were accepted
 	valueFallbackUsed    = "sicher.machine.fallback_used"    // "1" when the server said our fallback key was used
-	valuePendingDummy    = "sicher.machine.dummy:"           // + curve key: send m.dummy after the claim
-	valueWedged          = "sicher.machine.wedged:"          // + curve key: time of the last recovery
-	valueWithheldSent    = "sicher.machine.withheld:"        // + room id: session id and devices told
 	valueTrust           = "sicher.machine.trust:"           // + user|device: local trust
-	valueClaimAttempts   = "sicher.machine.claimed:"         // + user|device: last claim without a key
 	valueFallbackRotated = "sicher.machine.fallback_rotated" // when the previous fallback key was replaced
 	valueDeviceListGen   = "sicher.machine.devgen:"          // + user: counts device_lists.changed
 	valueQueryGen        = "sicher.machine.query_gen"        // the counts when the pending query was made (before 0.10)
 	valueQueryGens       = "sicher.machine.query_gens"       // request id → the counts when it was made
-	valueOlmSeen         = "sicher.machine.olm_seen:"        // + curve key: hashes of decrypted messages
 	valueRotation        = "sicher.machine.rotation:"        // + room id: "period ms,messages" of the last share
 )
 

@@ -284,8 +284,9 @@ func (m *Machine) afterOlm(ctx context.Context, r rawToDevice, oc *event.OlmCont
 // it again). It is dropped, and does not count as a wedged session.
 var ErrDuplicate = errors.New("machine: Olm message received before")
 
-// seenOlmLimit is how many decrypted Olm messages per sender key are remembered to recognise a
-// second delivery (mautrix-go de-duplicates Olm messages by hash too).
+// seenOlmLimit is how many hashes of decrypted Olm messages each of seenLedger's 64 buckets
+// remembers to recognise a second delivery (mautrix-go de-duplicates Olm messages by hash too):
+// the last 4,096 messages in all.
 const seenOlmLimit = 64
 
 func olmHash(m *Machine, oc *event.OlmContent) (string, bool) {
@@ -294,7 +295,7 @@ func olmHash(m *Machine, oc *event.OlmContent) (string, bool) {
 		return "", false
 	}
 	h := sha256.Sum256(msg.Body)
-	return base64.RawStdEncoding.EncodeToString(h[:]), true
+	return base64.RawStdEncoding.EncodeToString(h[:16]), true
 }
 
 // rememberOlm records the hash of a decrypted Olm message.
@@ -303,17 +304,7 @@ func (m *Machine) rememberOlm(ctx context.Context, tx store.Tx, oc *event.OlmCon
 	if !ok {
 		return nil
 	}
-	name := valueOlmSeen + oc.SenderKey.String()
-	var seen []string
-	if b, err := tx.Value(ctx, name); err == nil {
-		_ = json.Unmarshal(b, &seen)
-	}
-	seen = append(seen, h)
-	if len(seen) > seenOlmLimit {
-		seen = seen[len(seen)-seenOlmLimit:]
-	}
-	b, _ := json.Marshal(seen)
-	return tx.PutValue(ctx, name, b)
+	return seenLedger.put(ctx, tx, h, nil, m.clock())
 }
 
 // seenOlm reports whether an Olm message was decrypted before.
@@ -322,15 +313,12 @@ func (m *Machine) seenOlm(ctx context.Context, oc *event.OlmContent) bool {
 	if !ok {
 		return false
 	}
-	var seen []string
+	seen := false
 	_ = m.st.View(ctx, m.owner, func(tx store.Tx) error {
-		b, err := tx.Value(ctx, valueOlmSeen+oc.SenderKey.String())
-		if err == nil {
-			_ = json.Unmarshal(b, &seen)
-		}
+		_, seen, _ = seenLedger.get(ctx, tx, h, m.clock())
 		return nil
 	})
-	return slices.Contains(seen, h)
+	return seen
 }
 
 // wedgeInterval is how often at most a new session is started with a device whose session
@@ -342,18 +330,17 @@ const wedgeInterval = time.Hour
 func (m *Machine) markWedged(ctx context.Context, user string, curve key.Curve25519) error {
 	return m.update(ctx, func(tx store.Tx) error {
 		now := m.clock()
-		name := valueWedged + curve.String()
-		if t, ok := timeValue(ctx, tx, name); ok && now.Sub(t) < wedgeInterval {
-			return nil
+		if _, recent, err := wedgedLedger.get(ctx, tx, curve.String(), now); err != nil || recent {
+			return err
 		}
 		dev, err := m.deviceByCurve(ctx, tx, user, curve.String())
 		if err != nil || dev == nil {
 			return err
 		}
-		if err := putTime(ctx, tx, name, now); err != nil {
+		if err := wedgedLedger.put(ctx, tx, curve.String(), nil, now); err != nil {
 			return err
 		}
-		if err := tx.PutValue(ctx, valuePendingDummy+curve.String(), []byte("1")); err != nil {
+		if err := dummyLedger.put(ctx, tx, curve.String(), nil, now); err != nil {
 			return err
 		}
 		m.log.Info("machine: Olm session wedged, claiming a new one", "user", user, "device", dev.Keys.DeviceID)
