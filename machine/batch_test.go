@@ -146,3 +146,66 @@ func (t *failingTx) PutInboundGroupSession(ctx context.Context, r *store.Inbound
 	}
 	return t.Tx.PutInboundGroupSession(ctx, r)
 }
+
+// TestDecryptRoomEvents: a page of events decrypts in one transaction, each event with the
+// result DecryptRoomEvent gives it alone: a replayed index, a malformed event and an unknown
+// session fail, the others decrypt, and an event seen twice is not a replay.
+func TestDecryptRoomEvents(t *testing.T) {
+	for _, cache := range []int{0, -1} {
+		w := newWorld(t)
+		cs := &countingStore{Store: store.NewMemory()}
+		bob, err := machine.New(w.ctx, machine.Config{UserID: "@bob:example.org", DeviceID: "B", Store: cs,
+			Clock: w.clock, SessionCacheSize: cache})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.send(bob)
+		alice := w.device("@alice:example.org", "A")
+		room := w.hs.CreateRoom(alice.UserID(), bob.UserID())
+		var evs []json.RawMessage
+		for _, text := range []string{"one", "two", "three"} {
+			evs = append(evs, w.say(alice, room, text, machine.RoomSettings{}))
+		}
+		w.mustRead(bob, room, evs[0], "one")
+		var replayed map[string]any
+		if err := json.Unmarshal(evs[1], &replayed); err != nil {
+			t.Fatal(err)
+		}
+		replayed["event_id"] = "$replayed"
+		rb, _ := json.Marshal(replayed)
+		other := w.hs.CreateRoom(alice.UserID())
+		unknown := w.say(alice, other, "elsewhere", machine.RoomSettings{})
+		page := []json.RawMessage{evs[0], evs[1], rb, json.RawMessage(`{}`), evs[2], unknown, evs[1]}
+
+		before := cs.updates.Load()
+		res, errs := bob.DecryptRoomEvents(w.ctx, room, page)
+		if n := cs.updates.Load() - before; n != 1 {
+			t.Fatalf("%d write transactions for a page, want 1", n)
+		}
+		want := []any{"one", "two", machine.FailureReplay, machine.FailureMalformed, "three", machine.FailureMissingSession, "two"}
+		for i, wnt := range want {
+			switch wnt := wnt.(type) {
+			case string:
+				if errs[i] != nil || res[i] == nil {
+					t.Fatalf("cache %d, event %d: %v", cache, i, errs[i])
+				}
+				var c struct {
+					Body string `json:"body"`
+				}
+				if err := json.Unmarshal(res[i].Content, &c); err != nil || c.Body != wnt {
+					t.Fatalf("cache %d, event %d: %q, want %q", cache, i, c.Body, wnt)
+				}
+			case machine.DecryptFailure:
+				var de *machine.DecryptionError
+				if res[i] != nil || !errors.As(errs[i], &de) || de.Reason != wnt {
+					t.Fatalf("cache %d, event %d: %v, want failure %d", cache, i, errs[i], wnt)
+				}
+				_, alone := bob.DecryptRoomEvent(w.ctx, room, page[i])
+				var de2 *machine.DecryptionError
+				if !errors.As(alone, &de2) || de2.Reason != de.Reason {
+					t.Fatalf("cache %d, event %d: %v in a page, %v alone", cache, i, errs[i], alone)
+				}
+			}
+		}
+	}
+}

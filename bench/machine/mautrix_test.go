@@ -100,24 +100,32 @@ func mautrixShare(b *testing.B) {
 	}
 	dir := b.TempDir()
 	b.ReportAllocs()
+	var cpu cpuClock
 	b.ResetTimer()
+	cpu.Start()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
+		cpu.Stop()
 		db := openMautrixDB(b, filepath.Join(dir, fmt.Sprintf("sharer%d.db", i)))
 		_, h := mautrixLogin(b, ms, "@sharer:localhost", id.DeviceID(fmt.Sprintf("SHARER%d", i)), db)
 		before := inboxSize(ms)
+		cpu.Start()
 		b.StartTimer()
 		if err := h.Machine().ShareGroupSession(ctx, id.RoomID(roomName(0)), users); err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()
+		cpu.Stop()
 		if n := inboxSize(ms) - before; n != shareUsers*shareDevices {
 			b.Fatalf("shared with %d devices", n)
 		}
 		h.Close()
 		db.Close()
+		cpu.Start()
 		b.StartTimer()
 	}
+	cpu.Stop()
+	cpu.report(b)
 }
 
 func inboxSize(ms *mockserver.MockServer) int {
@@ -179,6 +187,8 @@ func mautrixDecrypt(b *testing.B, sessions int) {
 			Timestamp: 1700000000000 + int64(i), Content: event.Content{Parsed: enc}}
 	}
 	b.ReportAllocs()
+	var cpu cpuClock
+	cpu.Start()
 	for b.Loop() {
 		for _, evt := range evts {
 			if _, err := bob.Machine().DecryptMegolmEvent(ctx, evt); err != nil {
@@ -186,6 +196,8 @@ func mautrixDecrypt(b *testing.B, sessions int) {
 			}
 		}
 	}
+	cpu.Stop()
+	cpu.report(b)
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*decryptEvents), "ns/event")
 }
 
@@ -225,9 +237,12 @@ func mautrixSync(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
+	var cpu cpuClock
 	b.ResetTimer()
+	cpu.Start()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
+		cpu.Stop()
 		db := openMautrixDB(b, copyDB(b, path, dir, i))
 		_, h := mautrixLogin(b, ms, "@bob:localhost", "BOB", db)
 		var resp mautrix.RespSync
@@ -235,15 +250,20 @@ func mautrixSync(b *testing.B) {
 			b.Fatal(err)
 		}
 		resp.DeviceOTKCount.SignedCurve25519 = 50
+		cpu.Start()
 		b.StartTimer()
 		h.Machine().ProcessSyncResponse(ctx, &resp, "")
 		b.StopTimer()
+		cpu.Stop()
 		var n int
 		if err := db.QueryRow(ctx, "SELECT COUNT(*) FROM crypto_megolm_inbound_session").Scan(&n); err != nil || n != syncSenders*syncRooms {
 			b.Fatalf("%d inbound sessions stored (%v)", n, err)
 		}
 		h.Close()
 		db.Close()
+		cpu.Start()
 		b.StartTimer()
 	}
+	cpu.Stop()
+	cpu.report(b)
 }

@@ -58,11 +58,15 @@ func sicherShare(b *testing.B) {
 	members := append(users, "@sharer:localhost")
 	dir := b.TempDir()
 	b.ReportAllocs()
+	var cpu cpuClock
 	b.ResetTimer()
+	cpu.Start()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
+		cpu.Stop()
 		st := openSQLStore(b, filepath.Join(dir, fmt.Sprintf("sharer%d.db", i)))
 		m := sicherDevice(b, hs, "@sharer:localhost", fmt.Sprintf("SHARER%d", i), st)
+		cpu.Start()
 		b.StartTimer()
 		if err := m.UpdateTrackedUsers(ctx, members); err != nil {
 			b.Fatal(err)
@@ -81,12 +85,16 @@ func sicherShare(b *testing.B) {
 		}
 		sicherSend(b, hs, m)
 		b.StopTimer()
+		cpu.Stop()
 		if n := sharedDevices(reqs); n != shareUsers*shareDevices {
 			b.Fatalf("shared with %d devices", n)
 		}
 		st.Close()
+		cpu.Start()
 		b.StartTimer()
 	}
+	cpu.Stop()
+	cpu.report(b)
 }
 
 // sharedDevices counts the recipients of the m.room.encrypted to-device requests.
@@ -164,6 +172,8 @@ func sicherDecrypt(b *testing.B, sessions int) {
 		events[i] = roomEvent{r, hs.Send(r, "@alice:localhost", c)}
 	}
 	b.ReportAllocs()
+	var cpu cpuClock
+	cpu.Start()
 	for b.Loop() {
 		for _, e := range events {
 			if _, err := bob.DecryptRoomEvent(ctx, e.room, e.ev); err != nil {
@@ -171,6 +181,8 @@ func sicherDecrypt(b *testing.B, sessions int) {
 			}
 		}
 	}
+	cpu.Stop()
+	cpu.report(b)
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*decryptEvents), "ns/event")
 }
 
@@ -219,26 +231,34 @@ func sicherSync(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
+	var cpu cpuClock
 	b.ResetTimer()
+	cpu.Start()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
+		cpu.Stop()
 		st := openSQLStore(b, copyDB(b, path, dir, i))
 		m, err := machine.New(ctx, machine.Config{UserID: "@bob:localhost", DeviceID: "BOB", Store: st})
 		if err != nil {
 			b.Fatal(err)
 		}
+		cpu.Start()
 		b.StartTimer()
 		evs, err := m.ReceiveSync(ctx, sync)
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()
+		cpu.Stop()
 		for _, e := range evs {
 			if e.Err != nil || e.Type != "m.room_key" {
 				b.Fatalf("%s: %v", e.Type, e.Err)
 			}
 		}
 		st.Close()
+		cpu.Start()
 		b.StartTimer()
 	}
+	cpu.Stop()
+	cpu.report(b)
 }
