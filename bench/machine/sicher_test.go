@@ -116,8 +116,10 @@ func sharedDevices(reqs []machine.Request) int {
 }
 
 // sicherDecrypt: Bob's machine on SQLite decrypts 10,000 room events from Alice, from one
-// session or round robin over 100 sessions (rooms). One op is all 10,000 events.
-func sicherDecrypt(b *testing.B, sessions int) {
+// session or round robin over 100 sessions (rooms), one by one (DecryptRoomEvent) or, with
+// page > 0, page events of one room at a time (DecryptRoomEvents). One op is all 10,000
+// events.
+func sicherDecrypt(b *testing.B, sessions, page int) {
 	ctx := context.Background()
 	hs := machinetest.NewServer()
 	alice := sicherDevice(b, hs, "@alice:localhost", "ALICE", store.NewMemory())
@@ -175,6 +177,21 @@ func sicherDecrypt(b *testing.B, sessions int) {
 	var cpu cpuClock
 	cpu.Start()
 	for b.Loop() {
+		if page > 0 {
+			for start := 0; start < len(events); start += page {
+				batch := make([]json.RawMessage, 0, page)
+				for _, e := range events[start:min(start+page, len(events))] {
+					batch = append(batch, e.ev)
+				}
+				_, errs := bob.DecryptRoomEvents(ctx, events[start].room, batch)
+				for _, err := range errs {
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			continue
+		}
 		for _, e := range events {
 			if _, err := bob.DecryptRoomEvent(ctx, e.room, e.ev); err != nil {
 				b.Fatal(err)
