@@ -128,7 +128,7 @@ func (m *Machine) DecryptRoomEvent(ctx context.Context, roomID string, raw json.
 	keep := func() {}
 	err = m.update(ctx, func(tx store.Tx) error {
 		var err error
-		out, keep, err = m.decryptIn(ctx, tx, roomID, &ev, mc)
+		out, keep, err = m.decryptIn(ctx, tx, roomID, &ev, mc, nil)
 		return err
 	})
 	if err != nil {
@@ -176,11 +176,12 @@ func (m *Machine) DecryptRoomEvents(ctx context.Context, roomID string, events [
 	keeps := make([]func(), 0, len(events))
 	err := m.update(ctx, func(tx store.Tx) error {
 		keeps = keeps[:0]
+		page := map[string]*cachedSession{}
 		for i := range in {
 			if in[i].mc == nil {
 				continue
 			}
-			out, keep, err := m.decryptIn(ctx, tx, roomID, &in[i].ev, in[i].mc)
+			out, keep, err := m.decryptIn(ctx, tx, roomID, &in[i].ev, in[i].mc, page)
 			var de *DecryptionError
 			switch {
 			case err == nil:
@@ -217,8 +218,10 @@ func (m *Machine) DecryptRoomEvents(ctx context.Context, roomID string, events [
 
 // decryptIn decrypts one room event in tx. It writes only after the event decrypted and
 // passed every check: a *DecryptionError means tx is as it was (store.Tx.RecordReplay records
-// nothing when it refuses). keep, run after the commit, updates the session cache.
-func (m *Machine) decryptIn(ctx context.Context, tx store.Tx, roomID string, ev *rawRoomEvent, mc *event.MegolmContent) (*DecryptedEvent, func(), error) {
+// nothing when it refuses). keep, run after the commit, updates the session cache. page, if not
+// nil, keeps the sessions that decrypted earlier events of the same transaction, so that the
+// events of a page move one session forward instead of each starting from the cached one.
+func (m *Machine) decryptIn(ctx context.Context, tx store.Tx, roomID string, ev *rawRoomEvent, mc *event.MegolmContent, page map[string]*cachedSession) (*DecryptedEvent, func(), error) {
 	rec, err := tx.InboundGroupSession(ctx, roomID, mc.SessionID.String())
 	if errors.Is(err, store.ErrNotFound) {
 		if w, err := tx.Withheld(ctx, roomID, mc.SessionID.String()); err == nil {
@@ -231,7 +234,14 @@ func (m *Machine) decryptIn(ctx context.Context, tx store.Tx, roomID string, ev 
 		return nil, nil, err
 	}
 	st := inboundStamp(rec)
-	sess, info, cached := m.sessions.get(roomID, rec.SessionID, st)
+	var sess *megolm.InboundSession
+	var info event.SessionInfo
+	cached := false
+	if p := page[cacheID(roomID, rec.SessionID)]; p != nil && p.stamp == st {
+		sess, info, cached = p.sess, p.info, true
+	} else {
+		sess, info, cached = m.sessions.get(roomID, rec.SessionID, st)
+	}
 	if !cached {
 		if info, err = sessionInfo(rec); err != nil {
 			return nil, nil, err
@@ -260,6 +270,9 @@ func (m *Machine) decryptIn(ctx context.Context, tx store.Tx, roomID string, ev 
 			return nil, nil, &DecryptionError{Reason: FailureReplay, Err: err}
 		}
 		return nil, nil, err
+	}
+	if page != nil {
+		page[cacheID(roomID, rec.SessionID)] = &cachedSession{stamp: st, info: info, sess: sess}
 	}
 	keep := func() {}
 	if m.sessions != nil {
