@@ -150,45 +150,49 @@ func (m *Machine) queue(ctx context.Context, tx store.Tx, kind RequestKind, even
 
 // queueWith stores a request with path parameters in tx. A nil body is sent as no body (GET).
 func (m *Machine) queueWith(ctx context.Context, tx store.Tx, kind RequestKind, p requestParams, body any) error {
+	_, err := m.queueID(ctx, tx, kind, p, body)
+	return err
+}
+
+// queueID is queueWith, returning the request's id.
+func (m *Machine) queueID(ctx context.Context, tx store.Tx, kind RequestKind, p requestParams, body any) (string, error) {
 	b, err := json.Marshal(body)
 	if body == nil {
 		b = nil
 	}
 	if err != nil {
-		return fmt.Errorf("machine: encoding request: %w", err)
+		return "", fmt.Errorf("machine: encoding request: %w", err)
 	}
 	id, err := m.newID()
 	if err != nil {
-		return err
+		return "", err
 	}
-	return tx.PutOutgoingRequest(ctx, &store.OutgoingRequest{ID: id, Type: storedType(kind, p), Body: b, Created: m.clock()})
+	return id, tx.PutOutgoingRequest(ctx, &store.OutgoingRequest{ID: id, Type: storedType(kind, p), Body: b, Created: m.clock()})
 }
 
 // oneTimeKeyTarget is the number of one-time keys kept on the server: half of libolm's
 // maximum of 100 (olm/account.hh, MAX_ONE_TIME_KEYS), as libolm clients do.
 const oneTimeKeyTarget = 50
 
-// Names of the values the machine keeps in the store.
+// Names of the values the machine keeps in the store. The bookkeeping of peers and rooms
+// (wedged sessions, claim attempts, m.dummy markers, Olm message hashes, withheld notices sent)
+// lives in ledgers of a bounded number of values (ledger.go).
 const (
 	valueOTKCount        = "sicher.machine.otk_count"        // server's signed_curve25519 count
 	valueDeviceUpload    = machinestate.DeviceKeysUploaded   // "1" once the device keys were accepted
 	valueFallbackUsed    = "sicher.machine.fallback_used"    // "1" when the server said our fallback key was used
-	valuePendingDummy    = "sicher.machine.dummy:"           // + curve key: send m.dummy after the claim
-	valueWedged          = "sicher.machine.wedged:"          // + curve key: time of the last recovery
-	valueWithheldSent    = "sicher.machine.withheld:"        // + room id: session id and devices told
 	valueTrust           = "sicher.machine.trust:"           // + user|device: local trust
-	valueClaimAttempts   = "sicher.machine.claimed:"         // + user|device: last claim without a key
 	valueFallbackRotated = "sicher.machine.fallback_rotated" // when the previous fallback key was replaced
 	valueDeviceListGen   = "sicher.machine.devgen:"          // + user: counts device_lists.changed
-	valueQueryGen        = "sicher.machine.query_gen"        // the counts when the pending query was made
-	valueOlmSeen         = "sicher.machine.olm_seen:"        // + curve key: hashes of decrypted messages
+	valueQueryGen        = "sicher.machine.query_gen"        // the counts when the pending query was made (before 0.10)
+	valueQueryGens       = "sicher.machine.query_gens"       // request id → the counts when it was made
 	valueRotation        = "sicher.machine.rotation:"        // + room id: "period ms,messages" of the last share
 )
 
 // OutgoingRequests returns the requests to send: the ones stored and not yet confirmed, plus
 // a keys upload when the server holds fewer one-time keys than the target or the fallback key
-// needs replacing, and a keys query for tracked users whose device lists are outdated (one of
-// each at a time). Send them in any order, each at least once.
+// needs replacing, and keys queries for tracked users whose device lists are outdated, at most
+// 250 users each (one upload and one set of queries at a time). Send them in any order, each at least once.
 func (m *Machine) OutgoingRequests(ctx context.Context) ([]Request, error) {
 	var out []Request
 	err := m.update(ctx, func(tx store.Tx) error {
@@ -216,20 +220,8 @@ func (m *Machine) OutgoingRequests(ctx context.Context) ([]Request, error) {
 			if err != nil {
 				return err
 			}
-			if len(users) > 0 {
-				q := keysQuery{DeviceKeys: map[string][]string{}}
-				gens := map[string]string{}
-				for _, u := range users {
-					q.DeviceKeys[u] = []string{}
-					gens[u] = deviceListGen(ctx, tx, u)
-				}
-				b, _ := json.Marshal(gens)
-				if err := tx.PutValue(ctx, valueQueryGen, b); err != nil {
-					return err
-				}
-				if err := m.queue(ctx, tx, KindKeysQuery, "", q); err != nil {
-					return err
-				}
+			if err := m.queueQueries(ctx, tx, users); err != nil {
+				return err
 			}
 		}
 		reqs, err = tx.OutgoingRequests(ctx)
@@ -359,7 +351,7 @@ func (m *Machine) MarkRequestSent(ctx context.Context, id string, response []byt
 		case KindKeysUpload:
 			err = m.receiveUpload(ctx, tx, response)
 		case KindKeysQuery:
-			err = m.receiveQuery(ctx, tx, r.Body, response)
+			err = m.receiveQuery(ctx, tx, r.ID, r.Body, response)
 		case KindKeysClaim:
 			wedgedPeers, err = m.receiveClaim(ctx, tx, r.Body, response)
 		case KindRoomEvent:
