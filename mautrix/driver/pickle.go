@@ -1,13 +1,45 @@
 package driver
 
 import (
+	"crypto/subtle"
+	"sync/atomic"
+
 	sicherolm "github.com/sicher-go/sicher/olm"
 	"maunium.net/go/mautrix/crypto/olm"
 )
 
+// derivedKey is a pickle key of mautrix's and the key for sicher's own
+// format derived from it. Both are secret.
+type derivedKey struct {
+	secret []byte
+	key    [sicherolm.PickleKeySize]byte
+}
+
+// derivedKeys caches the pickle keys derived last. A mautrix store pickles
+// every object under one key, so deriving it once (HKDF-SHA-256: two
+// HMAC computations and their allocations) serves every Pickle and
+// Unpickle; a few slots keep a second store in the same process, or
+// mautrix's one-off pickle of the account under "tmp", from evicting it.
+var (
+	derivedKeys [4]atomic.Pointer[derivedKey]
+	nextSlot    atomic.Uint32
+)
+
 // pickleKey returns the key for sicher's own format derived from
-// mautrix's pickle key.
-func pickleKey(k []byte) *[sicherolm.PickleKeySize]byte { return sicherolm.DerivePickleKey(k) }
+// mautrix's pickle key k. The result is shared: callers only read it.
+func pickleKey(k []byte) *[sicherolm.PickleKeySize]byte {
+	for i := range derivedKeys {
+		if d := derivedKeys[i].Load(); d != nil && subtle.ConstantTimeCompare(d.secret, k) == 1 {
+			return &d.key
+		}
+	}
+	d := &derivedKey{secret: append([]byte(nil), k...)}
+	dk := sicherolm.DerivePickleKey(k)
+	d.key = *dk
+	clear(dk[:])
+	derivedKeys[nextSlot.Add(1)%uint32(len(derivedKeys))].Store(d)
+	return &d.key
+}
 
 // groupKey is goolm's rule for group sessions: an empty pickle key
 // stands for " ".
@@ -25,10 +57,11 @@ func unpickle[T any](pickled, key []byte, own func(*[sicherolm.PickleKeySize]byt
 	if len(pickled) == 0 {
 		return zero, olm.ErrEmptyInput
 	}
-	if v, err := own(pickleKey(key), string(pickled)); err == nil {
+	p := string(pickled)
+	if v, err := own(pickleKey(key), p); err == nil {
 		return v, nil
 	}
-	v, err := libolm(key, string(pickled))
+	v, err := libolm(key, p)
 	if err != nil {
 		return zero, err
 	}
