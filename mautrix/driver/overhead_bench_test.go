@@ -21,6 +21,7 @@ func BenchmarkAPIMegolmDecrypt(b *testing.B) {
 			msg := out.Encrypt(nil, bytes.Repeat([]byte("x"), n))
 			b.SetBytes(int64(n))
 			b.ReportAllocs()
+			defer reportCPU(b)()
 			for b.Loop() {
 				if _, _, err := in.Decrypt(nil, msg); err != nil {
 					b.Fatal(err)
@@ -37,6 +38,7 @@ func BenchmarkAPIMegolmEncrypt(b *testing.B) {
 			pt := bytes.Repeat([]byte("x"), n)
 			b.SetBytes(int64(n))
 			b.ReportAllocs()
+			defer reportCPU(b)()
 			for b.Loop() {
 				out.Encrypt(nil, pt)
 			}
@@ -46,6 +48,7 @@ func BenchmarkAPIMegolmEncrypt(b *testing.B) {
 
 func BenchmarkAPIAccountCreate(b *testing.B) {
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	for b.Loop() {
 		must(sicherolm.NewAccount())
 	}
@@ -58,6 +61,7 @@ func BenchmarkAPIPickleAccount50(b *testing.B) {
 	}
 	k := sicherolm.DerivePickleKey(pickleKey)
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	for b.Loop() {
 		p := must(a.Pickle(k))
 		must(sicherolm.UnpickleAccount(k, p))
@@ -68,6 +72,7 @@ func BenchmarkAPISign(b *testing.B) {
 	a := must(sicherolm.NewAccount())
 	msg := bytes.Repeat([]byte("x"), 200)
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	for b.Loop() {
 		a.Sign(msg)
 	}

@@ -4,7 +4,11 @@
 # samples; every ratio is the median of the ratios of samples taken in the
 # same pass (the k-th goolm sample against the k-th sicher sample, which
 # ran next to each other), so that load on a shared machine, which
-# shifts a whole pass, cancels out.
+# shifts a whole pass, cancels out. Times and ratios are of CPU time
+# (cpu-ns/op: the process's user and system time, garbage collection
+# included), which waiting for a busy core does not inflate; the last
+# column is the goolm ratio of wall time (ns/op). Where a benchmark has no
+# CPU time (mautrix's ShareGroupSession) both are of wall time.
 # Usage: awk -f scripts/benchtable.awk bench-results.txt
 
 function median(list,    n, a, i, j, t) {
@@ -52,45 +56,52 @@ function metric(unit,    i) {
 	sub(/-[0-9]+$/, "", name)
 	if (name ~ /^BenchmarkOlmMachine_ShareGroupSession$/) {
 		name = "Share/" share
-		v = metric("ns/op")
+		v = metric("ns/op"); c = ""
 	} else if (name ~ /^BenchmarkDecrypt10000RoomEvents\//) {
-		v = metric("ns/event")
+		v = metric("ns/event"); c = metric("cpu-ns/event")
 	} else {
-		v = metric("ns/op")
+		v = metric("ns/op"); c = metric("cpu-ns/op")
 	}
 	sub(/^Benchmark/, "", name)
-	if (v != "") samples[name] = samples[name] " " v
+	if (v != "") wall[name] = wall[name] " " v
+	if (c == "") c = v
+	if (c != "") cpu[name] = cpu[name] " " c
+}
+
+# row prints one operation: CPU times, CPU ratios, the wall-time ratio.
+function row(label, op,    g, l, s) {
+	g = cpu[op "/goolm"]; l = cpu[op "/libolm"]; s = cpu[op "/sicher"]
+	if (s == "") return
+	printf "| %s | %s | %s | %s | %s | %s | %s |\n", label, dur(median(g)), dur(median(l)), dur(median(s)),
+		ratio(pairedRatio(g, s)), ratio(pairedRatio(l, s)), ratio(pairedRatio(wall[op "/goolm"], wall[op "/sicher"]))
 }
 
 END {
 	nrows = split("MegolmEncrypt/100B:Megolm encrypt 100 B|MegolmEncrypt/1KiB:Megolm encrypt 1 KiB|MegolmEncrypt/64KiB:Megolm encrypt 64 KiB|MegolmDecrypt/100B:Megolm decrypt 100 B|MegolmDecrypt/1KiB:Megolm decrypt 1 KiB|MegolmDecrypt/64KiB:Megolm decrypt 64 KiB|AccountCreate:Account creation|Generate100OneTimeKeys:Generate 100 one-time keys|OlmOutboundSession:Olm outbound session|OlmInboundSession:Olm inbound session + first decryption (two steps)|OlmSameChain1KiB:Olm 1 KiB encrypt + decrypt, same chain|OlmPingPong1KiB:Olm 1 KiB ping-pong (2 ratchet steps)|PickleAccount50:Pickle + unpickle account (50 one-time keys)|PickleOlmSession:Pickle + unpickle Olm session|PickleInboundGroupSession:Pickle + unpickle inbound group session|Sign:Account.Sign 200 B", rows, "|")
-	print "| operation | goolm | libolm | sicher | goolm ÷ sicher | libolm ÷ sicher |"
-	print "|---|---:|---:|---:|---:|---:|"
+	print "| operation | goolm | libolm | sicher | goolm ÷ sicher | libolm ÷ sicher | goolm ÷ sicher, wall time |"
+	print "|---|---:|---:|---:|---:|---:|---:|"
 	for (i = 1; i <= nrows; i++) {
 		split(rows[i], f, ":")
-		g = samples[f[1] "/goolm"]; l = samples[f[1] "/libolm"]; s = samples[f[1] "/sicher"]
-		if (s == "") continue
-		printf "| %s | %s | %s | %s | %s | %s |\n", f[2], dur(median(g)), dur(median(l)), dur(median(s)), ratio(pairedRatio(g, s)), ratio(pairedRatio(l, s))
+		label[f[1]] = f[2]
+		row(f[2], f[1])
 	}
 
 	print ""
-	print "| through `OlmMachine` | goolm | libolm | sicher | goolm ÷ sicher | libolm ÷ sicher |"
-	print "|---|---:|---:|---:|---:|---:|"
-	split("Decrypt10000RoomEvents:`BenchmarkDecrypt10000RoomEvents`, per event|Share:`BenchmarkOlmMachine_ShareGroupSession`, per share", rows, "|")
+	print "| through `OlmMachine` | goolm | libolm | sicher | goolm ÷ sicher | libolm ÷ sicher | goolm ÷ sicher, wall time |"
+	print "|---|---:|---:|---:|---:|---:|---:|"
+	split("Decrypt10000RoomEvents:`BenchmarkDecrypt10000RoomEvents`, per event|Share:`BenchmarkOlmMachine_ShareGroupSession`, per share (wall time)", rows, "|")
 	for (i = 1; i <= 2; i++) {
 		split(rows[i], f, ":")
-		g = samples[f[1] "/goolm"]; l = samples[f[1] "/libolm"]; s = samples[f[1] "/sicher"]
-		if (s == "") continue
-		printf "| %s | %s | %s | %s | %s | %s |\n", f[2], dur(median(g)), dur(median(l)), dur(median(s)), ratio(pairedRatio(g, s)), ratio(pairedRatio(l, s))
+		row(f[2], f[1])
 	}
 
 	print ""
-	print "| sicher's own API, without the driver | through the driver | API alone | driver ÷ API |"
+	print "| operation | sicher through the driver | sicher's API alone | driver ÷ API |"
 	print "|---|---:|---:|---:|"
 	nrows = split("MegolmEncrypt/100B|MegolmEncrypt/1KiB|MegolmEncrypt/64KiB|MegolmDecrypt/100B|MegolmDecrypt/1KiB|MegolmDecrypt/64KiB|AccountCreate|PickleAccount50|Sign", rows, "|")
 	for (i = 1; i <= nrows; i++) {
-		d = samples[rows[i] "/sicher"]; a = samples["API" rows[i]]
+		d = cpu[rows[i] "/sicher"]; a = cpu["API" rows[i]]
 		if (d == "" || a == "") continue
-		printf "| %s | %s | %s | %s |\n", rows[i], dur(median(d)), dur(median(a)), ratio(pairedRatio(d, a))
+		printf "| %s | %s | %s | %s |\n", label[rows[i]], dur(median(d)), dur(median(a)), ratio(pairedRatio(d, a))
 	}
 }
