@@ -14,8 +14,8 @@
 # ratios within one pass (see scripts/benchtable.awk).
 # Raw output goes to $OUT (default: bench-results.txt in the module).
 # Needs a C compiler and libolm-dev for the libolm column (as ci.sh).
-# About 25 minutes on the project's 2-core machine with the default 5
-# passes; SHARE=0 skips step 3 (about 15 minutes less).
+# 28 minutes on the project's 2-core machine shared with other jobs, with
+# the default 5 passes; 9 without step 3 (SHARE=0).
 #
 # Usage: scripts/bench.sh [passes]          run, then print the tables
 #        scripts/bench.sh -table [file]     print the tables of a run
