@@ -51,6 +51,12 @@ type EncryptionInfo struct {
 	// Shield and ShieldReason are what to show.
 	Shield       Shield
 	ShieldReason string
+	// HistorySharedBy is the user whose room key bundle (MSC4268) brought the session:
+	// Provenance is then event.Forwarded, "forwarded from HistorySharedBy".
+	HistorySharedBy string
+	// ViaDehydratedDevice says the session reached us over Olm at our dehydrated device
+	// (MSC3814) while no device of ours was logged in.
+	ViaDehydratedDevice bool
 }
 
 // DecryptedEvent is a decrypted room event.
@@ -173,6 +179,7 @@ func (m *Machine) DecryptRoomEvent(ctx context.Context, roomID string, raw json.
 			return err
 		}
 		out = &DecryptedEvent{Type: re.Type, Content: re.Content, Info: m.encryptionInfo(info, re, dev)}
+		out.Info.HistorySharedBy, out.Info.ViaDehydratedDevice = provenanceNotes(ctx, tx, rec)
 		return nil
 	})
 	if err != nil {
