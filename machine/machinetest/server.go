@@ -35,6 +35,9 @@ type Server struct {
 	backups     map[string]*backup                    // user → server-side key backup
 	roomTxns    map[string]string                     // user|txn → event id
 
+	dehydratedDevices map[string]*dehydratedDevice // user → dehydrated device (MSC3814)
+	dehydratedPage    int                          // events per page of a dehydrated device
+
 	// ToDeviceFilter, if set, may drop, duplicate, reorder or change the to-device events
 	// a device is about to receive in a sync.
 	ToDeviceFilter func(userID, deviceID string, events []json.RawMessage) []json.RawMessage
