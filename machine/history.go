@@ -78,6 +78,10 @@ type RoomHistory struct {
 	// Keys and Withheld count the sessions shared and the sessions withheld
 	// (m.history_not_shared).
 	Keys, Withheld int
+	// EventType is the to-device event type SendRoomHistory sends: empty means
+	// TypeRoomKeyBundle (spec v1.19); TypeRoomKeyBundleUnstable reaches clients that know only
+	// MSC4268's unstable name (matrix-sdk-crypto).
+	EventType string
 
 	file *attachment.EncryptedFile
 }
@@ -209,7 +213,11 @@ func (m *Machine) SendRoomHistory(ctx context.Context, h *RoomHistory, uri strin
 		if len(to) == 0 {
 			return nil
 		}
-		msgs, err := m.encryptForDevices(ctx, tx, acct, to, TypeRoomKeyBundle, content)
+		evType := TypeRoomKeyBundle
+		if h.EventType != "" {
+			evType = h.EventType
+		}
+		msgs, err := m.encryptForDevices(ctx, tx, acct, to, evType, content)
 		if err != nil {
 			return err
 		}
