@@ -287,6 +287,7 @@ const commands = {
 // Commands kept in files of their own add themselves to the table.
 (await import("./verification.mjs")).register(commands, { sdk, need, DriverError, str, arr, obj, parse, request });
 (await import("./history.mjs")).register(commands, { sdk, need, DriverError, str, arr, obj, parse, request });
+(await import("./dehydration.mjs")).register(commands, { sdk, need, DriverError, str, arr, obj, parse, request });
 
 // errorOf turns anything thrown into {type, message}. A Megolm decryption
 // failure is named after its DecryptionErrorCode.
