@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 
 	"github.com/sicher-go/sicher/attachment"
@@ -38,7 +39,8 @@ var (
 	// neither "shared" nor "world_readable": nothing is shared.
 	ErrHistoryNotShared = errors.New("machine: the room's history visibility does not allow sharing history")
 	// ErrBundleSender reports a room key bundle that did not arrive Olm-encrypted from the
-	// user who invited us: it is not imported.
+	// user who invited us, or that names another room than the one we were invited to: it is
+	// not imported.
 	ErrBundleSender = errors.New("machine: room key bundle not from the inviter")
 	// ErrBundleUntrusted reports a room key bundle from a device of the inviter that is not
 	// cross-signed by the inviter's identity, or an inviter whose identity we did not verify
@@ -267,20 +269,23 @@ type BundleImport struct {
 
 // ImportRoomKeyBundle imports the room key bundle an m.room_key_bundle event (ev, as
 // ReceiveSync returned it) points to, given the downloaded ciphertext, when we accept the
-// invitation of inviter. It is fail-closed: the event must have arrived Olm-encrypted from a
-// device of inviter (ErrBundleSender), which the inviter's identity cross-signed, and we must
+// invitation of inviter into roomID. It is fail-closed: the event must name roomID and have
+// arrived Olm-encrypted from a device of inviter (ErrBundleSender), which the inviter's identity cross-signed, and we must
 // have verified that identity, unchanged since (ErrBundleUntrusted). The file must decrypt and
 // every key must be a Megolm session of the bundle's room (ErrBundleMalformed); then all
 // sessions are stored in one transaction as forwarded by the inviter's device (EncryptionInfo
 // shows HistorySharedBy and a grey shield), and the m.history_not_shared and other withheld
 // entries are stored for sessions we do not have. On error nothing is stored.
-func (m *Machine) ImportRoomKeyBundle(ctx context.Context, inviter string, ev ToDeviceEvent, ciphertext []byte) (*BundleImport, error) {
+func (m *Machine) ImportRoomKeyBundle(ctx context.Context, roomID, inviter string, ev ToDeviceEvent, ciphertext []byte) (*BundleImport, error) {
 	if !ev.Encrypted || ev.Sender != inviter || ev.SenderDevice == "" {
 		return nil, fmt.Errorf("%w: sender %s", ErrBundleSender, ev.Sender)
 	}
 	rb, err := ParseRoomKeyBundle(ev)
 	if err != nil {
 		return nil, err
+	}
+	if rb.RoomID != roomID {
+		return nil, fmt.Errorf("%w: the bundle is for %s, not %s", ErrBundleSender, rb.RoomID, roomID)
 	}
 	plain, err := attachment.Decrypt(ciphertext, rb.file, nil)
 	if err != nil {
@@ -391,4 +396,26 @@ func provenanceNotes(ctx context.Context, tx store.Tx, rec *store.InboundGroupSe
 		viaDehydrated = valueIs(ctx, tx, valueViaDehydrated+id, "1")
 	}
 	return historyFrom, viaDehydrated
+}
+
+// Format prints the public fields of a RoomHistory, never the file's key.
+func (h RoomHistory) Format(f fmt.State, _ rune) {
+	fmt.Fprintf(f, "machine.RoomHistory{RoomID: %q, Invitee: %q, Ciphertext: %d bytes, Keys: %d, Withheld: %d, EventType: %q}",
+		h.RoomID, h.Invitee, len(h.Ciphertext), h.Keys, h.Withheld, h.EventType)
+}
+
+// LogValue logs the public fields of a RoomHistory, never the file's key.
+func (h RoomHistory) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("room_id", h.RoomID), slog.String("invitee", h.Invitee),
+		slog.Int("ciphertext_bytes", len(h.Ciphertext)), slog.Int("keys", h.Keys), slog.Int("withheld", h.Withheld))
+}
+
+// Format prints the public fields of a RoomKeyBundle, never the file's key.
+func (b RoomKeyBundle) Format(f fmt.State, _ rune) {
+	fmt.Fprintf(f, "machine.RoomKeyBundle{RoomID: %q, URL: %q}", b.RoomID, b.URL)
+}
+
+// LogValue logs the public fields of a RoomKeyBundle, never the file's key.
+func (b RoomKeyBundle) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("room_id", b.RoomID), slog.String("url", b.URL))
 }

@@ -93,7 +93,7 @@ func TestRoomHistorySharing(t *testing.T) {
 
 	refuse := func(name string, want error, inviter string, ev machine.ToDeviceEvent, ct []byte) {
 		t.Helper()
-		if _, err := bob.ImportRoomKeyBundle(w.ctx, inviter, ev, ct); !errors.Is(err, want) {
+		if _, err := bob.ImportRoomKeyBundle(w.ctx, room, inviter, ev, ct); !errors.Is(err, want) {
 			t.Fatalf("%s: %v, want %v", name, err, want)
 		}
 		if _, _, err := w.read(bob, room, shared); err == nil {
@@ -113,6 +113,9 @@ func TestRoomHistorySharing(t *testing.T) {
 		markUserVerified(w, stBob, bob, alice.UserID(), k)
 	}
 	refuse("another inviter", machine.ErrBundleSender, "@carol:example.org", ev, ct)
+	if _, err := bob.ImportRoomKeyBundle(w.ctx, "!other:example.org", alice.UserID(), ev, ct); !errors.Is(err, machine.ErrBundleSender) {
+		t.Fatalf("bundle for another room: %v", err)
+	}
 	clear := ev
 	clear.Encrypted = false
 	refuse("sent in the clear", machine.ErrBundleSender, alice.UserID(), clear, ct)
@@ -124,7 +127,7 @@ func TestRoomHistorySharing(t *testing.T) {
 	other.Content = json.RawMessage(`{"room_id":"` + room + `"}`)
 	refuse("no file", machine.ErrBundleMalformed, alice.UserID(), other, ct)
 
-	res, err := bob.ImportRoomKeyBundle(w.ctx, alice.UserID(), ev, ct)
+	res, err := bob.ImportRoomKeyBundle(w.ctx, room, alice.UserID(), ev, ct)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +143,7 @@ func TestRoomHistorySharing(t *testing.T) {
 	}
 
 	// Importing again changes nothing and refuses nothing.
-	if res, err := bob.ImportRoomKeyBundle(w.ctx, alice.UserID(), ev, ct); err != nil || res.Imported+res.Skipped != 1 {
+	if res, err := bob.ImportRoomKeyBundle(w.ctx, room, alice.UserID(), ev, ct); err != nil || res.Imported+res.Skipped != 1 {
 		t.Fatalf("second import %+v %v", res, err)
 	}
 }
@@ -177,7 +180,7 @@ func TestRoomHistoryCrossSigningRequired(t *testing.T) {
 	for _, k := range mk.Keys {
 		markUserVerified(w, stBob, bob, alice.UserID(), k)
 	}
-	if _, err := bob.ImportRoomKeyBundle(w.ctx, alice.UserID(), ev, h.Ciphertext); !errors.Is(err, machine.ErrBundleUntrusted) {
+	if _, err := bob.ImportRoomKeyBundle(w.ctx, room, alice.UserID(), ev, h.Ciphertext); !errors.Is(err, machine.ErrBundleUntrusted) {
 		t.Fatalf("uncross-signed device: %v", err)
 	}
 }

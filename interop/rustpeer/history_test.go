@@ -93,7 +93,7 @@ func TestRoomKeyBundleRustToSicher(t *testing.T) {
 	if err != nil || rb.URL != uri || rb.RoomID != room {
 		t.Fatalf("bundle event %+v: %v", rb, err)
 	}
-	res, err := d.s.ImportRoomKeyBundle(d.ctx, d.ru, *bundle, b.Ciphertext)
+	res, err := d.s.ImportRoomKeyBundle(d.ctx, room, d.ru, *bundle, b.Ciphertext)
 	if err != nil {
 		t.Fatal(err)
 	}
