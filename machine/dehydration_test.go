@@ -7,7 +7,9 @@ import (
 
 	"github.com/sicher-go/sicher/event"
 	"github.com/sicher-go/sicher/machine"
+	"github.com/sicher-go/sicher/machine/machinetest"
 	"github.com/sicher-go/sicher/olm"
+	"github.com/sicher-go/sicher/signing"
 )
 
 const (
@@ -115,13 +117,17 @@ func TestDehydratedDevicePages(t *testing.T) {
 		rooms = append(rooms, room)
 		evs = append(evs, w.say(bob, room, "message "+string(rune('a'+i)), machine.RoomSettings{}))
 	}
+	// What a server or another user could put in the device's inbox: skipped, counted.
+	dehydrated := w.hs.DehydratedDevice(dAlice)
+	w.hs.InjectToDevice(dAlice, dehydrated, json.RawMessage(`{"type":"m.room.encrypted","sender":"@mallory:example.org","content":{"algorithm":"m.olm.v1.curve25519-aes-sha2","sender_key":"junk","ciphertext":{}}}`))
+	w.hs.InjectToDevice(dAlice, dehydrated, json.RawMessage(`{"type":"m.room_key","sender":"@mallory:example.org","content":{}}`))
 	a2, err := relogin(t, w, "A2", k)
 	if err != nil {
 		t.Fatal(err)
 	}
 	res, _ := a2.Rehydration(w.ctx)
-	// 5 room keys in pages of 2: 3 pages with events and the empty one that ends.
-	if res == nil || res.Pages != 4 || res.Events != 5 || res.RoomKeys != 5 {
+	// 7 events in pages of 2: 4 pages with events and the empty one that ends.
+	if res == nil || res.Pages != 5 || res.Events != 7 || res.RoomKeys != 5 || res.Failed != 2 {
 		t.Fatalf("rehydration %+v", res)
 	}
 	for i, room := range rooms {
@@ -220,5 +226,82 @@ func TestDehydratedDeviceWrongKey(t *testing.T) {
 	a4 := w.device(dAlice, "A4")
 	if err := a4.RehydrateDevice(w.ctx); !errors.Is(err, machine.ErrNoDehydrationKey) {
 		t.Fatalf("no key: %v", err)
+	}
+}
+
+// TestNoDehydratedDevice: when the server has no dehydrated device (404, handed over as {}),
+// RehydrateDevice makes one.
+func TestNoDehydratedDevice(t *testing.T) {
+	w := newWorld(t)
+	a := w.device(dAlice, "A1")
+	var k [32]byte
+	k[0] = 1
+	if err := a.SetDehydrationKey(w.ctx, &k); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.RehydrateDevice(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	reqs, err := a.OutgoingRequests(w.ctx)
+	if err != nil || len(reqs) != 1 || reqs[0].Kind != machine.KindDehydratedDeviceGet {
+		t.Fatalf("requests %+v %v", reqs, err)
+	}
+	if _, err := w.hs.Do(dAlice, "A1", reqs[0]); !errors.Is(err, machinetest.ErrNotFound) {
+		t.Fatalf("server: %v", err)
+	}
+	if err := a.MarkRequestSent(w.ctx, reqs[0].ID, []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	w.send(a)
+	id := w.hs.DehydratedDevice(dAlice)
+	if id == "" {
+		t.Fatal("no dehydrated device made")
+	}
+	// Its device keys say so, are signed by it, and name it by its Curve25519 key.
+	var dk struct {
+		Dehydrated bool              `json:"dehydrated"`
+		Keys       map[string]string `json:"keys"`
+	}
+	if err := json.Unmarshal(w.hs.DeviceKeys(dAlice, id), &dk); err != nil || !dk.Dehydrated || dk.Keys["curve25519:"+id] != id {
+		t.Fatalf("device keys %s: %v", w.hs.DeviceKeys(dAlice, id), err)
+	}
+	if _, err := signing.VerifyDeviceKeys(w.hs.DeviceKeys(dAlice, id), dAlice, id); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := a.DehydrationKey(w.ctx); err != nil || *got != k {
+		t.Fatalf("key %v %v", got, err)
+	}
+}
+
+// TestDehydratedDeviceCrossSigned: with our self-signing key in the store, the dehydrated
+// device is cross-signed, so that identity-based sharing (and matrix-sdk-crypto) sends it keys.
+func TestDehydratedDeviceCrossSigned(t *testing.T) {
+	w := newWorld(t)
+	stA := newMemory()
+	a1 := w.deviceOn(stA, dAlice, "A1")
+	w.newCrossSigning(dAlice, "A1", stA)
+	w.track(a1, dAlice)
+	id, err := a1.CreateDehydratedDevice(w.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.send(a1)
+	bob := w.device(dBob, "B1")
+	w.track(bob, dAlice)
+	devs, err := bob.Devices(w.ctx, dAlice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, d := range devs {
+		if d.Keys.DeviceID == id {
+			found = true
+			if !d.CrossSigned {
+				t.Fatal("the dehydrated device is not cross-signed")
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("bob does not see the dehydrated device %s", id)
 	}
 }
