@@ -99,7 +99,9 @@ type bundleJSON struct {
 // the bundle encrypted as an attachment (package attachment); the machine does no I/O, so the
 // application uploads Ciphertext and passes the mxc:// URI to SendRoomHistory. rs is the room's
 // current state: a history visibility other than "shared" or "world_readable" gives
-// ErrHistoryNotShared and nothing is built.
+// ErrHistoryNotShared and nothing is built. The machine finds a room's sessions through an
+// index it keeps as it stores them; sessions stored by an earlier version of sicher are not in
+// it and not shared.
 func (m *Machine) ShareRoomHistory(ctx context.Context, roomID, invitee string, rs RoomSettings) (*RoomHistory, error) {
 	if !sharedHistory(rs) {
 		return nil, ErrHistoryNotShared
