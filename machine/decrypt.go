@@ -52,6 +52,12 @@ type EncryptionInfo struct {
 	// Shield and ShieldReason are what to show.
 	Shield       Shield
 	ShieldReason string
+	// HistorySharedBy is the user whose room key bundle (MSC4268) brought the session:
+	// Provenance is then event.Forwarded, "forwarded from HistorySharedBy".
+	HistorySharedBy string
+	// ViaDehydratedDevice says the session reached us over Olm at our dehydrated device
+	// (MSC3814) while no device of ours was logged in.
+	ViaDehydratedDevice bool
 }
 
 // DecryptedEvent is a decrypted room event.
@@ -289,7 +295,9 @@ func (m *Machine) decryptIn(ctx context.Context, tx store.Tx, roomID string, ev 
 			return nil, nil, err
 		}
 	}
-	return &DecryptedEvent{Type: re.Type, Content: re.Content, Info: m.encryptionInfo(info, re, dev)}, keep, nil
+	out := &DecryptedEvent{Type: re.Type, Content: re.Content, Info: m.encryptionInfo(info, re, dev)}
+	out.Info.HistorySharedBy, out.Info.ViaDehydratedDevice = provenanceNotes(ctx, tx, rec)
+	return out, keep, nil
 }
 
 func classify(err error) error {

@@ -46,6 +46,15 @@ const (
 	KindBackupDownloadKeys RequestKind = "backup_download_keys" // GET /_matrix/client/v3/room_keys/keys[/{roomId}]?version={v}
 	// KindRoomEvent sends an event into a room (in-room verification).
 	KindRoomEvent RequestKind = "room_event" // PUT /_matrix/client/v3/rooms/{roomId}/send/{type}/{txnId}
+	// KindDehydratedDevicePut creates or replaces our dehydrated device (MSC3814).
+	KindDehydratedDevicePut RequestKind = "dehydrated_device_put" // PUT /_matrix/client/unstable/org.matrix.msc3814.v1/dehydrated_device
+	// KindDehydratedDeviceGet fetches our dehydrated device. When the server answers 404
+	// M_NOT_FOUND, hand MarkRequestSent the body {}.
+	KindDehydratedDeviceGet RequestKind = "dehydrated_device_get" // GET /_matrix/client/unstable/org.matrix.msc3814.v1/dehydrated_device
+	// KindDehydratedDeviceEvents fetches a page of the dehydrated device's to-device events.
+	KindDehydratedDeviceEvents RequestKind = "dehydrated_device_events" // POST /_matrix/client/unstable/org.matrix.msc3814.v1/dehydrated_device/{deviceId}/events
+	// KindDehydratedDeviceDelete deletes our dehydrated device.
+	KindDehydratedDeviceDelete RequestKind = "dehydrated_device_delete" // DELETE /_matrix/client/unstable/org.matrix.msc3814.v1/dehydrated_device
 )
 
 // Request is a request the machine needs sent. Method, Path and Body are the HTTP request
@@ -68,6 +77,8 @@ type Request struct {
 	SessionID string
 	// Version is the backup version of a KindBackupUpload or KindBackupDownload request.
 	Version string
+	// DeviceID is the dehydrated device of a KindDehydratedDeviceEvents request.
+	DeviceID string
 }
 
 // requestParams are the path parameters of a request, kept with it in the store.
@@ -76,6 +87,7 @@ type requestParams struct {
 	RoomID    string `json:"r,omitempty"`
 	SessionID string `json:"s,omitempty"`
 	Version   string `json:"v,omitempty"`
+	DeviceID  string `json:"d,omitempty"`
 }
 
 // requestPath builds the HTTP method and path of a request; userID is the machine's.
@@ -110,6 +122,8 @@ func requestPath(kind RequestKind, p requestParams, id, userID string) (method, 
 		return "GET", base + "/room_keys/keys?version=" + url.QueryEscape(p.Version)
 	case KindRoomEvent:
 		return "PUT", base + "/rooms/" + esc(p.RoomID) + "/send/" + esc(p.EventType) + "/" + esc(id)
+	case KindDehydratedDevicePut, KindDehydratedDeviceGet, KindDehydratedDeviceEvents, KindDehydratedDeviceDelete:
+		return dehydratedPath(kind, p)
 	default:
 		return "PUT", base + "/sendToDevice/" + esc(p.EventType) + "/" + esc(id)
 	}
@@ -139,7 +153,7 @@ func (m *Machine) fromStored(r *store.OutgoingRequest) Request {
 	}
 	method, path := requestPath(RequestKind(kind), p, r.ID, m.owner.UserID)
 	return Request{ID: r.ID, Kind: RequestKind(kind), Method: method, Path: path, Body: json.RawMessage(r.Body),
-		EventType: p.EventType, RoomID: p.RoomID, SessionID: p.SessionID, Version: p.Version}
+		EventType: p.EventType, RoomID: p.RoomID, SessionID: p.SessionID, Version: p.Version, DeviceID: p.DeviceID}
 }
 
 // queue stores a request in tx; eventType is the to-device event type of a KindToDevice
@@ -325,13 +339,16 @@ func valueIs(ctx context.Context, tx store.Tx, name, want string) bool {
 // to the request with id. The request is then removed from the store, in the same transaction
 // as the state the response changes. A response that does not parse is an error and changes
 // nothing; the request stays queued. Errors: ErrUnknownRequest (no such request: confirmed
-// already), ErrMalformedResponse, and the store's.
+// already), ErrMalformedResponse, ErrDehydrationKey (a dehydrated device that the key does not
+// open: the request is removed and nothing else changes), and the store's.
 func (m *Machine) MarkRequestSent(ctx context.Context, id string, response []byte) error {
 	if done, err := m.markRestore(ctx, id, response, nil); done {
 		return err
 	}
 	var wedgedPeers []string
-	var refused error
+	// afterCommit is an error returned once the request is confirmed: a response the machine
+	// read and does not trust, or a dehydrated device the key does not open.
+	var afterCommit error
 	err := m.update(ctx, func(tx store.Tx) error {
 		reqs, err := tx.OutgoingRequests(ctx)
 		if err != nil {
@@ -361,7 +378,9 @@ func (m *Machine) MarkRequestSent(ctx context.Context, id string, response []byt
 			// Cross-signing and backups (bootstrap.go, recover.go, backup.go); refused is a
 			// response the machine read and does not trust: the request is done, the error
 			// is returned after the commit.
-			refused, err = m.receiveKeysAndBackup(ctx, tx, r, response)
+			afterCommit, err = m.receiveKeysAndBackup(ctx, tx, r, response)
+		case KindDehydratedDevicePut, KindDehydratedDeviceGet, KindDehydratedDeviceEvents, KindDehydratedDeviceDelete:
+			afterCommit, err = m.dehydratedDeviceSent(ctx, tx, r, response)
 		default:
 			// To-device messages, room events and uploads whose response says nothing the
 			// machine keeps.
@@ -378,7 +397,7 @@ func (m *Machine) MarkRequestSent(ctx context.Context, id string, response []byt
 	for _, p := range wedgedPeers {
 		m.log.Info("machine: new Olm session after a wedged one", "peer", p)
 	}
-	return refused
+	return afterCommit
 }
 
 type uploadResponse struct {

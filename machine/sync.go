@@ -470,6 +470,9 @@ func (m *Machine) storeInbound(ctx context.Context, tx store.Tx, info event.Sess
 	for i, k := range info.ForwardingChain {
 		chain[i] = k.String()
 	}
+	if err := indexRoomSession(ctx, tx, info.RoomID, info.SessionID.String()); err != nil {
+		return err
+	}
 	return tx.PutInboundGroupSession(ctx, &store.InboundGroupSession{
 		RoomID: info.RoomID, SessionID: info.SessionID.String(), SenderUser: info.Sender,
 		SenderKey: info.SenderKey.String(), SigningKey: info.ClaimedEd25519.String(),
