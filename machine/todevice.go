@@ -46,7 +46,8 @@ var ErrReservedEventType = errors.New("machine: event type is sent by the machin
 // and one-time keys are claimed for it, so a later call reaches it. Duplicate targets are
 // sent to once. The machine applies no sharing policy: choose the devices yourself. Errors:
 // ErrReservedEventType, a content that is not a JSON object, and the store's; nothing is
-// queued then.
+// queued then, except when queueing the claims fails after the event was queued: the report
+// is returned with that error.
 func (m *Machine) SendEncryptedToDevice(ctx context.Context, eventType string, content json.RawMessage, devices []DeviceTarget) (*ToDeviceReport, error) {
 	switch eventType {
 	case typeDummy, typeRoomKey, typeForwardedKey, typeRoomKeyRequest, typeRoomKeyWithheld, typeEncrypted:
