@@ -282,6 +282,8 @@ func (k *Manager) sendNewest(ctx context.Context, now time.Time, to []Member) er
 			k.unsent[mb] = true
 			continue
 		}
+		// Unsent until the machine says it queued the key: a failure below is retried by Tick.
+		k.unsent[mb] = true
 		t := machine.DeviceTarget{UserID: mb.UserID, DeviceID: mb.DeviceID}
 		if byDevice[t] == nil {
 			targets = append(targets, t)
@@ -301,11 +303,6 @@ func (k *Manager) sendNewest(ctx context.Context, now time.Time, to []Member) er
 			for _, mb := range byDevice[t] {
 				k.recipients[mb] = true
 				delete(k.unsent, mb)
-			}
-		}
-		for _, t := range append(rep.NoSession, rep.Unknown...) {
-			for _, mb := range byDevice[t] {
-				k.unsent[mb] = true
 			}
 		}
 		if k.cfg.SendLegacy && len(rep.Sent) > 0 && err == nil {
