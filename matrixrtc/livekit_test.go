@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"os"
@@ -175,4 +177,25 @@ func TestLiveKitNode(t *testing.T) {
 		t.Fatalf("node answered %d and %d cases", len(v.HKDF), len(v.PBKDF2))
 	}
 	t.Logf("%d derivations equal to %s", checkLiveKit(t, &v), v.Source)
+}
+
+// BenchmarkFrameKey compares FrameKey (internal/hmacsha256's HKDF) with the same derivation
+// through the standard library's crypto/hkdf: run both in one go test invocation and compare.
+func BenchmarkFrameKey(b *testing.B) {
+	material := make([]byte, 32)
+	info := string(make([]byte, 128))
+	b.Run("sicher", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			matrixrtc.FrameKey(material)
+		}
+	})
+	b.Run("crypto-hkdf", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := hkdf.Key(sha256.New, material, []byte("LKFrameEncryptionKey"), info, 16); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -10,11 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sicher-go/sicher/key"
 	"github.com/sicher-go/sicher/machine"
 	"github.com/sicher-go/sicher/machine/machinetest"
 	"github.com/sicher-go/sicher/matrixrtc"
-	"github.com/sicher-go/sicher/signing"
 	"github.com/sicher-go/sicher/store"
 )
 
@@ -60,24 +58,7 @@ func (c *call) device(user, dev string) *machine.Machine {
 // crossSign gives user a master and self-signing key on the server and signs the devices.
 func (c *call) crossSign(user string, devices ...string) {
 	c.t.Helper()
-	mk, _ := key.GenerateSigningKey(nil)
-	sk, _ := key.GenerateSigningKey(nil)
-	msk := signing.NewCrossSigningKey(user, signing.UsageMaster, mk.Public())
-	msk.AddSignature(user, msk.KeyName(), mk)
-	ssk := signing.NewCrossSigningKey(user, signing.UsageSelfSigning, sk.Public())
-	ssk.AddSignature(user, msk.KeyName(), mk)
-	mj, _ := msk.MarshalJSON()
-	sj, _ := ssk.MarshalJSON()
-	for _, d := range devices {
-		dk, err := signing.ParseDeviceKeys(c.hs.DeviceKeys(user, d))
-		if err != nil {
-			c.t.Fatal(err)
-		}
-		dk.AddSignature(user, ssk.KeyName(), sk)
-		b, _ := dk.MarshalJSON()
-		c.hs.SetDeviceKeys(user, d, b)
-	}
-	c.hs.SetCrossSigningKeys(user, mj, sj, nil)
+	crossSignOnServer(c.hs, user, devices...)
 }
 
 func (c *call) join(m *machine.Machine, memberID string, cfg matrixrtc.Config) *participant {
