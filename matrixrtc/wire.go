@@ -235,9 +235,13 @@ func (k *Manager) Receive(ctx context.Context, now time.Time, ev machine.ToDevic
 	if !found {
 		return nil, fmt.Errorf("%w: %q from %s", ErrUnknownMember, p.memberID, ev.Sender)
 	}
-	if ev.Sender != mb.UserID || ev.SenderDevice != mb.DeviceID || (p.claimedDevice != "" && p.claimedDevice != mb.DeviceID) {
+	if ev.Sender != mb.UserID || ev.SenderDevice != mb.DeviceID {
 		return nil, fmt.Errorf("%w: member %q is %s/%s, the key came from %s/%s", ErrSenderMismatch,
 			p.memberID, mb.UserID, mb.DeviceID, ev.Sender, ev.SenderDevice)
+	}
+	if p.claimedDevice != "" && p.claimedDevice != mb.DeviceID {
+		return nil, fmt.Errorf("%w: member %q is on device %s, the key claims device %q", ErrSenderMismatch,
+			p.memberID, mb.DeviceID, p.claimedDevice)
 	}
 	dev, err := k.device(ctx, mb.UserID, mb.DeviceID)
 	if err != nil {
