@@ -40,6 +40,10 @@ const (
 	KindBackupUpload RequestKind = "backup_upload" // PUT /_matrix/client/v3/room_keys/keys?version={v}
 	// KindBackupDownload fetches one session's key from a backup version.
 	KindBackupDownload RequestKind = "backup_download" // GET /_matrix/client/v3/room_keys/keys/{roomId}/{sessionId}?version={v}
+	// KindBackupVersionGet fetches the current backup version and its auth_data.
+	KindBackupVersionGet RequestKind = "backup_version_get" // GET /_matrix/client/v3/room_keys/version
+	// KindBackupDownloadKeys fetches the whole backup, or one room's keys when RoomID is set.
+	KindBackupDownloadKeys RequestKind = "backup_download_keys" // GET /_matrix/client/v3/room_keys/keys[/{roomId}]?version={v}
 	// KindRoomEvent sends an event into a room (in-room verification).
 	KindRoomEvent RequestKind = "room_event" // PUT /_matrix/client/v3/rooms/{roomId}/send/{type}/{txnId}
 )
@@ -97,6 +101,13 @@ func requestPath(kind RequestKind, p requestParams, id, userID string) (method, 
 		return "PUT", base + "/room_keys/keys?version=" + url.QueryEscape(p.Version)
 	case KindBackupDownload:
 		return "GET", base + "/room_keys/keys/" + esc(p.RoomID) + "/" + esc(p.SessionID) + "?version=" + url.QueryEscape(p.Version)
+	case KindBackupVersionGet:
+		return "GET", base + "/room_keys/version"
+	case KindBackupDownloadKeys:
+		if p.RoomID != "" {
+			return "GET", base + "/room_keys/keys/" + esc(p.RoomID) + "?version=" + url.QueryEscape(p.Version)
+		}
+		return "GET", base + "/room_keys/keys?version=" + url.QueryEscape(p.Version)
 	case KindRoomEvent:
 		return "PUT", base + "/rooms/" + esc(p.RoomID) + "/send/" + esc(p.EventType) + "/" + esc(id)
 	default:
@@ -192,6 +203,11 @@ func (m *Machine) OutgoingRequests(ctx context.Context) ([]Request, error) {
 		}
 		if !has[KindKeysUpload] {
 			if err := m.maybeUpload(ctx, tx); err != nil {
+				return err
+			}
+		}
+		if !has[KindBackupUpload] {
+			if err := m.maybeBackUp(ctx, tx); err != nil { // backup.go
 				return err
 			}
 		}
@@ -319,7 +335,11 @@ func valueIs(ctx context.Context, tx store.Tx, name, want string) bool {
 // nothing; the request stays queued. Errors: ErrUnknownRequest (no such request: confirmed
 // already), ErrMalformedResponse, and the store's.
 func (m *Machine) MarkRequestSent(ctx context.Context, id string, response []byte) error {
+	if done, err := m.markRestore(ctx, id, response, nil); done {
+		return err
+	}
 	var wedgedPeers []string
+	var refused error
 	err := m.update(ctx, func(tx store.Tx) error {
 		reqs, err := tx.OutgoingRequests(ctx)
 		if err != nil {
@@ -342,6 +362,14 @@ func (m *Machine) MarkRequestSent(ctx context.Context, id string, response []byt
 			err = m.receiveQuery(ctx, tx, r.Body, response)
 		case KindKeysClaim:
 			wedgedPeers, err = m.receiveClaim(ctx, tx, r.Body, response)
+		case KindRoomEvent:
+			err = m.roomEventSent(ctx, tx, r.ID, response)
+		case KindSigningKeysUpload, KindSignatureUpload, KindBackupVersion, KindBackupVersionGet,
+			KindBackupUpload, KindBackupDownload:
+			// Cross-signing and backups (bootstrap.go, recover.go, backup.go); refused is a
+			// response the machine read and does not trust: the request is done, the error
+			// is returned after the commit.
+			refused, err = m.receiveKeysAndBackup(ctx, tx, r, response)
 		default:
 			// To-device messages, room events and uploads whose response says nothing the
 			// machine keeps.
@@ -358,7 +386,7 @@ func (m *Machine) MarkRequestSent(ctx context.Context, id string, response []byt
 	for _, p := range wedgedPeers {
 		m.log.Info("machine: new Olm session after a wedged one", "peer", p)
 	}
-	return nil
+	return refused
 }
 
 type uploadResponse struct {

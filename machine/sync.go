@@ -30,6 +30,9 @@ type SyncChanges struct {
 	// UnusedFallbackKeyTypes is device_unused_fallback_key_types; nil means the server did
 	// not send it (then the fallback key is not rotated).
 	UnusedFallbackKeyTypes []string
+	// AccountData are the account_data.events, each {type, content}: the machine keeps the
+	// secret storage events Recover reads (recover.go).
+	AccountData []json.RawMessage
 }
 
 // ToDeviceEvent is a to-device event after the machine processed it. Key-sharing events
@@ -66,6 +69,9 @@ type rawToDevice struct {
 func (m *Machine) ReceiveSync(ctx context.Context, c SyncChanges) ([]ToDeviceEvent, error) {
 	err := m.update(ctx, func(tx store.Tx) error {
 		if err := markOutdated(ctx, tx, c.Changed); err != nil {
+			return err
+		}
+		if err := m.receiveAccountData(ctx, tx, c.AccountData); err != nil {
 			return err
 		}
 		for _, u := range c.Left {
@@ -119,8 +125,15 @@ func (m *Machine) receiveToDevice(ctx context.Context, raw json.RawMessage) (ToD
 	case typeRoomKeyRequest:
 		out.Err = m.receiveKeyRequest(ctx, r)
 		return out, nil
-	case typeRoomKey, typeForwardedKey, typeDummy:
+	case typeSecretRequest: // secrets.go
+		out.Err = m.receiveSecretRequest(ctx, r.Sender, r.Content)
+		return out, nil
+	case typeRoomKey, typeForwardedKey, typeDummy, typeSecretSend:
 		out.Err = event.ErrNotOlmEncrypted
+		return out, nil
+	}
+	if isVerificationType(r.Type) {
+		out.Err = m.receiveVerification(ctx, r.Type, r.Sender, "", r.Content)
 		return out, nil
 	}
 	out.Content = r.Content
@@ -219,6 +232,9 @@ func (m *Machine) receiveOlm(ctx context.Context, r rawToDevice) (ToDeviceEvent,
 		}
 		return nil
 	})
+	if err == nil && isVerificationType(out.Type) && out.Content != nil {
+		out.Err, out.Content = m.receiveVerification(ctx, out.Type, r.Sender, out.SenderDevice, out.Content), nil
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return out, err
@@ -356,6 +372,8 @@ func (m *Machine) handleOlmEvent(ctx context.Context, tx store.Tx, ev *event.Olm
 			return true, drop(err)
 		}
 		return true, m.storeInbound(ctx, tx, fk.Info, s)
+	case typeSecretSend: // secrets.go
+		return true, m.receiveSecretSend(ctx, tx, ev, dev)
 	}
 	return false, nil
 }

@@ -26,7 +26,7 @@ const (
 // [OutboundSession.Pickle]. Every outbound session is representable in
 // libolm's format; the error is for the signature's sake.
 func (s *OutboundSession) PickleLibolm(pickleKey []byte) (string, error) {
-	w := wire.NewBuilder(make([]byte, 0, pickle.LibolmCap(libolmOutboundPlainSize)))
+	w := wire.NewBuilder(pickle.LibolmBuffer(libolmOutboundPlainSize))
 	w.AddUint32(libolmOutboundVersion)
 	appendRatchet(w, &s.r)
 	pub := s.signing.Public()
@@ -44,11 +44,12 @@ func (s *OutboundSession) PickleLibolm(pickleKey []byte) (string, error) {
 // seed; it pickles in sicher's format all the same. Errors wrap
 // [ErrBadPickle].
 func UnpickleLibolmOutboundSession(pickleKey []byte, p string) (*OutboundSession, error) {
-	pt, err := pickle.OpenLibolm(pickleKey, p)
+	opened, err := pickle.OpenLibolmScratch(pickleKey, p)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadPickle, err)
 	}
-	defer clear(pt)
+	defer opened.Release()
+	pt := opened.Body
 	r := wire.Reader(pt)
 	var version uint32
 	if !r.ReadUint32(&version) || version != libolmOutboundVersion {
@@ -78,7 +79,7 @@ func UnpickleLibolmOutboundSession(pickleKey []byte, p string) (*OutboundSession
 // length. See [OutboundSession.PickleLibolm] on the envelope. Every inbound
 // session is representable in libolm's format.
 func (s *InboundSession) PickleLibolm(pickleKey []byte) (string, error) {
-	w := wire.NewBuilder(make([]byte, 0, pickle.LibolmCap(libolmInboundPlainSize)))
+	w := wire.NewBuilder(pickle.LibolmBuffer(libolmInboundPlainSize))
 	w.AddUint32(libolmInboundVersionV2)
 	appendRatchet(w, &s.initial)
 	appendRatchet(w, &s.latest)
@@ -94,11 +95,12 @@ func (s *InboundSession) PickleLibolm(pickleKey []byte) (string, error) {
 // decryption, so a libolm session may arrive verified where sicher would not
 // have marked it so. Errors wrap [ErrBadPickle].
 func UnpickleLibolmInboundSession(pickleKey []byte, p string) (*InboundSession, error) {
-	pt, err := pickle.OpenLibolm(pickleKey, p)
+	opened, err := pickle.OpenLibolmScratch(pickleKey, p)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadPickle, err)
 	}
-	defer clear(pt)
+	defer opened.Release()
+	pt := opened.Body
 	r := wire.Reader(pt)
 	var version uint32
 	if !r.ReadUint32(&version) || (version != libolmInboundVersionV1 && version != libolmInboundVersionV2) {

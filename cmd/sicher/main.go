@@ -7,6 +7,7 @@
 //	sicher attachment     encrypt|decrypt an encrypted attachment (EncryptedFile v2)
 //	sicher keyexport      decrypt|encrypt a MEGOLM SESSION DATA key export file
 //	sicher recovery-key   generate|check|from-passphrase
+//	sicher backup         restore: a key backup download into a key export file
 //	sicher version        print the release (and the VCS revision, if the build recorded one)
 //	sicher peer           JSON-lines interop driver on stdin/stdout (docs/peer.md)
 //	sicher store          import-mautrix: copy a mautrix-go crypto store into a sicher store

@@ -284,6 +284,11 @@ const commands = {
     },
 };
 
+// Commands kept in files of their own add themselves to the table.
+(await import("./verification.mjs")).register(commands, { sdk, need, DriverError, str, arr, obj, parse, request });
+// Cross-signing and key backup commands (backup.mjs).
+Object.assign(commands, (await import("./backup.mjs")).backupCommands({ sdk, need, str, obj, request, parse, enumName, DriverError }));
+
 // errorOf turns anything thrown into {type, message}. A Megolm decryption
 // failure is named after its DecryptionErrorCode.
 function errorOf(e) {

@@ -34,6 +34,8 @@ type Server struct {
 	accountData map[string]map[string]json.RawMessage // user → type → content
 	backups     map[string]*backup                    // user → server-side key backup
 	roomTxns    map[string]string                     // user|txn → event id
+	web         *web                                  // the HTTP front's state (http.go)
+	legacyMedia bool                                  // http.go: no authenticated media download
 
 	// ToDeviceFilter, if set, may drop, duplicate, reorder or change the to-device events
 	// a device is about to receive in a sync.
@@ -117,6 +119,9 @@ func (s *Server) Do(userID, deviceID string, r machine.Request) ([]byte, error) 
 		return s.claim(r.Body)
 	case machine.KindToDevice:
 		return s.sendToDevice(userID, deviceID, r)
+	}
+	if out, ok, err := s.doBackupRead(userID, r); ok {
+		return out, err
 	}
 	return s.doMore(userID, r)
 }
@@ -324,6 +329,7 @@ func (s *Server) Sync(userID, deviceID string) machine.SyncChanges {
 		Changed: keys(d.changed), Left: keys(d.left),
 		OneTimeKeyCounts:       map[string]int{"signed_curve25519": len(d.otks)},
 		UnusedFallbackKeyTypes: []string{},
+		AccountData:            s.accountDataEvents(userID),
 	}
 	if len(d.fallback) > 0 && !d.fbUsed {
 		c.UnusedFallbackKeyTypes = []string{"signed_curve25519"}
