@@ -1,0 +1,65 @@
+package machine_test
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/sicher-go/sicher/machine"
+	"github.com/sicher-go/sicher/signing"
+)
+
+// A QR code scanned, then the server serves another master key for the user before the other
+// side's done arrives: the scanner must not sign the key the server swapped in (it signed the
+// key tracked at the done, not the one it scanned).
+func TestVerificationQRScannedMasterKeySwappedBeforeDone(t *testing.T) {
+	w := newWorld(t)
+	a, b, _, _, _ := w.pair()
+	va, vb := w.readyPair(a, b)
+	code, err := vb.QRCode(w.ctx) // Bob shows (mode 0), Alice scans
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := va.ScanQR(w.ctx, code); err != nil {
+		t.Fatal(err)
+	}
+	if errs := w.pump(nil, a, b); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	w.wantState(vb, machine.VerificationQRScanned)
+	w.wantState(va, machine.VerificationQRReciprocated)
+
+	// The server now serves a new master key for Bob, and Alice's device sees it.
+	_, oldMaster := w.serverKeys(b.UserID())
+	w.newCrossSigning(b.UserID(), b.DeviceID(), nil)
+	_, newMaster := w.serverKeys(b.UserID())
+	if string(oldMaster) == string(newMaster) {
+		t.Fatal("the master key did not change")
+	}
+	if err := a.UpdateTrackedUsers(w.ctx, []string{b.UserID()}); err != nil {
+		t.Fatal(err)
+	}
+	w.pump(nil, a)
+
+	if err := vb.ConfirmQRScanned(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	w.pump(nil, a, b)
+	w.wantCancel(va, machine.CancelKeyMismatch)
+	if ok, _ := a.UserVerified(w.ctx, b.UserID()); ok {
+		t.Fatal("Bob's swapped master key is verified")
+	}
+	_, served := w.serverKeys(b.UserID())
+	msk, err := signing.ParseCrossSigningKey(served)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sigs struct {
+		Signatures map[string]map[string]json.RawMessage `json:"signatures"`
+	}
+	if err := json.Unmarshal(served, &sigs); err != nil {
+		t.Fatal(err)
+	}
+	if len(sigs.Signatures[a.UserID()]) > 0 {
+		t.Fatalf("Alice signed the master key %s the server swapped in", msk.Key)
+	}
+}
