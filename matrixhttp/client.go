@@ -52,7 +52,7 @@ type Config struct {
 
 // Errors a caller branches on; refusals by the server are *Error.
 var (
-	// ErrConfig reports a Config without HomeserverURL or a Session without ids.
+	// ErrConfig reports a Config without an absolute HomeserverURL or a Session without ids.
 	ErrConfig = errors.New("matrixhttp: incomplete config")
 	// ErrNoSession reports a Resume on a store that holds no access token for the device.
 	ErrNoSession = errors.New("matrixhttp: no stored session for the device")
