@@ -2,6 +2,7 @@ package machine_test
 
 import (
 	"encoding/json"
+	"errors"
 	"testing"
 
 	"github.com/sicher-go/sicher/machine"
@@ -61,5 +62,24 @@ func TestVerificationQRScannedMasterKeySwappedBeforeDone(t *testing.T) {
 	}
 	if len(sigs.Signatures[a.UserID()]) > 0 {
 		t.Fatalf("Alice signed the master key %s the server swapped in", msk.Key)
+	}
+}
+
+// A new device that verified nothing must not take secrets from a device merely because that
+// device is cross-signed by the master key the server serves: the server could have forged the
+// master key, a device signed by it, and secrets matching it.
+func TestSecretFromDeviceCrossSignedByUnverifiedMaster(t *testing.T) {
+	w, a1, a2, st2 := secretPair(t, true, false)
+	if _, err := a2.RequestSecret(w.ctx, machine.SecretSelfSigning); err != nil {
+		t.Fatal(err)
+	}
+	w.send(a2)
+	w.sync(a1)
+	w.send(a1)
+	if err := findErr(w.sync(a2), "m.secret.send"); !errors.Is(err, machine.ErrUntrustedSecretSender) {
+		t.Fatalf("secret from a device only cross-signed by an unverified master key: %v", err)
+	}
+	if secretOf(t, w, st2, a2, machine.SecretSelfSigning) != "" {
+		t.Fatal("A2 stored a secret from a device it cannot authenticate")
 	}
 }
