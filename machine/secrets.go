@@ -105,7 +105,9 @@ func (m *Machine) receiveSecretRequest(ctx context.Context, sender string, conte
 				dev = &devs[i]
 			}
 		}
-		if dev == nil || !dev.Verified || dev.Blacklisted {
+		if ok, err := m.ownDeviceTrusted(ctx, tx, dev); err != nil {
+			return err
+		} else if !ok {
 			return ErrUntrustedRequester
 		}
 		v, err := tx.Secret(ctx, req.Name)
@@ -142,7 +144,7 @@ func (m *Machine) receiveSecretSend(ctx context.Context, tx store.Tx, ev *event.
 	if ev.Sender != m.owner.UserID {
 		return drop(fmt.Errorf("%w: %s", ErrUntrustedSecretSender, ev.Sender))
 	}
-	if ok, err := m.secretSenderTrusted(ctx, tx, dev); err != nil {
+	if ok, err := m.ownDeviceTrusted(ctx, tx, dev); err != nil {
 		return err
 	} else if !ok {
 		return drop(fmt.Errorf("%w: %s", ErrUntrustedSecretSender, ev.Sender))
@@ -188,13 +190,14 @@ func (m *Machine) receiveSecretSend(ctx context.Context, tx store.Tx, ev *event.
 	return m.queueVersionGet(ctx, tx)
 }
 
-// secretSenderTrusted reports whether dev, a device of our own user, may hand us a secret: we
+// ownDeviceTrusted reports whether dev, a device of our own user, may hand us a secret or be
+// sent one: we
 // verified it ourselves (SetDeviceTrust, a verification flow), or it is cross-signed under a
 // master key this device trusts (ownMasterTrusted). Cross-signed alone is not enough: on a new
 // device the master key is whatever the server served, and a server that forged it could sign
 // a device of its own and hand us cross-signing keys matching its forgery (spec "Sharing": only
 // from devices the recipient verified).
-func (m *Machine) secretSenderTrusted(ctx context.Context, tx store.Tx, dev *Device) (bool, error) {
+func (m *Machine) ownDeviceTrusted(ctx context.Context, tx store.Tx, dev *Device) (bool, error) {
 	if dev == nil || !dev.Verified || dev.Blacklisted {
 		return false, nil
 	}
