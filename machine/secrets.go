@@ -191,12 +191,11 @@ func (m *Machine) receiveSecretSend(ctx context.Context, tx store.Tx, ev *event.
 }
 
 // ownDeviceTrusted reports whether dev, a device of our own user, may hand us a secret or be
-// sent one: we
-// verified it ourselves (SetDeviceTrust, a verification flow), or it is cross-signed under a
-// master key this device trusts (ownMasterTrusted). Cross-signed alone is not enough: on a new
-// device the master key is whatever the server served, and a server that forged it could sign
-// a device of its own and hand us cross-signing keys matching its forgery (spec "Sharing": only
-// from devices the recipient verified).
+// sent one: we verified it ourselves (SetDeviceTrust, a verification flow), or it is
+// cross-signed under a master key this device trusts (ownMasterTrusted). Cross-signed alone is
+// not enough: on a new device the master key is whatever the server served, and a server that
+// forged it could sign a device of its own and hand us cross-signing keys matching its forgery
+// (spec "Sharing": secrets go only between devices that verified each other).
 func (m *Machine) ownDeviceTrusted(ctx context.Context, tx store.Tx, dev *Device) (bool, error) {
 	if dev == nil || !dev.Verified || dev.Blacklisted {
 		return false, nil
