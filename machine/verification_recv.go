@@ -291,11 +291,14 @@ func (m *Machine) receiveRequest(ctx context.Context, tx store.Tx, in *incoming)
 	}
 	f := &flow{ID: in.FlowID, RoomID: in.RoomID, OtherUser: in.Sender, OtherDevice: c.FromDevice,
 		State: VerificationRequested, Created: now, OurMethods: methods, TheirMethods: c.Methods}
+	fs, err := m.allFlows(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	if len(fs) >= maxFlows || countFlowsWith(fs, in.Sender) >= maxFlowsPerUser {
+		return fmt.Errorf("%w: request %q from %s ignored", ErrTooManyVerifications, in.FlowID, in.Sender), nil
+	}
 	if in.RoomID == "" {
-		fs, err := m.allFlows(ctx, tx)
-		if err != nil {
-			return nil, err
-		}
 		var clash bool
 		for _, o := range fs {
 			if !o.State.terminal() && o.RoomID == "" && o.OtherUser == in.Sender &&
@@ -316,6 +319,17 @@ func (m *Machine) receiveRequest(ctx context.Context, tx store.Tx, in *incoming)
 	}
 	m.log.Info("machine: verification requested", "flow", f.ID, "user", f.OtherUser, "device", f.OtherDevice)
 	return nil, m.saveFlow(ctx, tx, f)
+}
+
+// countFlowsWith counts the flows with user.
+func countFlowsWith(fs []*flow, user string) int {
+	n := 0
+	for _, f := range fs {
+		if f.OtherUser == user {
+			n++
+		}
+	}
+	return n
 }
 
 func containsStr(s []string, v string) bool {

@@ -3,6 +3,7 @@ package machine_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/sicher-go/sicher/machine"
@@ -81,5 +82,38 @@ func TestSecretFromDeviceCrossSignedByUnverifiedMaster(t *testing.T) {
 	}
 	if secretOf(t, w, st2, a2, machine.SecretSelfSigning) != "" {
 		t.Fatal("A2 stored a secret from a device it cannot authenticate")
+	}
+}
+
+// Anyone can send verification requests, and each one was a stored flow that every later
+// request went through (allFlows): a flood is bounded per sender and in all.
+func TestVerificationRequestFloodBounded(t *testing.T) {
+	w := newWorld(t)
+	a, b, _, _, _ := w.pair()
+	for i := range 40 {
+		w.inject(b, "@mallory:evil.org", "m.key.verification.request", map[string]any{
+			"transaction_id": fmt.Sprintf("flood%d", i), "from_device": "EVIL",
+			"methods": []string{"m.sas.v1"}, "timestamp": w.clock().UnixMilli()})
+	}
+	var refused int
+	for _, ev := range w.sync(b) {
+		if errors.Is(ev.Err, machine.ErrTooManyVerifications) {
+			refused++
+		}
+	}
+	vs, err := b.Verifications(w.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vs) > 16 || refused != 40-len(vs) {
+		t.Fatalf("%d flows listed, %d requests refused, want at most 16 flows and the rest refused", len(vs), refused)
+	}
+	// Another user's request still gets through.
+	if _, err := a.RequestVerification(w.ctx, b.UserID(), b.DeviceID()); err != nil {
+		t.Fatal(err)
+	}
+	w.pump(nil, a, b)
+	if vs, _ := b.Verifications(w.ctx); len(vs) != 17 {
+		t.Fatalf("%d flows after Alice's request, want 17", len(vs))
 	}
 }
