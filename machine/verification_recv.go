@@ -116,7 +116,8 @@ type roomEvent struct {
 // in the same {type, sender, event_id, origin_server_ts, content} form). It reports whether the
 // event belonged to the verification framework; other events are left alone. A step the
 // machine cancelled returns a *CancelError (matching ErrVerificationCancelled); an expired
-// request ErrRequestExpired; malformed events event.ErrMalformed.
+// request ErrRequestExpired; a request beyond the bound on listed flows ErrTooManyVerifications;
+// malformed events event.ErrMalformed.
 func (m *Machine) ReceiveRoomEvent(ctx context.Context, roomID string, ev json.RawMessage) (bool, error) {
 	var r roomEvent
 	if err := jsonstrict.Unmarshal(ev, &r); err != nil || r.Type == "" || r.Sender == "" {

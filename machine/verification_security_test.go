@@ -7,7 +7,9 @@ import (
 	"testing"
 
 	"github.com/sicher-go/sicher/machine"
+	"github.com/sicher-go/sicher/secretstorage"
 	"github.com/sicher-go/sicher/signing"
+	"github.com/sicher-go/sicher/store"
 )
 
 // A QR code scanned, then the server serves another master key for the user before the other
@@ -115,5 +117,76 @@ func TestVerificationRequestFloodBounded(t *testing.T) {
 	w.pump(nil, a, b)
 	if vs, _ := b.Verifications(w.ctx); len(vs) != 17 {
 		t.Fatalf("%d flows after Alice's request, want 17", len(vs))
+	}
+}
+
+// A backup version whose auth_data only a device of ours signed, a device that is cross-signed
+// under a master key this device does not trust (nor verified itself), is not trusted: the
+// server may have forged that master key and the device.
+func TestBackupAuthDataByDeviceUnderUntrustedMaster(t *testing.T) {
+	w, _, _, _, rk := bootstrapped(t)
+	const user = "@alice:example.org"
+	_, info := w.hs.BackupVersion(user)
+	var v struct {
+		AuthData map[string]json.RawMessage `json:"auth_data"`
+	}
+	if err := json.Unmarshal(info, &v); err != nil {
+		t.Fatal(err)
+	}
+	var sigs map[string]map[string]string
+	if err := json.Unmarshal(v.AuthData["signatures"], &sigs); err != nil {
+		t.Fatal(err)
+	}
+	for id := range sigs[user] {
+		if id != "ed25519:A1" {
+			delete(sigs[user], id) // the master key's signature
+		}
+	}
+	v.AuthData["signatures"], _ = json.Marshal(sigs)
+	ad, _ := json.Marshal(v.AuthData)
+	w.hs.ReplaceBackupAuthData(user, ad)
+
+	// A2 holds the backup key (an application imported it) and verified nothing.
+	st2 := store.NewMemory()
+	a2 := w.deviceOn(st2, user, "A2")
+	w.sync(a2)
+	w.send(a2)
+	var def struct {
+		Key string `json:"key"`
+	}
+	if err := json.Unmarshal(w.hs.AccountData(user, secretstorage.DefaultKeyEventType), &def); err != nil {
+		t.Fatal(err)
+	}
+	var desc secretstorage.KeyDescription
+	if err := json.Unmarshal(w.hs.AccountData(user, secretstorage.KeyEventTypePrefix+def.Key), &desc); err != nil {
+		t.Fatal(err)
+	}
+	k, err := secretstorage.KeyFromDescription(rk, &desc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sc secretstorage.SecretContent
+	if err := json.Unmarshal(w.hs.AccountData(user, machine.SecretBackup), &sc); err != nil {
+		t.Fatal(err)
+	}
+	enc := sc.Encrypted[def.Key]
+	backupKey, err := k.Decrypt(machine.SecretBackup, &enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = st2.Update(w.ctx, store.Owner{UserID: user, DeviceID: "A2"}, func(tx store.Tx) error {
+		return tx.PutSecret(w.ctx, machine.SecretBackup, store.Secret(backupKey))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a2.CheckBackupVersion(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.hs.SendAll(w.ctx, a2); !errors.Is(err, machine.ErrUntrustedBackup) {
+		t.Fatalf("auth_data signed only by a device under an untrusted master key: %v", err)
+	}
+	if err := a2.RestoreBackup(w.ctx, "", ""); !errors.Is(err, machine.ErrBackupDisabled) {
+		t.Fatalf("backup enabled: %v", err)
 	}
 }
