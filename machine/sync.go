@@ -391,7 +391,16 @@ func (m *Machine) handleOlmEvent(ctx context.Context, tx store.Tx, ev *event.Olm
 	case typeForwardedKey:
 		// Accepted only from our own devices that we verified (spec "Key requests":
 		// https://spec.matrix.org/v1.19/client-server-api/#key-requests).
-		if ev.Sender != m.owner.UserID || dev == nil || !dev.Verified {
+		// Cross-signed counts only under a master key we trust (ownDeviceTrusted).
+		trusted := false
+		if ev.Sender == m.owner.UserID {
+			ok, err := m.ownDeviceTrusted(ctx, tx, dev)
+			if err != nil {
+				return true, err
+			}
+			trusted = ok
+		}
+		if !trusted {
 			return true, drop(fmt.Errorf("machine: forwarded room key from %s: %w", ev.Sender, ErrUntrustedForwarder))
 		}
 		fk, err := event.ForwardedRoomKeyFromEvent(ev)
