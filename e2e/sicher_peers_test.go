@@ -3,11 +3,13 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/sicher-go/sicher/e2e/internal/hs"
 	"github.com/sicher-go/sicher/e2e/internal/sicherc"
+	"github.com/sicher-go/sicher/machine"
 )
 
 func TestSicherWithNio(t *testing.T) {
@@ -138,4 +140,93 @@ func peerDecrypts(t *testing.T, p member, room string, want ledger) int {
 		t.Errorf("%s: %s", p, f)
 	}
 	return n
+}
+
+// TestSicherVerifiesWithJSSDK verifies a js-sdk device and a sicher device
+// with each other by SAS over to-device messages: js-sdk requests and
+// starts, sicher accepts; both must show the same seven emoji and three
+// numbers, and after both confirmed each shows the other device verified.
+func TestSicherVerifiesWithJSSDK(t *testing.T) {
+	t.Parallel()
+	s := hs.ForTest(t)
+	ctx := context.Background()
+	alice, bob := s.MustRegister(t, "alice"), s.MustRegister(t, "bob")
+	a := sicherc.Login(t, s, alice)
+	p := login(t, s, "jssdk", bob)
+	// js-sdk's crypto keeps the devices of users it shares an encrypted
+	// room with (others are looked up but not kept, and it verifies only
+	// devices it keeps): put the two in a room.
+	room, err := a.C().CreateRoom(ctx, t.Name(), []string{bob.ID}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sicherc.Eventually(t, 60*time.Second, "js-sdk joins", func() error {
+		if err := p.p.Sync(0); err != nil {
+			return err
+		}
+		return p.p.Join(room)
+	})
+	a.WaitDevices(bob.ID, p.dev.DeviceID)
+	a.WaitUploaded()
+	waitPeerKnows(t, p, alice.ID, a.DeviceID)
+	start := time.Now()
+
+	txn, err := p.p.VerifyRequest(alice.ID, a.DeviceID)
+	p.p.Must(t, "verify_request", err)
+	var v *machine.Verification
+	sicherc.Eventually(t, 30*time.Second, "sicher receives the request", func() error {
+		vs, err := a.M().Verifications(ctx)
+		if err != nil {
+			return err
+		}
+		for _, x := range vs {
+			if x.ID == txn && x.State == machine.VerificationRequested {
+				v = x
+				return nil
+			}
+		}
+		return fmt.Errorf("%d flows, none is %s", len(vs), txn)
+	})
+	if err := v.Accept(ctx); err != nil {
+		t.Fatalf("accept: %v", err)
+	}
+	if err := a.C().SendRequests(ctx); err != nil {
+		t.Logf("send requests: %v", err)
+	}
+	shown, err := p.p.VerifyStartSAS(txn)
+	p.p.Must(t, "verify_start_sas", err)
+	var code *machine.SASCode
+	sicherc.Eventually(t, 30*time.Second, "sicher shows the SAS", func() error {
+		var err error
+		code, err = v.SAS(ctx)
+		return err
+	})
+	var names []string
+	for _, e := range code.Emoji {
+		names = append(names, e.Description)
+	}
+	if !slices.Equal(shown.Decimals, code.Decimals[:]) || !slices.Equal(shown.Emoji, names) {
+		t.Fatalf("codes differ: js-sdk %v %v, sicher %v %v", shown.Decimals, shown.Emoji, code.Decimals, names)
+	}
+	if err := v.ConfirmSAS(ctx); err != nil {
+		t.Fatalf("confirm: %v", err)
+	}
+	if err := a.C().SendRequests(ctx); err != nil {
+		t.Logf("send requests: %v", err)
+	}
+	verified, err := p.p.VerifyConfirm(txn)
+	p.p.Must(t, "verify_confirm", err)
+	if !verified {
+		t.Errorf("js-sdk does not show the sicher device verified after SAS")
+	}
+	waitState(t, a, v, machine.VerificationDone)
+	devs, err := a.M().Devices(ctx, bob.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(devs, func(d machine.Device) bool { return d.Keys.DeviceID == p.dev.DeviceID })
+	if i < 0 || !devs[i].Verified {
+		t.Errorf("sicher does not show the js-sdk device verified after SAS")
+	}
+	t.Logf("SAS js-sdk %s <-> sicher %s: same emoji %v and decimals %v, both verified, in %v", p.dev.DeviceID, a.DeviceID, names, code.Decimals, time.Since(start).Round(time.Millisecond))
 }

@@ -301,3 +301,22 @@ func (c *Client) Decrypt(roomID string, raw json.RawMessage) (*machine.Decrypted
 
 // Token returns the device's access token (for test setup calls).
 func (c *Client) Token() string { return c.token }
+
+// WaitUploaded waits until the server serves this device's keys
+// (POST /keys/query), so that other clients can find the device.
+func (c *Client) WaitUploaded() {
+	c.t.Helper()
+	Eventually(c.t, 30*time.Second, c.String()+" keys on the server", func() error {
+		var q struct {
+			DeviceKeys map[string]map[string]json.RawMessage `json:"device_keys"`
+		}
+		body := map[string]any{"device_keys": map[string][]string{c.User.ID: {c.DeviceID}}}
+		if err := c.srv.Do(context.Background(), c.token, http.MethodPost, "/_matrix/client/v3/keys/query", body, &q); err != nil {
+			return err
+		}
+		if q.DeviceKeys[c.User.ID][c.DeviceID] == nil {
+			return errors.New("not uploaded yet")
+		}
+		return nil
+	})
+}

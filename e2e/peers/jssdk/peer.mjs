@@ -34,6 +34,7 @@ if (typeof Promise.withResolvers !== "function") {
 await import("fake-indexeddb/auto");
 const sdk = await import("matrix-js-sdk");
 const { logger } = await import("matrix-js-sdk/lib/logger.js");
+const { VerificationPhase } = await import("matrix-js-sdk/lib/crypto-api/verification.js");
 logger.setLevel(process.env.SICHER_E2E_VERBOSE ? "debug" : "warn");
 
 const { createClient, ClientEvent, EventType } = sdk;
@@ -136,6 +137,28 @@ async function describe(c, ev) {
         if (info) out.shield = `${info.shieldColour}/${info.shieldReason ?? ""}`;
     }
     return out;
+}
+
+// Verification flows by transaction id.
+const verifications = new Map();
+
+function verification(args) {
+    const v = verifications.get(str(args, "transaction_id"));
+    if (!v) throw new DriverError("UnknownVerification", `no verification ${args.transaction_id}`);
+    return v;
+}
+
+function phaseName(p) {
+    return Object.keys(VerificationPhase).find((k) => VerificationPhase[k] === p) ?? String(p);
+}
+
+async function waitPhase(req, phase, timeoutMs) {
+    const deadline = Date.now() + timeoutMs;
+    while (req.phase !== phase) {
+        if (req.phase === VerificationPhase.Cancelled) throw new DriverError("Cancelled", `verification cancelled: ${req.cancellationCode}`);
+        if (Date.now() > deadline) throw new DriverError("Timeout", `phase ${phaseName(req.phase)}, want ${phaseName(phase)}`);
+        await sleep(100);
+    }
 }
 
 const commands = {
@@ -254,6 +277,59 @@ const commands = {
             }
         }
         return { verified: n };
+    },
+
+    // verify_request asks a device to verify with this one
+    // (CryptoApi.requestDeviceVerification, to-device).
+    async verify_request(args) {
+        const c = need();
+        const userId = str(args, "user_id");
+        const deviceId = str(args, "device_id");
+        await c.getCrypto().getUserDeviceInfo([userId], true);
+        const req = await c.getCrypto().requestDeviceVerification(userId, deviceId);
+        for (let i = 0; !req.transactionId; i++) {
+            if (i > 100) throw new DriverError("Timeout", "verification request has no transaction id after 10 s");
+            await sleep(100);
+        }
+        verifications.set(req.transactionId, { req, userId, deviceId, verifier: null, done: null });
+        return { transaction_id: req.transactionId, phase: phaseName(req.phase) };
+    },
+
+    // verify_start_sas waits until the other side accepted the request,
+    // starts SAS (m.sas.v1) and returns what this side shows.
+    async verify_start_sas(args) {
+        const v = verification(args);
+        await waitPhase(v.req, VerificationPhase.Ready, args.timeout_ms ?? 30000);
+        v.verifier = await v.req.startVerification("m.sas.v1");
+        v.done = v.verifier.verify().then(() => null, (e) => e);
+        const deadline = Date.now() + (args.timeout_ms ?? 30000);
+        let cb = null;
+        while (!(cb = v.verifier.getShowSasCallbacks())) {
+            if (Date.now() > deadline) throw new DriverError("Timeout", `no SAS shown (phase ${phaseName(v.req.phase)})`);
+            await sleep(100);
+        }
+        return { decimals: cb.sas.decimal ?? [], emoji: (cb.sas.emoji ?? []).map((e) => e[1]) };
+    },
+
+    // verify_confirm says the codes match (ShowSasCallbacks.confirm) and
+    // waits for the flow to end; it returns whether the other device is
+    // verified now.
+    async verify_confirm(args) {
+        const c = need();
+        const v = verification(args);
+        const cb = v.verifier?.getShowSasCallbacks();
+        if (!cb) throw new DriverError("BadState", "no SAS shown: call verify_start_sas first");
+        await cb.confirm();
+        const err = await Promise.race([v.done, sleep(args.timeout_ms ?? 30000).then(() => new DriverError("Timeout", "verification did not finish"))]);
+        if (err) throw err instanceof DriverError ? err : new DriverError("VerificationFailed", String(err?.message ?? err));
+        // The trust update lands just after the flow ends: look for it for up to 5 s.
+        let status = null;
+        for (let i = 0; i < 50; i++) {
+            status = await c.getCrypto().getDeviceVerificationStatus(v.userId, v.deviceId);
+            if (status?.isVerified()) break;
+            await sleep(100);
+        }
+        return { phase: phaseName(v.req.phase), verified: Boolean(status?.isVerified()), status: JSON.stringify(status) };
     },
 
     async quit() {
