@@ -43,3 +43,35 @@ func (p *Peer) VerifyConfirm(txnID string) (bool, error) {
 	}
 	return r.Verified, err
 }
+
+// BootstrapBackup sets up cross-signing, secret storage and a key backup
+// on the peer's account and returns the recovery key (js-sdk peer only).
+func (p *Peer) BootstrapBackup() (string, error) {
+	var r struct {
+		RecoveryKey string `json:"recovery_key"`
+	}
+	err := p.call("bootstrap_backup", nil, &r)
+	return r.RecoveryKey, err
+}
+
+// BackupCount returns how many room keys the server's backup holds, after
+// the peer's crypto checked its backup.
+func (p *Peer) BackupCount() (int, error) {
+	var r struct {
+		Count int `json:"count"`
+	}
+	err := p.call("backup_count", nil, &r)
+	return r.Count, err
+}
+
+// RestoreBackup opens secret storage with the recovery key and restores
+// every room key from the backup; it returns how many keys the backup
+// held and how many the peer imported.
+func (p *Peer) RestoreBackup(recoveryKey string) (total, imported int, err error) {
+	var r struct {
+		Total    int `json:"total"`
+		Imported int `json:"imported"`
+	}
+	err = p.call("restore_backup", map[string]string{"recovery_key": recoveryKey}, &r)
+	return r.Total, r.Imported, err
+}

@@ -35,6 +35,7 @@ await import("fake-indexeddb/auto");
 const sdk = await import("matrix-js-sdk");
 const { logger } = await import("matrix-js-sdk/lib/logger.js");
 const { VerificationPhase } = await import("matrix-js-sdk/lib/crypto-api/verification.js");
+const { decodeRecoveryKey } = await import("matrix-js-sdk/lib/crypto-api/recovery-key.js");
 logger.setLevel(process.env.SICHER_E2E_VERBOSE ? "debug" : "warn");
 
 const { createClient, ClientEvent, EventType } = sdk;
@@ -47,6 +48,16 @@ class DriverError extends Error {
 }
 
 let client = null;
+let password = "";
+// secretStorageKey is the secret storage key the backup commands set; the
+// crypto asks for it through getSecretStorageKey.
+let secretStorageKey = null;
+const cryptoCallbacks = {
+    async getSecretStorageKey({ keys }) {
+        if (!secretStorageKey) return null;
+        return [Object.keys(keys)[0], secretStorageKey];
+    },
+};
 let homeserver = "";
 // syncs counts the sync responses the client has processed; the sync
 // command waits for it to grow.
@@ -171,7 +182,8 @@ const commands = {
             password: str(args, "password"),
             initial_device_display_name: args.device_name || "js-sdk peer",
         });
-        const c = createClient({ baseUrl: homeserver, userId: login.user_id, deviceId: login.device_id, accessToken: login.access_token });
+        password = str(args, "password");
+        const c = createClient({ baseUrl: homeserver, userId: login.user_id, deviceId: login.device_id, accessToken: login.access_token, cryptoCallbacks });
         await c.initRustCrypto({ useIndexedDB: true, cryptoDatabasePrefix: `sicher-e2e-${login.device_id}` });
         c.on(ClientEvent.Sync, onSync);
         client = c;
@@ -330,6 +342,49 @@ const commands = {
             await sleep(100);
         }
         return { phase: phaseName(v.req.phase), verified: Boolean(status?.isVerified()), status: JSON.stringify(status) };
+    },
+
+    // bootstrap_backup sets up cross-signing (the key upload authenticated
+    // with the login password), secret storage with a new recovery key and
+    // a new key backup (CryptoApi.bootstrapCrossSigning,
+    // bootstrapSecretStorage with setupNewKeyBackup); it returns the
+    // recovery key.
+    async bootstrap_backup() {
+        const c = need();
+        const crypto = c.getCrypto();
+        const gen = await crypto.createRecoveryKeyFromPassphrase();
+        secretStorageKey = gen.privateKey;
+        await crypto.bootstrapCrossSigning({
+            authUploadDeviceSigningKeys: async (makeRequest) => {
+                await makeRequest({ type: "m.login.password", identifier: { type: "m.id.user", user: c.getUserId() }, password });
+            },
+        });
+        await crypto.bootstrapSecretStorage({ createSecretStorageKey: async () => gen, setupNewKeyBackup: true });
+        const info = await crypto.getActiveSessionBackupVersion();
+        if (!info) throw new DriverError("NoBackup", "no active key backup after bootstrapSecretStorage");
+        return { recovery_key: gen.encodedPrivateKey, version: info };
+    },
+
+    // backup_count waits until the crypto has no room keys left to back up
+    // and returns how many keys the server's backup holds.
+    async backup_count() {
+        const c = need();
+        const remaining = await c.getCrypto().checkKeyBackupAndEnable();
+        const v = await raw("GET", "/_matrix/client/v3/room_keys/version", null, c.getAccessToken());
+        return { count: v.count ?? 0, version: v.version, trusted: Boolean(remaining?.trustInfo?.trusted) };
+    },
+
+    // restore_backup opens secret storage with the recovery key, loads the
+    // backup key from it and restores every room key from the backup
+    // (loadSessionBackupPrivateKeyFromSecretStorage, checkKeyBackupAndEnable,
+    // restoreKeyBackup).
+    async restore_backup(args) {
+        const crypto = need().getCrypto();
+        secretStorageKey = decodeRecoveryKey(str(args, "recovery_key"));
+        await crypto.loadSessionBackupPrivateKeyFromSecretStorage();
+        await crypto.checkKeyBackupAndEnable();
+        const r = await crypto.restoreKeyBackup();
+        return { total: r.total, imported: r.imported };
     },
 
     async quit() {
