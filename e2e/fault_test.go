@@ -157,4 +157,3 @@ func tail(s string, n int) string {
 	i := strings.IndexByte(s[len(s)-n:], '\n')
 	return s[len(s)-n+i+1:]
 }
-

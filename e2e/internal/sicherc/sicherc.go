@@ -36,17 +36,19 @@ type Client struct {
 	srv   *hs.Server
 	t     testing.TB
 	path  string
+	base  string
 	key   sqlstore.Key
 	token string
 	cfg   matrixhttp.Config
 
-	mu      sync.Mutex
-	c       *matrixhttp.Client
-	st      *sqlstore.Store
-	cancel  context.CancelFunc
-	done    chan error
-	events  int // events given to OnEvent
-	invites []string
+	mu       sync.Mutex
+	c        *matrixhttp.Client
+	st       *sqlstore.Store
+	cancel   context.CancelFunc
+	done     chan error
+	events   int // events given to OnEvent
+	failures int // events given to OnDecryptionFailure
+	invites  []string
 }
 
 // Login logs u in as a new sicher device with its own SQLite store in a
@@ -54,8 +56,15 @@ type Client struct {
 // end of the test.
 func Login(t testing.TB, s *hs.Server, u *hs.User) *Client {
 	t.Helper()
+	return LoginVia(t, s, u, s.URL)
+}
+
+// LoginVia is Login with the client talking to the homeserver through
+// baseURL (a proxy in front of s); setup calls still go to s directly.
+func LoginVia(t testing.TB, s *hs.Server, u *hs.User, baseURL string) *Client {
+	t.Helper()
 	ctx := context.Background()
-	c := &Client{User: u, srv: s, t: t, path: filepath.Join(t.TempDir(), "crypto.db"), key: sqlstore.GenerateKey()}
+	c := &Client{User: u, srv: s, t: t, path: filepath.Join(t.TempDir(), "crypto.db"), key: sqlstore.GenerateKey(), base: baseURL}
 	c.cfg = c.config()
 	sess, err := matrixhttp.LoginPassword(ctx, c.cfg, u.ID, u.Password, "")
 	if err != nil {
@@ -82,7 +91,7 @@ func (c *Client) config() matrixhttp.Config {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("device", c.User.ID+"/"+c.DeviceID)
 	}
 	return matrixhttp.Config{
-		HomeserverURL: c.srv.URL,
+		HomeserverURL: c.base,
 		Logger:        log,
 		HTTPClient:    &http.Client{Timeout: time.Minute},
 		SyncTimeout:   2 * time.Second,
@@ -91,6 +100,11 @@ func (c *Client) config() matrixhttp.Config {
 		OnEvent: func(context.Context, string, *machine.DecryptedEvent) {
 			c.mu.Lock()
 			c.events++
+			c.mu.Unlock()
+		},
+		OnDecryptionFailure: func(context.Context, string, string, *machine.DecryptionError) {
+			c.mu.Lock()
+			c.failures++
 			c.mu.Unlock()
 		},
 		OnInvite: func(_ context.Context, roomID, _ string) bool {
@@ -319,4 +333,13 @@ func (c *Client) WaitUploaded() {
 		}
 		return nil
 	})
+}
+
+// Counts returns how many room events the sync loop decrypted (OnEvent)
+// and how many it reported undecryptable when they arrived
+// (OnDecryptionFailure; such an event is tried again when its key comes).
+func (c *Client) Counts() (decrypted, failed int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.events, c.failures
 }
