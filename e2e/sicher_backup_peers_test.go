@@ -10,7 +10,6 @@ import (
 	"github.com/sicher-go/sicher/e2e/internal/hs"
 	"github.com/sicher-go/sicher/e2e/internal/sicherc"
 	"github.com/sicher-go/sicher/event"
-	"github.com/sicher-go/sicher/machine"
 )
 
 // TestBackupSicherToJSSDK: a backup written by sicher (Bootstrap) is
@@ -22,14 +21,7 @@ func TestBackupSicherToJSSDK(t *testing.T) {
 	ctx := context.Background()
 	alice, bob := s.MustRegister(t, "alice"), s.MustRegister(t, "bob")
 	a1, b := sicherc.Login(t, s, alice), sicherc.Login(t, s, bob)
-	a1.WaitDevices(alice.ID, a1.DeviceID)
-	res, err := a1.M().Bootstrap(ctx, machine.BootstrapOptions{})
-	if err != nil {
-		t.Fatalf("bootstrap: %v", err)
-	}
-	if err := a1.C().SendRequests(ctx); err != nil {
-		t.Fatalf("bootstrap requests: %v", err)
-	}
+	res := a1.Bootstrap()
 	room, err := a1.C().CreateRoom(ctx, t.Name(), []string{bob.ID}, false)
 	if err != nil {
 		t.Fatal(err)

@@ -359,14 +359,7 @@ func TestSicherBackupRestore(t *testing.T) {
 	a1, b := sicherc.Login(t, s, alice), sicherc.Login(t, s, bob)
 
 	m := a1.M()
-	a1.WaitDevices(alice.ID, a1.DeviceID)
-	res, err := m.Bootstrap(ctx, machine.BootstrapOptions{})
-	if err != nil {
-		t.Fatalf("bootstrap: %v", err)
-	}
-	if err := a1.C().SendRequests(ctx); err != nil {
-		t.Fatalf("bootstrap requests (UIA with the password): %v", err)
-	}
+	res := a1.Bootstrap()
 
 	room, err := a1.C().CreateRoom(ctx, t.Name(), []string{bob.ID}, false)
 	if err != nil {

@@ -209,7 +209,8 @@ func (c *Client) WaitMembers(roomID string, users ...string) {
 }
 
 // WaitDevices waits until the machine knows the given devices of userID
-// (its device list was queried after they uploaded their keys).
+// (its device list was queried after they uploaded their keys), except
+// the client's own device.
 func (c *Client) WaitDevices(userID string, deviceIDs ...string) {
 	c.t.Helper()
 	Eventually(c.t, 60*time.Second, c.String()+" knows the devices of "+userID, func() error {
@@ -223,6 +224,11 @@ func (c *Client) WaitDevices(userID string, deviceIDs ...string) {
 			return err
 		}
 		for _, id := range deviceIDs {
+			if userID == c.User.ID && id == c.DeviceID {
+				// The machine's own device list may lack the device itself: its first
+				// query can be answered before its upload (e2e/README.md, findings).
+				continue
+			}
 			if !slices.ContainsFunc(devs, func(d machine.Device) bool { return d.Keys.DeviceID == id }) {
 				var known []string
 				for _, d := range devs {
@@ -342,4 +348,26 @@ func (c *Client) Counts() (decrypted, failed int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.events, c.failures
+}
+
+// Bootstrap runs machine.Bootstrap once our own keys query is answered
+// (it refuses with ErrDevicesOutdated before) and sends its requests; the
+// cross-signing key upload completes user-interactive authentication with
+// the password. It returns the result with the recovery key.
+func (c *Client) Bootstrap() *machine.BootstrapResult {
+	c.t.Helper()
+	ctx := context.Background()
+	var res *machine.BootstrapResult
+	Eventually(c.t, 30*time.Second, c.String()+" bootstraps", func() error {
+		var err error
+		res, err = c.M().Bootstrap(ctx, machine.BootstrapOptions{})
+		if errors.Is(err, machine.ErrDevicesOutdated) {
+			c.C().SendRequests(ctx)
+		}
+		return err
+	})
+	if err := c.C().SendRequests(ctx); err != nil {
+		c.t.Fatalf("%s: bootstrap requests: %v", c, err)
+	}
+	return res
 }
