@@ -342,7 +342,13 @@ func (m *Machine) EncryptRoomEvent(ctx context.Context, roomID, eventType string
 		if err != nil {
 			return fmt.Errorf("machine: outbound session of %s: %w", roomID, err)
 		}
-		c, _, err := event.EncryptMegolm(sess, event.MegolmEncryptParams{RoomID: roomID, Type: eventType, Content: content})
+		// The sender_key and device_id that MSC3700 deprecated go along: receivers must not
+		// trust them (our event layer does not), but matrix-nio 0.20 validates m.room.encrypted
+		// against a schema that requires both and drops a Megolm event without them (spec
+		// "m.room.encrypted", https://spec.matrix.org/v1.19/client-server-api/#mroomencrypted).
+		curve := m.curve
+		c, _, err := event.EncryptMegolm(sess, event.MegolmEncryptParams{RoomID: roomID, Type: eventType, Content: content,
+			SenderKey: &curve, DeviceID: m.owner.DeviceID})
 		if err != nil {
 			return err
 		}

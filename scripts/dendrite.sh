@@ -19,6 +19,9 @@
 # so a script can run: eval "$(scripts/dendrite.sh start)". Everything else goes to stderr, with
 # the time each part took. On a timeout it prints Dendrite's log and fails.
 #
+# restart kills the server started by start (by its pid) and starts it again on the same
+# directory, so its data survive (for the homeserver-restart test).
+#
 # stop kills the server started by start (by its pid) and removes its temporary directory.
 set -eu
 
@@ -90,9 +93,20 @@ start() {
 		echo "dendrite.sh: config edit failed: rate limiting still on in $dir/dendrite.yaml" >&2
 		exit 1
 	fi
+	launch "$dir"
+	echo "dendrite.sh: Dendrite $version answers on $url (pid $(cat "$state/pid"), data in $dir), started in $(($(now) - t0))s" >&2
+	echo "export SICHER_TEST_HOMESERVER=$url"
+	echo "export SICHER_TEST_HOMESERVER_SECRET=$secret"
+	echo "export SICHER_TEST_HOMESERVER_IMPL=dendrite-$version"
+}
+
+# launch starts Dendrite on the configuration in $1 and waits until it answers.
+launch() {
+	dir=$1
+	url=http://127.0.0.1:$port
 	(cd "$dir" && exec "$bin/dendrite" --config "$dir/dendrite.yaml" \
 		--http-bind-address "127.0.0.1:$port" --really-enable-open-registration \
-		>"$dir/dendrite.log" 2>&1) &
+		>>"$dir/dendrite.log" 2>&1) &
 	echo $! >"$state/pid"
 	i=0
 	until curl -fsS -o /dev/null "$url/_matrix/client/versions" 2>/dev/null; do
@@ -105,13 +119,22 @@ start() {
 		fi
 		sleep 0.5
 	done
-	echo "dendrite.sh: Dendrite $version answers on $url (pid $(cat "$state/pid"), data in $dir), started in $(($(now) - t0))s" >&2
-	echo "export SICHER_TEST_HOMESERVER=$url"
-	echo "export SICHER_TEST_HOMESERVER_SECRET=$secret"
-	echo "export SICHER_TEST_HOMESERVER_IMPL=dendrite-$version"
 }
 
-stop() {
+# restart stops the server started by start and starts it again on the same data directory
+# (the users, rooms, keys and undelivered to-device messages survive).
+restart() {
+	t0=$(now)
+	if [ ! -f "$state/dir" ]; then
+		echo "dendrite.sh: no server to restart on port $port" >&2
+		exit 1
+	fi
+	kill_server
+	launch "$(cat "$state/dir")"
+	echo "dendrite.sh: Dendrite restarted on $url in $(($(now) - t0))s" >&2
+}
+
+kill_server() {
 	if [ -f "$state/pid" ]; then
 		pid=$(cat "$state/pid")
 		if kill "$pid" 2>/dev/null; then
@@ -124,6 +147,10 @@ stop() {
 		fi
 		rm -f "$state/pid"
 	fi
+}
+
+stop() {
+	kill_server
 	if [ -f "$state/dir" ]; then
 		dir=$(cat "$state/dir")
 		case $dir in
@@ -137,8 +164,9 @@ case "${1:-}" in
 build) build ;;
 start) start ;;
 stop) stop ;;
+restart) restart ;;
 *)
-	echo "usage: $0 build|start|stop" >&2
+	echo "usage: $0 build|start|stop|restart" >&2
 	exit 2
 	;;
 esac

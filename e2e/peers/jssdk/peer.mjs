@@ -34,6 +34,8 @@ if (typeof Promise.withResolvers !== "function") {
 await import("fake-indexeddb/auto");
 const sdk = await import("matrix-js-sdk");
 const { logger } = await import("matrix-js-sdk/lib/logger.js");
+const { VerificationPhase } = await import("matrix-js-sdk/lib/crypto-api/verification.js");
+const { decodeRecoveryKey } = await import("matrix-js-sdk/lib/crypto-api/recovery-key.js");
 logger.setLevel(process.env.SICHER_E2E_VERBOSE ? "debug" : "warn");
 
 const { createClient, ClientEvent, EventType } = sdk;
@@ -46,6 +48,16 @@ class DriverError extends Error {
 }
 
 let client = null;
+let password = "";
+// secretStorageKey is the secret storage key the backup commands set; the
+// crypto asks for it through getSecretStorageKey.
+let secretStorageKey = null;
+const cryptoCallbacks = {
+    async getSecretStorageKey({ keys }) {
+        if (!secretStorageKey) return null;
+        return [Object.keys(keys)[0], secretStorageKey];
+    },
+};
 let homeserver = "";
 // toDevice collects the to-device messages received since login, with how
 // each was encrypted (ClientEvent.ReceivedToDeviceMessage); to_device hands
@@ -142,6 +154,28 @@ async function describe(c, ev) {
     return out;
 }
 
+// Verification flows by transaction id.
+const verifications = new Map();
+
+function verification(args) {
+    const v = verifications.get(str(args, "transaction_id"));
+    if (!v) throw new DriverError("UnknownVerification", `no verification ${args.transaction_id}`);
+    return v;
+}
+
+function phaseName(p) {
+    return Object.keys(VerificationPhase).find((k) => VerificationPhase[k] === p) ?? String(p);
+}
+
+async function waitPhase(req, phase, timeoutMs) {
+    const deadline = Date.now() + timeoutMs;
+    while (req.phase !== phase) {
+        if (req.phase === VerificationPhase.Cancelled) throw new DriverError("Cancelled", `verification cancelled: ${req.cancellationCode}`);
+        if (Date.now() > deadline) throw new DriverError("Timeout", `phase ${phaseName(req.phase)}, want ${phaseName(phase)}`);
+        await sleep(100);
+    }
+}
+
 const commands = {
     async login(args) {
         if (client) throw new DriverError("AlreadyLoggedIn", "one login per process");
@@ -152,7 +186,8 @@ const commands = {
             password: str(args, "password"),
             initial_device_display_name: args.device_name || "js-sdk peer",
         });
-        const c = createClient({ baseUrl: homeserver, userId: login.user_id, deviceId: login.device_id, accessToken: login.access_token });
+        password = str(args, "password");
+        const c = createClient({ baseUrl: homeserver, userId: login.user_id, deviceId: login.device_id, accessToken: login.access_token, cryptoCallbacks });
         await c.initRustCrypto({ useIndexedDB: true, cryptoDatabasePrefix: `sicher-e2e-${login.device_id}` });
         c.on(ClientEvent.Sync, onSync);
         c.on(ClientEvent.ReceivedToDeviceMessage, ({ message, encryptionInfo }) => {
@@ -285,6 +320,102 @@ const commands = {
     // to_device returns the to-device messages received since the last call.
     async to_device() {
         return { events: toDevice.splice(0) };
+    },
+
+    // verify_request asks a device to verify with this one
+    // (CryptoApi.requestDeviceVerification, to-device).
+    async verify_request(args) {
+        const c = need();
+        const userId = str(args, "user_id");
+        const deviceId = str(args, "device_id");
+        await c.getCrypto().getUserDeviceInfo([userId], true);
+        const req = await c.getCrypto().requestDeviceVerification(userId, deviceId);
+        for (let i = 0; !req.transactionId; i++) {
+            if (i > 100) throw new DriverError("Timeout", "verification request has no transaction id after 10 s");
+            await sleep(100);
+        }
+        verifications.set(req.transactionId, { req, userId, deviceId, verifier: null, done: null });
+        return { transaction_id: req.transactionId, phase: phaseName(req.phase) };
+    },
+
+    // verify_start_sas waits until the other side accepted the request,
+    // starts SAS (m.sas.v1) and returns what this side shows.
+    async verify_start_sas(args) {
+        const v = verification(args);
+        await waitPhase(v.req, VerificationPhase.Ready, args.timeout_ms ?? 30000);
+        v.verifier = await v.req.startVerification("m.sas.v1");
+        v.done = v.verifier.verify().then(() => null, (e) => e);
+        const deadline = Date.now() + (args.timeout_ms ?? 30000);
+        let cb = null;
+        while (!(cb = v.verifier.getShowSasCallbacks())) {
+            if (Date.now() > deadline) throw new DriverError("Timeout", `no SAS shown (phase ${phaseName(v.req.phase)})`);
+            await sleep(100);
+        }
+        return { decimals: cb.sas.decimal ?? [], emoji: (cb.sas.emoji ?? []).map((e) => e[1]) };
+    },
+
+    // verify_confirm says the codes match (ShowSasCallbacks.confirm) and
+    // waits for the flow to end; it returns whether the other device is
+    // verified now.
+    async verify_confirm(args) {
+        const c = need();
+        const v = verification(args);
+        const cb = v.verifier?.getShowSasCallbacks();
+        if (!cb) throw new DriverError("BadState", "no SAS shown: call verify_start_sas first");
+        await cb.confirm();
+        const err = await Promise.race([v.done, sleep(args.timeout_ms ?? 30000).then(() => new DriverError("Timeout", "verification did not finish"))]);
+        if (err) throw err instanceof DriverError ? err : new DriverError("VerificationFailed", String(err?.message ?? err));
+        // The trust update lands just after the flow ends: look for it for up to 5 s.
+        let status = null;
+        for (let i = 0; i < 50; i++) {
+            status = await c.getCrypto().getDeviceVerificationStatus(v.userId, v.deviceId);
+            if (status?.isVerified()) break;
+            await sleep(100);
+        }
+        return { phase: phaseName(v.req.phase), verified: Boolean(status?.isVerified()), status: JSON.stringify(status) };
+    },
+
+    // bootstrap_backup sets up cross-signing (the key upload authenticated
+    // with the login password), secret storage with a new recovery key and
+    // a new key backup (CryptoApi.bootstrapCrossSigning,
+    // bootstrapSecretStorage with setupNewKeyBackup); it returns the
+    // recovery key.
+    async bootstrap_backup() {
+        const c = need();
+        const crypto = c.getCrypto();
+        const gen = await crypto.createRecoveryKeyFromPassphrase();
+        secretStorageKey = gen.privateKey;
+        await crypto.bootstrapCrossSigning({
+            authUploadDeviceSigningKeys: async (makeRequest) => {
+                await makeRequest({ type: "m.login.password", identifier: { type: "m.id.user", user: c.getUserId() }, password });
+            },
+        });
+        await crypto.bootstrapSecretStorage({ createSecretStorageKey: async () => gen, setupNewKeyBackup: true });
+        const info = await crypto.getActiveSessionBackupVersion();
+        if (!info) throw new DriverError("NoBackup", "no active key backup after bootstrapSecretStorage");
+        return { recovery_key: gen.encodedPrivateKey, version: info };
+    },
+
+    // backup_count waits until the crypto has no room keys left to back up
+    // and returns how many keys the server's backup holds.
+    async backup_count() {
+        const c = need();
+        const remaining = await c.getCrypto().checkKeyBackupAndEnable();
+        const v = await raw("GET", "/_matrix/client/v3/room_keys/version", null, c.getAccessToken());
+        return { count: v.count ?? 0, version: v.version, trusted: Boolean(remaining?.trustInfo?.trusted) };
+    },
+
+    // restore_backup opens secret storage with the recovery key, loads the
+    // backup key from it and restores every room key from the backup
+    // (loadSessionBackupPrivateKeyFromSecretStorage, checkKeyBackupAndEnable,
+    // restoreKeyBackup).
+    async restore_backup(args) {
+        const crypto = need().getCrypto();
+        secretStorageKey = decodeRecoveryKey(str(args, "recovery_key"));
+        await crypto.loadSessionBackupPrivateKeyFromSecretStorage();
+        await crypto.checkKeyBackupAndEnable();
+        const r = await crypto.restoreKeyBackup();
+        return { total: r.total, imported: r.imported };
     },
 
     async quit() {
