@@ -417,6 +417,14 @@ func (m *Machine) receiveUpload(ctx context.Context, tx store.Tx, response []byt
 	if err := m.saveAccount(ctx, tx, acct); err != nil {
 		return err
 	}
+	if !valueIs(ctx, tx, valueDeviceUpload, "1") {
+		// Our device keys are on the server now: a query of our own user answered before
+		// this upload listed every device but this one, so ask again (the server announces
+		// our own new device to others, not to us).
+		if err := markOutdated(ctx, tx, []string{m.owner.UserID}); err != nil {
+			return err
+		}
+	}
 	if err := tx.PutValue(ctx, valueDeviceUpload, []byte("1")); err != nil {
 		return err
 	}
