@@ -6,7 +6,7 @@
 # ${SICHER_CACHE:-$HOME/.cache/sicher}/dendrite/bin (outside the clone; a rebuild is a few seconds
 # once the Go build cache is warm) and skips the step when they are there and report v0.13.8.
 #
-# start writes a fresh configuration into a temporary directory (signing key from generate-keys,
+# start builds first if the binaries are missing, then writes a fresh configuration into a temporary directory (signing key from generate-keys,
 # config from generate-config for server name "localhost", SQLite files next to it; open
 # registration, a registration shared secret, federation off, rate limiting off), starts Dendrite
 # on 127.0.0.1:${DENDRITE_PORT:-8008} in the background, waits until /_matrix/client/versions
@@ -21,6 +21,9 @@
 #
 # restart kills the server started by start (by its pid) and starts it again on the same
 # directory, so its data survive (for the homeserver-restart test).
+#
+# register NAME creates the account @NAME:localhost on the running server (Dendrite's
+# create-account, through the registration shared secret), with the password read from stdin.
 #
 # stop kills the server started by start (by its pid) and removes its temporary directory.
 set -eu
@@ -53,10 +56,11 @@ build() {
 
 start() {
 	t0=$(now)
-	for tool in dendrite generate-keys generate-config; do
+	for tool in dendrite generate-keys generate-config create-account; do
 		if [ ! -x "$bin/$tool" ]; then
-			echo "dendrite.sh: $bin/$tool missing (run scripts/dendrite.sh build)" >&2
-			exit 1
+			echo "dendrite.sh: $bin/$tool missing: building Dendrite first" >&2
+			build
+			break
 		fi
 	done
 	if [ -f "$state/pid" ] && kill -0 "$(cat "$state/pid")" 2>/dev/null; then
@@ -160,13 +164,27 @@ stop() {
 	fi
 }
 
+# register creates an account; the password comes from stdin.
+register() {
+	name=${1:?usage: dendrite.sh register NAME <password}
+	if [ ! -f "$state/dir" ]; then
+		echo "dendrite.sh: not started (run scripts/dendrite.sh start first)" >&2
+		exit 1
+	fi
+	dir=$(cat "$state/dir")
+	"$bin/create-account" --config "$dir/dendrite.yaml" -url "http://127.0.0.1:$port" \
+		-username "$name" -passwordstdin >&2
+	echo "dendrite.sh: created @$name:localhost" >&2
+}
+
 case "${1:-}" in
 build) build ;;
 start) start ;;
 stop) stop ;;
 restart) restart ;;
+register) register "${2:-}" ;;
 *)
-	echo "usage: $0 build|start|stop|restart" >&2
+	echo "usage: $0 build|start|stop|restart|register NAME" >&2
 	exit 2
 	;;
 esac
