@@ -41,7 +41,11 @@ func peerPickleCases(p peer) []pickleCase {
 }
 
 // pickleFloor: two HKDFs ("Pickle"), AES-CBC both ways, the 8-byte MAC
-// both ways and base64 both ways over a plaintext of n bytes.
+// both ways and base64 both ways over a plaintext of n bytes, plus what
+// the API's contract cannot avoid: pickling returns a new string (one
+// allocation of the encoded length, written once) and unpickling returns
+// a new object holding the state (one allocation of the plaintext length,
+// filled by a copy). Serialising and parsing are not counted.
 func pickleFloor(n int) func(b *testing.B) {
 	return func(b *testing.B) {
 		p := floor.New()
@@ -62,16 +66,24 @@ func pickleFloor(n int) func(b *testing.B) {
 			mac := p.MAC(body, nil)
 			copy(ct[len(body):], mac[:8])
 			base64.RawStdEncoding.Encode(out, ct)
+			pickled := string(out)
 
-			m, _ := base64.RawStdEncoding.Decode(ct, out)
+			m, _ := base64.RawStdEncoding.Decode(ct, []byte(pickled))
 			p.HKDF(keys[:], pickleKey, infoPickle)
 			p.SetKey(keys[32:64])
 			mac = p.MAC(ct[:m-8], nil)
 			sink ^= mac[0]
 			floor.CBCDecrypt(keys[:32], keys[64:], ct[:m-8], ct[:m-8])
+			state := make([]byte, n)
+			copy(state, ct)
+			pickleSink = state
 		}
 	}
 }
+
+// pickleSink keeps pickleFloor's restored state on the heap, as an
+// unpickled object is.
+var pickleSink []byte
 
 // plaintextLen is the pickle plaintext length behind a libolm-format pickle
 // of s base64 characters (8-byte MAC, 1..16 bytes of padding; the floor

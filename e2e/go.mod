@@ -9,4 +9,6 @@ require github.com/sicher-go/sicher v0.0.0-00010101000000-000000000000
 require (
 	filippo.io/edwards25519 v1.2.0 // indirect
 	github.com/go-json-experiment/json v1.27.2 // indirect
+	golang.org/x/crypto v0.58.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
 )

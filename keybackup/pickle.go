@@ -28,7 +28,7 @@ var ErrBadPickle = errors.New("keybackup: bad pickle")
 // The result is secret. Every decryption key is representable in libolm's
 // format.
 func (k *DecryptionKey) PickleLibolm(pickleKey []byte) (string, error) {
-	b := wire.NewBuilder(make([]byte, 0, pickle.LibolmCap(4+2*KeySize)))
+	b := wire.NewBuilder(pickle.LibolmBuffer(4 + 2*KeySize))
 	b.AddUint32(libolmPickleVersion)
 	b.AddBytes(k.pub[:])
 	b.AddBytes(k.priv.Bytes())
@@ -38,11 +38,12 @@ func (k *DecryptionKey) PickleLibolm(pickleKey []byte) (string, error) {
 // UnpickleLibolm restores a decryption key from libolm's PkDecryption
 // pickle (olm_unpickle_pk_decryption). Errors wrap ErrBadPickle.
 func UnpickleLibolm(pickleKey []byte, p string) (*DecryptionKey, error) {
-	pt, err := pickle.OpenLibolm(pickleKey, p)
+	opened, err := pickle.OpenLibolmScratch(pickleKey, p)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadPickle, err)
 	}
-	defer clear(pt)
+	defer opened.Release()
+	pt := opened.Body
 	r := wire.Reader(pt)
 	var version uint32
 	if !r.ReadUint32(&version) || version != libolmPickleVersion {
@@ -67,11 +68,12 @@ func (k *DecryptionKey) Pickle(pickleKey *[PickleKeySize]byte) (string, error) {
 // Unpickle restores a decryption key from Pickle's output, in any version
 // sicher has written. Errors wrap ErrBadPickle.
 func Unpickle(pickleKey *[PickleKeySize]byte, p string) (*DecryptionKey, error) {
-	version, body, err := pickle.Open(pickleKey, pickleKind, p)
+	opened, err := pickle.OpenScratch(pickleKey, pickleKind, p)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadPickle, err)
 	}
-	defer clear(body)
+	defer opened.Release()
+	version, body := opened.Version, opened.Body
 	r := wire.Reader(body)
 	switch version {
 	case pickle.BackupKeyLegacy:

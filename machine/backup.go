@@ -297,7 +297,8 @@ func (m *Machine) receiveBackupVersion(ctx context.Context, tx store.Tx, respons
 }
 
 // checkAuthData verifies that a backup's auth_data carries a valid signature by our master key
-// (one we hold the private key of) or by one of our own verified devices.
+// (one we hold the private key of) or by one of our own devices that we verified or that is
+// cross-signed under a master key we trust (ownDeviceTrusted).
 func (m *Machine) checkAuthData(ctx context.Context, tx store.Tx, authData json.RawMessage) error {
 	var ad struct {
 		Signatures map[string]map[string]json.RawMessage `json:"signatures"`
@@ -333,8 +334,11 @@ func (m *Machine) checkAuthData(ctx context.Context, tx store.Tx, authData json.
 			}
 		default:
 			for _, d := range devs {
-				if d.Keys.DeviceID == name && d.Verified && signing.Verify(authData, u, name, d.Keys.Ed25519) == nil {
-					return nil
+				if d.Keys.DeviceID != name || signing.Verify(authData, u, name, d.Keys.Ed25519) != nil {
+					continue
+				}
+				if ok, err := m.ownDeviceTrusted(ctx, tx, &d); err != nil || ok {
+					return err
 				}
 			}
 		}

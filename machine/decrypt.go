@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/sicher-go/sicher/event"
 	"github.com/sicher-go/sicher/internal/jsonstrict"
@@ -51,6 +52,12 @@ type EncryptionInfo struct {
 	// Shield and ShieldReason are what to show.
 	Shield       Shield
 	ShieldReason string
+	// HistorySharedBy is the user whose room key bundle (MSC4268) brought the session:
+	// Provenance is then event.Forwarded, "forwarded from HistorySharedBy".
+	HistorySharedBy string
+	// ViaDehydratedDevice says the session reached us over Olm at our dehydrated device
+	// (MSC3814) while no device of ours was logged in.
+	ViaDehydratedDevice bool
 }
 
 // DecryptedEvent is a decrypted room event.
@@ -115,9 +122,10 @@ type rawRoomEvent struct {
 // DecryptRoomEvent decrypts an m.room.encrypted room event (the whole event JSON, as /sync or
 // /messages return it) that arrived in roomID. It finds the session by room and session id,
 // checks the event through event.DecryptMegolm against what was stored with the session (the
-// sender binding, the room), records the message index against replays, and stores the
-// session, all in one transaction; the plaintext is returned only after it committed. Errors
-// are *DecryptionError.
+// sender binding, the room) and records the message index against replays, in one
+// transaction; the plaintext is returned only after it committed. The decoded session is kept
+// in the machine's session cache (Config.SessionCacheSize); with the cache off, the session's
+// advanced ratchet is written back instead. Errors are *DecryptionError.
 func (m *Machine) DecryptRoomEvent(ctx context.Context, roomID string, raw json.RawMessage) (*DecryptedEvent, error) {
 	var ev rawRoomEvent
 	if err := jsonstrict.Unmarshal(raw, &ev); err != nil || ev.Sender == "" || ev.EventID == "" {
@@ -128,66 +136,173 @@ func (m *Machine) DecryptRoomEvent(ctx context.Context, roomID string, raw json.
 		return nil, &DecryptionError{Reason: FailureMalformed, Err: err}
 	}
 	var out *DecryptedEvent
+	keep := func() {}
 	err = m.update(ctx, func(tx store.Tx) error {
-		rec, err := tx.InboundGroupSession(ctx, roomID, mc.SessionID.String())
-		if errors.Is(err, store.ErrNotFound) {
-			if w, err := tx.Withheld(ctx, roomID, mc.SessionID.String()); err == nil {
-				return &DecryptionError{Reason: FailureWithheld, Code: w.Code, WithheldReason: w.Reason,
-					Err: fmt.Errorf("%w: %s", event.ErrWithheld, w.Code)}
+		var err error
+		out, keep, err = m.decryptIn(ctx, tx, roomID, &ev, mc, nil)
+		return err
+	})
+	if err != nil {
+		return nil, decryptionError(ctx, err)
+	}
+	keep()
+	return out, nil
+}
+
+// decryptionError makes every failure of a decryption a *DecryptionError, except the
+// context's.
+func decryptionError(ctx context.Context, err error) error {
+	var de *DecryptionError
+	if !errors.As(err, &de) && ctx.Err() == nil {
+		err = &DecryptionError{Reason: FailureAuthentication, Err: err}
+	}
+	return err
+}
+
+// DecryptRoomEvents decrypts events that arrived in roomID (a page of its timeline) as
+// DecryptRoomEvent does, with the checks and replay records of all of them in one store
+// transaction, which costs one commit instead of one per event. results[i] and errs[i] are
+// events[i]'s: exactly one of them is nil, and errs[i] is what DecryptRoomEvent would return.
+// Nothing is returned before the transaction committed. If the store fails, the events are
+// decrypted one transaction each.
+func (m *Machine) DecryptRoomEvents(ctx context.Context, roomID string, events []json.RawMessage) (results []*DecryptedEvent, errs []error) {
+	results, errs = make([]*DecryptedEvent, len(events)), make([]error, len(events))
+	type parsed struct {
+		ev rawRoomEvent
+		mc *event.MegolmContent
+	}
+	in := make([]parsed, len(events))
+	for i, raw := range events {
+		if err := jsonstrict.Unmarshal(raw, &in[i].ev); err != nil || in[i].ev.Sender == "" || in[i].ev.EventID == "" {
+			errs[i] = &DecryptionError{Reason: FailureMalformed, Err: fmt.Errorf("%w: room event", event.ErrMalformed)}
+			continue
+		}
+		mc, err := event.ParseMegolmContent(in[i].ev.Content)
+		if err != nil {
+			errs[i] = &DecryptionError{Reason: FailureMalformed, Err: err}
+			continue
+		}
+		in[i].mc = mc
+	}
+	keeps := make([]func(), 0, len(events))
+	err := m.update(ctx, func(tx store.Tx) error {
+		keeps = keeps[:0]
+		page := map[string]*cachedSession{}
+		for i := range in {
+			if in[i].mc == nil {
+				continue
 			}
-			return &DecryptionError{Reason: FailureMissingSession, Err: event.ErrNoSession}
-		}
-		if err != nil {
-			return err
-		}
-		info, err := sessionInfo(rec)
-		if err != nil {
-			return err
-		}
-		sess, err := megolm.UnpickleInboundSession(&m.pickleKey, string(rec.State))
-		if err != nil {
-			return err
-		}
-		var dev *Device
-		if info.Sender != "" {
-			if dev, err = m.deviceByCurve(ctx, tx, info.Sender, info.SenderKey.String()); err != nil {
+			out, keep, err := m.decryptIn(ctx, tx, roomID, &in[i].ev, in[i].mc, page)
+			var de *DecryptionError
+			switch {
+			case err == nil:
+				results[i] = out
+				keeps = append(keeps, keep)
+			case errors.As(err, &de):
+				// Refused before anything was written (decryptIn): the others go on.
+				errs[i] = err
+			default:
 				return err
 			}
 		}
-		p := event.MegolmDecryptParams{RoomID: roomID, Sender: ev.Sender, Session: info}
-		if dev != nil && dev.Keys.Ed25519 == info.ClaimedEd25519 {
-			p.SenderDevice = dev.Keys
+		return nil
+	})
+	if err == nil {
+		for _, keep := range keeps {
+			keep()
 		}
-		re, err := event.DecryptMegolm(sess, ev.Content, p)
-		if err != nil {
-			return classify(err)
+		return results, errs
+	}
+	for i := range in {
+		results[i] = nil
+		if in[i].mc == nil {
+			continue
 		}
-		if err := tx.RecordReplay(ctx, &store.Replay{RoomID: roomID, SessionID: rec.SessionID, Index: re.MessageIndex,
-			EventID: ev.EventID, OriginServerTS: ev.OriginServerTS}); err != nil {
-			if errors.Is(err, store.ErrReplay) {
-				return &DecryptionError{Reason: FailureReplay, Err: err}
-			}
-			return err
+		if ctx.Err() != nil {
+			errs[i] = ctx.Err()
+			continue
 		}
+		results[i], errs[i] = m.DecryptRoomEvent(ctx, roomID, events[i])
+	}
+	return results, errs
+}
+
+// decryptIn decrypts one room event in tx. It writes only after the event decrypted and
+// passed every check: a *DecryptionError means tx is as it was (store.Tx.RecordReplay records
+// nothing when it refuses). keep, run after the commit, updates the session cache. page, if not
+// nil, keeps the sessions that decrypted earlier events of the same transaction, so that the
+// events of a page move one session forward instead of each starting from the cached one.
+func (m *Machine) decryptIn(ctx context.Context, tx store.Tx, roomID string, ev *rawRoomEvent, mc *event.MegolmContent, page map[string]*cachedSession) (*DecryptedEvent, func(), error) {
+	rec, err := tx.InboundGroupSession(ctx, roomID, mc.SessionID.String())
+	if errors.Is(err, store.ErrNotFound) {
+		if w, err := tx.Withheld(ctx, roomID, mc.SessionID.String()); err == nil {
+			return nil, nil, &DecryptionError{Reason: FailureWithheld, Code: w.Code, WithheldReason: w.Reason,
+				Err: fmt.Errorf("%w: %s", event.ErrWithheld, w.Code)}
+		}
+		return nil, nil, &DecryptionError{Reason: FailureMissingSession, Err: event.ErrNoSession}
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	st := inboundStamp(rec)
+	var sess *megolm.InboundSession
+	var info event.SessionInfo
+	cached := false
+	if p := page[cacheID(roomID, rec.SessionID)]; p != nil && p.stamp == st {
+		sess, info, cached = p.sess, p.info, true
+	} else {
+		sess, info, cached = m.sessions.get(roomID, rec.SessionID, st)
+	}
+	if !cached {
+		if info, err = sessionInfo(rec); err != nil {
+			return nil, nil, err
+		}
+		if sess, err = megolm.UnpickleInboundSession(&m.pickleKey, string(rec.State)); err != nil {
+			return nil, nil, err
+		}
+	}
+	var dev *Device
+	if info.Sender != "" {
+		if dev, err = m.deviceByCurve(ctx, tx, info.Sender, info.SenderKey.String()); err != nil {
+			return nil, nil, err
+		}
+	}
+	p := event.MegolmDecryptParams{RoomID: roomID, Sender: ev.Sender, Session: info}
+	if dev != nil && dev.Keys.Ed25519 == info.ClaimedEd25519 {
+		p.SenderDevice = dev.Keys
+	}
+	re, err := event.DecryptMegolm(sess, ev.Content, p)
+	if err != nil {
+		return nil, nil, classify(err)
+	}
+	if err := tx.RecordReplay(ctx, &store.Replay{RoomID: roomID, SessionID: rec.SessionID, Index: re.MessageIndex,
+		EventID: ev.EventID, OriginServerTS: ev.OriginServerTS}); err != nil {
+		if errors.Is(err, store.ErrReplay) {
+			return nil, nil, &DecryptionError{Reason: FailureReplay, Err: err}
+		}
+		return nil, nil, err
+	}
+	if page != nil {
+		page[cacheID(roomID, rec.SessionID)] = &cachedSession{stamp: st, info: info, sess: sess}
+	}
+	keep := func() {}
+	if m.sessions != nil {
+		// Only the latest ratchet moved: the cache keeps it, the store keeps the record as
+		// it was (see sessionCache).
+		keep = func() { m.sessions.put(roomID, rec.SessionID, st, info, sess) }
+	} else {
 		p2, err := sess.Pickle(&m.pickleKey)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		rec.State = store.Secret(p2)
 		if err := tx.PutInboundGroupSession(ctx, rec); err != nil {
-			return err
+			return nil, nil, err
 		}
-		out = &DecryptedEvent{Type: re.Type, Content: re.Content, Info: m.encryptionInfo(info, re, dev)}
-		return nil
-	})
-	if err != nil {
-		var de *DecryptionError
-		if !errors.As(err, &de) && ctx.Err() == nil {
-			err = &DecryptionError{Reason: FailureAuthentication, Err: err}
-		}
-		return nil, err
 	}
-	return out, nil
+	out := &DecryptedEvent{Type: re.Type, Content: re.Content, Info: m.encryptionInfo(info, re, dev)}
+	out.Info.HistorySharedBy, out.Info.ViaDehydratedDevice = provenanceNotes(ctx, tx, rec)
+	return out, keep, nil
 }
 
 func classify(err error) error {
@@ -210,7 +325,7 @@ func classify(err error) error {
 
 func (m *Machine) encryptionInfo(info event.SessionInfo, re *event.RoomEvent, dev *Device) EncryptionInfo {
 	ei := EncryptionInfo{Sender: re.Sender, SenderKey: info.SenderKey, Provenance: info.Provenance,
-		ForwardingChain: info.ForwardingChain}
+		ForwardingChain: slices.Clone(info.ForwardingChain)}
 	ownDevice := info.Sender == m.owner.UserID && info.SenderKey == m.curve
 	switch {
 	case ownDevice:

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/sicher-go/sicher/signing"
 	"github.com/sicher-go/sicher/store"
@@ -29,6 +30,38 @@ func (m *Machine) UpdateTrackedUsers(ctx context.Context, users []string) error 
 		}
 		return nil
 	})
+}
+
+// queryBatch is the largest number of users in one /keys/query request, as in
+// matrix-sdk-crypto (IdentityManager::MAX_KEY_QUERY_USERS, 250, in
+// crates/matrix-sdk-crypto/src/identities/manager.rs): the spec sets no limit
+// (https://spec.matrix.org/v1.19/client-server-api/#post_matrixclientv3keysquery); the bound
+// keeps each request and its response a manageable size.
+const queryBatch = 250
+
+// queueQueries queues the keys queries of outdated users, queryBatch users each, and keeps
+// each request's device-list counts (deviceListGen) for its response. No query is pending when
+// it is called, so the counts of earlier requests are dropped.
+func (m *Machine) queueQueries(ctx context.Context, tx store.Tx, users []string) error {
+	if len(users) == 0 {
+		return nil
+	}
+	pending := map[string]map[string]string{}
+	for batch := range slices.Chunk(users, queryBatch) {
+		q := keysQuery{DeviceKeys: map[string][]string{}}
+		gens := map[string]string{}
+		for _, u := range batch {
+			q.DeviceKeys[u] = []string{}
+			gens[u] = deviceListGen(ctx, tx, u)
+		}
+		id, err := m.queueID(ctx, tx, KindKeysQuery, requestParams{}, q)
+		if err != nil {
+			return err
+		}
+		pending[id] = gens
+	}
+	b, _ := json.Marshal(pending)
+	return tx.PutValue(ctx, valueQueryGens, b)
 }
 
 // markOutdated marks tracked users outdated (device_lists.changed).
@@ -88,7 +121,7 @@ type queryResponse struct {
 // keys are self-signed and name its user and device id; a device whose Ed25519 key changed
 // under the same device id is refused (the old keys stay). A master key that differs from the
 // pinned one is recorded and reported by UserIdentity until AcknowledgeIdentity.
-func (m *Machine) receiveQuery(ctx context.Context, tx store.Tx, reqBody, response []byte) error {
+func (m *Machine) receiveQuery(ctx context.Context, tx store.Tx, id string, reqBody, response []byte) error {
 	var req keysQuery
 	if err := json.Unmarshal(reqBody, &req); err != nil {
 		return err
@@ -97,9 +130,22 @@ func (m *Machine) receiveQuery(ctx context.Context, tx store.Tx, reqBody, respon
 	if err := decodeStrict(response, &resp); err != nil {
 		return err
 	}
-	gens := map[string]string{}
-	if b, err := tx.Value(ctx, valueQueryGen); err == nil {
-		_ = json.Unmarshal(b, &gens)
+	pending := map[string]map[string]string{}
+	if b, err := tx.Value(ctx, valueQueryGens); err == nil {
+		_ = json.Unmarshal(b, &pending)
+	}
+	gens, ok := pending[id]
+	if !ok {
+		// A query queued before the counts were kept per request.
+		if b, err := tx.Value(ctx, valueQueryGen); err == nil {
+			_ = json.Unmarshal(b, &gens)
+		}
+	} else {
+		delete(pending, id)
+		b, _ := json.Marshal(pending)
+		if err := tx.PutValue(ctx, valueQueryGens, b); err != nil {
+			return err
+		}
 	}
 	for _, user := range sortedKeys(req.DeviceKeys) {
 		tu, err := tx.TrackedUser(ctx, user)
@@ -301,27 +347,46 @@ func (m *Machine) loadIdentity(ctx context.Context, tx store.Tx, userID string) 
 }
 
 func (m *Machine) devices(ctx context.Context, tx store.Tx, userID string) ([]Device, error) {
+	return m.devicesWhere(ctx, tx, userID, nil)
+}
+
+// devicesWhere returns the devices of a tracked user that keep accepts (all if keep is nil).
+// The signature checks of device keys that did not change since the last call are not
+// repeated (deviceCache).
+func (m *Machine) devicesWhere(ctx context.Context, tx store.Tx, userID string, keep func(*signing.DeviceKeys) bool) ([]Device, error) {
 	id, tracked, err := m.loadIdentity(ctx, tx, userID)
 	if err != nil || !tracked {
 		return nil, err
 	}
 	var msk, ssk *signing.CrossSigningKey
-	if id.Master != nil && id.SelfSigning != nil {
-		msk, _ = signing.ParseCrossSigningKey(id.Master)
-		ssk, _ = signing.ParseCrossSigningKey(id.SelfSigning)
-	}
+	parsedCS := false
 	recs, err := tx.Devices(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]Device, 0, len(recs))
 	for _, r := range recs {
-		dk, err := signing.ParseDeviceKeys(r.Keys)
-		if err != nil {
+		st := newStamper().bytes(r.Keys).bytes(id.Master).bytes(id.SelfSigning).sum()
+		c, ok := m.checked.get(st)
+		if !ok {
+			dk, err := signing.ParseDeviceKeys(r.Keys)
+			if err != nil {
+				continue
+			}
+			if !parsedCS && id.Master != nil && id.SelfSigning != nil {
+				msk, _ = signing.ParseCrossSigningKey(id.Master)
+				ssk, _ = signing.ParseCrossSigningKey(id.SelfSigning)
+				parsedCS = true
+			}
+			c = checkedDevice{keys: dk, crossSigned: msk != nil && ssk != nil && signing.VerifyDevice(dk, msk, ssk) == nil}
+			m.checked.put(st, c)
+		}
+		if keep != nil && !keep(c.keys) {
 			continue
 		}
-		d := Device{Keys: dk, IdentityChanged: id.Changed}
-		d.CrossSigned = msk != nil && ssk != nil && signing.VerifyDevice(dk, msk, ssk) == nil
+		dk := *c.keys // the cached copy stays as checked
+		dk.Algorithms = slices.Clone(dk.Algorithms)
+		d := Device{Keys: &dk, IdentityChanged: id.Changed, CrossSigned: c.crossSigned}
 		if t, err := tx.Value(ctx, valueTrust+userID+"|"+r.DeviceID); err == nil {
 			d.Verified = Trust(t) == TrustVerified
 			d.Blacklisted = Trust(t) == TrustBlacklisted
@@ -336,14 +401,9 @@ func (m *Machine) devices(ctx context.Context, tx store.Tx, userID string) ([]De
 
 // deviceByCurve finds the device of user with a Curve25519 key.
 func (m *Machine) deviceByCurve(ctx context.Context, tx store.Tx, user, curve string) (*Device, error) {
-	devs, err := m.devices(ctx, tx, user)
-	if err != nil {
+	devs, err := m.devicesWhere(ctx, tx, user, func(k *signing.DeviceKeys) bool { return k.Curve25519.String() == curve })
+	if err != nil || len(devs) == 0 {
 		return nil, err
 	}
-	for i := range devs {
-		if devs[i].Keys.Curve25519.String() == curve {
-			return &devs[i], nil
-		}
-	}
-	return nil, nil
+	return &devs[0], nil
 }

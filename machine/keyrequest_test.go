@@ -36,8 +36,24 @@ func TestKeyRequestBetweenOwnDevices(t *testing.T) {
 	}
 	w.hs.ToDeviceFilter = nil
 
-	// A1 and A2 have Olm sessions with each other.
+	// A1 and A2 have Olm sessions with each other. Both are cross-signed, but under a master
+	// key the server served and neither device verified: that proves nothing, so A1 does
+	// not answer.
 	w.connect("@alice:example.org", a1, a2)
+	if err := a2.RequestRoomKey(w.ctx, room, sessionID(t, ev)); err != nil {
+		t.Fatal(err)
+	}
+	w.send(a2)
+	w.sync(a1)
+	w.send(a1)
+	w.sync(a2)
+	if _, _, err := w.read(a2, room, ev); err == nil {
+		t.Fatal("A1 answered a device cross-signed under a master key nobody verified")
+	}
+
+	// Once each verified the other, A1 answers the request again.
+	w.trust(a1, "A2")
+	w.trust(a2, "A1")
 	if err := a2.RequestRoomKey(w.ctx, room, sessionID(t, ev)); err != nil {
 		t.Fatal(err)
 	}
@@ -60,15 +76,16 @@ func TestKeyRequestBetweenOwnDevices(t *testing.T) {
 	}
 }
 
-// TestForwardedKeyFromUnverifiedDeviceRefused: Alice's device A2 is cross-signed, A1 is not.
-// A1 answers A2's request (A2 is verified), but A2 drops the forwarded key: A1 is not one of
-// her verified devices.
+// TestForwardedKeyFromUnverifiedDeviceRefused: Alice's devices are cross-signed under a master
+// key the server served and A2 never verified. A1 verified A2 and answers its request, but A2
+// drops the forwarded key: A1 is not one of its verified devices, and a signature by an
+// unverified master key does not make it one.
 func TestForwardedKeyFromUnverifiedDeviceRefused(t *testing.T) {
 	w := newWorld(t)
 	a1 := w.device("@alice:example.org", "A1")
 	a2 := w.device("@alice:example.org", "A2")
 	bob := w.device("@bob:example.org", "B")
-	w.crossSign("@alice:example.org", "A2")
+	w.crossSign("@alice:example.org", "A1", "A2")
 	room := w.hs.CreateRoom(a1.UserID(), bob.UserID())
 	w.sync(a1, a2, bob)
 	w.hs.ToDeviceFilter = func(user, dev string, evs []json.RawMessage) []json.RawMessage {
@@ -82,6 +99,7 @@ func TestForwardedKeyFromUnverifiedDeviceRefused(t *testing.T) {
 	w.sync(a2) // the room key is lost
 	w.hs.ToDeviceFilter = nil
 	w.connect("@alice:example.org", a1, a2)
+	w.trust(a1, "A2") // A1 verified A2; A2 did not verify A1
 	if err := a2.RequestRoomKey(w.ctx, room, sessionID(t, ev)); err != nil {
 		t.Fatal(err)
 	}
@@ -130,6 +148,8 @@ func TestForwardedEarlierIndicesNotShownOverOlm(t *testing.T) {
 		t.Fatalf("the Olm copy: %+v", d.Info)
 	}
 	w.connect("@alice:example.org", a1, a2)
+	w.trust(a1, "A2")
+	w.trust(a2, "A1")
 	if err := a2.RequestRoomKey(w.ctx, room, sessionID(t, ev0)); err != nil {
 		t.Fatal(err)
 	}
@@ -156,5 +176,13 @@ func (w *world) connect(user string, ms ...*machine.Machine) {
 			w.t.Fatal(err)
 		}
 		w.send(m)
+	}
+}
+
+// trust records that m verified its own user's device id (SetDeviceTrust).
+func (w *world) trust(m *machine.Machine, deviceID string) {
+	w.t.Helper()
+	if err := m.SetDeviceTrust(w.ctx, m.UserID(), deviceID, machine.TrustVerified); err != nil {
+		w.t.Fatal(err)
 	}
 }

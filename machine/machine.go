@@ -50,6 +50,11 @@ type Config struct {
 	Clock func() time.Time
 	// Logger receives diagnostics (never secrets); nil discards them.
 	Logger *slog.Logger
+	// SessionCacheSize is how many decoded inbound Megolm sessions the machine keeps in
+	// memory (they are secret, as the store's are): zero means DefaultSessionCacheSize, a
+	// negative number turns the cache off. A cached session is used only while the store
+	// holds the exact record it was decoded from, so machines sharing a store stay correct.
+	SessionCacheSize int
 }
 
 // Machine is the end-to-end encryption state machine of one device. It is safe for concurrent
@@ -64,6 +69,8 @@ type Machine struct {
 	pickleKey [olm.PickleKeySize]byte
 	curve     key.Curve25519
 	ed        key.Ed25519
+	sessions  *sessionCache // nil when off
+	checked   *deviceCache
 }
 
 // Errors a caller branches on.
@@ -105,6 +112,13 @@ func NewFrom(ctx context.Context, rnd io.Reader, cfg Config) (*Machine, error) {
 	m := &Machine{
 		owner: store.Owner{UserID: cfg.UserID, DeviceID: cfg.DeviceID},
 		st:    cfg.Store, clock: cfg.Clock, log: cfg.Logger, rand: rnd, randMu: new(sync.Mutex),
+		checked: new(deviceCache),
+	}
+	switch {
+	case cfg.SessionCacheSize == 0:
+		m.sessions = newSessionCache(DefaultSessionCacheSize)
+	case cfg.SessionCacheSize > 0:
+		m.sessions = newSessionCache(cfg.SessionCacheSize)
 	}
 	if m.clock == nil {
 		m.clock = time.Now

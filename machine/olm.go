@@ -18,6 +18,9 @@ import (
 // claimBatch is the largest number of devices in one /keys/claim request.
 const claimBatch = 100
 
+// claimRetry is how long a device that had no one-time key to claim is left out of claims.
+const claimRetry = time.Hour
+
 // GetMissingSessions queues /keys/claim requests (in batches) for the devices of users that
 // have no Olm session with us, and reports whether it queued any. Query the users' devices
 // first (UpdateTrackedUsers, then the keys query of OutgoingRequests). Devices already in a
@@ -58,7 +61,9 @@ func (m *Machine) GetMissingSessions(ctx context.Context, users []string) (bool,
 				if len(ss) > 0 || pending[u+"|"+d.Keys.DeviceID] {
 					continue
 				}
-				if t, ok := timeValue(ctx, tx, valueClaimAttempts+u+"|"+d.Keys.DeviceID); ok && now.Sub(t) < time.Hour {
+				if _, recent, err := claimLedger.get(ctx, tx, u+"|"+d.Keys.DeviceID, now); err != nil {
+					return err
+				} else if recent {
 					continue
 				}
 				if claim.OneTimeKeys[u] == nil {
@@ -166,7 +171,7 @@ func (m *Machine) receiveClaim(ctx context.Context, tx store.Tx, reqBody, respon
 				m.log.Warn("machine: claimed key does not verify", "user", user, "device", devID, "err", err)
 			}
 			if sk == nil {
-				if err := putTime(ctx, tx, valueClaimAttempts+user+"|"+devID, now); err != nil {
+				if err := claimLedger.put(ctx, tx, user+"|"+devID, nil, now); err != nil {
 					return nil, err
 				}
 				continue
@@ -179,14 +184,16 @@ func (m *Machine) receiveClaim(ctx context.Context, tx store.Tx, reqBody, respon
 			if err := m.putSession(ctx, tx, dev.Keys.Curve25519, s, now, false); err != nil {
 				return nil, err
 			}
-			if valueIs(ctx, tx, valuePendingDummy+dev.Keys.Curve25519.String(), "1") {
+			if _, pending, err := dummyLedger.get(ctx, tx, dev.Keys.Curve25519.String(), now); err != nil {
+				return nil, err
+			} else if pending {
 				dummies = append(dummies, dev)
 				wedged = append(wedged, user+"|"+devID)
 			}
 		}
 	}
 	for _, d := range dummies {
-		if err := tx.PutValue(ctx, valuePendingDummy+d.Keys.Curve25519.String(), []byte("0")); err != nil {
+		if err := dummyLedger.remove(ctx, tx, d.Keys.Curve25519.String(), now); err != nil {
 			return nil, err
 		}
 		msgs, err := m.encryptForDevices(ctx, tx, acct, []*Device{d}, typeDummy, json.RawMessage(`{}`))

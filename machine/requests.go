@@ -46,6 +46,15 @@ const (
 	KindBackupDownloadKeys RequestKind = "backup_download_keys" // GET /_matrix/client/v3/room_keys/keys[/{roomId}]?version={v}
 	// KindRoomEvent sends an event into a room (in-room verification).
 	KindRoomEvent RequestKind = "room_event" // PUT /_matrix/client/v3/rooms/{roomId}/send/{type}/{txnId}
+	// KindDehydratedDevicePut creates or replaces our dehydrated device (MSC3814).
+	KindDehydratedDevicePut RequestKind = "dehydrated_device_put" // PUT /_matrix/client/unstable/org.matrix.msc3814.v1/dehydrated_device
+	// KindDehydratedDeviceGet fetches our dehydrated device. When the server answers 404
+	// M_NOT_FOUND, hand MarkRequestSent the body {}.
+	KindDehydratedDeviceGet RequestKind = "dehydrated_device_get" // GET /_matrix/client/unstable/org.matrix.msc3814.v1/dehydrated_device
+	// KindDehydratedDeviceEvents fetches a page of the dehydrated device's to-device events.
+	KindDehydratedDeviceEvents RequestKind = "dehydrated_device_events" // POST /_matrix/client/unstable/org.matrix.msc3814.v1/dehydrated_device/{deviceId}/events
+	// KindDehydratedDeviceDelete deletes our dehydrated device.
+	KindDehydratedDeviceDelete RequestKind = "dehydrated_device_delete" // DELETE /_matrix/client/unstable/org.matrix.msc3814.v1/dehydrated_device
 )
 
 // Request is a request the machine needs sent. Method, Path and Body are the HTTP request
@@ -68,6 +77,8 @@ type Request struct {
 	SessionID string
 	// Version is the backup version of a KindBackupUpload or KindBackupDownload request.
 	Version string
+	// DeviceID is the dehydrated device of a KindDehydratedDeviceEvents request.
+	DeviceID string
 }
 
 // requestParams are the path parameters of a request, kept with it in the store.
@@ -76,6 +87,7 @@ type requestParams struct {
 	RoomID    string `json:"r,omitempty"`
 	SessionID string `json:"s,omitempty"`
 	Version   string `json:"v,omitempty"`
+	DeviceID  string `json:"d,omitempty"`
 }
 
 // requestPath builds the HTTP method and path of a request; userID is the machine's.
@@ -110,6 +122,8 @@ func requestPath(kind RequestKind, p requestParams, id, userID string) (method, 
 		return "GET", base + "/room_keys/keys?version=" + url.QueryEscape(p.Version)
 	case KindRoomEvent:
 		return "PUT", base + "/rooms/" + esc(p.RoomID) + "/send/" + esc(p.EventType) + "/" + esc(id)
+	case KindDehydratedDevicePut, KindDehydratedDeviceGet, KindDehydratedDeviceEvents, KindDehydratedDeviceDelete:
+		return dehydratedPath(kind, p)
 	default:
 		return "PUT", base + "/sendToDevice/" + esc(p.EventType) + "/" + esc(id)
 	}
@@ -139,7 +153,7 @@ func (m *Machine) fromStored(r *store.OutgoingRequest) Request {
 	}
 	method, path := requestPath(RequestKind(kind), p, r.ID, m.owner.UserID)
 	return Request{ID: r.ID, Kind: RequestKind(kind), Method: method, Path: path, Body: json.RawMessage(r.Body),
-		EventType: p.EventType, RoomID: p.RoomID, SessionID: p.SessionID, Version: p.Version}
+		EventType: p.EventType, RoomID: p.RoomID, SessionID: p.SessionID, Version: p.Version, DeviceID: p.DeviceID}
 }
 
 // queue stores a request in tx; eventType is the to-device event type of a KindToDevice
@@ -150,45 +164,49 @@ func (m *Machine) queue(ctx context.Context, tx store.Tx, kind RequestKind, even
 
 // queueWith stores a request with path parameters in tx. A nil body is sent as no body (GET).
 func (m *Machine) queueWith(ctx context.Context, tx store.Tx, kind RequestKind, p requestParams, body any) error {
+	_, err := m.queueID(ctx, tx, kind, p, body)
+	return err
+}
+
+// queueID is queueWith, returning the request's id.
+func (m *Machine) queueID(ctx context.Context, tx store.Tx, kind RequestKind, p requestParams, body any) (string, error) {
 	b, err := json.Marshal(body)
 	if body == nil {
 		b = nil
 	}
 	if err != nil {
-		return fmt.Errorf("machine: encoding request: %w", err)
+		return "", fmt.Errorf("machine: encoding request: %w", err)
 	}
 	id, err := m.newID()
 	if err != nil {
-		return err
+		return "", err
 	}
-	return tx.PutOutgoingRequest(ctx, &store.OutgoingRequest{ID: id, Type: storedType(kind, p), Body: b, Created: m.clock()})
+	return id, tx.PutOutgoingRequest(ctx, &store.OutgoingRequest{ID: id, Type: storedType(kind, p), Body: b, Created: m.clock()})
 }
 
 // oneTimeKeyTarget is the number of one-time keys kept on the server: half of libolm's
 // maximum of 100 (olm/account.hh, MAX_ONE_TIME_KEYS), as libolm clients do.
 const oneTimeKeyTarget = 50
 
-// Names of the values the machine keeps in the store.
+// Names of the values the machine keeps in the store. The bookkeeping of peers and rooms
+// (wedged sessions, claim attempts, m.dummy markers, Olm message hashes, withheld notices sent)
+// lives in ledgers of a bounded number of values (ledger.go).
 const (
 	valueOTKCount        = "sicher.machine.otk_count"        // server's signed_curve25519 count
 	valueDeviceUpload    = machinestate.DeviceKeysUploaded   // "1" once the device keys were accepted
 	valueFallbackUsed    = "sicher.machine.fallback_used"    // "1" when the server said our fallback key was used
-	valuePendingDummy    = "sicher.machine.dummy:"           // + curve key: send m.dummy after the claim
-	valueWedged          = "sicher.machine.wedged:"          // + curve key: time of the last recovery
-	valueWithheldSent    = "sicher.machine.withheld:"        // + room id: session id and devices told
 	valueTrust           = "sicher.machine.trust:"           // + user|device: local trust
-	valueClaimAttempts   = "sicher.machine.claimed:"         // + user|device: last claim without a key
 	valueFallbackRotated = "sicher.machine.fallback_rotated" // when the previous fallback key was replaced
 	valueDeviceListGen   = "sicher.machine.devgen:"          // + user: counts device_lists.changed
-	valueQueryGen        = "sicher.machine.query_gen"        // the counts when the pending query was made
-	valueOlmSeen         = "sicher.machine.olm_seen:"        // + curve key: hashes of decrypted messages
+	valueQueryGen        = "sicher.machine.query_gen"        // the counts when the pending query was made (before 0.10)
+	valueQueryGens       = "sicher.machine.query_gens"       // request id → the counts when it was made
 	valueRotation        = "sicher.machine.rotation:"        // + room id: "period ms,messages" of the last share
 )
 
 // OutgoingRequests returns the requests to send: the ones stored and not yet confirmed, plus
 // a keys upload when the server holds fewer one-time keys than the target or the fallback key
-// needs replacing, and a keys query for tracked users whose device lists are outdated (one of
-// each at a time). Send them in any order, each at least once.
+// needs replacing, and keys queries for tracked users whose device lists are outdated, at most
+// 250 users each (one upload and one set of queries at a time). Send them in any order, each at least once.
 func (m *Machine) OutgoingRequests(ctx context.Context) ([]Request, error) {
 	var out []Request
 	err := m.update(ctx, func(tx store.Tx) error {
@@ -216,20 +234,8 @@ func (m *Machine) OutgoingRequests(ctx context.Context) ([]Request, error) {
 			if err != nil {
 				return err
 			}
-			if len(users) > 0 {
-				q := keysQuery{DeviceKeys: map[string][]string{}}
-				gens := map[string]string{}
-				for _, u := range users {
-					q.DeviceKeys[u] = []string{}
-					gens[u] = deviceListGen(ctx, tx, u)
-				}
-				b, _ := json.Marshal(gens)
-				if err := tx.PutValue(ctx, valueQueryGen, b); err != nil {
-					return err
-				}
-				if err := m.queue(ctx, tx, KindKeysQuery, "", q); err != nil {
-					return err
-				}
+			if err := m.queueQueries(ctx, tx, users); err != nil {
+				return err
 			}
 		}
 		reqs, err = tx.OutgoingRequests(ctx)
@@ -333,13 +339,16 @@ func valueIs(ctx context.Context, tx store.Tx, name, want string) bool {
 // to the request with id. The request is then removed from the store, in the same transaction
 // as the state the response changes. A response that does not parse is an error and changes
 // nothing; the request stays queued. Errors: ErrUnknownRequest (no such request: confirmed
-// already), ErrMalformedResponse, and the store's.
+// already), ErrMalformedResponse, ErrDehydrationKey (a dehydrated device that the key does not
+// open: the request is removed and nothing else changes), and the store's.
 func (m *Machine) MarkRequestSent(ctx context.Context, id string, response []byte) error {
 	if done, err := m.markRestore(ctx, id, response, nil); done {
 		return err
 	}
 	var wedgedPeers []string
-	var refused error
+	// afterCommit is an error returned once the request is confirmed: a response the machine
+	// read and does not trust, or a dehydrated device the key does not open.
+	var afterCommit error
 	err := m.update(ctx, func(tx store.Tx) error {
 		reqs, err := tx.OutgoingRequests(ctx)
 		if err != nil {
@@ -359,7 +368,7 @@ func (m *Machine) MarkRequestSent(ctx context.Context, id string, response []byt
 		case KindKeysUpload:
 			err = m.receiveUpload(ctx, tx, response)
 		case KindKeysQuery:
-			err = m.receiveQuery(ctx, tx, r.Body, response)
+			err = m.receiveQuery(ctx, tx, r.ID, r.Body, response)
 		case KindKeysClaim:
 			wedgedPeers, err = m.receiveClaim(ctx, tx, r.Body, response)
 		case KindRoomEvent:
@@ -369,7 +378,9 @@ func (m *Machine) MarkRequestSent(ctx context.Context, id string, response []byt
 			// Cross-signing and backups (bootstrap.go, recover.go, backup.go); refused is a
 			// response the machine read and does not trust: the request is done, the error
 			// is returned after the commit.
-			refused, err = m.receiveKeysAndBackup(ctx, tx, r, response)
+			afterCommit, err = m.receiveKeysAndBackup(ctx, tx, r, response)
+		case KindDehydratedDevicePut, KindDehydratedDeviceGet, KindDehydratedDeviceEvents, KindDehydratedDeviceDelete:
+			afterCommit, err = m.dehydratedDeviceSent(ctx, tx, r, response)
 		default:
 			// To-device messages, room events and uploads whose response says nothing the
 			// machine keeps.
@@ -386,7 +397,7 @@ func (m *Machine) MarkRequestSent(ctx context.Context, id string, response []byt
 	for _, p := range wedgedPeers {
 		m.log.Info("machine: new Olm session after a wedged one", "peer", p)
 	}
-	return refused
+	return afterCommit
 }
 
 type uploadResponse struct {

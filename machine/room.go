@@ -258,8 +258,11 @@ func (m *Machine) sendWithheld(ctx context.Context, tx store.Tx, roomID string, 
 		return nil
 	}
 	var sent withheldSent
-	if b, err := tx.Value(ctx, valueWithheldSent+roomID); err == nil {
-		_ = json.Unmarshal(b, &sent)
+	now := m.clock()
+	if e, ok, err := withheldLedger.get(ctx, tx, roomID, now); err != nil {
+		return err
+	} else if ok {
+		_ = json.Unmarshal(e.V, &sent)
 	}
 	if sent.SessionID != sessionID.String() {
 		sent = withheldSent{SessionID: sessionID.String()}
@@ -288,7 +291,7 @@ func (m *Machine) sendWithheld(ctx context.Context, tx store.Tx, roomID string, 
 		return nil
 	}
 	b, _ := json.Marshal(sent)
-	if err := tx.PutValue(ctx, valueWithheldSent+roomID, b); err != nil {
+	if err := withheldLedger.put(ctx, tx, roomID, b, now); err != nil {
 		return err
 	}
 	return m.queue(ctx, tx, KindToDevice, typeRoomKeyWithheld, toDeviceBody{msgs})

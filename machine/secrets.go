@@ -105,7 +105,9 @@ func (m *Machine) receiveSecretRequest(ctx context.Context, sender string, conte
 				dev = &devs[i]
 			}
 		}
-		if dev == nil || !dev.Verified || dev.Blacklisted {
+		if ok, err := m.ownDeviceTrusted(ctx, tx, dev); err != nil {
+			return err
+		} else if !ok {
 			return ErrUntrustedRequester
 		}
 		v, err := tx.Secret(ctx, req.Name)
@@ -139,7 +141,12 @@ func (m *Machine) receiveSecretRequest(ctx context.Context, sender string, conte
 // transaction, if it came from our own verified device, answers a request we made, and matches
 // the published public key.
 func (m *Machine) receiveSecretSend(ctx context.Context, tx store.Tx, ev *event.OlmEvent, dev *Device) error {
-	if ev.Sender != m.owner.UserID || dev == nil || !dev.Verified || dev.Blacklisted {
+	if ev.Sender != m.owner.UserID {
+		return drop(fmt.Errorf("%w: %s", ErrUntrustedSecretSender, ev.Sender))
+	}
+	if ok, err := m.ownDeviceTrusted(ctx, tx, dev); err != nil {
+		return err
+	} else if !ok {
 		return drop(fmt.Errorf("%w: %s", ErrUntrustedSecretSender, ev.Sender))
 	}
 	var c secretSendContent
@@ -181,4 +188,20 @@ func (m *Machine) receiveSecretSend(ctx context.Context, tx store.Tx, ev *event.
 		return tx.SetBackupVersion(ctx, seen.Version)
 	}
 	return m.queueVersionGet(ctx, tx)
+}
+
+// ownDeviceTrusted reports whether dev, a device of our own user, may hand us a secret or be
+// sent one: we verified it ourselves (SetDeviceTrust, a verification flow), or it is
+// cross-signed under a master key this device trusts (ownMasterTrusted). Cross-signed alone is
+// not enough: on a new device the master key is whatever the server served, and a server that
+// forged it could sign a device of its own and hand us cross-signing keys matching its forgery
+// (spec "Sharing": secrets go only between devices that verified each other).
+func (m *Machine) ownDeviceTrusted(ctx context.Context, tx store.Tx, dev *Device) (bool, error) {
+	if dev == nil || !dev.Verified || dev.Blacklisted {
+		return false, nil
+	}
+	if valueIs(ctx, tx, valueTrust+m.owner.UserID+"|"+dev.Keys.DeviceID, string(TrustVerified)) {
+		return true, nil
+	}
+	return m.ownMasterTrusted(ctx, tx)
 }

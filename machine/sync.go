@@ -61,7 +61,8 @@ type rawToDevice struct {
 
 // ReceiveSync processes a /sync response's encryption changes: device-list changes, one-time
 // key counts, unused fallback key types and to-device events, the last each in its own store
-// transaction. It returns the to-device events in order with what happened to each; an error
+// transaction, except that consecutive Olm-encrypted events share one. It returns the
+// to-device events in order with what happened to each; an error
 // is returned only when the store fails or ctx ends. An event's Err is the event layer's
 // validation error, ErrDuplicate (a message delivered again), ErrUntrustedForwarder (a forwarded key not from our own verified device),
 // ErrUntrustedRequester (a key request not from one) or event.ErrNotOlmEncrypted (a key
@@ -94,12 +95,23 @@ func (m *Machine) ReceiveSync(ctx context.Context, c SyncChanges) ([]ToDeviceEve
 		return nil, err
 	}
 	out := make([]ToDeviceEvent, 0, len(c.ToDevice))
-	for _, raw := range c.ToDevice {
-		ev, err := m.receiveToDevice(ctx, raw)
+	for i := 0; i < len(c.ToDevice); {
+		// Runs of Olm-encrypted events share a transaction (olmRun).
+		evs, n, err := m.receiveOlmRun(ctx, c.ToDevice[i:])
+		out = append(out, evs...)
+		if err != nil {
+			return out, err
+		}
+		if n > 0 {
+			i += n
+			continue
+		}
+		ev, err := m.receiveToDevice(ctx, c.ToDevice[i])
 		if err != nil && ctx.Err() != nil {
 			return out, err
 		}
 		out = append(out, ev)
+		i++
 	}
 	return out, nil
 }
@@ -157,84 +169,111 @@ func (m *Machine) storeWithheld(ctx context.Context, tx store.Tx, w *event.Withh
 // sessions with the sender key, decrypt, store the session and account and whatever the event
 // carries, commit; only then is the content returned.
 func (m *Machine) receiveOlm(ctx context.Context, r rawToDevice) (ToDeviceEvent, error) {
-	out := ToDeviceEvent{Type: r.Type, Sender: r.Sender}
 	oc, err := event.ParseOlmContent(r.Content)
 	if err != nil {
-		out.Err = err
-		return out, nil
+		return ToDeviceEvent{Type: r.Type, Sender: r.Sender, Err: err}, nil
 	}
-	var knownDevice bool
+	var res olmResult
 	err = m.update(ctx, func(tx store.Tx) error {
-		acct, err := m.loadAccount(ctx, tx)
-		if err != nil {
-			return err
-		}
-		recs, err := tx.OlmSessions(ctx, oc.SenderKey.String())
-		if err != nil {
-			return err
-		}
-		sessions := make([]*olm.Session, 0, len(recs))
-		for _, rec := range recs {
-			s, err := olm.UnpickleSession(&m.pickleKey, string(rec.State))
-			if err != nil {
-				return fmt.Errorf("machine: Olm session %s: %w", rec.SessionID, err)
-			}
-			if _, ok := s.PeerIdentityKey(); !ok {
-				if err := s.BindPeer(m.curve, oc.SenderKey); err != nil {
-					return err
-				}
-			}
-			sessions = append(sessions, s)
-		}
-		dev, err := m.deviceByCurve(ctx, tx, r.Sender, oc.SenderKey.String())
-		if err != nil {
-			return err
-		}
-		knownDevice = dev != nil
-		p := event.OlmDecryptParams{Sender: r.Sender, OwnUserID: m.owner.UserID, Sessions: sessions, SessionsComplete: true}
-		if dev != nil {
-			p.SenderDevice = dev.Keys
-		}
-		ev, err := event.DecryptOlm(acct, r.Content, p)
-		if err != nil {
-			return err
-		}
-		now := m.clock()
-		if err := m.putSession(ctx, tx, ev.SenderKey, ev.Session, now, true); err != nil {
-			return err
-		}
-		if err := m.rememberOlm(ctx, tx, oc); err != nil {
-			return err
-		}
-		if ev.NewSession {
-			if err := m.saveAccount(ctx, tx, acct); err != nil {
-				return err
-			}
-		}
-		out.Type, out.Encrypted, out.SenderKey = ev.Type, true, ev.SenderKey
-		if dev != nil {
-			out.SenderDevice = dev.Keys.DeviceID
-		} else if ev.SenderDeviceKeys != nil {
-			out.SenderDevice = ev.SenderDeviceKeys.DeviceID
-		}
-		// What the event carries may be refused (a room key that contradicts a stored
-		// one, a forwarded key from an untrusted device); the Olm session still advanced
-		// and is committed, so the peer's next messages decrypt.
-		consumed, err := m.handleOlmEvent(ctx, tx, ev, dev)
-		var d *dropped
-		if errors.As(err, &d) {
-			out.Err = d.err
-		} else if err != nil {
-			return err
-		}
-		if !consumed {
-			out.Content = append(json.RawMessage(nil), ev.SecretContent()...)
-		}
-		return nil
+		res = m.receiveOlmIn(ctx, tx, r, oc)
+		return res.err
 	})
-	if err == nil && isVerificationType(out.Type) && out.Content != nil {
-		out.Err, out.Content = m.receiveVerification(ctx, out.Type, r.Sender, out.SenderDevice, out.Content), nil
+	res.err = err
+	return m.afterOlm(ctx, r, oc, res)
+}
+
+// olmResult is what receiveOlmIn did with an event.
+type olmResult struct {
+	out         ToDeviceEvent
+	knownDevice bool
+	// err is why the transaction must not commit; wrote says whether the event wrote to it
+	// before (a failure to decrypt writes nothing).
+	err   error
+	wrote bool
+	// decryptFailed says err is event.DecryptOlm's: the message, not the store, failed.
+	decryptFailed bool
+}
+
+// receiveOlmIn decrypts an Olm to-device event in tx and stores what it changes.
+func (m *Machine) receiveOlmIn(ctx context.Context, tx store.Tx, r rawToDevice, oc *event.OlmContent) (res olmResult) {
+	res.out = ToDeviceEvent{Type: r.Type, Sender: r.Sender}
+	fail := func(err error) olmResult { res.err = err; return res }
+	acct, err := m.loadAccount(ctx, tx)
+	if err != nil {
+		return fail(err)
 	}
+	recs, err := tx.OlmSessions(ctx, oc.SenderKey.String())
+	if err != nil {
+		return fail(err)
+	}
+	sessions := make([]*olm.Session, 0, len(recs))
+	for _, rec := range recs {
+		s, err := olm.UnpickleSession(&m.pickleKey, string(rec.State))
+		if err != nil {
+			return fail(fmt.Errorf("machine: Olm session %s: %w", rec.SessionID, err))
+		}
+		if _, ok := s.PeerIdentityKey(); !ok {
+			if err := s.BindPeer(m.curve, oc.SenderKey); err != nil {
+				return fail(err)
+			}
+		}
+		sessions = append(sessions, s)
+	}
+	dev, err := m.deviceByCurve(ctx, tx, r.Sender, oc.SenderKey.String())
+	if err != nil {
+		return fail(err)
+	}
+	res.knownDevice = dev != nil
+	p := event.OlmDecryptParams{Sender: r.Sender, OwnUserID: m.owner.UserID, Sessions: sessions, SessionsComplete: true}
+	if dev != nil {
+		p.SenderDevice = dev.Keys
+	}
+	ev, err := event.DecryptOlm(acct, r.Content, p)
+	if err != nil {
+		res.decryptFailed = true
+		return fail(err)
+	}
+	res.wrote = true
+	now := m.clock()
+	if err := m.putSession(ctx, tx, ev.SenderKey, ev.Session, now, true); err != nil {
+		return fail(err)
+	}
+	if err := m.rememberOlm(ctx, tx, oc); err != nil {
+		return fail(err)
+	}
+	if ev.NewSession {
+		if err := m.saveAccount(ctx, tx, acct); err != nil {
+			return fail(err)
+		}
+	}
+	out := &res.out
+	out.Type, out.Encrypted, out.SenderKey = ev.Type, true, ev.SenderKey
+	if dev != nil {
+		out.SenderDevice = dev.Keys.DeviceID
+	} else if ev.SenderDeviceKeys != nil {
+		out.SenderDevice = ev.SenderDeviceKeys.DeviceID
+	}
+	// What the event carries may be refused (a room key that contradicts a stored
+	// one, a forwarded key from an untrusted device); the Olm session still advanced
+	// and is committed, so the peer's next messages decrypt.
+	consumed, err := m.handleOlmEvent(ctx, tx, ev, dev)
+	var d *dropped
+	if errors.As(err, &d) {
+		out.Err = d.err
+	} else if err != nil {
+		return fail(err)
+	}
+	if !consumed {
+		out.Content = append(json.RawMessage(nil), ev.SecretContent()...)
+	}
+	return res
+}
+
+// afterOlm completes an Olm event after its transaction ended with res.err: a message
+// delivered again is reported as ErrDuplicate, one that no session decrypts from a known
+// device starts wedged-session recovery.
+func (m *Machine) afterOlm(ctx context.Context, r rawToDevice, oc *event.OlmContent, res olmResult) (ToDeviceEvent, error) {
+	out, err := res.out, res.err
 	if err != nil {
 		if ctx.Err() != nil {
 			return out, err
@@ -245,11 +284,16 @@ func (m *Machine) receiveOlm(ctx context.Context, r rawToDevice) (ToDeviceEvent,
 			out.Err = fmt.Errorf("%w: %w", ErrDuplicate, err)
 			return out, nil
 		}
-		if knownDevice && (errors.Is(err, event.ErrNoSession) || errors.Is(err, event.ErrAuthentication)) {
+		if res.knownDevice && (errors.Is(err, event.ErrNoSession) || errors.Is(err, event.ErrAuthentication)) {
 			if werr := m.markWedged(ctx, r.Sender, oc.SenderKey); werr != nil {
 				return out, werr
 			}
 		}
+		return out, nil
+	}
+	// Verification events are handled after their Olm session was committed.
+	if isVerificationType(out.Type) && out.Content != nil {
+		out.Err, out.Content = m.receiveVerification(ctx, out.Type, r.Sender, out.SenderDevice, out.Content), nil
 	}
 	return out, nil
 }
@@ -258,8 +302,9 @@ func (m *Machine) receiveOlm(ctx context.Context, r rawToDevice) (ToDeviceEvent,
 // it again). It is dropped, and does not count as a wedged session.
 var ErrDuplicate = errors.New("machine: Olm message received before")
 
-// seenOlmLimit is how many decrypted Olm messages per sender key are remembered to recognise a
-// second delivery (mautrix-go de-duplicates Olm messages by hash too).
+// seenOlmLimit is how many hashes of decrypted Olm messages each of seenLedger's 64 buckets
+// remembers to recognise a second delivery (mautrix-go de-duplicates Olm messages by hash too):
+// the last 4,096 messages in all.
 const seenOlmLimit = 64
 
 func olmHash(m *Machine, oc *event.OlmContent) (string, bool) {
@@ -268,7 +313,7 @@ func olmHash(m *Machine, oc *event.OlmContent) (string, bool) {
 		return "", false
 	}
 	h := sha256.Sum256(msg.Body)
-	return base64.RawStdEncoding.EncodeToString(h[:]), true
+	return base64.RawStdEncoding.EncodeToString(h[:16]), true
 }
 
 // rememberOlm records the hash of a decrypted Olm message.
@@ -277,17 +322,7 @@ func (m *Machine) rememberOlm(ctx context.Context, tx store.Tx, oc *event.OlmCon
 	if !ok {
 		return nil
 	}
-	name := valueOlmSeen + oc.SenderKey.String()
-	var seen []string
-	if b, err := tx.Value(ctx, name); err == nil {
-		_ = json.Unmarshal(b, &seen)
-	}
-	seen = append(seen, h)
-	if len(seen) > seenOlmLimit {
-		seen = seen[len(seen)-seenOlmLimit:]
-	}
-	b, _ := json.Marshal(seen)
-	return tx.PutValue(ctx, name, b)
+	return seenLedger.put(ctx, tx, h, nil, m.clock())
 }
 
 // seenOlm reports whether an Olm message was decrypted before.
@@ -296,15 +331,12 @@ func (m *Machine) seenOlm(ctx context.Context, oc *event.OlmContent) bool {
 	if !ok {
 		return false
 	}
-	var seen []string
+	seen := false
 	_ = m.st.View(ctx, m.owner, func(tx store.Tx) error {
-		b, err := tx.Value(ctx, valueOlmSeen+oc.SenderKey.String())
-		if err == nil {
-			_ = json.Unmarshal(b, &seen)
-		}
+		_, seen, _ = seenLedger.get(ctx, tx, h, m.clock())
 		return nil
 	})
-	return slices.Contains(seen, h)
+	return seen
 }
 
 // wedgeInterval is how often at most a new session is started with a device whose session
@@ -316,18 +348,17 @@ const wedgeInterval = time.Hour
 func (m *Machine) markWedged(ctx context.Context, user string, curve key.Curve25519) error {
 	return m.update(ctx, func(tx store.Tx) error {
 		now := m.clock()
-		name := valueWedged + curve.String()
-		if t, ok := timeValue(ctx, tx, name); ok && now.Sub(t) < wedgeInterval {
-			return nil
+		if _, recent, err := wedgedLedger.get(ctx, tx, curve.String(), now); err != nil || recent {
+			return err
 		}
 		dev, err := m.deviceByCurve(ctx, tx, user, curve.String())
 		if err != nil || dev == nil {
 			return err
 		}
-		if err := putTime(ctx, tx, name, now); err != nil {
+		if err := wedgedLedger.put(ctx, tx, curve.String(), nil, now); err != nil {
 			return err
 		}
-		if err := tx.PutValue(ctx, valuePendingDummy+curve.String(), []byte("1")); err != nil {
+		if err := dummyLedger.put(ctx, tx, curve.String(), nil, now); err != nil {
 			return err
 		}
 		m.log.Info("machine: Olm session wedged, claiming a new one", "user", user, "device", dev.Keys.DeviceID)
@@ -360,7 +391,16 @@ func (m *Machine) handleOlmEvent(ctx context.Context, tx store.Tx, ev *event.Olm
 	case typeForwardedKey:
 		// Accepted only from our own devices that we verified (spec "Key requests":
 		// https://spec.matrix.org/v1.19/client-server-api/#key-requests).
-		if ev.Sender != m.owner.UserID || dev == nil || !dev.Verified {
+		// Cross-signed counts only under a master key we trust (ownDeviceTrusted).
+		trusted := false
+		if ev.Sender == m.owner.UserID {
+			ok, err := m.ownDeviceTrusted(ctx, tx, dev)
+			if err != nil {
+				return true, err
+			}
+			trusted = ok
+		}
+		if !trusted {
 			return true, drop(fmt.Errorf("machine: forwarded room key from %s: %w", ev.Sender, ErrUntrustedForwarder))
 		}
 		fk, err := event.ForwardedRoomKeyFromEvent(ev)
@@ -438,6 +478,9 @@ func (m *Machine) storeInbound(ctx context.Context, tx store.Tx, info event.Sess
 	chain := make([]string, len(info.ForwardingChain))
 	for i, k := range info.ForwardingChain {
 		chain[i] = k.String()
+	}
+	if err := indexRoomSession(ctx, tx, info.RoomID, info.SessionID.String()); err != nil {
+		return err
 	}
 	return tx.PutInboundGroupSession(ctx, &store.InboundGroupSession{
 		RoomID: info.RoomID, SessionID: info.SessionID.String(), SenderUser: info.Sender,

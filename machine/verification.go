@@ -98,6 +98,10 @@ const (
 	requestMaxFuture    = 5 * time.Minute
 	// flowKeep is how long a finished flow stays listed by Verifications.
 	flowKeep = time.Hour
+	// maxFlows and maxFlowsPerUser bound the flows listed (in progress or finished within
+	// flowKeep) when an incoming request would add one.
+	maxFlows        = 256
+	maxFlowsPerUser = 16
 )
 
 // Errors of the verification API.
@@ -123,6 +127,11 @@ var (
 	// ErrVerificationCancelled reports (as a ToDeviceEvent's Err, or from ScanQR) an event that
 	// made the machine cancel its flow; CancelError says with which code.
 	ErrVerificationCancelled = errors.New("machine: verification cancelled")
+	// ErrTooManyVerifications reports (as a ToDeviceEvent's Err, or from ReceiveRoomEvent) a
+	// request ignored because the machine already lists maxFlowsPerUser flows with its sender,
+	// or maxFlows in all (finished ones count for an hour): anyone can send requests, and each
+	// one is a stored flow that every later event's checks go through.
+	ErrTooManyVerifications = errors.New("machine: too many verification flows")
 )
 
 // CancelError is the error a step returns when the machine cancelled the flow; it matches

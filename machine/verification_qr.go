@@ -329,11 +329,27 @@ func (m *Machine) succeedQRScanner(ctx context.Context, tx store.Tx, f *flow) er
 	if f.Scanned == nil {
 		return cancelf(CancelUnexpectedMessage, "done without a scanned QR code")
 	}
+	// What succeed records and signs is what we track now: it must still be the key we
+	// scanned, or the server swapped it between the scan and the done.
 	res := &VerificationResult{}
 	switch f.Scanned.Mode {
 	case qrModeUser, qrModeSelf:
+		mk, ok, err := m.masterKey(ctx, tx, f.OtherUser)
+		if err != nil {
+			return err
+		}
+		if !ok || mk != f.Scanned.Key1 {
+			return cancelf(CancelKeyMismatch, "the master key changed during the verification")
+		}
 		res.MasterKey = f.Scanned.Key1 // their master key (0), or ours (1)
 	case qrModeSelfNew:
+		dev, err := m.device(ctx, tx, f.OtherUser, f.OtherDevice)
+		if err != nil {
+			return err
+		}
+		if dev == nil || dev.Keys.Ed25519.String() != f.Scanned.Key1 {
+			return cancelf(CancelKeyMismatch, "the device key changed during the verification")
+		}
 		res.UserID, res.DeviceID = f.OtherUser, f.OtherDevice
 	}
 	return m.succeed(ctx, tx, f, res)

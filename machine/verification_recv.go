@@ -116,7 +116,8 @@ type roomEvent struct {
 // in the same {type, sender, event_id, origin_server_ts, content} form). It reports whether the
 // event belonged to the verification framework; other events are left alone. A step the
 // machine cancelled returns a *CancelError (matching ErrVerificationCancelled); an expired
-// request ErrRequestExpired; malformed events event.ErrMalformed.
+// request ErrRequestExpired; a request beyond the bound on listed flows ErrTooManyVerifications;
+// malformed events event.ErrMalformed.
 func (m *Machine) ReceiveRoomEvent(ctx context.Context, roomID string, ev json.RawMessage) (bool, error) {
 	var r roomEvent
 	if err := jsonstrict.Unmarshal(ev, &r); err != nil || r.Type == "" || r.Sender == "" {
@@ -291,11 +292,14 @@ func (m *Machine) receiveRequest(ctx context.Context, tx store.Tx, in *incoming)
 	}
 	f := &flow{ID: in.FlowID, RoomID: in.RoomID, OtherUser: in.Sender, OtherDevice: c.FromDevice,
 		State: VerificationRequested, Created: now, OurMethods: methods, TheirMethods: c.Methods}
+	fs, err := m.allFlows(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	if len(fs) >= maxFlows || countFlowsWith(fs, in.Sender) >= maxFlowsPerUser {
+		return fmt.Errorf("%w: request %q from %s ignored", ErrTooManyVerifications, in.FlowID, in.Sender), nil
+	}
 	if in.RoomID == "" {
-		fs, err := m.allFlows(ctx, tx)
-		if err != nil {
-			return nil, err
-		}
 		var clash bool
 		for _, o := range fs {
 			if !o.State.terminal() && o.RoomID == "" && o.OtherUser == in.Sender &&
@@ -316,6 +320,17 @@ func (m *Machine) receiveRequest(ctx context.Context, tx store.Tx, in *incoming)
 	}
 	m.log.Info("machine: verification requested", "flow", f.ID, "user", f.OtherUser, "device", f.OtherDevice)
 	return nil, m.saveFlow(ctx, tx, f)
+}
+
+// countFlowsWith counts the flows with user.
+func countFlowsWith(fs []*flow, user string) int {
+	n := 0
+	for _, f := range fs {
+		if f.OtherUser == user {
+			n++
+		}
+	}
+	return n
 }
 
 func containsStr(s []string, v string) bool {

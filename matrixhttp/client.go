@@ -52,7 +52,7 @@ type Config struct {
 
 // Errors a caller branches on; refusals by the server are *Error.
 var (
-	// ErrConfig reports a Config without HomeserverURL or a Session without ids.
+	// ErrConfig reports a Config without an absolute HomeserverURL or a Session without ids.
 	ErrConfig = errors.New("matrixhttp: incomplete config")
 	// ErrNoSession reports a Resume on a store that holds no access token for the device.
 	ErrNoSession = errors.New("matrixhttp: no stored session for the device")
@@ -88,7 +88,8 @@ func (s Session) LogValue() slog.Value {
 // LoginPassword logs in with a user id (or localpart) and password (POST /login,
 // m.login.password, spec "Login", https://spec.matrix.org/v1.19/client-server-api/#login).
 // deviceID reuses a device id; empty lets the server choose one. A refusal is an *Error
-// (M_FORBIDDEN for a wrong password).
+// (M_FORBIDDEN for a wrong password). A redirect to another origin than HomeserverURL's is
+// ErrRedirect, here and for every request of the package.
 func LoginPassword(ctx context.Context, cfg Config, user, password, deviceID string) (*Session, error) {
 	return login(ctx, cfg, map[string]any{"type": "m.login.password", "password": password,
 		"identifier": map[string]string{"type": "m.id.user", "user": user}}, deviceID)

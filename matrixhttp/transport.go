@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -70,11 +71,13 @@ func newTransport(cfg Config) (*transport, error) {
 	if cfg.HomeserverURL == "" {
 		return nil, ErrConfig
 	}
-	t := &transport{base: strings.TrimSuffix(cfg.HomeserverURL, "/"), hc: cfg.HTTPClient, retries: cfg.MaxRetries,
+	t := &transport{base: strings.TrimSuffix(cfg.HomeserverURL, "/"), retries: cfg.MaxRetries,
 		backoff: cfg.Backoff, log: cfg.Logger}
-	if t.hc == nil {
-		t.hc = http.DefaultClient
+	base, err := url.Parse(t.base)
+	if err != nil || base.Scheme == "" || base.Host == "" {
+		return nil, fmt.Errorf("%w: HomeserverURL %q is not an absolute URL", ErrConfig, cfg.HomeserverURL)
 	}
+	t.hc = sameOriginRedirects(cfg.HTTPClient, base)
 	switch {
 	case t.retries == 0:
 		t.retries = 8
@@ -88,6 +91,36 @@ func newTransport(cfg Config) (*transport, error) {
 		t.log = slog.New(slog.DiscardHandler)
 	}
 	return t, nil
+}
+
+// ErrRedirect reports a redirect to another origin (scheme, host or port) than the
+// homeserver's. net/http would follow it with the Authorization header whenever the new host is
+// the same name or a subdomain of it, even to another port or from https to http: the access
+// token would reach whoever answers there. It is not retried.
+var ErrRedirect = errors.New("matrixhttp: redirect to another origin refused")
+
+// sameOriginRedirects returns a copy of hc (http.DefaultClient when nil) that follows only
+// redirects to the homeserver's own origin, after hc's own CheckRedirect (or its default
+// limit of 10 redirects).
+func sameOriginRedirects(hc *http.Client, base *url.URL) *http.Client {
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	c := *hc
+	next := hc.CheckRedirect
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if !strings.EqualFold(req.URL.Scheme, base.Scheme) || !strings.EqualFold(req.URL.Host, base.Host) {
+			return fmt.Errorf("%w: to %s://%s", ErrRedirect, req.URL.Scheme, req.URL.Host)
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("matrixhttp: stopped after 10 redirects")
+		}
+		return nil
+	}
+	return &c
 }
 
 // maxBackoff bounds the exponential backoff after 5xx responses and network errors.
@@ -136,6 +169,8 @@ func (t *transport) retryAfter(err error, attempt int) (time.Duration, bool) {
 	backoff := min(t.backoff<<min(attempt, 16), maxBackoff)
 	var e *Error
 	switch {
+	case errors.Is(err, ErrRedirect):
+		return 0, false
 	case !errors.As(err, &e):
 		return backoff, true // a network error
 	case e.Status == http.StatusTooManyRequests || e.Status >= 500:

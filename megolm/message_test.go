@@ -259,8 +259,8 @@ func TestEncryptAppend(t *testing.T) {
 }
 
 // TestAllocs pins the allocation budgets of the append-style hot paths
-// (2 each measured on Go 1.26/amd64, inside the standard library's HKDF
-// and HMAC; one spare for other platforms).
+// (1 each measured on Go 1.26/amd64: crypto/aes's key schedule; CBC runs
+// without crypto/cipher's mode object; one spare for other platforms).
 func TestAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts are not meaningful under -race")
@@ -273,7 +273,7 @@ func TestAllocs(t *testing.T) {
 	for i := range msgs {
 		msgs[i] = out.Encrypt(nil, pt)
 	}
-	const encryptBudget, decryptBudget = 3, 3
+	const encryptBudget, decryptBudget = 2, 2
 	if n := testing.AllocsPerRun(100, func() { buf = out.Encrypt(buf[:0], pt) }); n > encryptBudget {
 		t.Errorf("Encrypt: %v allocations, budget %d", n, encryptBudget)
 	} else {

@@ -68,11 +68,12 @@ func (s *OutboundSession) pickleFrom(rand io.Reader, pickleKey *[PickleKeySize]b
 // [OutboundSession.Pickle] under the same key, in any version sicher has
 // written. Errors wrap [ErrBadPickle].
 func UnpickleOutboundSession(pickleKey *[PickleKeySize]byte, p string) (*OutboundSession, error) {
-	version, body, err := pickle.Open(pickleKey, outboundPickleKind, p)
+	opened, err := pickle.OpenScratch(pickleKey, outboundPickleKind, p)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadPickle, err)
 	}
-	defer clear(body)
+	defer opened.Release()
+	version, body := opened.Version, opened.Body
 	r := wire.Reader(body)
 	var s *OutboundSession
 	switch version {
@@ -158,11 +159,12 @@ func (s *InboundSession) pickleFrom(rand io.Reader, pickleKey *[PickleKeySize]by
 // [InboundSession.Pickle] under the same key, in any version sicher has
 // written. Errors wrap [ErrBadPickle].
 func UnpickleInboundSession(pickleKey *[PickleKeySize]byte, p string) (*InboundSession, error) {
-	version, body, err := pickle.Open(pickleKey, inboundPickleKind, p)
+	opened, err := pickle.OpenScratch(pickleKey, inboundPickleKind, p)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadPickle, err)
 	}
-	defer clear(body)
+	defer opened.Release()
+	version, body := opened.Version, opened.Body
 	r := wire.Reader(body)
 	switch version {
 	case pickle.MegolmInboundLegacy:

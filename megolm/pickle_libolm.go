@@ -30,7 +30,7 @@ func (s *OutboundSession) PickleLibolm(pickleKey []byte) (string, error) {
 	if s.config == SessionConfigV2 {
 		return "", ErrSessionConfigV2
 	}
-	w := wire.NewBuilder(make([]byte, 0, pickle.LibolmCap(libolmOutboundPlainSize)))
+	w := wire.NewBuilder(pickle.LibolmBuffer(libolmOutboundPlainSize))
 	w.AddUint32(libolmOutboundVersion)
 	appendRatchet(w, &s.r)
 	pub := s.signing.Public()
@@ -48,11 +48,12 @@ func (s *OutboundSession) PickleLibolm(pickleKey []byte) (string, error) {
 // seed; it pickles in sicher's format all the same. Errors wrap
 // [ErrBadPickle].
 func UnpickleLibolmOutboundSession(pickleKey []byte, p string) (*OutboundSession, error) {
-	pt, err := pickle.OpenLibolm(pickleKey, p)
+	opened, err := pickle.OpenLibolmScratch(pickleKey, p)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadPickle, err)
 	}
-	defer clear(pt)
+	defer opened.Release()
+	pt := opened.Body
 	r := wire.Reader(pt)
 	var version uint32
 	if !r.ReadUint32(&version) || version != libolmOutboundVersion {
@@ -86,7 +87,7 @@ func (s *InboundSession) PickleLibolm(pickleKey []byte) (string, error) {
 	if s.config == SessionConfigV2 {
 		return "", ErrSessionConfigV2
 	}
-	w := wire.NewBuilder(make([]byte, 0, pickle.LibolmCap(libolmInboundPlainSize)))
+	w := wire.NewBuilder(pickle.LibolmBuffer(libolmInboundPlainSize))
 	w.AddUint32(libolmInboundVersionV2)
 	appendRatchet(w, &s.initial)
 	appendRatchet(w, &s.latest)
@@ -102,11 +103,12 @@ func (s *InboundSession) PickleLibolm(pickleKey []byte) (string, error) {
 // decryption, so a libolm session may arrive verified where sicher would not
 // have marked it so. Errors wrap [ErrBadPickle].
 func UnpickleLibolmInboundSession(pickleKey []byte, p string) (*InboundSession, error) {
-	pt, err := pickle.OpenLibolm(pickleKey, p)
+	opened, err := pickle.OpenLibolmScratch(pickleKey, p)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadPickle, err)
 	}
-	defer clear(pt)
+	defer opened.Release()
+	pt := opened.Body
 	r := wire.Reader(pt)
 	var version uint32
 	if !r.ReadUint32(&version) || (version != libolmInboundVersionV1 && version != libolmInboundVersionV2) {

@@ -141,11 +141,12 @@ func readKey(rd *wire.Reader, k *oneTimeKey) bool {
 // are checked when a session first uses it. Every error
 // wraps ErrBadPickle.
 func UnpickleAccount(pickleKey *[PickleKeySize]byte, s string) (*Account, error) {
-	version, body, err := pickle.Open(pickleKey, pickle.KindOlmAccount, s)
+	opened, err := pickle.OpenScratch(pickleKey, pickle.KindOlmAccount, s)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadPickle, err)
 	}
-	defer clear(body)
+	defer opened.Release()
+	version, body := opened.Version, opened.Body
 	switch version {
 	case pickle.OlmAccountV1:
 		return parseAccount(body, false)
@@ -310,11 +311,12 @@ func (s *Session) appendState(dst []byte) []byte {
 // identity key (3 also the sending ratchet key's public half); a session of version 1 comes back without it (PeerIdentityKey
 // reports false) until BindPeer. Every error wraps ErrBadPickle.
 func UnpickleSession(pickleKey *[PickleKeySize]byte, p string) (*Session, error) {
-	version, body, err := pickle.Open(pickleKey, pickle.KindOlmSession, p)
+	opened, err := pickle.OpenScratch(pickleKey, pickle.KindOlmSession, p)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadPickle, err)
 	}
-	defer clear(body)
+	defer opened.Release()
+	version, body := opened.Version, opened.Body
 	return parseSession(version, body)
 }
 

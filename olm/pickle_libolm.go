@@ -2,6 +2,7 @@ package olm
 
 import (
 	"cmp"
+	"encoding/binary"
 	"fmt"
 	"slices"
 
@@ -33,7 +34,7 @@ const (
 func (a *Account) PickleLibolm(pickleKey []byte) string {
 	// Sized for the whole plaintext and for encrypting it in place.
 	n := min(len(a.otks), libolmMaxOneTimeKeys)
-	pt := a.appendLibolm(make([]byte, 0, pickle.LibolmCap(4+32+64+32+32+4+n*libolmOneTimeKeyLen+1+2*libolmOneTimeKeyLen+4)))
+	pt := a.appendLibolm(pickle.LibolmBuffer(4 + 32 + 64 + 32 + 32 + 4 + n*libolmOneTimeKeyLen + 1 + 2*libolmOneTimeKeyLen + 4))
 	return pickle.SealLibolmInPlace(pickleKey, pt) // consumes pt
 }
 
@@ -70,13 +71,16 @@ func addLibolmKey(b *wire.Builder, k *oneTimeKey) {
 }
 
 func readLibolmKey(rd *wire.Reader, k *oneTimeKey) error {
-	var id uint32
-	var published uint8
-	if !rd.ReadUint32(&id) || !rd.ReadUint8(&published) || !rd.CopyBytes(k.pub[:]) || !rd.CopyBytes(k.priv[:]) {
+	// One bounds check for the whole entry: id ‖ published ‖ public ‖
+	// private (an account holds up to 100 of them).
+	var b []byte
+	if !rd.ReadBytes(&b, libolmOneTimeKeyLen) {
 		return fmt.Errorf("%w: account: truncated key", ErrBadPickle)
 	}
 	// libolm writes 0 or 1 but reads any non-zero byte as true.
-	k.id, k.published = key.KeyID(id), published != 0
+	k.id, k.published = key.KeyID(binary.BigEndian.Uint32(b)), b[4] != 0
+	copy(k.pub[:], b[5:5+32])
+	copy(k.priv[:], b[5+32:])
 	// The public half is checked against the private half when the key is
 	// first used (oneTimeKey.x25519): checking all of them here would cost
 	// a scalar multiplication per key on every load.
@@ -93,11 +97,12 @@ func readLibolmKey(rd *wire.Reader, k *oneTimeKey) error {
 // session first uses it, so that loading costs no scalar multiplication
 // per key. Every error wraps ErrBadPickle.
 func UnpickleLibolmAccount(pickleKey []byte, p string) (*Account, error) {
-	pt, err := pickle.OpenLibolm(pickleKey, p)
+	opened, err := pickle.OpenLibolmScratch(pickleKey, p)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadPickle, err)
 	}
-	defer clear(pt)
+	defer opened.Release()
+	pt := opened.Body
 	return parseLibolmAccount(pt)
 }
 
@@ -139,12 +144,17 @@ func parseLibolmAccount(pt []byte) (*Account, error) {
 		return bad("bad one-time key count")
 	}
 	a.otks = make([]oneTimeKey, n)
-	for i := range a.otks {
+	// libolm lists the keys newest first: filled from the end, a list
+	// libolm wrote is already in id order and needs no sort.
+	for i := len(a.otks) - 1; i >= 0; i-- {
 		if err := readLibolmKey(&rd, &a.otks[i]); err != nil {
 			return nil, err
 		}
 	}
-	slices.SortFunc(a.otks, func(x, y oneTimeKey) int { return cmp.Compare(x.id, y.id) })
+	byID := func(x, y oneTimeKey) int { return cmp.Compare(x.id, y.id) }
+	if !slices.IsSortedFunc(a.otks, byID) {
+		slices.SortFunc(a.otks, byID)
+	}
 	for i := 1; i < len(a.otks); i++ {
 		if a.otks[i].id == a.otks[i-1].id {
 			return bad("duplicate one-time key id %s", a.otks[i].id)
@@ -214,7 +224,7 @@ func readLibolmFallbackV3(rd *wire.Reader, k *oneTimeKey) error {
 // libolm has no session config: a session of SessionConfigV2 comes back
 // as v1, which refuses its peer's v2 messages with ErrSessionConfigV2.
 func (s *Session) PickleLibolm(pickleKey []byte) string {
-	b := wire.NewBuilder(make([]byte, 0, sessionPickleCap))
+	b := wire.NewBuilder(pickle.LibolmBuffer(sessionPickleCap))
 	b.AddUint32(libolmSessionVersion)
 	b.AddBool(s.received)
 	b.AddBytes(s.aliceIdentity[:])
@@ -245,11 +255,12 @@ func (s *Session) PickleLibolm(pickleKey []byte) string {
 // blank session, see Session) loads as a blank session. Every error wraps
 // ErrBadPickle.
 func UnpickleLibolmSession(pickleKey []byte, p string) (*Session, error) {
-	pt, err := pickle.OpenLibolm(pickleKey, p)
+	opened, err := pickle.OpenLibolmScratch(pickleKey, p)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadPickle, err)
 	}
-	defer clear(pt)
+	defer opened.Release()
+	pt := opened.Body
 	return parseLibolmSession(pt)
 }
 

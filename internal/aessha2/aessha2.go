@@ -50,9 +50,6 @@ var (
 	ErrBadPadding = errors.New("invalid ciphertext length or padding")
 )
 
-// zeroIV is the IV handed to crypto/cipher; see Encrypt.
-var zeroIV [BlockSize]byte
-
 // Keys holds the three values derived from one secret. It is secret, and
 // safe for concurrent use once derived (its methods do not modify it).
 type Keys struct {
@@ -81,6 +78,10 @@ func CiphertextLen(n int) int { return n/BlockSize*BlockSize + BlockSize }
 // not overlap, except exactly: plaintext may be dst[len(dst):] with the
 // capacity for the ciphertext, which is then encrypted in place.
 func (k *Keys) Encrypt(dst, plaintext []byte) []byte {
+	return encrypt(newBlock(&k.aesKey), &k.iv, dst, plaintext)
+}
+
+func encrypt(block cipher.Block, iv *[BlockSize]byte, dst, plaintext []byte) []byte {
 	n := CiphertextLen(len(plaintext))
 	ret, out := sliceForAppend(dst, n)
 	copy(out, plaintext)
@@ -88,17 +89,17 @@ func (k *Keys) Encrypt(dst, plaintext []byte) []byte {
 	for i := len(plaintext); i < n; i++ {
 		out[i] = pad
 	}
-	block, err := aes.NewCipher(k.aesKey[:])
+	cbcEncrypt(block, iv, out)
+	return ret
+}
+
+func newBlock(key *[32]byte) cipher.Block {
+	block, err := aes.NewCipher(key[:])
 	if err != nil {
-		// aesKey is always 32 bytes: NewCipher cannot fail.
+		// The key is always 32 bytes: NewCipher cannot fail.
 		panic("aessha2: internal error: " + err.Error())
 	}
-	// CBC with IV v over P1, P2, ... equals CBC with a zero IV over
-	// P1⊕v, P2, ...; folding v into the first block by hand keeps the secret
-	// IV out of crypto/cipher, which would otherwise force Keys to the heap.
-	subtle.XORBytes(out[:BlockSize], out[:BlockSize], k.iv[:])
-	cipher.NewCBCEncrypter(block, zeroIV[:]).CryptBlocks(out, out)
-	return ret
+	return block
 }
 
 // Open verifies that tag is the MAC of authenticated (or a prefix of it of
@@ -122,14 +123,15 @@ func (k *Keys) decrypt(dst, ciphertext []byte) ([]byte, error) {
 	if len(ciphertext) == 0 || len(ciphertext)%BlockSize != 0 {
 		return nil, ErrBadPadding
 	}
-	block, err := aes.NewCipher(k.aesKey[:])
-	if err != nil {
-		// aesKey is always 32 bytes: NewCipher cannot fail.
-		panic("aessha2: internal error: " + err.Error())
+	return decrypt(newBlock(&k.aesKey), &k.iv, dst, ciphertext)
+}
+
+func decrypt(block cipher.Block, iv *[BlockSize]byte, dst, ciphertext []byte) ([]byte, error) {
+	if len(ciphertext) == 0 || len(ciphertext)%BlockSize != 0 {
+		return nil, ErrBadPadding
 	}
 	ret, out := sliceForAppend(dst, len(ciphertext))
-	cipher.NewCBCDecrypter(block, zeroIV[:]).CryptBlocks(out, ciphertext)
-	subtle.XORBytes(out[:BlockSize], out[:BlockSize], k.iv[:]) // see Encrypt
+	cbcDecrypt(block, iv, out, ciphertext)
 	pad := int(out[len(out)-1])
 	if pad < 1 || pad > BlockSize {
 		clear(out)
@@ -192,3 +194,44 @@ func sliceForAppend(in []byte, n int) (head, tail []byte) {
 	tail = head[len(in):]
 	return
 }
+
+// Prepared is Keys with the AES key schedule and the HMAC key's pad
+// states computed once, for keys that encrypt or open many messages (a
+// libolm pickle key, which derives the same Keys on every call). It is
+// secret, and safe for concurrent use (its methods do not modify it).
+type Prepared struct {
+	iv    [BlockSize]byte
+	block cipher.Block
+	mac   *hmacsha256.Key
+}
+
+// Prepare returns k prepared for repeated use.
+func (k *Keys) Prepare() *Prepared {
+	return &Prepared{iv: k.iv, block: newBlock(&k.aesKey), mac: hmacsha256.NewKey(k.macKey[:])}
+}
+
+// Encrypt is [Keys.Encrypt] under the prepared keys.
+func (p *Prepared) Encrypt(dst, plaintext []byte) []byte {
+	return encrypt(p.block, &p.iv, dst, plaintext)
+}
+
+// AppendTag is [Keys.AppendTag] under the prepared keys.
+func (p *Prepared) AppendTag(dst, msg []byte) []byte {
+	mac := p.mac.Sum(msg)
+	return append(dst, mac[:TagSize]...)
+}
+
+// Open is [Keys.Open] under the prepared keys.
+func (p *Prepared) Open(dst, authenticated, tag, ciphertext []byte) ([]byte, error) {
+	if len(tag) < TagSize || len(tag) > hmacsha256.Size {
+		return nil, ErrAuthentication
+	}
+	mac := p.mac.Sum(authenticated)
+	if !hmac.Equal(mac[:len(tag)], tag) {
+		return nil, ErrAuthentication
+	}
+	return decrypt(p.block, &p.iv, dst, ciphertext)
+}
+
+// Format redacts the keys for every verb.
+func (Prepared) Format(f fmt.State, _ rune) { fmt.Fprint(f, "aessha2.Prepared{REDACTED}") }

@@ -18,6 +18,7 @@ package b64
 import (
 	"encoding/base64"
 	"errors"
+	"slices"
 	"strings"
 )
 
@@ -69,21 +70,56 @@ func Decode(s string) ([]byte, error) {
 	return b, nil
 }
 
+// AppendDecode appends the decoding of public base64 s, padded or
+// unpadded, to dst and returns the extended slice, growing dst only if it
+// lacks the capacity. It accepts exactly what [Decode] accepts; on error
+// the contents of dst beyond its length are unspecified.
+func AppendDecode(dst []byte, s string) ([]byte, error) {
+	if strings.IndexByte(s, '\n') >= 0 || strings.IndexByte(s, '\r') >= 0 {
+		return dst, ErrInvalid
+	}
+	enc := raw
+	if strings.HasSuffix(s, "=") {
+		enc = padded
+	}
+	n := len(dst)
+	dst = slices.Grow(dst, enc.DecodedLen(len(s)))
+	// []byte(s) is converted without a copy: Decode neither keeps nor
+	// modifies its source.
+	m, err := enc.Decode(dst[n:cap(dst)], []byte(s))
+	if err != nil {
+		return dst[:n], ErrInvalid
+	}
+	return dst[:n+m], nil
+}
+
 // DecodeInto decodes public base64 s into exactly len(dst) bytes. It fails
 // without decoding if the length of s cannot hold exactly that many bytes,
 // so oversized input costs no work.
 func DecodeInto(dst []byte, s string) error {
-	if n := trimmedLen(s); n < 0 || raw.DecodedLen(n) != len(dst) || raw.EncodedLen(len(dst)) != n {
+	n := trimmedLen(s)
+	if n < 0 || raw.DecodedLen(n) != len(dst) || raw.EncodedLen(len(dst)) != n {
 		return ErrInvalid
 	}
-	b, err := Decode(s)
-	if err != nil {
-		return err
-	}
-	if len(b) != len(dst) {
+	// The padding is checked: what remains decodes with the unpadded codec
+	// exactly as the whole would with the padded one (a '=' left inside is
+	// rejected by either). Decoded on the stack and copied only on
+	// success, so dst is untouched on error and nothing is allocated for
+	// keys and signatures.
+	t := s[:n]
+	if strings.IndexByte(t, '\n') >= 0 || strings.IndexByte(t, '\r') >= 0 {
 		return ErrInvalid
 	}
-	copy(dst, b)
+	var stack [128]byte
+	out := stack[:]
+	if len(dst) > len(out) {
+		out = make([]byte, len(dst))
+	}
+	m, err := raw.Decode(out[:len(dst)], []byte(t))
+	if err != nil || m != len(dst) {
+		return ErrInvalid
+	}
+	copy(dst, out[:m])
 	return nil
 }
 

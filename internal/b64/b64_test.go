@@ -152,6 +152,21 @@ func FuzzDecode(f *testing.F) {
 		if (err1 == nil) != (err2 == nil) || !bytes.Equal(b1, b2) {
 			t.Fatalf("%q: Decode = %x, %v; DecodeSecret = %x, %v", s, b1, err1, b2, err2)
 		}
+		for _, l := range []int{len(b1), raw.DecodedLen(len(s)), padded.DecodedLen(len(s)), 32, 64} {
+			dst := make([]byte, l)
+			err := DecodeInto(dst, s)
+			if want := err1 == nil && l == len(b1); (err == nil) != want || want && !bytes.Equal(dst, b1) {
+				t.Fatalf("%q: Decode = %x, %v; DecodeInto(%d bytes) = %x, %v", s, b1, err1, l, dst, err)
+			}
+			if err != nil && !bytes.Equal(dst, make([]byte, l)) {
+				t.Fatalf("%q: DecodeInto wrote %x before failing", s, dst)
+			}
+		}
+		b3, err3 := AppendDecode([]byte("prefix"), s)
+		if (err1 == nil) != (err3 == nil) || err3 == nil && !bytes.Equal(b3, append([]byte("prefix"), b1...)) ||
+			err3 != nil && string(b3) != "prefix" {
+			t.Fatalf("%q: Decode = %x, %v; AppendDecode = %q, %v", s, b1, err1, b3, err3)
+		}
 		if err1 != nil {
 			return
 		}
@@ -171,4 +186,40 @@ func trimPad(s string) string {
 		s = s[:len(s)-1]
 	}
 	return s
+}
+
+func TestDecodeIntoAllocatesNothing(t *testing.T) {
+	var k [32]byte
+	s := Encode(bytes.Repeat([]byte{0x3c}, 32))
+	if n := testing.AllocsPerRun(20, func() {
+		if err := DecodeInto(k[:], s); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("DecodeInto of a key: %v allocations, want 0", n)
+	}
+	if err := DecodeInto(k[:], s+"="); err != nil || k != [32]byte(bytes.Repeat([]byte{0x3c}, 32)) {
+		t.Errorf("DecodeInto of the padded form: %x, %v", k, err)
+	}
+}
+
+func TestAppendDecodeReusesCapacity(t *testing.T) {
+	s := Encode(bytes.Repeat([]byte{0xa5}, 1000))
+	buf := make([]byte, 0, 1000)
+	if n := testing.AllocsPerRun(20, func() {
+		var err error
+		if buf, err = AppendDecode(buf[:0], s); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("AppendDecode into a large enough buffer: %v allocations, want 0", n)
+	}
+	if !bytes.Equal(buf, bytes.Repeat([]byte{0xa5}, 1000)) {
+		t.Errorf("AppendDecode = %x", buf)
+	}
+	for _, bad := range []string{"QQ=", "Q", "QUJD\nQUJD", "QQ==QQ", "QR"} {
+		if _, err := AppendDecode(nil, bad); !errors.Is(err, ErrInvalid) {
+			t.Errorf("AppendDecode(%q) = %v, want ErrInvalid", bad, err)
+		}
+	}
 }

@@ -77,7 +77,7 @@ const sealHead = 1 + nonceSize
 // of n bytes (the object's version and body) and the tag, so that an
 // object serialises straight into it and is sealed with no further
 // allocation or copy.
-func Buffer(n int) []byte { return make([]byte, sealHead, sealHead+n+tagSize) }
+func Buffer(n int) []byte { return scratch(sealHead + n + tagSize)[:sealHead] }
 
 // SealBuffer is Seal of the plaintext (the object's version, then its
 // body) appended to a buffer from Buffer. It is encrypted in place, so
@@ -96,13 +96,15 @@ func SealBuffer(rand io.Reader, key *[KeySize]byte, kind string, buf []byte) (st
 		rand = cryptorand.Reader
 	}
 	if _, err := io.ReadFull(rand, buf[1:sealHead]); err != nil {
-		clear(buf)
+		release(buf, len(buf))
 		return "", fmt.Errorf("reading randomness: %w", err)
 	}
 	buf[0] = envelopeVersion
 	// Sealed in place: the ciphertext overwrites the plaintext.
-	buf = newGCM(key).Seal(buf[:sealHead], buf[1:sealHead], buf[sealHead:], additionalData(kind))
-	return b64.Encode(buf), nil
+	buf = ownAEAD(key).Seal(buf[:sealHead], buf[1:sealHead], buf[sealHead:], additionalData(kind))
+	s := b64.Encode(buf)
+	release(buf, len(buf))
+	return s, nil
 }
 
 // aadCache holds the additional data of each kind sealed or opened so
@@ -126,10 +128,15 @@ func Open(key *[KeySize]byte, kind string, pickle string) (version uint8, body [
 	if len(pickle) > MaxEncodedLen {
 		return 0, nil, fmt.Errorf("%w: %d characters", ErrFormat, len(pickle))
 	}
-	buf, err := b64.Decode(pickle)
+	buf, err := b64.AppendDecode(nil, pickle)
 	if err != nil {
 		return 0, nil, fmt.Errorf("%w: not base64", ErrFormat)
 	}
+	return openBuffer(key, kind, buf)
+}
+
+// openBuffer is Open of the decoded pickle in buf, decrypted in place.
+func openBuffer(key *[KeySize]byte, kind string, buf []byte) (version uint8, body []byte, err error) {
 	if len(buf) < 1+nonceSize+tagSize {
 		return 0, nil, fmt.Errorf("%w: too short", ErrFormat)
 	}
@@ -138,7 +145,7 @@ func Open(key *[KeySize]byte, kind string, pickle string) (version uint8, body [
 	}
 	nonce, sealed := buf[1:1+nonceSize], buf[1+nonceSize:]
 	// Decrypted in place: the plaintext overwrites the ciphertext.
-	out, err := newGCM(key).Open(sealed[:0], nonce, sealed, additionalData(kind))
+	out, err := ownAEAD(key).Open(sealed[:0], nonce, sealed, additionalData(kind))
 	if err != nil {
 		return 0, nil, ErrDecrypt
 	}
@@ -146,6 +153,48 @@ func Open(key *[KeySize]byte, kind string, pickle string) (version uint8, body [
 		return 0, nil, fmt.Errorf("%w: no object version", ErrFormat)
 	}
 	return out[0], out[1:], nil
+}
+
+// Plaintext is an opened pickle in a pooled buffer, for the common case
+// of a caller that parses the plaintext and drops it: Body is valid until
+// Release, which clears the buffer and returns it to the pool. A parser
+// must copy what it keeps (as it must anyway: the plaintext is secret and
+// cleared after parsing).
+type Plaintext struct {
+	// Version is the object's version (own format only).
+	Version uint8
+	// Body is the object's plaintext: the body after the version in the
+	// own format, the whole plaintext in libolm's.
+	Body []byte
+	buf  []byte
+}
+
+// Release clears the plaintext and returns its buffer to the pool. It is
+// a no-op on a zero Plaintext and on a second call.
+func (p *Plaintext) Release() {
+	if p.buf != nil {
+		release(p.buf, len(p.buf))
+	}
+	*p = Plaintext{}
+}
+
+// OpenScratch is [Open] into a pooled buffer: the caller must call
+// Release once it has parsed the body.
+func OpenScratch(key *[KeySize]byte, kind string, pickle string) (Plaintext, error) {
+	if len(pickle) > MaxEncodedLen {
+		return Plaintext{}, fmt.Errorf("%w: %d characters", ErrFormat, len(pickle))
+	}
+	buf, err := b64.AppendDecode(scratch(len(pickle)), pickle)
+	if err != nil {
+		release(buf[:0], cap(buf))
+		return Plaintext{}, fmt.Errorf("%w: not base64", ErrFormat)
+	}
+	version, body, err := openBuffer(key, kind, buf)
+	if err != nil {
+		release(buf, len(buf))
+		return Plaintext{}, err
+	}
+	return Plaintext{Version: version, Body: body, buf: buf}, nil
 }
 
 // SealRaw is Seal of a whole plaintext whose first byte is the object's
@@ -188,39 +237,53 @@ func SealLibolm(key, plaintext []byte) string {
 // SealLibolmInPlace is SealLibolm for a plaintext its caller gives up: it
 // is encrypted in place when it has the capacity for the ciphertext and
 // tag ([LibolmCap]), which saves a copy of a large account, and its
-// contents are lost either way.
+// contents are lost either way. plaintext must have been appended to a
+// buffer from [LibolmBuffer] or make (its capacity past the plaintext
+// clear); it may go back to the pool of LibolmBuffer.
 func SealLibolmInPlace(key, plaintext []byte) string {
-	k := aessha2.Derive(key, aessha2.InfoPickle)
+	k := libolmKeys(key)
 	var buf []byte
 	if cap(plaintext) >= LibolmCap(len(plaintext)) {
 		buf = k.Encrypt(plaintext[:0], plaintext)
 	} else {
-		buf = k.Encrypt(make([]byte, 0, LibolmCap(len(plaintext))), plaintext)
+		buf = k.Encrypt(scratch(LibolmCap(len(plaintext))), plaintext)
 		clear(plaintext)
 	}
 	buf = k.AppendTag(buf, buf)
-	return b64.Encode(buf)
+	s := b64.Encode(buf)
+	release(buf, len(buf))
+	return s
 }
 
 // LibolmCap is the capacity a plaintext of n bytes needs for
 // SealLibolmInPlace to encrypt it in place.
 func LibolmCap(n int) int { return aessha2.CiphertextLen(n) + aessha2.TagSize }
 
+// LibolmBuffer returns an empty buffer from a pool, with the capacity to
+// build a plaintext of up to n bytes in it and seal it in place with
+// SealLibolmInPlace, which returns it to the pool.
+func LibolmBuffer(n int) []byte { return scratch(LibolmCap(n)) }
+
 // OpenLibolm decrypts a libolm pickle under key, verifying its MAC first.
 func OpenLibolm(key []byte, pickle string) ([]byte, error) {
 	if len(pickle) > MaxEncodedLen {
 		return nil, fmt.Errorf("%w: %d characters", ErrFormat, len(pickle))
 	}
-	buf, err := b64.Decode(pickle)
+	buf, err := b64.AppendDecode(nil, pickle)
 	if err != nil {
 		return nil, fmt.Errorf("%w: not base64", ErrFormat)
 	}
+	return openLibolmBuffer(key, buf)
+}
+
+// openLibolmBuffer is OpenLibolm of the decoded pickle in buf, decrypted
+// in place.
+func openLibolmBuffer(key, buf []byte) ([]byte, error) {
 	if len(buf) < aessha2.BlockSize+aessha2.TagSize {
 		return nil, fmt.Errorf("%w: too short", ErrFormat)
 	}
 	ct, tag := buf[:len(buf)-aessha2.TagSize], buf[len(buf)-aessha2.TagSize:]
-	k := aessha2.Derive(key, aessha2.InfoPickle)
-	out, err := k.Open(ct[:0], ct, tag, ct) // in place, after the MAC
+	out, err := libolmKeys(key).Open(ct[:0], ct, tag, ct) // in place, after the MAC
 	if errors.Is(err, aessha2.ErrAuthentication) {
 		return nil, ErrDecrypt
 	}
@@ -228,4 +291,23 @@ func OpenLibolm(key []byte, pickle string) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %v", ErrFormat, err)
 	}
 	return out, nil
+}
+
+// OpenLibolmScratch is [OpenLibolm] into a pooled buffer: the caller must
+// call Release once it has parsed the body.
+func OpenLibolmScratch(key []byte, pickle string) (Plaintext, error) {
+	if len(pickle) > MaxEncodedLen {
+		return Plaintext{}, fmt.Errorf("%w: %d characters", ErrFormat, len(pickle))
+	}
+	buf, err := b64.AppendDecode(scratch(len(pickle)), pickle)
+	if err != nil {
+		release(buf[:0], cap(buf))
+		return Plaintext{}, fmt.Errorf("%w: not base64", ErrFormat)
+	}
+	body, err := openLibolmBuffer(key, buf)
+	if err != nil {
+		release(buf, len(buf))
+		return Plaintext{}, err
+	}
+	return Plaintext{Body: body, buf: buf}, nil
 }

@@ -288,6 +288,8 @@ const commands = {
 (await import("./verification.mjs")).register(commands, { sdk, need, DriverError, str, arr, obj, parse, request });
 // Cross-signing and key backup commands (backup.mjs).
 Object.assign(commands, (await import("./backup.mjs")).backupCommands({ sdk, need, str, obj, request, parse, enumName, DriverError }));
+(await import("./history.mjs")).register(commands, { sdk, need, DriverError, str, arr, obj, parse, request });
+(await import("./dehydration.mjs")).register(commands, { sdk, need, DriverError, str, arr, obj, parse, request });
 
 // errorOf turns anything thrown into {type, message}. A Megolm decryption
 // failure is named after its DecryptionErrorCode.

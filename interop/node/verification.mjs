@@ -122,18 +122,6 @@ export function register(commands, h) {
                 done: q.isDone(), cancel: cancelOf(q.cancelInfo()) };
         },
 
-        // bootstrap_cross_signing: {} -> {upload_keys, signing_keys, signatures}: the requests
-        // that publish new cross-signing keys (signing_keys is the body of
-        // /keys/device_signing/upload, which has no request id).
-        async bootstrap_cross_signing() {
-            const r = await need().bootstrapCrossSigning(true);
-            return {
-                upload_keys: r.uploadKeysRequest ? request(r.uploadKeysRequest) : null,
-                signing_keys: JSON.parse(r.uploadSigningKeysRequest.body),
-                signatures: request(r.uploadSignaturesRequest),
-            };
-        },
-
         // user_verified: {user_id} -> whether the machine verified the user's identity
         async user_verified(args) {
             const id = await need().getIdentity(new UserId(str(args.user_id, "user_id")));

@@ -130,20 +130,6 @@ func (p *Peer) ConfirmQR(userID, flowID string) (*Request, error) {
 	return out, p.call("confirm_qr", flow(userID, flowID), &out)
 }
 
-// CrossSigningBootstrap are the requests that publish new cross-signing keys.
-type CrossSigningBootstrap struct {
-	UploadKeys *Request `json:"upload_keys"`
-	// SigningKeys is the body of POST /keys/device_signing/upload (it has no request id).
-	SigningKeys json.RawMessage `json:"signing_keys"`
-	Signatures  Request         `json:"signatures"`
-}
-
-// BootstrapCrossSigning creates new cross-signing keys (OlmMachine.bootstrapCrossSigning).
-func (p *Peer) BootstrapCrossSigning() (*CrossSigningBootstrap, error) {
-	var out CrossSigningBootstrap
-	return &out, p.call("bootstrap_cross_signing", nil, &out)
-}
-
 // UserVerified reports whether the machine verified a user's identity.
 func (p *Peer) UserVerified(userID string) (bool, error) {
 	var out bool

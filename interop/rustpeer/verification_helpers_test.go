@@ -166,7 +166,7 @@ func newCrossSignedDuoOf(t *testing.T, rustUser string) *duo {
 			t.Fatal(err)
 		}
 		// The bootstrap's requests carry no id to mark sent.
-		if _, err := d.hs.Do(d.ru, d.rd, machine.Request{Kind: machine.KindSignatureUpload, Body: b.Signatures.Body}); err != nil {
+		if _, err := d.hs.Do(d.ru, d.rd, machine.Request{Kind: machine.KindSignatureUpload, Body: b.Signatures}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -75,6 +75,9 @@ func (s *Server) doMore(user string, r machine.Request) ([]byte, error) {
 		id := s.appendEvent(r.RoomID, user, r.EventType, r.Body)
 		s.roomTxns[txn] = id
 		return json.Marshal(map[string]string{"event_id": id})
+	case machine.KindDehydratedDevicePut, machine.KindDehydratedDeviceGet, machine.KindDehydratedDeviceEvents,
+		machine.KindDehydratedDeviceDelete:
+		return s.dehydrated(user, r)
 	}
 	return nil, fmt.Errorf("machinetest: unknown request kind %q", r.Kind)
 }

@@ -37,6 +37,9 @@ type Server struct {
 	web         *web                                  // the HTTP front's state (http.go)
 	legacyMedia bool                                  // http.go: no authenticated media download
 
+	dehydratedDevices map[string]*dehydratedDevice // user → dehydrated device (MSC3814)
+	dehydratedPage    int                          // events per page of a dehydrated device
+
 	// ToDeviceFilter, if set, may drop, duplicate, reorder or change the to-device events
 	// a device is about to receive in a sync.
 	ToDeviceFilter func(userID, deviceID string, events []json.RawMessage) []json.RawMessage

@@ -130,12 +130,13 @@ func (s *InboundGroupSession) Decrypt(message []byte) ([]byte, uint, error) {
 	if len(message) == 0 {
 		return nil, 0, olm.ErrEmptyInput
 	}
-	raw := make([]byte, base64.RawStdEncoding.DecodedLen(len(message)))
-	n, err := base64.RawStdEncoding.Decode(raw, message)
+	raw := getScratch(base64.RawStdEncoding.DecodedLen(len(message)))
+	defer putScratch(raw)
+	n, err := base64.RawStdEncoding.Decode(*raw, message)
 	if err != nil {
 		return nil, 0, wrap(olm.ErrLibolmInvalidBase64, err)
 	}
-	pt, index, err := s.s.Decrypt(raw[:0:0], raw[:n])
+	pt, index, err := s.s.Decrypt(nil, (*raw)[:n])
 	if err != nil {
 		return nil, 0, megolmError(err)
 	}
@@ -241,18 +242,12 @@ func (s *OutboundGroupSession) Encrypt(plaintext []byte) ([]byte, error) {
 	if len(plaintext) == 0 {
 		return nil, olm.ErrEmptyInput
 	}
-	// Encrypt into the tail of one buffer, base64 into its head.
-	ctLen := len(plaintext) + 128 // version, index, ciphertext, MAC, signature
-	ctLen += 16 - len(plaintext)%16
-	n := base64.RawStdEncoding.EncodedLen(ctLen)
-	buf := make([]byte, n+ctLen)
-	msg := s.s.Encrypt(buf[n:n:n+ctLen], plaintext)
-	if len(msg) > ctLen || &msg[0] != &buf[n] {
-		return base64.RawStdEncoding.AppendEncode(nil, msg), nil
-	}
-	out := buf[:base64.RawStdEncoding.EncodedLen(len(msg))]
-	base64.RawStdEncoding.Encode(out, msg)
-	return out, nil
+	// The binary message goes into a reused buffer, its base64 into the
+	// result.
+	buf := getScratch(0)
+	defer putScratch(buf)
+	*buf = s.s.Encrypt(*buf, plaintext)
+	return base64.RawStdEncoding.AppendEncode(nil, *buf), nil
 }
 
 // ID returns the session id.

@@ -6,8 +6,8 @@
 # conformance runs on both versions (scripts/conformance.sh, which rewrites
 # CONFORMANCE.md and CONFORMANCE-v0.32.md).
 # Needs Go, libolm-dev and a C compiler (for mautrix's libolm driver and
-# mautrix's own tests, which use cgo SQLite). About 5 minutes on 2 cores
-# with a warm module cache.
+# mautrix's own tests, which use cgo SQLite). About 13 minutes on a busy
+# 2-core machine with a warm module cache.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"

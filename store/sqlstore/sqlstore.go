@@ -21,6 +21,13 @@
 // processes that read-modify-write the same session take turns. Commits are durable before
 // Update returns (SQLite runs in WAL mode with synchronous=FULL).
 //
+// # Memory
+//
+// A Store's memory does not grow with the number of rows: it keeps the statements it prepared,
+// SQLite's page cache, and a cache of unsealed inbound Megolm session states whose size the
+// caller sets (Options.CacheSize, see OpenSQLiteOptions). The cache is checked against the row's
+// sealed bytes on every read, so it never hides a write of another process.
+//
 // # Schema
 //
 // The schema is versioned (sicher_meta.schema_version); opening an older database upgrades it
@@ -80,6 +87,9 @@ type Store struct {
 	mu     sync.RWMutex // Rekey excludes transactions of this process
 	sealer sealer
 	check  []byte // the sealed key check this process knows
+
+	cache        *openCache // unsealed inbound Megolm session states; nil: off
+	wStmt, rStmt stmtCache  // SQLite: statements prepared once per handle
 }
 
 var _ store.Store = (*Store)(nil)
@@ -88,6 +98,12 @@ var _ store.Store = (*Store)(nil)
 // The database runs in WAL mode with foreign keys on and a busy timeout of 10 s. It returns
 // ErrWrongKey, ErrNewerSchema, ErrNotStore or ErrDamaged when the file cannot be used.
 func OpenSQLite(ctx context.Context, path string, key Key) (*Store, error) {
+	return OpenSQLiteOptions(ctx, path, key, Options{})
+}
+
+// OpenSQLiteOptions is OpenSQLite with options (the size of the session cache). It returns
+// the errors OpenSQLite returns.
+func OpenSQLiteOptions(ctx context.Context, path string, key Key, opts Options) (*Store, error) {
 	if path == "" || path == ":memory:" || strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("sqlstore: SQLite path %q: give a file name without ? or # (store.NewMemory is the in-memory store)", path)
 	}
@@ -103,7 +119,7 @@ func OpenSQLite(ctx context.Context, path string, key Key) (*Store, error) {
 		return nil, fmt.Errorf("sqlstore: %s: %w", path, err)
 	}
 	w.SetMaxOpenConns(1) // one writer; other processes wait on the lock
-	s, err := open(ctx, sqliteDialect, w, path, key)
+	s, err := open(ctx, sqliteDialect, w, path, key, opts)
 	if err != nil {
 		w.Close()
 		return nil, err
@@ -123,11 +139,17 @@ func OpenSQLite(ctx context.Context, path string, key Key) (*Store, error) {
 // named sicher_* in the connection's current schema. It returns ErrWrongKey, ErrNewerSchema or
 // ErrNotStore when the database cannot be used.
 func OpenPostgres(ctx context.Context, dsn string, key Key) (*Store, error) {
+	return OpenPostgresOptions(ctx, dsn, key, Options{})
+}
+
+// OpenPostgresOptions is OpenPostgres with options (the size of the session cache). It returns
+// the errors OpenPostgres returns.
+func OpenPostgresOptions(ctx context.Context, dsn string, key Key, opts Options) (*Store, error) {
 	db, err := sql.Open("pgx", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: PostgreSQL: %w", err)
 	}
-	s, err := open(ctx, postgresDialect, db, "PostgreSQL", key)
+	s, err := open(ctx, postgresDialect, db, "PostgreSQL", key, opts)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -191,8 +213,8 @@ func (s *Store) wrap(what string, err error) error {
 	return fmt.Errorf("sqlstore: %s: %s: %w", s.name, what, err)
 }
 
-func open(ctx context.Context, d *dialect, db *sql.DB, name string, key Key) (*Store, error) {
-	s := &Store{d: d, w: db, name: name, sealer: sealer{key: key}}
+func open(ctx context.Context, d *dialect, db *sql.DB, name string, key Key, opts Options) (*Store, error) {
+	s := &Store{d: d, w: db, name: name, sealer: sealer{key: key}, cache: newOpenCache(opts.CacheSize)}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, s.wrap("open", err)
@@ -320,19 +342,42 @@ func (s *Store) View(ctx context.Context, owner store.Owner, fn func(store.Tx) e
 	if err != nil {
 		return s.wrap("begin", err)
 	}
+	if s.d == sqliteDialect {
+		defer s.rStmt.flush(ctx, s.r) // after the rollback below
+	}
 	defer tx.Rollback()
-	if err := s.checkKey(ctx, tx); err != nil {
+	t := &sqlTx{s: s, tx: tx, owner: owner, sc: &s.rStmt}
+	if err := s.checkKey(ctx, t, false); err != nil {
 		return err
 	}
-	return fn(&sqlTx{s: s, tx: tx, owner: owner})
+	return fn(t)
 }
 
 // checkKey fails with ErrWrongKey if the store was re-keyed (by another process) since this
 // handle opened it: rows sealed under the new key would not open, and rows this handle wrote
 // would not open for the others.
-func (s *Store) checkKey(ctx context.Context, tx *sql.Tx) error {
-	var check []byte
-	if err := tx.QueryRowContext(ctx, s.d.q("SELECT value FROM sicher_meta WHERE name = ?"), "key_check").Scan(&check); err != nil {
+//
+// On PostgreSQL with lock set, the same round trip takes the shared advisory lock that orders
+// Update against opening and Rekey.
+func (s *Store) checkKey(ctx context.Context, t *sqlTx, lock bool) error {
+	var (
+		check []byte
+		err   error
+	)
+	switch {
+	case s.d == postgresDialect && lock:
+		var locked any
+		err = t.tx.QueryRowContext(ctx, "SELECT pg_advisory_xact_lock_shared($1), (SELECT value FROM sicher_meta WHERE name = $2)",
+			advisoryLock, "key_check").Scan(&locked, &check)
+	case s.d == postgresDialect:
+		err = t.tx.QueryRowContext(ctx, "SELECT value FROM sicher_meta WHERE name = $1", "key_check").Scan(&check)
+	default:
+		var st *sql.Stmt
+		if st, err = t.prepared(ctx, "SELECT value FROM sicher_meta WHERE name = ?"); err == nil {
+			err = st.QueryRowContext(ctx, "key_check").Scan(&check)
+		}
+	}
+	if err != nil {
 		return s.wrap("read key check", err)
 	}
 	if !bytes.Equal(check, s.check) {
@@ -350,16 +395,18 @@ func (s *Store) Update(ctx context.Context, owner store.Owner, fn func(store.Tx)
 	if err != nil {
 		return s.wrap("begin", err)
 	}
-	defer tx.Rollback() // a no-op after Commit; releases the lock if fn panics
-	if s.d == postgresDialect {
-		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock_shared($1)", advisoryLock); err != nil {
-			return s.wrap("lock", err)
-		}
+	if s.d == sqliteDialect {
+		defer s.wStmt.flush(ctx, s.w) // after the rollback below
 	}
-	if err := s.checkKey(ctx, tx); err != nil {
+	defer tx.Rollback() // a no-op after Commit; releases the lock if fn panics
+	t := &sqlTx{s: s, tx: tx, owner: owner, writable: true, sc: &s.wStmt}
+	if err := s.checkKey(ctx, t, true); err != nil {
 		return err
 	}
-	if err := fn(&sqlTx{s: s, tx: tx, owner: owner, writable: true}); err != nil {
+	if err := fn(t); err != nil {
+		return err
+	}
+	if err := t.flushInbound(ctx); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
@@ -412,6 +459,7 @@ func (s *Store) Rekey(ctx context.Context, oldKey, newKey Key) error {
 		return s.wrap("commit", err)
 	}
 	s.sealer, s.check = *next, newCheck
+	s.cache.reset()
 	return nil
 }
 
@@ -485,7 +533,8 @@ func rekeyTable(ctx context.Context, tx *sql.Tx, s *Store, t sealedTable, old, n
 func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	err := s.w.Close()
+	s.cache.reset()
+	err := errors.Join(s.wStmt.close(), s.rStmt.close(), s.w.Close())
 	if s.r != s.w && s.r != nil {
 		err = errors.Join(err, s.r.Close())
 	}

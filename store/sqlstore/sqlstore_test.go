@@ -21,11 +21,12 @@ type backend struct {
 	open func(ctx context.Context, key Key) (*Store, error)
 	raw  *sql.DB // direct access, to damage rows
 	dsn  string  // PostgreSQL: the DSN of the test's schema
+	path string  // SQLite: the file
 }
 
 func sqliteBackend(t *testing.T) *backend {
 	path := filepath.Join(t.TempDir(), "store.db")
-	b := &backend{name: "SQLite", open: func(ctx context.Context, key Key) (*Store, error) { return OpenSQLite(ctx, path, key) }}
+	b := &backend{name: "SQLite", path: path, open: func(ctx context.Context, key Key) (*Store, error) { return OpenSQLite(ctx, path, key) }}
 	t.Cleanup(func() {
 		if b.raw != nil {
 			b.raw.Close()

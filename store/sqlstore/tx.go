@@ -18,7 +18,11 @@ type sqlTx struct {
 	tx       *sql.Tx
 	owner    store.Owner
 	writable bool
-	stmts    map[string]*sql.Stmt // SQLite: statements prepared in this transaction
+	sc       *stmtCache           // SQLite: the statements prepared on the handle tx was begun on
+	stmts    map[string]*sql.Stmt // SQLite: sc's statements bound to tx
+
+	inbound   [][]any           // inbound Megolm session rows not yet written (batch.go)
+	inboundAt map[[2]string]int // their index in inbound by room and session id
 }
 
 // args prepends the owner to a query's arguments: every query's first two placeholders are
@@ -31,9 +35,14 @@ func (t *sqlTx) prepared(ctx context.Context, q string) (*sql.Stmt, error) {
 	if st, ok := t.stmts[q]; ok {
 		return st, nil
 	}
-	st, err := t.tx.PrepareContext(ctx, q)
-	if err != nil {
-		return nil, err
+	var st *sql.Stmt
+	if parent := t.sc.get(q); parent != nil {
+		st = t.tx.StmtContext(ctx, parent)
+	} else {
+		var err error
+		if st, err = t.tx.PrepareContext(ctx, q); err != nil {
+			return nil, err
+		}
 	}
 	if t.stmts == nil {
 		t.stmts = map[string]*sql.Stmt{}
@@ -45,6 +54,9 @@ func (t *sqlTx) prepared(ctx context.Context, q string) (*sql.Stmt, error) {
 func (t *sqlTx) exec(ctx context.Context, what, q string, a ...any) (sql.Result, error) {
 	if !t.writable {
 		return nil, fmt.Errorf("%w: %s", store.ErrReadOnly, what)
+	}
+	if err := t.flushInbound(ctx); err != nil {
+		return nil, err
 	}
 	var (
 		res sql.Result
@@ -64,10 +76,30 @@ func (t *sqlTx) exec(ctx context.Context, what, q string, a ...any) (sql.Result,
 	return res, nil
 }
 
+// run executes a statement whose arguments include the owner.
+func (t *sqlTx) run(ctx context.Context, what, q string, args []any) error {
+	var err error
+	if t.s.d == sqliteDialect {
+		var st *sql.Stmt
+		if st, err = t.prepared(ctx, q); err == nil {
+			_, err = st.ExecContext(ctx, args...)
+		}
+	} else {
+		_, err = t.tx.ExecContext(ctx, t.s.d.q(q), args...)
+	}
+	if err != nil {
+		return t.s.wrap(what, err)
+	}
+	return nil
+}
+
 // query runs a SELECT; inside Update on PostgreSQL it locks the rows it reads.
 func (t *sqlTx) query(ctx context.Context, what, q string, a ...any) (*sql.Rows, error) {
 	if t.writable {
 		q += t.s.d.forUpdate
+		if err := t.flushInbound(ctx); err != nil {
+			return nil, err
+		}
 	}
 	var (
 		rows *sql.Rows
@@ -239,7 +271,9 @@ func (t *sqlTx) PutOlmSession(ctx context.Context, s *store.OlmSession) error {
 
 const inboundColumns = "room_id, session_id, sender_user, sender_key, signing_key, provenance, forwarding_chain, shared_history, first_known_index, backed_up, state"
 
-func (t *sqlTx) scanInbound(r *sql.Rows) (*store.InboundGroupSession, error) {
+// scanInbound reads an inbound Megolm session row; with cached, the state's plaintext comes
+// from (and goes to) the store's cache when the row's sealed bytes match.
+func (t *sqlTx) scanInbound(r *sql.Rows, cached bool) (*store.InboundGroupSession, error) {
 	var (
 		s                       store.InboundGroupSession
 		prov, shared, first, bu int64
@@ -265,9 +299,22 @@ func (t *sqlTx) scanInbound(r *sql.Rows) (*store.InboundGroupSession, error) {
 	if s.FirstKnownIndex, err = u32(what, first); err != nil {
 		return nil, err
 	}
-	if s.State, err = t.open(what, "sicher_inbound_group_sessions", "state", t.pk(s.RoomID, s.SessionID), sealed); err != nil {
+	pk := t.pk(s.RoomID, s.SessionID)
+	if !cached {
+		if s.State, err = t.open(what, "sicher_inbound_group_sessions", "state", pk, sealed); err != nil {
+			return nil, err
+		}
+		return &s, nil
+	}
+	row := rowKey("sicher_inbound_group_sessions", "state", pk)
+	if pt, ok := t.s.cache.get(row, sealed); ok {
+		s.State = pt
+		return &s, nil
+	}
+	if s.State, err = t.open(what, "sicher_inbound_group_sessions", "state", pk, sealed); err != nil {
 		return nil, err
 	}
+	t.s.cache.put(row, sealed, s.State)
 	return &s, nil
 }
 
@@ -276,13 +323,16 @@ func (t *sqlTx) InboundGroupSession(ctx context.Context, roomID, sessionID strin
 	err := t.one(ctx, fmt.Sprintf("inbound Megolm session %s in %s", sessionID, roomID),
 		"SELECT "+inboundColumns+" FROM sicher_inbound_group_sessions WHERE owner_user = ? AND owner_device = ? AND room_id = ? AND session_id = ?",
 		[]any{roomID, sessionID}, func(r *sql.Rows) (err error) {
-			out, err = t.scanInbound(r)
+			out, err = t.scanInbound(r, true)
 			return err
 		})
 	return out, err
 }
 
 func (t *sqlTx) PutInboundGroupSession(ctx context.Context, s *store.InboundGroupSession) error {
+	if !t.writable {
+		return fmt.Errorf("%w: inbound Megolm session %s", store.ErrReadOnly, s.SessionID)
+	}
 	chain, err := json.Marshal(s.ForwardingChain)
 	if err != nil {
 		return fmt.Errorf("sqlstore: forwarding chain: %w", err)
@@ -290,19 +340,17 @@ func (t *sqlTx) PutInboundGroupSession(ctx context.Context, s *store.InboundGrou
 	if s.ForwardingChain == nil {
 		chain = []byte("[]")
 	}
-	sealed, err := t.seal("sicher_inbound_group_sessions", "state", t.pk(s.RoomID, s.SessionID), s.State)
+	pk := t.pk(s.RoomID, s.SessionID)
+	sealed, err := t.seal("sicher_inbound_group_sessions", "state", pk, s.State)
 	if err != nil {
 		return err
 	}
-	_, err = t.exec(ctx, "inbound Megolm session "+s.SessionID, `INSERT INTO sicher_inbound_group_sessions (owner_user, owner_device, `+inboundColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (owner_user, owner_device, room_id, session_id) DO UPDATE SET
-		sender_user = excluded.sender_user, sender_key = excluded.sender_key, signing_key = excluded.signing_key,
-		provenance = excluded.provenance, forwarding_chain = excluded.forwarding_chain, shared_history = excluded.shared_history,
-		first_known_index = excluded.first_known_index, backed_up = excluded.backed_up, state = excluded.state`,
-		s.RoomID, s.SessionID, s.SenderUser, s.SenderKey, s.SigningKey, int64(s.Provenance), string(chain),
-		flag(s.SharedHistory), int64(s.FirstKnownIndex), flag(s.BackedUp), sealed)
-	return err
+	// A row read through the cache gets its new state, so that the next read of it needs no
+	// open; rows never read are not added, so an import does not flush the cache. Should the
+	// transaction fail, the entry names sealed bytes the row does not hold and is not used.
+	t.s.cache.replace(rowKey("sicher_inbound_group_sessions", "state", pk), sealed, s.State)
+	return t.keepInbound(ctx, s.RoomID, s.SessionID, []any{s.RoomID, s.SessionID, s.SenderUser, s.SenderKey, s.SigningKey,
+		int64(s.Provenance), string(chain), flag(s.SharedHistory), int64(s.FirstKnownIndex), flag(s.BackedUp), sealed})
 }
 
 func (t *sqlTx) SessionsToBackUp(ctx context.Context, limit int) ([]*store.InboundGroupSession, error) {
@@ -313,7 +361,7 @@ func (t *sqlTx) SessionsToBackUp(ctx context.Context, limit int) ([]*store.Inbou
 	err := t.each(ctx, "sessions to back up",
 		"SELECT "+inboundColumns+" FROM sicher_inbound_group_sessions WHERE owner_user = ? AND owner_device = ? AND backed_up = 0 ORDER BY room_id, session_id LIMIT ?",
 		[]any{limit}, func(r *sql.Rows) error {
-			s, err := t.scanInbound(r)
+			s, err := t.scanInbound(r, false)
 			out = append(out, s)
 			return err
 		})

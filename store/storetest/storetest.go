@@ -30,6 +30,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Account", testAccount},
 		{"OlmSessions", testOlmSessions},
 		{"InboundGroupSessions", testInbound},
+		{"ManyInboundGroupSessions", testManyInbound},
 		{"Backup", testBackup},
 		{"OutboundGroupSessions", testOutbound},
 		{"Withheld", testWithheld},
@@ -216,6 +217,72 @@ func testInbound(t *testing.T, s store.Store, o store.Owner) {
 			return nil
 		})
 	}
+}
+
+// testManyInbound puts 307 sessions in one transaction (a key-backup restore; stores may
+// write them in batches), one of them twice, and reads and marks them inside the same
+// transaction and after it; a failed transaction of as many writes nothing.
+func testManyInbound(t *testing.T, s store.Store, o store.Owner) {
+	const n = 307
+	id := func(i int) string { return fmt.Sprintf("many%03d", i) }
+	update(t, s, o, func(tx store.Tx) error {
+		for i := range n {
+			if err := tx.PutInboundGroupSession(context.Background(), sampleInbound("!many", id(i))); err != nil {
+				return err
+			}
+			if i == 5 {
+				again := sampleInbound("!many", id(5))
+				again.FirstKnownIndex, again.State = 9, store.Secret("second put")
+				if err := tx.PutInboundGroupSession(context.Background(), again); err != nil {
+					return err
+				}
+			}
+		}
+		if got, err := tx.InboundGroupSession(context.Background(), "!many", id(n-1)); err != nil || string(got.State) != "inbound "+id(n-1) {
+			return fmt.Errorf("in the transaction, the last session put: %v, %v", got, err)
+		}
+		return tx.MarkBackedUp(context.Background(), "!many", id(7))
+	})
+	view(t, s, o, func(tx store.Tx) error {
+		for i := range n {
+			got, err := tx.InboundGroupSession(context.Background(), "!many", id(i))
+			if err != nil {
+				return err
+			}
+			want := sampleInbound("!many", id(i))
+			switch i {
+			case 5:
+				want.FirstKnownIndex, want.State = 9, store.Secret("second put")
+			case 7:
+				want.BackedUp = true
+			}
+			if !reflect.DeepEqual(got, want) {
+				return fmt.Errorf("session %d: got %+v, want %+v", i, got, want)
+			}
+		}
+		todo, err := tx.SessionsToBackUp(context.Background(), 1000)
+		if err != nil || len(todo) != n-1 {
+			return fmt.Errorf("SessionsToBackUp: %d sessions (%v), want %d", len(todo), err, n-1)
+		}
+		return nil
+	})
+	boom := errors.New("boom")
+	err := s.Update(context.Background(), o, func(tx store.Tx) error {
+		for i := range n {
+			if err := tx.PutInboundGroupSession(context.Background(), sampleInbound("!failed", id(i))); err != nil {
+				return err
+			}
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("failed transaction: %v", err)
+	}
+	view(t, s, o, func(tx store.Tx) error {
+		_, err := tx.InboundGroupSession(context.Background(), "!failed", id(0))
+		wantNotFound(t, "session of a failed transaction", err)
+		return nil
+	})
 }
 
 func testBackup(t *testing.T, s store.Store, o store.Owner) {

@@ -47,6 +47,10 @@ class DriverError extends Error {
 
 let client = null;
 let homeserver = "";
+// toDevice collects the to-device messages received since login, with how
+// each was encrypted (ClientEvent.ReceivedToDeviceMessage); to_device hands
+// them over.
+const toDevice = [];
 // syncs counts the sync responses the client has processed; the sync
 // command waits for it to grow.
 let syncs = 0;
@@ -151,6 +155,16 @@ const commands = {
         const c = createClient({ baseUrl: homeserver, userId: login.user_id, deviceId: login.device_id, accessToken: login.access_token });
         await c.initRustCrypto({ useIndexedDB: true, cryptoDatabasePrefix: `sicher-e2e-${login.device_id}` });
         c.on(ClientEvent.Sync, onSync);
+        c.on(ClientEvent.ReceivedToDeviceMessage, ({ message, encryptionInfo }) => {
+            toDevice.push({
+                type: message.type,
+                sender: message.sender,
+                content: message.content,
+                encrypted: encryptionInfo !== null,
+                sender_device: encryptionInfo?.senderDevice ?? "",
+                sender_curve25519: encryptionInfo?.senderCurve25519KeyBase64 ?? "",
+            });
+        });
         client = c;
         const prepared = waitSyncs(1, 60000);
         await c.startClient({ initialSyncLimit: 50, pollTimeout: 250 });
@@ -254,6 +268,23 @@ const commands = {
             }
         }
         return { verified: n };
+    },
+
+    // send_to_device Olm-encrypts one event for each of devices
+    // ([{user_id, device_id}]) with encryptAndSendToDevice, as
+    // matrix-js-sdk's MatrixRTC ToDeviceKeyTransport sends call keys.
+    async send_to_device(args) {
+        const c = need();
+        const devices = args.devices;
+        if (!Array.isArray(devices) || devices.length === 0) throw new DriverError("BadArgument", "devices must be a non-empty array");
+        await c.getCrypto().getUserDeviceInfo([...new Set(devices.map((d) => d.user_id))], true);
+        await c.encryptAndSendToDevice(str(args, "type"), devices.map((d) => ({ userId: d.user_id, deviceId: d.device_id })), args.content ?? {});
+        return {};
+    },
+
+    // to_device returns the to-device messages received since the last call.
+    async to_device() {
+        return { events: toDevice.splice(0) };
     },
 
     async quit() {
