@@ -15,7 +15,10 @@ var (
 	ErrMalformed = errors.New("event: malformed event")
 
 	// ErrAlgorithm means the content names an algorithm this function does
-	// not decrypt (an Olm event given to the Megolm path, or the reverse).
+	// not decrypt (an Olm event given to the Megolm path, or the reverse),
+	// or the message is of a variant sicher does not decrypt by default:
+	// vodozemac's session config v2, when it wraps olm.ErrSessionConfigV2
+	// or megolm.ErrSessionConfigV2.
 	ErrAlgorithm = errors.New("event: unsupported or unexpected algorithm")
 
 	// ErrNotForThisDevice means an Olm event has no ciphertext for our

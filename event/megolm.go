@@ -349,6 +349,10 @@ func checkSender(s *megolm.InboundSession, p *MegolmDecryptParams, ev *RoomEvent
 
 func megolmError(err error) error {
 	switch {
+	case errors.Is(err, megolm.ErrSessionConfigV2):
+		// The sender's app uses vodozemac's session config v2: an
+		// unsupported variant, not a malformed or forged message.
+		return fmt.Errorf("%w: %w", ErrAlgorithm, err)
 	case errors.Is(err, megolm.ErrUnknownIndex):
 		return fmt.Errorf("%w: %w", ErrUnknownIndex, err)
 	case errors.Is(err, megolm.ErrAuthentication):

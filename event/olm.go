@@ -387,11 +387,14 @@ func DecryptOlm(acct *olm.Account, content []byte, p OlmDecryptParams) (*OlmEven
 			if pt, err := decryptOlmSession(w, msg); err == nil {
 				session, work, plain = s, w, pt
 				break
-			} else {
-				last = err
+			} else if !errors.Is(last, olm.ErrSessionConfigV2) {
+				last = err // the authenticated session-config reason wins
 			}
 		}
 		if session == nil {
+			if errors.Is(last, olm.ErrSessionConfigV2) {
+				return nil, olmError(last)
+			}
 			if last != nil {
 				return nil, fmt.Errorf("%w: none of the %d most recent sessions decrypts the message: %w",
 					ErrNoSession, min(len(p.Sessions), maxOlmCandidates), olmError(last))
@@ -518,6 +521,10 @@ func validateOlmPayload(plain []byte, senderKey key.Curve25519, ours ownKeys, p 
 
 func olmError(err error) error {
 	switch {
+	case errors.Is(err, olm.ErrSessionConfigV2):
+		// The sender's app uses vodozemac's session config v2 (see
+		// megolmError).
+		return fmt.Errorf("%w: %w", ErrAlgorithm, err)
 	case errors.Is(err, olm.ErrAuthentication):
 		return fmt.Errorf("%w: %w", ErrAuthentication, err)
 	case errors.Is(err, olm.ErrUnknownMessageIndex):

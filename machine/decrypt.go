@@ -88,6 +88,11 @@ const (
 	FailureReplay
 	// FailureAuthentication: the message does not authenticate under the session.
 	FailureAuthentication
+	// FailureUnsupportedVariant: the sender's app encrypts with an unsupported
+	// variant: vodozemac's experimental session config v2 (untruncated MACs;
+	// megolm.ErrSessionConfigV2). The message is authentic; a UI can say "the
+	// sender's app uses an unsupported encryption variant".
+	FailureUnsupportedVariant
 )
 
 // DecryptionError is the error of DecryptRoomEvent. It matches its Err with errors.Is
@@ -302,6 +307,8 @@ func (m *Machine) decryptIn(ctx context.Context, tx store.Tx, roomID string, ev 
 
 func classify(err error) error {
 	switch {
+	case errors.Is(err, megolm.ErrSessionConfigV2):
+		return &DecryptionError{Reason: FailureUnsupportedVariant, Err: err}
 	case errors.Is(err, event.ErrUnknownIndex):
 		return &DecryptionError{Reason: FailureUnknownIndex, Err: err}
 	case errors.Is(err, event.ErrValidation):

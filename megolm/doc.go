@@ -31,7 +31,9 @@
 // [ErrMalformed] (input that does not parse; with [ErrUnsupportedVersion]
 // for another message version), [ErrAuthentication] (a signature or MAC
 // that fails), [*UnknownIndexError] (matches [ErrUnknownIndex]),
-// [ErrUnconnected] (Merge of two different sessions) and [ErrBadPickle].
+// [ErrUnconnected] (Merge of two different sessions), [ErrBadPickle], and
+// [ErrSessionConfigV2] (an authentic message of vodozemac's session config
+// v2 for a session without it; matches [ErrUnsupportedVersion]).
 //
 // Wire formats (megolm.md): a message is
 //
@@ -68,9 +70,14 @@
 // any successful decryption); indices are ordered as plain numbers, so a
 // message below the first known index is always unknown (libolm compares
 // modulo 2^32); [InboundSession.Merge] and [InboundSession.AdvanceTo] work
-// as vodozemac's merge and advance_to. Messages of version 4 (vodozemac's experimental session
-// config v2, not in the specification) are refused with
-// [ErrUnsupportedVersion].
+// as vodozemac's merge and advance_to. Messages of version 4 (vodozemac's
+// experimental session config v2, not in the specification: the whole
+// 32-byte MAC; see [SessionConfig]) parse, and a session of the default
+// config refuses them with [ErrSessionConfigV2] once their signature
+// verified, changing nothing; [InboundSession.SetSessionConfig] and
+// [NewOutboundSessionWithConfig] opt a session in to decrypting or
+// sending them. sicher's pickles keep the config; libolm's cannot, and
+// PickleLibolm refuses a v2 session.
 //
 // Pickles: [OutboundSession.Pickle] and [InboundSession.Pickle] use sicher's
 // own format (AES-256-GCM, random nonce, 32-byte key, a u8 object version;

@@ -36,6 +36,8 @@ func FuzzParseMessage(f *testing.F) {
 		f.Add(s)
 	}
 	f.Add([]byte{4})
+	out2, _ := newConfigPair(f, SessionConfigV2, 0) // session config v2: version 4, 32-byte MAC
+	f.Add(out2.Encrypt(nil, []byte("seed")))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := ParseMessage(b)
 		if err != nil {

@@ -42,6 +42,7 @@ type InboundSession struct {
 	// compared.
 	verifier *key.Verifier
 	verified bool
+	config   SessionConfig // zero: SessionConfigV1
 }
 
 // Clone returns an independent copy of s: a decryption on the copy (for
@@ -96,10 +97,15 @@ func (s *InboundSession) IsVerified() bool { return s.verified }
 // session unchanged; in particular the latest ratchet moves forward only
 // for a message that authenticated and decrypted. Errors: wrapped
 // [ErrMalformed], [ErrAuthentication], [*UnknownIndexError] (matches
-// [ErrUnknownIndex]), [ErrBadMAC]. dst is not modified on error.
+// [ErrUnknownIndex]), [ErrBadMAC], and [ErrSessionConfigV2] for an
+// authentic message of vodozemac's session config v2 given to a session
+// without it (see [SessionConfig]). dst is not modified on error.
 func (s *InboundSession) Decrypt(dst, message []byte) (plaintext []byte, index uint32, err error) {
 	var m Message
 	if err := parseMessage(message, &m); err != nil {
+		return nil, 0, err
+	}
+	if err := s.checkConfig(&m); err != nil {
 		return nil, 0, err
 	}
 	return s.decrypt(dst, &m)
@@ -259,8 +265,12 @@ func (s *InboundSession) compare(other *InboundSession) ordering {
 // earlier index and a verified copy from m.room_key combine into the best
 // of both. It returns [ErrUnconnected] for copies that are not the same
 // session: different signing keys, or ratchets that do not derive from each
-// other (checked in constant time). Neither session changes.
+// other (checked in constant time), or that have different session
+// configs (as vodozemac's). Neither session changes.
 func (s *InboundSession) Merge(other *InboundSession) (*InboundSession, error) {
+	if s.config != other.config {
+		return nil, fmt.Errorf("%w: different session configs", ErrUnconnected)
+	}
 	var merged InboundSession
 	switch s.compare(other) {
 	case equal, better:

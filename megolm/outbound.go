@@ -29,6 +29,7 @@ const randomSize = ratchetSize + key.SigningKeySeedSize
 type OutboundSession struct {
 	r       ratchet
 	signing *key.SigningKey
+	config  SessionConfig // zero: SessionConfigV1
 }
 
 // NewOutboundSession creates a session at index 0 from 160 bytes
@@ -88,14 +89,19 @@ func (s *OutboundSession) SessionKey() *SessionKey {
 func (s *OutboundSession) Encrypt(dst, plaintext []byte) []byte {
 	keys := s.r.keys()
 	start := len(dst)
-	dst = slices.Grow(dst, messageLen(s.r.counter, len(plaintext)))
+	dst = slices.Grow(dst, messageLenMAC(s.r.counter, len(plaintext), s.config.macLen()))
 	w := wire.NewBuilder(dst)
-	w.AddUint8(messageVersion)
+	w.AddUint8(s.config.messageVersion())
 	w.AddVarintField(fieldIndex, uint64(s.r.counter))
 	w.AddUvarint(fieldCiphertext<<3 | wire.TypeBytes)
 	w.AddUvarint(uint64(aessha2.CiphertextLen(len(plaintext))))
 	out := keys.Encrypt(w.Bytes(), plaintext)
-	out = keys.AppendTag(out, out[start:])
+	if s.config == SessionConfigV2 {
+		mac := keys.MAC(out[start:])
+		out = append(out, mac[:]...)
+	} else {
+		out = keys.AppendTag(out, out[start:])
+	}
 	sig := s.signing.Sign(out[start:])
 	out = append(out, sig[:]...)
 	s.r.advance()

@@ -56,6 +56,7 @@ func (s *OutboundSession) pickleFrom(rand io.Reader, pickleKey *[PickleKeySize]b
 		w.AddBytes(x[:])
 		clear(x[:])
 	}
+	appendConfig(w, s.config)
 	p, err := pickle.SealBuffer(rand, pickleKey, outboundPickleKind, w.Bytes())
 	if err != nil {
 		return "", fmt.Errorf("megolm: %w", err)
@@ -86,8 +87,8 @@ func UnpickleOutboundSession(pickleKey *[PickleKeySize]byte, p string) (*Outboun
 	if err != nil {
 		return nil, err
 	}
-	if !r.Empty() {
-		return nil, fmt.Errorf("%w: trailing data", ErrBadPickle)
+	if s.config, err = readConfig(&r); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -146,6 +147,7 @@ func (s *InboundSession) pickleFrom(rand io.Reader, pickleKey *[PickleKeySize]by
 	appendRatchet(w, &s.latest)
 	w.AddBytes(s.signingKey[:])
 	w.AddBool(s.verified)
+	appendConfig(w, s.config)
 	p, err := pickle.SealBuffer(rand, pickleKey, inboundPickleKind, w.Bytes())
 	if err != nil {
 		return "", fmt.Errorf("megolm: %w", err)
@@ -184,10 +186,16 @@ func UnpickleInboundSession(pickleKey *[PickleKeySize]byte, p string) (*InboundS
 		!r.CopyBytes(signingKey[:]) || !r.ReadBool(&verified) {
 		return nil, fmt.Errorf("%w: truncated", ErrBadPickle)
 	}
-	if !r.Empty() {
-		return nil, fmt.Errorf("%w: trailing data", ErrBadPickle)
+	config, err := readConfig(&r)
+	if err != nil {
+		return nil, err
 	}
-	return restoreInbound(&initial, &latest, signingKey, verified)
+	s, err := restoreInbound(&initial, &latest, signingKey, verified)
+	if err != nil {
+		return nil, err
+	}
+	s.config = config
+	return s, nil
 }
 
 // restoreInbound checks the invariants of a pickled inbound session.

@@ -23,9 +23,13 @@ const (
 // private key) in libolm's envelope under a pickle key of any length. The
 // envelope's IV is derived from the pickle key, so equal sessions pickle
 // equally: this format exists for moving state to and from libolm; prefer
-// [OutboundSession.Pickle]. Every outbound session is representable in
-// libolm's format; the error is for the signature's sake.
+// [OutboundSession.Pickle]. Every session of [SessionConfigV1] is
+// representable in libolm's format; one of [SessionConfigV2] is refused
+// with [ErrSessionConfigV2] (libolm knows no session config).
 func (s *OutboundSession) PickleLibolm(pickleKey []byte) (string, error) {
+	if s.config == SessionConfigV2 {
+		return "", ErrSessionConfigV2
+	}
 	w := wire.NewBuilder(pickle.LibolmBuffer(libolmOutboundPlainSize))
 	w.AddUint32(libolmOutboundVersion)
 	appendRatchet(w, &s.r)
@@ -77,8 +81,12 @@ func UnpickleLibolmOutboundSession(pickleKey []byte, p string) (*OutboundSession
 // pickle, version 2 (initial ratchet, latest ratchet, signing key,
 // verification flag), in libolm's envelope under a pickle key of any
 // length. See [OutboundSession.PickleLibolm] on the envelope. Every inbound
-// session is representable in libolm's format.
+// session of [SessionConfigV1] is representable in libolm's format; one of
+// [SessionConfigV2] is refused with [ErrSessionConfigV2].
 func (s *InboundSession) PickleLibolm(pickleKey []byte) (string, error) {
+	if s.config == SessionConfigV2 {
+		return "", ErrSessionConfigV2
+	}
 	w := wire.NewBuilder(pickle.LibolmBuffer(libolmInboundPlainSize))
 	w.AddUint32(libolmInboundVersionV2)
 	appendRatchet(w, &s.initial)

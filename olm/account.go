@@ -425,6 +425,13 @@ type InboundOptions struct {
 	// is implied): remove it with RemoveOneTimeKeys once the message is
 	// decrypted and the session stored.
 	DeferDecryption bool
+	// AcceptSessionConfigV2 lets a pre-key message of vodozemac's
+	// experimental session config v2 (inner message version 4, untruncated
+	// MAC; see SessionConfig) create a session of SessionConfigV2. Without
+	// it such a message creates nothing and fails with
+	// ErrSessionConfigV2. A version 3 message makes a v1 session either
+	// way.
+	AcceptSessionConfigV2 bool
 }
 
 // NewInboundSession creates the session a pre-key message starts and
@@ -487,6 +494,7 @@ func (a *Account) NewInboundSession(m *PreKeyMessage, opts *InboundOptions) (*Se
 		peer:          identity,
 		bound:         true,
 		r:             ratchet.NewBob(shared[:], m.Message.RatchetKey),
+		config:        inboundConfig(m.Message, opts),
 	}
 	if opts.DeferDecryption {
 		// Authenticate on a copy; s keeps the first message's key.

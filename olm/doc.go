@@ -56,6 +56,19 @@
 // [ErrMessageGap], [ErrUnknownMessageIndex], [ErrUnknownOneTimeKey] and
 // [ErrBadPickle]; messages start with "olm:".
 //
+// # Session config v2
+//
+// vodozemac's experimental "session config v2" (see [SessionConfig]:
+// normal messages of version 4 with the whole 32-byte MAC; not in the
+// specification, off by default in vodozemac 0.10) is recognised: a
+// session of the default config refuses such a message with
+// [ErrSessionConfigV2] (which matches [ErrUnsupportedVersion]) once its MAC
+// verified, so the reason is the peer's and never a generic MAC failure,
+// and nothing changes. Opt in per session with
+// [InboundOptions].AcceptSessionConfigV2 and
+// [Account.NewOutboundSessionWithConfig]; sicher's pickles keep the
+// config, libolm's cannot.
+//
 // # Safety
 //
 // Wire input never panics and never changes state unless it

@@ -18,6 +18,8 @@ func FuzzParseMessage(f *testing.F) {
 	f.Add(pk.Message.raw)
 	f.Add([]byte{3})
 	f.Add([]byte{4, 0x0a, 0x20})
+	_, _, v2 := configPeers(f, SessionConfigV2) // session config v2: version 4, 32-byte MAC
+	f.Add(v2.Message.raw)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := ParseMessage(b)
 		if err != nil {
@@ -32,6 +34,8 @@ func FuzzParseMessage(f *testing.F) {
 func FuzzParsePreKeyMessage(f *testing.F) {
 	f.Add(mustDecode(f, loopbackMessage1))
 	f.Add([]byte{3, 0x0a, 0})
+	_, _, v2 := configPeers(f, SessionConfigV2)
+	f.Add(v2.raw)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := ParsePreKeyMessage(b)
 		if err != nil {

@@ -19,7 +19,12 @@ const (
 	// macSize is the length of the truncated MAC ending a normal message.
 	macSize = aessha2.TagSize
 
-	versionV2 = 4 // vodozemac's unspecified "v2" session config
+	// versionV2 is the version byte of a normal message of vodozemac's
+	// experimental session config v2 (vodozemac
+	// src/olm/messages/message.rs), which ends with the whole MAC,
+	// macSizeV2 bytes. Its pre-key message keeps version 3.
+	versionV2 = 4
+	macSizeV2 = 32
 
 	fieldRatchetKey = 1 // Message: 0x0A
 	fieldIndex      = 2 // Message: 0x10
@@ -43,7 +48,8 @@ const (
 
 // Message is a normal Olm message (type 1): the sender's ratchet key, the
 // index on that chain, the AES-256-CBC ciphertext and an 8-byte MAC over
-// everything before it. All of it is public.
+// everything before it. All of it is public. A message of vodozemac's
+// session config v2 (see SessionConfig) has version 4 and a 32-byte MAC.
 //
 // A parsed Message keeps a copy of the bytes it was parsed from, and its
 // MAC is checked over those exact bytes.
@@ -55,9 +61,17 @@ type Message struct {
 	raw []byte // the complete encoding, MAC included
 }
 
-// Version returns the message's protocol version (3 for Olm v1, the only
-// one parsed).
+// Version returns the message's protocol version: 3 for Olm v1, 4 for
+// vodozemac's session config v2.
 func (m *Message) Version() uint8 { return m.raw[0] }
+
+// macLen returns the length of the message's MAC, which its version fixes.
+func (m *Message) macLen() int {
+	if m.raw[0] == versionV2 {
+		return macSizeV2
+	}
+	return macSize
+}
 
 // PreKeyMessage is an Olm pre-key message (type 0): the keys that set up
 // the session (Bob's one-time key, Alice's base and identity keys) and the
@@ -72,8 +86,9 @@ type PreKeyMessage struct {
 	raw            []byte
 }
 
-// Version returns the message's protocol version (3 for Olm v1, the only
-// one parsed).
+// Version returns the pre-key message's protocol version (3, the only one
+// parsed, also for session config v2: see Message.Version for the inner
+// message's).
 func (m *PreKeyMessage) Version() uint8 { return m.raw[0] }
 
 func checkVersion(b []byte) error {
@@ -84,7 +99,7 @@ func checkVersion(b []byte) error {
 	case protocolVersion:
 		return nil
 	case versionV2:
-		return fmt.Errorf("%w: version 4 (vodozemac's v2 session config) is not supported, only version 3", ErrUnsupportedVersion)
+		return fmt.Errorf("%w: pre-key message version 4 (vodozemac's session config v2 keeps version 3 here)", ErrUnsupportedVersion)
 	default:
 		return fmt.Errorf("%w: version %d, want 3", ErrUnsupportedVersion, b[0])
 	}
@@ -93,9 +108,12 @@ func checkVersion(b []byte) error {
 // ParseMessage parses a normal Olm message. Fields may come in any order
 // and unknown varint or length-delimited fields are skipped, as libolm and
 // vodozemac do; the ratchet key must be 32 bytes, the index must fit in 32
-// bits, and the ciphertext must be a non-empty multiple of 16 bytes. The
+// bits, and the ciphertext must be a non-empty multiple of 16 bytes.
+// Version 3 and version 4 (session config v2, 32-byte MAC) parse; whether
+// a session accepts version 4 is decided when it decrypts. The
 // result keeps a copy of b, never b itself. Errors wrap ErrMalformed or
-// ErrUnsupportedVersion.
+// ErrUnsupportedVersion (also for a version 4 message that does not parse
+// in the v2 layout).
 func ParseMessage(b []byte) (*Message, error) {
 	m := new(Message)
 	if err := m.parse(bytes.Clone(b)); err != nil {
@@ -105,13 +123,24 @@ func ParseMessage(b []byte) (*Message, error) {
 }
 
 func (m *Message) parse(b []byte) error {
+	if len(b) > 0 && b[0] == versionV2 {
+		if err := m.parseLayout(b, macSizeV2); err != nil {
+			return fmt.Errorf("%w: version 4 (session config v2): %w", ErrUnsupportedVersion, err)
+		}
+		return nil
+	}
 	if err := checkVersion(b); err != nil {
 		return err
 	}
-	if len(b) < 1+macSize+2 {
+	return m.parseLayout(b, macSize)
+}
+
+// parseLayout parses a normal message ending with a MAC of macLen bytes.
+func (m *Message) parseLayout(b []byte, macLen int) error {
+	if len(b) < 1+macLen+2 {
 		return fmt.Errorf("%w: %d bytes is too short", ErrMalformed, len(b))
 	}
-	rd := wire.Reader(b[1 : len(b)-macSize])
+	rd := wire.Reader(b[1 : len(b)-macLen])
 	var haveKey, haveIndex, haveCT bool
 	for !rd.Empty() {
 		var f wire.Field
@@ -216,18 +245,25 @@ func (m *PreKeyMessage) parse(b []byte) error {
 }
 
 // messageLen returns the length of a normal message with the given index
-// and ciphertext length.
-func messageLen(index uint32, ctLen int) int {
+// and ciphertext length, ending with a MAC of macLen bytes.
+func messageLen(index uint32, ctLen, macLen int) int {
 	return 1 + wire.BytesFieldLen(fieldRatchetKey, key.Curve25519Size) +
 		wire.VarintFieldLen(fieldIndex, uint64(index)) +
-		wire.BytesFieldLen(fieldCiphertext, ctLen) + macSize
+		wire.BytesFieldLen(fieldCiphertext, ctLen) + macLen
 }
 
-// appendMessageHeader appends everything of a normal message up to the
-// ciphertext bytes (version, ratchet key, index, ciphertext tag and length).
+// appendMessageHeader appends everything of a version 3 normal message up
+// to the ciphertext bytes (version, ratchet key, index, ciphertext tag and
+// length).
 func appendMessageHeader(dst []byte, ratchetKey *key.Curve25519, index uint32, ctLen int) []byte {
+	return appendMessageHeaderVersion(dst, protocolVersion, ratchetKey, index, ctLen)
+}
+
+// appendMessageHeaderVersion is appendMessageHeader for a message of the
+// given version.
+func appendMessageHeaderVersion(dst []byte, version uint8, ratchetKey *key.Curve25519, index uint32, ctLen int) []byte {
 	b := wire.NewBuilder(dst)
-	b.AddUint8(protocolVersion)
+	b.AddUint8(version)
 	b.AddBytesField(fieldRatchetKey, ratchetKey[:])
 	b.AddVarintField(fieldIndex, uint64(index))
 	b.AddUvarint(fieldCiphertext<<3 | wire.TypeBytes)

@@ -288,7 +288,7 @@ const sessionPickleCap = 512
 // session pickle.
 func (s *Session) appendState(dst []byte) []byte {
 	b := wire.NewBuilder(dst)
-	b.AddUint8(pickle.OlmSessionV3)
+	b.AddUint8(s.config.pickleVersion())
 	b.AddBool(s.received)
 	b.AddBytes(s.aliceIdentity[:])
 	b.AddBytes(s.aliceBase[:])
@@ -331,8 +331,9 @@ func parseSession(version uint8, body []byte) (*Session, error) {
 	switch version {
 	case pickle.OlmSessionV1:
 		s.r, err = ratchet.ParseUnversionedState(rd)
-	case pickle.OlmSessionV2, pickle.OlmSessionV3:
+	case pickle.OlmSessionV2, pickle.OlmSessionV3, pickle.OlmSessionV3ConfigV2:
 		// Version 3 differs only in the ratchet state's own version.
+		s.config = configOfPickleVersion(version)
 		if !rd.ReadBool(&s.bound) || s.bound && !rd.CopyBytes(s.peer[:]) {
 			return nil, fmt.Errorf("%w: session: truncated", ErrBadPickle)
 		}

@@ -221,6 +221,8 @@ func readLibolmFallbackV3(rd *wire.Reader, k *oneTimeKey) error {
 // (version 1) under pickleKey, a key of any length. libolm keeps at most
 // 40 skipped message keys for all chains; if the session holds more, the
 // newest chains' keys are kept. See Account.PickleLibolm about the IV.
+// libolm has no session config: a session of SessionConfigV2 comes back
+// as v1, which refuses its peer's v2 messages with ErrSessionConfigV2.
 func (s *Session) PickleLibolm(pickleKey []byte) string {
 	b := wire.NewBuilder(pickle.LibolmBuffer(sessionPickleCap))
 	b.AddUint32(libolmSessionVersion)

@@ -120,9 +120,10 @@ func TestRegressionLowOrderFirstRatchetKey(t *testing.T) {
 
 // TestRegressionSessionConfigV2NotHonoured: a sender cannot choose
 // vodozemac's unspecified session config v2 (version byte 4, untruncated
-// MAC): sicher parses only version 3 and never switches configuration, so
-// a v2 message fails without touching the session (vodozemac#287,
-// fluffychat#2430).
+// MAC): a v1 session never switches configuration on a message's say, so
+// a v2 message (here a v1 message relabelled, which does not even parse as
+// v2) fails without touching the session (vodozemac#287,
+// fluffychat#2430). Authentic v2 messages: sessionconfig_test.go.
 func TestRegressionSessionConfigV2NotHonoured(t *testing.T) {
 	d := newDuo(t)
 	m := d.send(d.bs, "v1 message")

@@ -37,6 +37,7 @@ type Session struct {
 	bound         bool           // peer is known (false only for a session loaded from a format without it)
 	received      bool
 	r             *ratchet.Ratchet // nil for a blank session
+	config        SessionConfig    // zero: SessionConfigV1
 }
 
 // Clone returns an independent copy of s: a decryption attempted on the
@@ -160,7 +161,7 @@ func (s *Session) EncryptFrom(rand io.Reader, dst, plaintext []byte) (EncryptedM
 	keys := aessha2.Derive(kb[:], aessha2.InfoOlm)
 	clear(kb[:])
 	ctLen := aessha2.CiphertextLen(len(plaintext))
-	innerLen := messageLen(mk.Index(), ctLen)
+	innerLen := messageLen(mk.Index(), ctLen, s.config.macLen())
 	typ, size := TypeMessage, innerLen
 	if !s.received {
 		typ, size = TypePreKey, preKeyHeaderLen(innerLen)+innerLen
@@ -170,9 +171,9 @@ func (s *Session) EncryptFrom(rand io.Reader, dst, plaintext []byte) (EncryptedM
 		buf = appendPreKeyHeader(buf, &s.bobOneTime, &s.aliceBase, &s.aliceIdentity, innerLen)
 	}
 	start := len(buf)
-	buf = appendMessageHeader(buf, &ratchetKey, mk.Index(), ctLen)
+	buf = appendMessageHeaderVersion(buf, s.config.messageVersion(), &ratchetKey, mk.Index(), ctLen)
 	buf = keys.Encrypt(buf, plaintext)
-	buf = keys.AppendTag(buf, buf[start:])
+	buf = s.config.appendTag(&keys, buf, buf[start:])
 	return EncryptedMessage{Type: typ, Body: buf}, nil
 }
 
@@ -188,7 +189,9 @@ func (s *Session) EncryptFrom(rand io.Reader, dst, plaintext []byte) (EncryptedM
 // leaves the session exactly as it was. With a dst of enough capacity a
 // normal message costs two allocations. Errors: ErrMalformed,
 // ErrUnsupportedVersion, ErrAuthentication, ErrIdentityKeyMismatch,
-// ErrMessageGap, ErrUnknownMessageIndex, ErrBlankSession.
+// ErrMessageGap, ErrUnknownMessageIndex, ErrBlankSession, and
+// ErrSessionConfigV2 for an authentic message of vodozemac's session
+// config v2 given to a session without it (see SessionConfig).
 func (s *Session) Decrypt(dst []byte, m EncryptedMessage) ([]byte, error) {
 	if s.r == nil {
 		return nil, ErrBlankSession
@@ -220,11 +223,11 @@ func (s *Session) decryptMessage(dst []byte, m *Message) ([]byte, error) {
 	var plaintext []byte
 	err := s.r.Receive(m.RatchetKey, m.Index, func(mk ratchet.MessageKey) error {
 		var err error
-		plaintext, err = open(dst, &mk, m)
+		plaintext, err = open(dst, &mk, m, s.config)
 		return err
 	})
 	if err != nil {
-		if errors.Is(err, ErrAuthentication) {
+		if errors.Is(err, ErrAuthentication) || errors.Is(err, ErrSessionConfigV2) {
 			return nil, err
 		}
 		return nil, ratchetError(err)
@@ -234,15 +237,19 @@ func (s *Session) decryptMessage(dst []byte, m *Message) ([]byte, error) {
 }
 
 // open verifies the MAC of m under the message key and appends its
-// decryption to dst.
-func open(dst []byte, mk *ratchet.MessageKey, m *Message) ([]byte, error) {
+// decryption to dst. The message's version must be the session config's
+// (see SessionConfig.check).
+func open(dst []byte, mk *ratchet.MessageKey, m *Message, c SessionConfig) ([]byte, error) {
 	if len(m.raw) < macSize {
 		return nil, fmt.Errorf("%w: message was not parsed", ErrMalformed)
 	}
 	kb := mk.Bytes()
 	keys := aessha2.Derive(kb[:], aessha2.InfoOlm)
 	clear(kb[:])
-	n := len(m.raw) - macSize
+	if err := c.check(&keys, m); err != nil {
+		return nil, err
+	}
+	n := len(m.raw) - m.macLen()
 	pt, err := keys.Open(dst, m.raw[:n], m.raw[n:], m.Ciphertext)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrAuthentication, err)

@@ -101,6 +101,9 @@ var schemas = map[string]func(testing.TB, string){
 		testvectors.Load[testvectors.Pickle](tb, n)
 	},
 	"pickle/pk_decryption.json": func(tb testing.TB, n string) { testvectors.Load[testvectors.Pickle](tb, n) },
+	"sessionconfig/v2.json": func(tb testing.TB, n string) {
+		testvectors.Load[testvectors.SessionConfigV2](tb, n)
+	},
 }
 
 // TestPrimitivesIndependently replays primitives/crypto.json (libolm's

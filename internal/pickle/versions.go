@@ -45,3 +45,12 @@ const (
 	BackupKeyLegacy = 0
 	BackupKeyV1     = 1
 )
+
+// Sessions of vodozemac's experimental session config v2 (olm.SessionConfigV2).
+const (
+	// OlmSessionV3ConfigV2 is the body of OlmSessionV3 for a session of
+	// session config v2 (untruncated MACs). A reader that does not know
+	// it refuses the pickle instead of loading the session as v1. It is
+	// numbered apart from the sequence of OlmSession versions.
+	OlmSessionV3ConfigV2 = 0x43
+)
