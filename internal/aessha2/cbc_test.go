@@ -9,7 +9,7 @@ import (
 )
 
 func TestCBCMatchesStd(t *testing.T) {
-	for _, n := range []int{16, 32, 48, 64, 256, 1008, 4096} {
+	for _, n := range []int{16, 32, 48, 64, 256, 1008, 4080, 4096, 65536} {
 		key, iv, pt := make([]byte, 32), new([BlockSize]byte), make([]byte, n)
 		rand.Read(key)
 		rand.Read(iv[:])
