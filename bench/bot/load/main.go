@@ -130,14 +130,13 @@ func startMautrix(ctx context.Context, bin, homeserver, userID, password, dir, p
 
 // result is what one run measured.
 type result struct {
-	bot              string
-	round            int
-	n, answered      int
-	wall             time.Duration // first send to last answer (or the timeout)
-	cpu              time.Duration // the bot's user+system CPU time over wall
-	peakRSS          int64         // the bot's VmHWM, bytes
-	senderCPU        time.Duration // this process's CPU time over wall (the senders)
-	lastAnswerLatest time.Duration
+	bot         string
+	round       int
+	n, answered int
+	wall        time.Duration // first send to last answer (or the timeout)
+	cpu         time.Duration // the bot's user+system CPU time over wall
+	peakRSS     int64         // the bot's VmHWM, bytes
+	senderCPU   time.Duration // this process's CPU time over wall (the senders)
 }
 
 func (r result) perSecond() float64 { return float64(r.answered) / r.wall.Seconds() }

@@ -49,7 +49,6 @@ type tally struct {
 	bot     string
 	mu      sync.Mutex
 	pending map[string]bool // bodies sent and not answered
-	seen    map[string]bool // every body sent
 	// observed holds the messages of other senders the first sender decrypted: a message
 	// the bot did not answer and the first sender did not see either was lost between the
 	// homeserver and the clients.
@@ -64,7 +63,7 @@ type tally struct {
 
 func (t *tally) sent(body string) {
 	t.mu.Lock()
-	t.pending[body], t.seen[body] = true, true
+	t.pending[body] = true
 	t.mu.Unlock()
 }
 
@@ -118,7 +117,7 @@ func runOnce(ctx context.Context, c config, hs *homeserver, b botKind, round int
 	}
 	defer os.RemoveAll(dir)
 
-	t := &tally{pending: map[string]bool{}, seen: map[string]bool{}, observed: map[string]bool{}, done: make(chan struct{}), n: warmup + c.n}
+	t := &tally{pending: map[string]bool{}, observed: map[string]bool{}, done: make(chan struct{}), n: warmup + c.n}
 	if c.window > 0 {
 		t.free = make(chan struct{}, warmup+c.n)
 	}
