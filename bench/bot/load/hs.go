@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 )
@@ -104,17 +103,4 @@ func (h *homeserver) hasDeviceKeys(ctx context.Context, token, userID string) (b
 		return false, err
 	}
 	return len(resp.DeviceKeys[userID]) > 0, nil
-}
-
-// joined reports whether userID is a joined member of roomID
-// (GET /rooms/{roomId}/joined_members).
-func (h *homeserver) joined(ctx context.Context, token, roomID, userID string) (bool, error) {
-	var resp struct {
-		Joined map[string]json.RawMessage `json:"joined"`
-	}
-	if err := h.do(ctx, token, http.MethodGet, "/_matrix/client/v3/rooms/"+url.PathEscape(roomID)+"/joined_members", nil, &resp); err != nil {
-		return false, err
-	}
-	_, ok := resp.Joined[userID]
-	return ok, nil
 }
