@@ -14,6 +14,8 @@
 //	-user        the bot's full user id [ECHOBOT_USER]
 //	-device      the device id to log in as (default ECHOBOT) [ECHOBOT_DEVICE]
 //	-store       the SQLite store (default echobot.db) [ECHOBOT_STORE]
+//	-cpuprofile  write a CPU profile (runtime/pprof) to this file until the bot stops
+//	             [ECHOBOT_CPUPROFILE]
 //
 // Secrets never come from the command line: the password from ECHOBOT_PASSWORD (used only for
 // the first login and user-interactive authentication), or an access token from
@@ -34,6 +36,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -58,12 +61,26 @@ func main() {
 	flag.StringVar(&o.user, "user", os.Getenv("ECHOBOT_USER"), "the bot's user id, @name:server")
 	flag.StringVar(&o.device, "device", envOr("ECHOBOT_DEVICE", "ECHOBOT"), "device id")
 	flag.StringVar(&o.storePath, "store", envOr("ECHOBOT_STORE", "echobot.db"), "SQLite store path")
+	cpuprofile := flag.String("cpuprofile", os.Getenv("ECHOBOT_CPUPROFILE"), "write a CPU profile to this file")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			log.Error("echobot: cpu profile", "err", err)
+			os.Exit(1)
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
 	if err := run(ctx, o, log); err != nil && !errors.Is(err, context.Canceled) {
 		log.Error("echobot stopped", "err", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
