@@ -24,6 +24,9 @@ type room struct {
 	// Encryption is the m.room.encryption content, nil in an unencrypted room.
 	Encryption        *encryption `json:"encryption,omitempty"`
 	HistoryVisibility string      `json:"history_visibility,omitempty"`
+	// LastEvent is the id of the newest timeline event delivered, where a limited timeline's
+	// gap ends when the client pages back (fillGap).
+	LastEvent string `json:"last_event,omitempty"`
 }
 
 // encryption is the content of m.room.encryption (spec
@@ -91,7 +94,20 @@ type syncResponse struct {
 
 type eventList struct {
 	Events []json.RawMessage `json:"events"`
+	// Limited and PrevBatch are set on a timeline that left out older events.
+	Limited   bool   `json:"limited"`
+	PrevBatch string `json:"prev_batch"`
 }
+
+// syncFilter asks for up to 100 timeline events per room and sync (servers send fewer without a
+// filter: Dendrite 0.13 sends 10); a longer gap is filled from /messages (fillGap).
+const syncFilter = `{"room":{"timeline":{"limit":100}}}`
+
+// Bounds of filling a limited timeline's gap.
+const (
+	gapPage  = 100
+	gapPages = 50
+)
 
 // roomEvent is the part of a room event the client reads.
 type roomEvent struct {
@@ -160,6 +176,7 @@ func (c *Client) SyncOnce(ctx context.Context) error {
 	since := c.since
 	c.mu.Unlock()
 	q := url.Values{}
+	q.Set("filter", syncFilter)
 	q.Set("timeout", "0")
 	if since != "" {
 		q.Set("since", since)
@@ -180,6 +197,28 @@ func (c *Client) SyncOnce(ctx context.Context) error {
 }
 
 func (c *Client) process(ctx context.Context, resp *syncResponse) error {
+	// 0. A limited timeline of a room we were in: fetch the events it left out, so that no
+	// message is skipped (they are delivered, and their state applied, before the timeline's).
+	for id, jr := range resp.Rooms.Join {
+		if !jr.Timeline.Limited || jr.Timeline.PrevBatch == "" {
+			continue
+		}
+		c.mu.Lock()
+		last := ""
+		if r := c.rooms[id]; r != nil {
+			last = r.LastEvent
+		}
+		c.mu.Unlock()
+		if last == "" {
+			continue // a room new to us: its history is not ours to deliver
+		}
+		gap, err := c.fillGap(ctx, id, jr.Timeline.PrevBatch, last)
+		if err != nil {
+			return err
+		}
+		jr.Timeline.Events = append(gap, jr.Timeline.Events...)
+		resp.Rooms.Join[id] = jr
+	}
 	// 1. Room state first: members of encrypted rooms are tracked before keys are queried.
 	newUsers, timelines := c.applyRooms(resp)
 
@@ -277,6 +316,13 @@ func (c *Client) applyRooms(resp *syncResponse) (newUsers []string, out []timeli
 			}
 		}
 		out = append(out, timeline{id, jr.Timeline.Events})
+		for _, raw := range slices.Backward(jr.Timeline.Events) {
+			var ev roomEvent
+			if jsonstrict.Unmarshal(raw, &ev) == nil && ev.EventID != "" {
+				r.LastEvent = ev.EventID
+				break
+			}
+		}
 	}
 	for id := range resp.Rooms.Leave {
 		delete(c.rooms, id)
@@ -375,4 +421,43 @@ func (c *Client) retryPending(ctx context.Context) {
 	for _, p := range pending {
 		c.deliver(ctx, p.roomID, p.raw, p.tries)
 	}
+}
+
+// fillGap pages back from a limited timeline's prev_batch with GET /rooms/{roomId}/messages
+// until it reaches the last event delivered before, and returns the events in between, oldest
+// first (spec "Syncing", https://spec.matrix.org/v1.19/client-server-api/#syncing: a limited
+// timeline's older events are fetched with /messages from prev_batch). It stops after gapPages
+// pages and says so in the log: the events beyond are not delivered.
+func (c *Client) fillGap(ctx context.Context, roomID, from, last string) ([]json.RawMessage, error) {
+	var gap []json.RawMessage
+	for range gapPages {
+		q := url.Values{"dir": {"b"}, "from": {from}, "limit": {strconv.Itoa(gapPage)}}
+		body, err := c.t.do(ctx, request{method: "GET", path: clientV3 + "/rooms/" + url.PathEscape(roomID) + "/messages?" + q.Encode()})
+		if err != nil {
+			return nil, err
+		}
+		var page struct {
+			Chunk []json.RawMessage `json:"chunk"`
+			End   string            `json:"end"`
+		}
+		if err := json.Unmarshal(body, &page); err != nil {
+			return nil, fmt.Errorf("%w: /messages", ErrMalformed)
+		}
+		for _, raw := range page.Chunk { // newest first
+			var ev roomEvent
+			if jsonstrict.Unmarshal(raw, &ev) == nil && ev.EventID == last {
+				slices.Reverse(gap)
+				return gap, nil
+			}
+			gap = append(gap, raw)
+		}
+		if page.End == "" || len(page.Chunk) == 0 {
+			break // the start of the room: the last event was not found
+		}
+		from = page.End
+	}
+	c.log.Warn("matrixhttp: a gap in a room's timeline was not filled to the last event delivered; older events are not delivered",
+		"room", roomID, "events", len(gap))
+	slices.Reverse(gap)
+	return gap, nil
 }

@@ -49,6 +49,45 @@ type mediaFile struct {
 	data        []byte
 }
 
+// SetTimelineLimit makes the HTTP /sync send at most n new events of a known room, marking
+// its timeline limited with a prev_batch token, whatever the client's filter asks (Dendrite
+// 0.13 sends 10 without a filter); 0 sends all. GET /rooms/{roomId}/messages pages back.
+func (s *Server) SetTimelineLimit(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.timelineLimit = n
+}
+
+// messagesHTTP serves GET /rooms/{roomId}/messages backwards (dir=b) from a prev_batch token
+// "t<index>": the events before that index in the room, newest first.
+func (s *Server) messagesHTTP(who caller, r *http.Request, _ []byte) (any, error) {
+	q := r.URL.Query()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rm := s.rooms[r.PathValue("room")]
+	if rm == nil || !rm.members[who.user] {
+		return nil, &httpError{http.StatusForbidden, "M_FORBIDDEN", "not in the room"}
+	}
+	from, err := strconv.Atoi(strings.TrimPrefix(q.Get("from"), "t"))
+	if q.Get("dir") != "b" || err != nil || from < 0 || from > len(rm.events) {
+		return nil, &httpError{http.StatusBadRequest, "M_INVALID_PARAM", "only dir=b from a prev_batch token"}
+	}
+	limit, _ := strconv.Atoi(q.Get("limit"))
+	if limit <= 0 || limit > 100 {
+		limit = 10
+	}
+	chunk := []json.RawMessage{}
+	i := from
+	for ; i > 0 && len(chunk) < limit; i-- {
+		chunk = append(chunk, rm.events[i-1])
+	}
+	out := map[string]any{"chunk": chunk, "start": "t" + strconv.Itoa(from)}
+	if i > 0 {
+		out["end"] = "t" + strconv.Itoa(i)
+	}
+	return out, nil
+}
+
 // LegacyMediaOnly makes the HTTP server answer the authenticated media download
 // (/_matrix/client/v1/media/download) with 404 M_UNRECOGNIZED, as servers before spec v1.11
 // (Dendrite 0.13) do; the v3 media path keeps working.
@@ -112,6 +151,7 @@ func (s *Server) Handler() http.Handler {
 		return map[string]string{"user_id": who.user, "device_id": who.device}, nil
 	}))
 	mux.HandleFunc("POST "+c+"/createRoom", s.serve(true, s.createRoom))
+	mux.HandleFunc("GET "+c+"/rooms/{room}/messages", s.serve(true, s.messagesHTTP))
 	mux.HandleFunc("POST "+c+"/join/{room}", s.serve(true, s.membershipHTTP("join")))
 	mux.HandleFunc("POST "+c+"/rooms/{room}/join", s.serve(true, s.membershipHTTP("join")))
 	mux.HandleFunc("POST "+c+"/rooms/{room}/invite", s.serve(true, s.membershipHTTP("invite")))
@@ -537,8 +577,14 @@ func (s *Server) buildSync(who caller, since int, toDevice []json.RawMessage, en
 			if len(timeline) == 0 && len(state) == 0 {
 				continue
 			}
-			join[id] = map[string]any{"timeline": map[string]any{"events": timeline, "limited": false},
-				"state": map[string]any{"events": state}}
+			tl := map[string]any{"events": timeline, "limited": false}
+			if n := s.timelineLimit; !fresh && n > 0 && len(timeline) > n {
+				// A known room with more new events than the server sends at once: the
+				// last n, limited, and a token to page back from (GET .../messages).
+				first := len(r.events) - n
+				tl = map[string]any{"events": timeline[len(timeline)-n:], "limited": true, "prev_batch": "t" + strconv.Itoa(first)}
+			}
+			join[id] = map[string]any{"timeline": tl, "state": map[string]any{"events": state}}
 		case m.state == "invite" && m.pos > since:
 			var stripped []json.RawMessage
 			for k, ev := range ws.state[id] {

@@ -31,11 +31,12 @@ type Server struct {
 	txns    map[string]bool
 	nextID  int
 
-	accountData map[string]map[string]json.RawMessage // user → type → content
-	backups     map[string]*backup                    // user → server-side key backup
-	roomTxns    map[string]string                     // user|txn → event id
-	web         *web                                  // the HTTP front's state (http.go)
-	legacyMedia bool                                  // http.go: no authenticated media download
+	accountData   map[string]map[string]json.RawMessage // user → type → content
+	backups       map[string]*backup                    // user → server-side key backup
+	roomTxns      map[string]string                     // user|txn → event id
+	timelineLimit int                                   // the HTTP /sync timeline limit (SetTimelineLimit)
+	web           *web                                  // the HTTP front's state (http.go)
+	legacyMedia   bool                                  // http.go: no authenticated media download
 
 	dehydratedDevices map[string]*dehydratedDevice // user → dehydrated device (MSC3814)
 	dehydratedPage    int                          // events per page of a dehydrated device
