@@ -62,22 +62,11 @@ func (m *Machine) receiveKeyRequest(ctx context.Context, r rawToDevice) error {
 		return ErrUntrustedRequester
 	}
 	return m.update(ctx, func(tx store.Tx) error {
-		devs, err := m.devices(ctx, tx, m.owner.UserID)
-		if err != nil {
-			return err
-		}
-		var dev *Device
-		for i := range devs {
-			if devs[i].Keys.DeviceID == req.RequestingDeviceID {
-				dev = &devs[i]
-			}
-		}
 		// Our own device, verified by us or cross-signed under a master key we trust: a
 		// master key the server served and nobody verified proves nothing (ownDeviceTrusted).
-		if ok, err := m.ownDeviceTrusted(ctx, tx, dev); err != nil {
+		dev, err := m.trustedRequester(ctx, tx, req.RequestingDeviceID)
+		if err != nil {
 			return err
-		} else if !ok {
-			return ErrUntrustedRequester
 		}
 		rec, err := tx.InboundGroupSession(ctx, req.RoomID, req.SessionID.String())
 		if errors.Is(err, store.ErrNotFound) {

@@ -95,20 +95,9 @@ func (m *Machine) receiveSecretRequest(ctx context.Context, sender string, conte
 		return ErrUntrustedRequester
 	}
 	return m.update(ctx, func(tx store.Tx) error {
-		devs, err := m.devices(ctx, tx, m.owner.UserID)
+		dev, err := m.trustedRequester(ctx, tx, req.RequestingDeviceID)
 		if err != nil {
 			return err
-		}
-		var dev *Device
-		for i := range devs {
-			if devs[i].Keys.DeviceID == req.RequestingDeviceID {
-				dev = &devs[i]
-			}
-		}
-		if ok, err := m.ownDeviceTrusted(ctx, tx, dev); err != nil {
-			return err
-		} else if !ok {
-			return ErrUntrustedRequester
 		}
 		v, err := tx.Secret(ctx, req.Name)
 		if errors.Is(err, store.ErrNotFound) {
@@ -188,6 +177,27 @@ func (m *Machine) receiveSecretSend(ctx context.Context, tx store.Tx, ev *event.
 		return tx.SetBackupVersion(ctx, seen.Version)
 	}
 	return m.queueVersionGet(ctx, tx)
+}
+
+// trustedRequester returns our own device deviceID if ownDeviceTrusted trusts it, and
+// ErrUntrustedRequester otherwise: the rule for answering key and secret requests.
+func (m *Machine) trustedRequester(ctx context.Context, tx store.Tx, deviceID string) (*Device, error) {
+	devs, err := m.devices(ctx, tx, m.owner.UserID)
+	if err != nil {
+		return nil, err
+	}
+	var dev *Device
+	for i := range devs {
+		if devs[i].Keys.DeviceID == deviceID {
+			dev = &devs[i]
+		}
+	}
+	if ok, err := m.ownDeviceTrusted(ctx, tx, dev); err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, ErrUntrustedRequester
+	}
+	return dev, nil
 }
 
 // ownDeviceTrusted reports whether dev, a device of our own user, may hand us a secret or be
