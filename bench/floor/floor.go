@@ -59,6 +59,7 @@ func New() *Prims {
 
 func (p *Prims) pads(key []byte, x byte) {
 	if len(key) > 64 {
+		// Programmer error: the floors are called with this package's fixed key sizes.
 		panic("floor: HMAC key longer than a block")
 	}
 	for i := range p.pad {
@@ -122,6 +123,7 @@ func (p *Prims) SetKey(key []byte) {
 
 func (p *Prims) begin(state []byte) {
 	if err := p.in.UnmarshalBinary(state); err != nil {
+		// state was made by MarshalBinary of the same hash: it cannot fail.
 		panic(err)
 	}
 }
@@ -129,6 +131,7 @@ func (p *Prims) begin(state []byte) {
 func (p *Prims) finish(state []byte) [32]byte {
 	p.in.Sum(p.sum[:0])
 	if err := p.out.UnmarshalBinary(state); err != nil {
+		// state was made by MarshalBinary of the same hash: it cannot fail.
 		panic(err)
 	}
 	p.out.Write(p.sum[:])
