@@ -216,6 +216,8 @@ type demoAbort struct{ err error }
 func (d *demoRun) must(what string, err error) {
 	if err != nil {
 		d.check(what, err)
+		// Control flow, not bad input: the failed check is recorded, and run recovers
+		// demoAbort to end the demo with a non-zero exit.
 		panic(demoAbort{err})
 	}
 }

@@ -99,7 +99,7 @@ func (s *demoStory) queryKeys(dev *demoDevice, by string) *signing.DeviceKeys {
 	dk, err := signing.VerifyDeviceKeys(dev.upload.DeviceKeys, dev.user, dev.id)
 	s.check(fmt.Sprintf("%s verifies the self-signature of %s's device keys", by, dev.id), err)
 	if err != nil {
-		panic(demoAbort{err})
+		panic(demoAbort{err}) // recorded by check; the demo's run recovers it (see demoRun.must)
 	}
 	s.expect(fmt.Sprintf("%s's published keys are its account's identity keys", dev.id),
 		dk.Curve25519 == dev.acct.Curve25519() && dk.Ed25519 == dev.acct.Ed25519(), "published keys differ")
@@ -122,7 +122,7 @@ func (s *demoStory) claimKey(dev *demoDevice, dk *signing.DeviceKeys, by string)
 	otk, err := signing.VerifySignedKey(raw, dev.user, dev.id, dk.Ed25519)
 	s.check(fmt.Sprintf("%s verifies the signature on %s's one-time key %s", by, dev.id, ids[0]), err)
 	if err != nil {
-		panic(demoAbort{err})
+		panic(demoAbort{err}) // recorded by check; the demo's run recovers it (see demoRun.must)
 	}
 	return otk.Key
 }

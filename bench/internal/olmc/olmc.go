@@ -37,6 +37,7 @@ import (
 func random(n int) []byte {
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
+		// crypto/rand does not fail on supported platforms.
 		panic(err)
 	}
 	return b
